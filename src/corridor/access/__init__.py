@@ -1,0 +1,1 @@
+"""Parties, API keys and the one place where visibility is decided."""

@@ -1,0 +1,91 @@
+"""API keys: 'cor_<id>_<secret>', stored as a SHA-256 of the secret, compared in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, insert, select, update
+
+from ..store.tables import api_keys
+
+PREFIX = "cor_"
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What a verified key grants: its party and scopes."""
+
+    key_id: str
+    party_id: str
+    scopes: tuple[str, ...]
+    label: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    created_at: datetime
+
+
+class KeyRejected(Exception):
+    """Why a presented key does not authenticate (missing, malformed, unknown, expired, revoked)."""
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def split(key: str) -> tuple[str, str]:
+    """(key id, secret) of a presented key, or KeyRejected for a malformed one."""
+    if not key or not key.startswith(PREFIX):
+        raise KeyRejected("malformed API key")
+    body = key[len(PREFIX):]
+    key_id, sep, secret = body.partition("_")
+    if not sep or not key_id or len(secret) < 16:
+        raise KeyRejected("malformed API key")
+    return key_id, secret
+
+
+def create_key(conn: Connection, party_id: str, *, scopes=("read", "write"), label: str = "",
+               expires_at: datetime | None = None, key: str | None = None) -> str:
+    """Create a key for a party and return it in full: the only time it is ever shown."""
+    if key is None:
+        key = f"{PREFIX}{secrets.token_hex(6)}_{secrets.token_urlsafe(24)}"
+    key_id, secret = split(key)
+    conn.execute(insert(api_keys).values(
+        id=key_id, party_id=party_id, secret_hash=_hash(secret), label=label, scopes=list(scopes),
+        created_at=datetime.now(timezone.utc), expires_at=expires_at))
+    return key
+
+
+def verify(conn: Connection, key: str, now: datetime | None = None) -> KeyInfo:
+    """The KeyInfo of a valid key; KeyRejected with the reason otherwise."""
+    key_id, secret = split(key)
+    r = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
+    # compare even when unknown so timing does not reveal which key ids exist
+    expected = r.secret_hash if r else _hash("x" * 32)
+    if not hmac.compare_digest(expected, _hash(secret)) or r is None:
+        raise KeyRejected("unknown API key")
+    now = now or datetime.now(timezone.utc)
+    if r.revoked_at is not None:
+        raise KeyRejected("API key revoked")
+    if r.expires_at is not None and r.expires_at <= now:
+        raise KeyRejected("API key expired")
+    return KeyInfo(r.id, r.party_id, tuple(r.scopes), r.label, r.expires_at, r.revoked_at, r.created_at)
+
+
+def list_keys(conn: Connection, party_id: str | None = None) -> list[KeyInfo]:
+    """Keys (never their secrets), newest first."""
+    q = select(api_keys).order_by(api_keys.c.created_at.desc())
+    if party_id:
+        q = q.where(api_keys.c.party_id == party_id)
+    return [KeyInfo(r.id, r.party_id, tuple(r.scopes), r.label, r.expires_at, r.revoked_at, r.created_at)
+            for r in conn.execute(q).all()]
+
+
+def revoke(conn: Connection, key_id: str) -> bool:
+    """Revoke a key by id; False when there is no such active key."""
+    res = conn.execute(update(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                       .values(revoked_at=datetime.now(timezone.utc)))
+    return res.rowcount == 1

@@ -1,0 +1,1 @@
+"""The HTTP edge: FastAPI app factory, routers, problem+json errors, authentication."""

@@ -1,0 +1,77 @@
+"""The FastAPI app factory: one store, the routers, problem+json errors, health, structured logs."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import threading
+import time
+from typing import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from .. import __version__
+from ..settings import Settings, get_settings
+from ..store import Store, open_store
+from ..store.network import load_network
+from . import problems
+
+log = logging.getLogger("corridor.http")
+
+# Router modules with a module-level `router`; optional ones are added by capability work.
+ROUTERS = ["network"]
+
+
+class _NetworkCache:
+    """The stored network, loaded once and reloaded when an operator changes it."""
+
+    def __init__(self, store: Store):
+        self.store, self._net, self._lock = store, None, threading.Lock()
+
+    def __call__(self):
+        with self._lock:
+            if self._net is None:
+                with self.store.read() as conn:
+                    self._net = load_network(conn)
+            return self._net
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._net = None
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None, role: str = "all") -> FastAPI:
+    """A configured Corridor app on `store` (default: CORRIDOR_DATABASE_URL)."""
+    settings = settings or get_settings()
+    store = store or open_store(settings.database_url)
+    app = FastAPI(title="Corridor API", version=__version__,
+                  description="The shared platform of the Trans-Caspian (Middle) Corridor: network, "
+                              "timetable, bookings, track and trace (DCSA 2.2 at /v2), ingest.")
+    app.state.store = store
+    app.state.settings = settings
+    app.state.network = _NetworkCache(store)
+    app.state.role = role
+    problems.install(app)
+
+    @app.middleware("http")
+    async def _log(request: Request, call_next: Callable):
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        p = getattr(request.state, "principal", None)
+        log.info(json.dumps({"method": request.method, "path": request.url.path, "status": response.status_code,
+                             "ms": round((time.perf_counter() - t0) * 1000, 2),
+                             "party": p.party.id if p else None}))
+        return response
+
+    @app.get("/health", tags=["health"], summary="Liveness: 200 while the store is reachable")
+    def health():
+        ok = store.is_reachable()
+        return JSONResponse({"status": "ok" if ok else "unavailable", "version": __version__,
+                             "database": store.dialect}, status_code=200 if ok else 503)
+
+    for name in ROUTERS:
+        mod = importlib.import_module(f"{__package__}.{name}")
+        app.include_router(mod.router)
+    return app

@@ -1,0 +1,126 @@
+"""The append-only event log: exactly-once append on the natural key, and reads back to Events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, Sequence
+
+from sqlalchemy import Connection, Select, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ..domain.events import Classifier, Event, EventKind, TransportCall
+from .tables import events
+
+_COLS = [c.name for c in events.columns if c.name != "seq"]
+
+
+def party_set(parties: Iterable[str]) -> str:
+    """Encode a party set for the `parties` column: ' A B ' (exact-token match with LIKE '% A %')."""
+    items = sorted({p for p in parties if p})
+    return " " + " ".join(items) + " " if items else " "
+
+
+def event_row(e: Event, received_at: datetime) -> dict:
+    """The table row of an Event (keys computed once here, on the append path)."""
+    tc = e.transport_call
+    off = e.event_time.utcoffset()
+    return {
+        "dedup_key": e.dedup_key,
+        "milestone_key": e.milestone_key,
+        "kind": e.kind.value,
+        "code": e.code,
+        "classifier": e.classifier.value,
+        "event_time": e.event_time,
+        "event_offset": int(off.total_seconds() // 60) if off else 0,
+        "location": e.location,
+        "equipment": e.equipment,
+        "trip_id": e.trip_id,
+        "booking_ref": e.reference("BKG"),
+        "mode": tc.mode if tc else None,
+        "voyage": tc.voyage if tc else None,
+        "vehicle": tc.vehicle if tc else None,
+        "departure_id": tc.departure_id if tc else None,
+        "facility_code": tc.facility_code if tc else None,
+        "facility_type": tc.facility_type if tc else None,
+        "wagon": (tc.wagon if tc else None) or e.reference("WGN"),
+        "refs": [list(r) for r in e.references] or None,
+        "lat": e.lat,
+        "lon": e.lon,
+        "source_party": e.source_party or "",
+        "parties": party_set(e.parties | {e.source_party}),
+        "message_id": e.message_id,
+        "created_at": e.created_at,
+        "received_at": received_at,
+        "event_id": e.event_id,
+        "reason": e.reason,
+        "extra": e.extra or None,
+    }
+
+
+def _insert(conn: Connection):
+    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(events)
+
+
+def append(conn: Connection, batch: Sequence[Event], received_at: datetime | None = None
+           ) -> tuple[list[tuple[int, Event]], list[Event]]:
+    """Append events; return (stored as (seq, event), duplicates). Re-sent events never duplicate.
+
+    One multi-row INSERT .. ON CONFLICT DO NOTHING .. RETURNING per chunk: the database decides
+    what is new, so two workers appending the same event at once still store it once.
+    """
+    if not batch:
+        return [], []
+    received_at = received_at or datetime.now(timezone.utc)
+    rows, seen, in_batch_dups = [], {}, []
+    for e in batch:
+        row = event_row(e, received_at)
+        if row["dedup_key"] in seen:
+            in_batch_dups.append(e)
+            continue
+        seen[row["dedup_key"]] = e
+        rows.append(row)
+    stmt = _insert(conn).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(
+        events.c.seq, events.c.dedup_key)
+    stored: list[tuple[int, Event]] = []
+    got = set()
+    for seq, key in conn.execute(stmt, rows).all() if len(rows) > 1 else conn.execute(stmt, rows[0]).all():
+        stored.append((seq, seen[key]))
+        got.add(key)
+    dups = in_batch_dups + [e for k, e in seen.items() if k not in got]
+    stored.sort(key=lambda t: t[0])
+    return stored, dups
+
+
+def row_to_event(r) -> Event:
+    """The Event of a stored row, with the sender's UTC offset restored."""
+    m = r._mapping
+    tz = timezone(timedelta(minutes=m["event_offset"]))
+    tc = None
+    if m["mode"] or m["voyage"] or m["vehicle"] or m["departure_id"] or m["facility_code"]:
+        tc = TransportCall(mode=m["mode"] or "", location=m["location"], facility_code=m["facility_code"],
+                           facility_type=m["facility_type"], voyage=m["voyage"], vehicle=m["vehicle"],
+                           departure_id=m["departure_id"], wagon=m["wagon"])
+    return Event(
+        kind=EventKind(m["kind"]), code=m["code"], classifier=Classifier(m["classifier"]),
+        event_time=m["event_time"].astimezone(tz), location=m["location"], equipment=m["equipment"],
+        transport_call=tc, references=tuple(tuple(x) for x in (m["refs"] or [])), trip_id=m["trip_id"],
+        lat=m["lat"], lon=m["lon"], source_party=m["source_party"],
+        parties=frozenset(m["parties"].split()), message_id=m["message_id"], created_at=m["created_at"],
+        reason=m["reason"], event_id=m["event_id"], extra=m["extra"] or {})
+
+
+def select_events() -> Select:
+    """SELECT of every event column, in append order; callers add their filters."""
+    return select(events).order_by(events.c.seq)
+
+
+def for_trip(conn: Connection, trip_id: str) -> list[tuple[int, Event]]:
+    """Every event of one container trip, in append order."""
+    rows = conn.execute(select_events().where(events.c.trip_id == trip_id)).all()
+    return [(r.seq, row_to_event(r)) for r in rows]
+
+
+def count(conn: Connection) -> int:
+    from sqlalchemy import func
+    return conn.execute(select(func.count()).select_from(events)).scalar_one()

@@ -1,0 +1,159 @@
+"""Persistence of the network and its timetable (locations, links, departures)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime, timedelta, timezone
+from typing import Iterable
+
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
+
+from ..domain.network import Corridor, FacilityType, Link, Location, Mode, Network
+from ..domain.timetable import Departure
+from .tables import departures, links, locations
+
+
+def save_network(conn: Connection, network: Network) -> None:
+    """Replace the stored locations and links with `network` (departures are kept)."""
+    conn.execute(delete(links))
+    conn.execute(delete(locations))
+    conn.execute(insert(locations), [{
+        "id": l.id, "code": l.code, "name": l.name, "country": l.country, "timezone": l.timezone,
+        "lat": l.lat, "lon": l.lon, "kind": l.kind, "facility_type": l.facility_type.value,
+        "data": {"gauges": list(l.gauges), "aliases": list(l.aliases), "min_transfer_hours": l.min_transfer_hours,
+                 "estimated": list(l.estimated), "source": l.source},
+    } for l in network.locations.values()])
+    conn.execute(insert(links), [{
+        "id": k.id, "origin": k.origin, "destination": k.destination, "mode": k.mode.value,
+        "operator": k.operator, "status": k.status,
+        "data": {**{f: v for f, v in asdict(k).items() if f not in ("corridors",)},
+                 "corridors": sorted(c.value for c in k.corridors)},
+    } for k in network.links])
+
+
+def load_network(conn: Connection, name: str = "corridor") -> Network | None:
+    """The stored network, or None when the database has none yet."""
+    locs = {}
+    for r in conn.execute(select(locations)).all():
+        d = r.data
+        locs[r.id] = Location(
+            id=r.id, code=r.code, name=r.name, country=r.country, timezone=r.timezone, lat=r.lat, lon=r.lon,
+            kind=r.kind, facility_type=FacilityType(r.facility_type), gauges=tuple(d.get("gauges", ())),
+            aliases=tuple(d.get("aliases", ())), min_transfer_hours=d.get("min_transfer_hours", 0.0),
+            estimated=tuple(d.get("estimated", ())), source=d.get("source", ""))
+    if not locs:
+        return None
+    out = []
+    for r in conn.execute(select(links).order_by(links.c.id)).all():
+        d = dict(r.data)
+        d["mode"] = Mode(d["mode"])
+        d["corridors"] = frozenset(Corridor(c) for c in d["corridors"])
+        d["dwell_hours_range"] = tuple(d["dwell_hours_range"]) if d.get("dwell_hours_range") else None
+        d["estimated"] = tuple(d.get("estimated", ()))
+        out.append(Link(**d))
+    return Network(locations=locs, links=out, name=name)
+
+
+def _offset(dt: datetime) -> int:
+    off = dt.utcoffset()
+    return int(off.total_seconds() // 60) if off else 0
+
+
+def departure_row(d: Departure) -> dict:
+    return {
+        "id": d.id, "link_id": d.link_id, "service": d.service, "operator": d.operator, "mode": d.mode.value,
+        "origin": d.origin, "destination": d.destination, "departs_at": d.departs_at, "arrives_at": d.arrives_at,
+        "departs_offset": _offset(d.departs_at), "arrives_offset": _offset(d.arrives_at),
+        "capacity_teu": d.capacity_teu, "reserved_teu": 0, "price_usd_per_teu": d.price_usd_per_teu,
+        "vehicle": d.vehicle, "voyage": d.voyage, "status": d.status,
+    }
+
+
+def save_departures(conn: Connection, deps: Iterable[Departure], chunk: int = 5000) -> int:
+    """Insert departures (new ids only); returns how many were inserted."""
+    existing = set(conn.execute(select(departures.c.id)).scalars())
+    rows = [departure_row(d) for d in deps if d.id not in existing]
+    for i in range(0, len(rows), chunk):
+        conn.execute(insert(departures), rows[i:i + chunk])
+    return len(rows)
+
+
+def row_to_departure(r) -> Departure:
+    """The Departure of a stored row, in the local offsets it was published with."""
+    dep_tz = timezone(timedelta(minutes=r.departs_offset))
+    arr_tz = timezone(timedelta(minutes=r.arrives_offset))
+    return Departure(id=r.id, link_id=r.link_id, service=r.service, operator=r.operator, mode=Mode(r.mode),
+                     origin=r.origin, destination=r.destination, departs_at=r.departs_at.astimezone(dep_tz),
+                     arrives_at=r.arrives_at.astimezone(arr_tz), capacity_teu=r.capacity_teu,
+                     price_usd_per_teu=r.price_usd_per_teu, vehicle=r.vehicle, voyage=r.voyage, status=r.status)
+
+
+def list_departures(conn: Connection, *, start: datetime | None = None, end: datetime | None = None,
+                    origin: str | None = None, destination: str | None = None, mode: str | None = None,
+                    limit: int | None = None) -> list[tuple[Departure, int]]:
+    """Departures in a window as (departure, reserved TEU), ordered by departure time."""
+    q = select(departures)
+    conds = []
+    if start:
+        conds.append(departures.c.departs_at >= start)
+    if end:
+        conds.append(departures.c.departs_at < end)
+    if origin:
+        conds.append(departures.c.origin == origin)
+    if destination:
+        conds.append(departures.c.destination == destination)
+    if mode:
+        conds.append(departures.c.mode == mode)
+    if conds:
+        q = q.where(and_(*conds))
+    q = q.order_by(departures.c.departs_at, departures.c.id)
+    if limit:
+        q = q.limit(limit)
+    return [(row_to_departure(r), r.reserved_teu) for r in conn.execute(q).all()]
+
+
+def get_departure(conn: Connection, dep_id: str) -> tuple[Departure, int] | None:
+    r = conn.execute(select(departures).where(departures.c.id == dep_id)).first()
+    return (row_to_departure(r), r.reserved_teu) if r else None
+
+
+def reserved_map(conn: Connection, start: datetime | None = None) -> dict[str, int]:
+    """Reserved TEU per departure id (only departures with reservations)."""
+    q = select(departures.c.id, departures.c.reserved_teu).where(departures.c.reserved_teu > 0)
+    if start:
+        q = q.where(departures.c.departs_at >= start)
+    return {i: n for i, n in conn.execute(q).all()}
+
+
+def reserve(conn: Connection, dep_id: str, teu: int) -> bool:
+    """Reserve `teu` on a departure atomically; False when it would oversell (the ferry never is)."""
+    res = conn.execute(
+        update(departures)
+        .where(departures.c.id == dep_id, departures.c.status != "cancelled",
+               departures.c.reserved_teu + teu <= departures.c.capacity_teu)
+        .values(reserved_teu=departures.c.reserved_teu + teu))
+    return res.rowcount == 1
+
+
+def release(conn: Connection, dep_id: str, teu: int) -> None:
+    """Give `teu` back to a departure (cancellation, re-routing)."""
+    conn.execute(update(departures).where(departures.c.id == dep_id)
+                 .values(reserved_teu=func.max(0, departures.c.reserved_teu - teu)
+                         if conn.dialect.name == "sqlite"
+                         else func.greatest(0, departures.c.reserved_teu - teu)))
+
+
+def set_status(conn: Connection, dep_id: str, status: str, delay: timedelta | None = None) -> bool:
+    """Mark a departure cancelled/delayed (operator notice); shifts times by `delay`."""
+    values: dict = {"status": status}
+    if delay:
+        row = conn.execute(select(departures.c.departs_at, departures.c.arrives_at)
+                           .where(departures.c.id == dep_id)).first()
+        if row is None:
+            return False
+        values["departs_at"], values["arrives_at"] = row.departs_at + delay, row.arrives_at + delay
+    return conn.execute(update(departures).where(departures.c.id == dep_id).values(**values)).rowcount == 1
+
+
+def count_departures(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(departures)).scalar_one()

@@ -1,0 +1,62 @@
+"""Persistence of parties (organisations) and the alias registry of outside codes."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, delete, insert, select
+
+from ..domain.parties import Party, Role
+from .tables import aliases, parties
+
+
+def fold(value: str) -> str:
+    """Alias lookup form: case-, accent- and space-insensitive."""
+    norm = unicodedata.normalize("NFKD", value or "")
+    return " ".join("".join(c for c in norm if not unicodedata.combining(c)).casefold().split())
+
+
+def upsert_party(conn: Connection, p: Party) -> None:
+    """Create or replace a party."""
+    conn.execute(delete(parties).where(parties.c.id == p.id))
+    conn.execute(insert(parties).values(
+        id=p.id, name=p.name, roles=sorted(r.value for r in p.roles), country=p.country,
+        facilities=sorted(p.facilities), services=sorted(p.services), edi_ids=list(p.edi_ids),
+        created_at=datetime.now(timezone.utc)))
+    for edi in p.edi_ids:
+        set_alias(conn, "party", edi, p.id, note="EDIFACT interchange id")
+
+
+def _party(r) -> Party:
+    return Party(id=r.id, name=r.name, roles=frozenset(Role(x) for x in r.roles), country=r.country,
+                 facilities=frozenset(r.facilities), services=frozenset(r.services), edi_ids=tuple(r.edi_ids))
+
+
+def get_party(conn: Connection, party_id: str) -> Party | None:
+    r = conn.execute(select(parties).where(parties.c.id == party_id)).first()
+    return _party(r) if r else None
+
+
+def list_parties(conn: Connection) -> list[Party]:
+    return [_party(r) for r in conn.execute(select(parties).order_by(parties.c.id)).all()]
+
+
+def set_alias(conn: Connection, kind: str, value: str, target: str, note: str = "") -> None:
+    """Map an outside code or spelling (`kind`: party | location | operator) to a Corridor id."""
+    key = fold(value)
+    conn.execute(delete(aliases).where(aliases.c.kind == kind, aliases.c.value == key))
+    conn.execute(insert(aliases).values(kind=kind, value=key, target=target, note=note))
+
+
+def resolve_alias(conn: Connection, kind: str, value: str) -> str | None:
+    """The Corridor id an outside code stands for, or None when unknown."""
+    return conn.execute(select(aliases.c.target).where(aliases.c.kind == kind, aliases.c.value == fold(value))
+                        ).scalar()
+
+
+def all_aliases(conn: Connection, kind: str | None = None) -> list[tuple[str, str, str, str]]:
+    q = select(aliases).order_by(aliases.c.kind, aliases.c.value)
+    if kind:
+        q = q.where(aliases.c.kind == kind)
+    return [(r.kind, r.value, r.target, r.note) for r in conn.execute(q).all()]

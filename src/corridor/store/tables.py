@@ -1,0 +1,327 @@
+"""Every table of Corridor. Each record that carries business data names its parties.
+
+The event table is append-only: rows are never updated or deleted; `dedup_key` (unique) is the
+natural key that makes re-sent input collapse, `milestone_key` groups PLN/EST revisions.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary,
+                        MetaData, String, Table, Text, UniqueConstraint)
+
+from .types import JSONText, UTCDateTime
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+# An integer primary key that autoincrements on both stores (SQLite needs INTEGER, not BIGINT).
+SeqId = BigInteger().with_variant(Integer(), "sqlite")
+
+parties = Table(
+    "parties", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("roles", JSONText, nullable=False),          # list of Role values
+    Column("country", String(2)),
+    Column("facilities", JSONText, nullable=False, default=list),
+    Column("services", JSONText, nullable=False, default=list),
+    Column("edi_ids", JSONText, nullable=False, default=list),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(32), primary_key=True),          # public key id (the prefix shown in lists)
+    Column("party_id", String(40), ForeignKey("parties.id"), nullable=False),
+    Column("secret_hash", String(128), nullable=False),  # sha256 of the secret part; never the key
+    Column("label", String(200), nullable=False, default=""),
+    Column("scopes", JSONText, nullable=False),          # ["read", "write", "admin"]
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
+)
+
+locations = Table(
+    "locations", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("code", String(10), index=True),
+    Column("name", String(200), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("kind", String(60), nullable=False),
+    Column("facility_type", String(4), nullable=False),
+    Column("data", JSONText, nullable=False),            # gauges, aliases, sources, estimates
+)
+
+links = Table(
+    "links", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("origin", String(40), ForeignKey("locations.id"), nullable=False),
+    Column("destination", String(40), ForeignKey("locations.id"), nullable=False),
+    Column("mode", String(12), nullable=False),
+    Column("operator", String(40), nullable=False, default=""),
+    Column("status", String(20), nullable=False, default="operational"),
+    Column("data", JSONText, nullable=False),            # the full link record
+)
+
+departures = Table(
+    "departures", metadata,
+    Column("id", String(60), primary_key=True),
+    Column("link_id", String(40), nullable=False),
+    Column("service", String(60), nullable=False),
+    Column("operator", String(40), nullable=False),
+    Column("mode", String(12), nullable=False),
+    Column("origin", String(40), nullable=False),
+    Column("destination", String(40), nullable=False),
+    Column("departs_at", UTCDateTime, nullable=False),
+    Column("arrives_at", UTCDateTime, nullable=False),
+    Column("departs_offset", Integer, nullable=False),   # minutes east of UTC at the origin
+    Column("arrives_offset", Integer, nullable=False),
+    Column("capacity_teu", Integer, nullable=False),
+    Column("reserved_teu", Integer, nullable=False, default=0),
+    Column("price_usd_per_teu", Float, nullable=False, default=0.0),
+    Column("vehicle", String(80), nullable=False, default=""),
+    Column("voyage", String(40), nullable=False, default=""),
+    Column("status", String(20), nullable=False, default="scheduled"),
+    Index("ix_departures_origin_departs", "origin", "departs_at"),
+    Index("ix_departures_destination_arrives", "destination", "arrives_at"),
+    Index("ix_departures_voyage", "voyage"),
+)
+
+bookings = Table(
+    "bookings", metadata,
+    Column("ref", String(40), primary_key=True),
+    Column("shipper", String(40), ForeignKey("parties.id"), nullable=False),
+    Column("forwarder", String(40)),
+    Column("nominated", JSONText, nullable=False, default=list),
+    Column("origin", String(40), nullable=False),
+    Column("destination", String(40), nullable=False),
+    Column("ready_at", UTCDateTime, nullable=False),
+    Column("containers", JSONText, nullable=False),      # [{"count": 2, "size_type": "42G1"}]
+    Column("teu", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("price_usd", Float, nullable=False, default=0.0),
+    Column("co2e_kg", Float, nullable=False, default=0.0),
+    Column("promised_arrival", UTCDateTime),
+    Column("route", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("created_by", String(40), nullable=False, default=""),
+    Index("ix_bookings_shipper", "shipper"),
+)
+
+booking_legs = Table(
+    "booking_legs", metadata,
+    Column("booking_ref", String(40), ForeignKey("bookings.ref"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("departure_id", String(60), ForeignKey("departures.id"), nullable=False, index=True),
+    Column("origin", String(40), nullable=False),
+    Column("destination", String(40), nullable=False),
+    Column("departs_at", UTCDateTime, nullable=False),
+    Column("arrives_at", UTCDateTime, nullable=False),
+    Column("teu", Integer, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),   # False once amended away
+)
+
+trips = Table(
+    "trips", metadata,
+    Column("id", String(60), primary_key=True),
+    Column("equipment", String(11), nullable=False),
+    Column("booking_ref", String(40), index=True),
+    Column("parties", JSONText, nullable=False),
+    Column("size_type", String(4)),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_trips_equipment_starts", "equipment", "starts_at"),
+)
+
+raw_messages = Table(
+    "raw_messages", metadata,
+    Column("id", String(64), primary_key=True),          # sha256 of the content: content-addressed
+    Column("format", String(20), nullable=False),
+    Column("source_party", String(40), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("filename", String(300)),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("status", String(20), nullable=False),        # processed | quarantined | partial | pending
+    Column("stored", Integer, nullable=False, default=0),
+    Column("duplicates", Integer, nullable=False, default=0),
+    Column("rejected", Integer, nullable=False, default=0),
+)
+
+events = Table(
+    "events", metadata,
+    Column("seq", SeqId, primary_key=True, autoincrement=True),
+    Column("dedup_key", String(32), nullable=False, unique=True),
+    Column("milestone_key", String(32), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("code", String(4), nullable=False),
+    Column("classifier", String(3), nullable=False),
+    Column("event_time", UTCDateTime, nullable=False),
+    Column("event_offset", Integer, nullable=False),     # sender's UTC offset in minutes, kept
+    Column("location", String(40)),
+    Column("equipment", String(11)),
+    Column("trip_id", String(60)),
+    Column("booking_ref", String(40)),
+    Column("mode", String(6)),
+    Column("voyage", String(40)),
+    Column("vehicle", String(80)),
+    Column("departure_id", String(60)),
+    Column("facility_code", String(20)),
+    Column("facility_type", String(4)),
+    Column("wagon", String(12)),
+    Column("refs", JSONText),                            # [[kind, value], ...]
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("source_party", String(40), nullable=False),
+    Column("parties", Text, nullable=False),             # " P1 P2 " for LIKE-free membership tests
+    Column("message_id", String(64)),
+    Column("created_at", UTCDateTime),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("event_id", String(100)),
+    Column("reason", Text),
+    Column("extra", JSONText),
+    Index("ix_events_equipment_time", "equipment", "event_time"),
+    Index("ix_events_trip_seq", "trip_id", "seq"),
+    Index("ix_events_booking", "booking_ref"),
+    Index("ix_events_milestone", "milestone_key"),
+    Index("ix_events_location_time", "location", "event_time"),
+    Index("ix_events_departure", "departure_id"),
+)
+
+quarantine = Table(
+    "quarantine", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("message_id", String(64), ForeignKey("raw_messages.id"), nullable=False, index=True),
+    Column("kind", String(10), nullable=False),          # rejected | held (unattributable event)
+    Column("format", String(20), nullable=False),
+    Column("source_party", String(40), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("detail", JSONText),                          # segment, element, expected, the event
+    Column("status", String(12), nullable=False),        # open | resolved | replayed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime),
+)
+
+aliases = Table(
+    "aliases", metadata,
+    Column("kind", String(12), primary_key=True),        # party | location | operator
+    Column("value", String(200), primary_key=True),      # the outside code or spelling, folded
+    Column("target", String(40), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+)
+
+consists = Table(
+    "consists", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("carrier_kind", String(8), nullable=False),   # train | wagon | vessel | truck
+    Column("carrier_id", String(40), nullable=False),    # train no., wagon no., vessel/voyage
+    Column("member_kind", String(10), nullable=False),   # container | wagon | truck
+    Column("member_id", String(40), nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+    Column("until", UTCDateTime),
+    Column("source_party", String(40), nullable=False),
+    Index("ix_consists_carrier", "carrier_kind", "carrier_id", "since"),
+    Index("ix_consists_member", "member_kind", "member_id", "since"),
+)
+
+notices = Table(
+    "notices", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("operator", String(40), nullable=False),
+    Column("kind", String(20), nullable=False),          # cancelled | delayed | closure | queue | works
+    Column("location", String(40)),
+    Column("departure_id", String(60)),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime),
+    Column("delay_hours", Float),
+    Column("text", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("party_id", String(40), ForeignKey("parties.id"), nullable=False),
+    Column("callback_url", Text, nullable=False),
+    Column("secret", LargeBinary, nullable=False),       # raw key bytes (32-64) for HMAC-SHA256
+    Column("filters", JSONText, nullable=False),
+    Column("cursor", BigInteger, nullable=False, default=0),   # last event seq queued for it
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("subscription_id", String(36), ForeignKey("subscriptions.id"), nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("status", String(10), nullable=False),        # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("subscription_id", "event_seq"),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+deliveries = Table(
+    "deliveries", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("subscription_id", String(36), nullable=False, index=True),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_ms", Float, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("party_id", String(40), nullable=False),
+    Column("key_id", String(32)),
+    Column("action", String(60), nullable=False),        # e.g. POST /api/v1/bookings, read:foreign
+    Column("target", String(200), nullable=False, default=""),
+    Column("detail", JSONText),
+    Index("ix_audit_at", "at"),
+)
+
+trip_status = Table(
+    "trip_status", metadata,
+    Column("trip_id", String(60), primary_key=True),     # incremental current state per trip
+    Column("equipment", String(11), nullable=False, index=True),
+    Column("booking_ref", String(40)),
+    Column("state", String(20), nullable=False),         # planned | at_facility | on_rail | at_sea | delivered
+    Column("location", String(40)),
+    Column("vehicle", String(80)),
+    Column("departure_id", String(60)),
+    Column("since", UTCDateTime),
+    Column("last_event_seq", BigInteger, nullable=False),
+    Column("last_heard_at", UTCDateTime),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("position_at", UTCDateTime),
+    Column("eta", UTCDateTime),
+    Column("eta_low", UTCDateTime),
+    Column("eta_high", UTCDateTime),
+    Column("parties", Text, nullable=False),
+)
+
+meta_kv = Table(
+    "meta_kv", metadata,
+    Column("key", String(60), primary_key=True),
+    Column("value", Text, nullable=False),
+)
