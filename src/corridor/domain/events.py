@@ -99,28 +99,33 @@ class Event:
     @property
     def milestone_key(self) -> str:
         """Identity of the milestone (not of the report): EST/PLN updates share it."""
-        tc = self.transport_call
-        vehicle = (tc.voyage or tc.vehicle or tc.departure_id or "") if tc else ""
-        # the trip is left out on purpose: attribution may come later than the report, and one
-        # container cannot reach the same milestone on the same vehicle in two trips at once
-        parts = (self.kind.value, self.code, self.classifier.value, self.subject, self.location or "",
-                 vehicle)
-        return _digest(parts)
+        return event_keys(self)[0]
 
     @property
     def dedup_key(self) -> str:
-        """Identity of the report: same milestone, same time, same position = the same event.
-
-        The sender's eventID is deliberately left out: many systems mint a new one on every
-        re-send, which is how public platforms end up delivering each event three times.
-        """
-        when = self.event_time.astimezone(timezone.utc).isoformat(timespec="seconds")
-        pos = f"{self.lat:.5f},{self.lon:.5f}" if self.lat is not None and self.lon is not None else ""
-        return _digest((self.milestone_key, when, pos, self.source_party if self.kind == EventKind.IOT else ""))
+        """Identity of the report: same milestone, same time, same position = the same event."""
+        return event_keys(self)[1]
 
     def with_trip(self, trip_id: str, parties: frozenset[str]) -> "Event":
         """The same event attributed to a trip, visible to that trip's parties as well."""
         return replace(self, trip_id=trip_id, parties=self.parties | parties)
+
+
+def event_keys(e: Event) -> tuple[str, str]:
+    """(milestone_key, dedup_key) of an event, computed together on the append path.
+
+    The milestone leaves out the trip on purpose: attribution may come later than the report, and
+    one container cannot reach the same milestone on the same vehicle in two trips at once. The
+    report key leaves out the sender's eventID: many systems mint a new one on every re-send,
+    which is how public platforms end up delivering each event three times.
+    """
+    tc = e.transport_call
+    vehicle = (tc.voyage or tc.vehicle or tc.departure_id or "") if tc else ""
+    milestone = _digest((e.kind.value, e.code, e.classifier.value, e.subject, e.location or "", vehicle))
+    when = e.event_time.astimezone(timezone.utc).isoformat(timespec="seconds")
+    pos = f"{e.lat:.5f},{e.lon:.5f}" if e.lat is not None and e.lon is not None else ""
+    dedup = _digest((milestone, when, pos, e.source_party if e.kind == EventKind.IOT else ""))
+    return milestone, dedup
 
 
 def _digest(parts: tuple) -> str:

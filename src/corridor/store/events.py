@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
@@ -9,7 +10,7 @@ from sqlalchemy import Connection, Select, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..domain.events import Classifier, Event, EventKind, TransportCall
+from ..domain.events import Classifier, Event, EventKind, TransportCall, event_keys
 from .tables import events
 
 _COLS = [c.name for c in events.columns if c.name != "seq"]
@@ -25,9 +26,10 @@ def event_row(e: Event, received_at: datetime) -> dict:
     """The table row of an Event (keys computed once here, on the append path)."""
     tc = e.transport_call
     off = e.event_time.utcoffset()
+    milestone, dedup = event_keys(e)
     return {
-        "dedup_key": e.dedup_key,
-        "milestone_key": e.milestone_key,
+        "dedup_key": dedup,
+        "milestone_key": milestone,
         "kind": e.kind.value,
         "code": e.code,
         "classifier": e.classifier.value,
@@ -80,16 +82,49 @@ def append(conn: Connection, batch: Sequence[Event], received_at: datetime | Non
             continue
         seen[row["dedup_key"]] = e
         rows.append(row)
-    stmt = _insert(conn).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(
-        events.c.seq, events.c.dedup_key)
-    stored: list[tuple[int, Event]] = []
-    got = set()
-    for seq, key in conn.execute(stmt, rows).all() if len(rows) > 1 else conn.execute(stmt, rows[0]).all():
-        stored.append((seq, seen[key]))
-        got.add(key)
-    dups = in_batch_dups + [e for k, e in seen.items() if k not in got]
-    stored.sort(key=lambda t: t[0])
+    if conn.dialect.name == "sqlite":
+        stored = _append_sqlite(conn, rows, seen)
+    else:
+        stmt = _insert(conn).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(
+            events.c.seq, events.c.dedup_key)
+        stored = [(seq, seen[key]) for seq, key in conn.execute(stmt, rows).all()]
+        stored.sort(key=lambda t: t[0])
+    got = {e.dedup_key for _, e in stored} if len(stored) < len(seen) else None
+    dups = in_batch_dups + ([e for k, e in seen.items() if k not in got] if got is not None else [])
     return stored, dups
+
+
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"   # SQLAlchemy's own SQLite DATETIME format: keep them equal
+_TIME_COLS = {"event_time", "created_at", "received_at"}
+_JSON_COLS = {"refs", "extra"}
+
+
+def _sqlite_value(col: str, v):
+    if v is None:
+        return None
+    if col in _TIME_COLS:
+        return v.astimezone(timezone.utc).strftime(_SQLITE_TIME)
+    if col in _JSON_COLS:
+        return json.dumps(v, separators=(",", ":"), default=str)
+    return v
+
+
+def _append_sqlite(conn: Connection, rows: list[dict], seen: dict) -> list[tuple[int, Event]]:
+    """SQLite fast path: the write lock is held from BEGIN IMMEDIATE, so a key check followed by a
+    plain executemany is race-free, and new rowids are consecutive after the current maximum."""
+    keys = list(seen)
+    existing: set[str] = set()
+    for i in range(0, len(keys), 500):
+        part = keys[i:i + 500]
+        existing.update(k for (k,) in conn.exec_driver_sql(
+            f"SELECT dedup_key FROM events WHERE dedup_key IN ({','.join('?' * len(part))})", tuple(part)))
+    new = [r for r in rows if r["dedup_key"] not in existing]
+    if not new:
+        return []
+    first = (conn.exec_driver_sql("SELECT COALESCE(MAX(seq), 0) FROM events").scalar() or 0) + 1
+    sql = f"INSERT INTO events ({','.join(_COLS)}) VALUES ({','.join('?' * len(_COLS))})"
+    conn.exec_driver_sql(sql, [tuple(_sqlite_value(c, r[c]) for c in _COLS) for r in new])
+    return [(first + i, seen[r["dedup_key"]]) for i, r in enumerate(new)]
 
 
 def row_to_event(r) -> Event:
