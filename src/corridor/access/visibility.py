@@ -1,0 +1,124 @@
+"""Who may see what — decided here and only here, for the API, DCSA, stream, webhooks and pages.
+
+- the administrator sees everything;
+- a shipper or forwarder sees its own bookings and container trips and those nominated to it;
+- an operator (railway, terminal, ferry line) sees what is planned through or present at its
+  facilities and on its services, and what it sent itself;
+- an authority sees, read-only, the movements at locations in its country (and aggregates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Connection, false, or_, select
+
+from ..domain.events import Event
+from ..domain.parties import Party, Role
+from ..store.tables import bookings, departures, events, locations, trips
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A party as visibility sees it: its id, roles, and the location refs it has a say over."""
+
+    party: Party
+    facility_refs: frozenset[str]      # UN/LOCODE (or id) of the facilities it operates
+    country_refs: frozenset[str]       # for authorities: every location ref in its country
+
+    @property
+    def id(self) -> str:
+        return self.party.id
+
+    @property
+    def sees_all(self) -> bool:
+        return self.party.is_admin
+
+
+def viewer_for(conn: Connection, party: Party) -> Viewer:
+    """Build the Viewer of a party (resolves facility ids to refs, country to its locations)."""
+    rows = conn.execute(select(locations.c.id, locations.c.code, locations.c.country)).all()
+    ref = {r.id: (r.code or r.id) for r in rows}
+    fac = frozenset(ref.get(f, f) for f in party.facilities)
+    country = frozenset(ref[r.id] for r in rows if party.country and r.country == party.country
+                        and Role.AUTHORITY in party.roles)
+    return Viewer(party, fac, country)
+
+
+def _like_token(col, pid: str):
+    return col.like(f"% {pid} %")
+
+
+def event_clause(v: Viewer) -> ColumnElement | None:
+    """SQL condition on `events` for what the viewer may see; None means no restriction."""
+    if v.sees_all:
+        return None
+    pid = v.id
+    conds = [_like_token(events.c.parties, pid), events.c.source_party == pid,
+             events.c.trip_id.in_(select(trips.c.id).where(trips.c.parties.like(f'%"{pid}"%')))]
+    if v.party.is_operator:
+        if v.facility_refs:
+            conds.append(events.c.location.in_(sorted(v.facility_refs)))
+        conds.append(events.c.departure_id.in_(select(departures.c.id).where(departures.c.operator == pid)))
+    if v.country_refs:
+        conds.append(events.c.location.in_(sorted(v.country_refs)))
+    return or_(*conds)
+
+
+def booking_clause(v: Viewer) -> ColumnElement | None:
+    """SQL condition on `bookings` for the bookings the viewer may see."""
+    if v.sees_all:
+        return None
+    pid = v.id
+    conds = [bookings.c.shipper == pid, bookings.c.forwarder == pid, bookings.c.nominated.like(f'%"{pid}"%')]
+    if v.party.is_operator:
+        from ..store.tables import booking_legs
+        conds.append(bookings.c.ref.in_(
+            select(booking_legs.c.booking_ref).join(departures, departures.c.id == booking_legs.c.departure_id)
+            .where(departures.c.operator == pid)))
+    return or_(*conds)
+
+
+def trip_clause(v: Viewer) -> ColumnElement | None:
+    """SQL condition on `trips`: the container trips the viewer may see."""
+    if v.sees_all:
+        return None
+    pid = v.id
+    conds = [trips.c.parties.like(f'%"{pid}"%')]
+    ev_cond = event_clause(v)
+    if v.party.is_operator or v.country_refs:
+        conds.append(trips.c.id.in_(select(events.c.trip_id).where(ev_cond)))
+    return or_(*conds) if conds else false()
+
+
+def can_see_event(v: Viewer, e: Event, trip_parties: frozenset[str] = frozenset(),
+                  departure_operator: str | None = None) -> bool:
+    """The same rule as `event_clause`, for one event in memory (stream, webhooks)."""
+    if v.sees_all:
+        return True
+    pid = v.id
+    if pid in e.parties or pid == e.source_party or pid in trip_parties:
+        return True
+    if v.party.is_operator and (e.location in v.facility_refs or departure_operator == pid):
+        return True
+    return bool(v.country_refs) and e.location in v.country_refs
+
+
+def can_post_event(v: Viewer, e: Event, departure_operator: str | None = None) -> str | None:
+    """None when the viewer may post this event; otherwise the reason it is refused.
+
+    Operators post only for their own facilities and services; shippers and forwarders may post
+    about their own containers (e.g. a tracker's positions); authorities never write.
+    """
+    if v.sees_all:
+        return None
+    if Role.AUTHORITY in v.party.roles and not v.party.is_operator:
+        return f"party {v.id} is an authority: read-only"
+    if v.party.is_operator:
+        tc = e.transport_call
+        vehicle_ok = departure_operator == v.id or (tc is not None and tc.service in v.party.services)
+        if (e.location and e.location in v.facility_refs) or vehicle_ok:
+            return None
+        return (f"party {v.id} may post events only for its own facilities and services; "
+                f"{e.location or 'no location'} is not one of them")
+    return None  # shippers/forwarders: attribution to their own trips is checked on the trip

@@ -1,0 +1,315 @@
+"""The one ingest path: raw message -> parse -> registry -> trips -> append, or quarantine.
+
+Every raw message is kept, content-addressed, with its sender and received time; every event
+links back to it. What cannot be parsed, mapped or attributed goes to quarantine with the reason
+and can be replayed once an alias or mapping is fixed. Re-sending anything never duplicates: the
+event log's natural key decides (see corridor.domain.events.event_keys).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from sqlalchemy import Connection, select
+
+from ..domain.events import Event, EventKind
+from ..domain.trips import Trip, attribute
+from ..store import Store
+from ..store import events as evstore
+from ..store import ingest as repo
+from ..store.parties import resolve_alias
+from ..store.tables import bookings
+from .results import ParseResult, Rejection
+
+log = logging.getLogger("corridor.ingest")
+
+# Called inside the ingest transaction with the newly stored (seq, event) pairs: tracking
+# updates and the webhook outbox register here, so they commit or roll back with the events.
+AFTER_APPEND: list[Callable[[Connection, list[tuple[int, Event]]], None]] = []
+
+FORMATS = ("edifact", "dcsa-json", "csv", "position-json")
+
+
+@dataclass
+class IngestOutcome:
+    """What happened to one input: stored, duplicate and quarantined counts, with the reasons."""
+
+    message_id: str
+    format: str
+    filename: str | None = None
+    source_party: str = ""
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    preview: list[dict] = field(default_factory=list)   # the events that would be stored (dry run)
+
+    def as_json(self) -> dict:
+        d = {"path": self.filename, "message_id": self.message_id, "format": self.format,
+             "source_party": self.source_party, "stored": self.stored, "duplicates": self.duplicates,
+             "quarantined": self.quarantined, "reasons": self.reasons, "warnings": self.warnings}
+        if self.dry_run:
+            d["dry_run"] = True
+            d["events"] = self.preview
+        return d
+
+
+def parse(content: bytes, fmt: str, source_party: str, received_at: datetime, tz_for=None) -> ParseResult:
+    """Dispatch to the format's parser (each never raises; reasons come back as rejections)."""
+    if fmt == "edifact":
+        from .edifact import parse_edifact
+        return parse_edifact(content, source_party=source_party, received_at=received_at, tz_for=tz_for)
+    if fmt == "dcsa-json":
+        from .dcsa import parse_dcsa
+        return parse_dcsa(content, source_party=source_party, received_at=received_at)
+    if fmt == "csv":
+        from .csvfmt import parse_csv
+        return parse_csv(content, source_party=source_party)
+    if fmt == "position-json":
+        from .positions import parse_position
+        return parse_position(content, source_party=source_party)
+    return ParseResult(format=fmt, rejections=[Rejection(
+        f"unrecognised format: not EDIFACT (UNA/UNB/UNH), DCSA JSON, position JSON or CSV with a known header",
+        expected="one of " + ", ".join(FORMATS))])
+
+
+def detect(content: bytes, filename: str | None) -> str:
+    from .detect import detect_format
+    return detect_format(content, filename)
+
+
+class Ingestor:
+    """The ingest path over one store. Thread-safe: each call is its own transaction."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._tz_cache: dict[str, object] = {}
+
+    # -- public ------------------------------------------------------------------------------
+    def ingest(self, content: bytes, *, source_party: str | None = None, filename: str | None = None,
+               fmt: str | None = None, received_at: datetime | None = None, dry_run: bool = False,
+               allowed: Callable[[Event], str | None] | None = None) -> IngestOutcome:
+        """Take in one raw message. `allowed(event)` returns a reason when the sender may not post it."""
+        received_at = received_at or datetime.now(timezone.utc)
+        fmt = fmt or detect(content, filename)
+        if dry_run:
+            # everything runs, nothing stays: the transaction is rolled back
+            with self.store.engine.connect() as conn:
+                trans = conn.begin()
+                try:
+                    return self._process(conn, repo.content_id(content), content, fmt, source_party, filename,
+                                         received_at, True, allowed)
+                finally:
+                    trans.rollback()
+        with self.store.tx() as conn:
+            mid, _new = repo.keep_raw(conn, content, fmt=fmt, source_party=source_party or "",
+                                      received_at=received_at, filename=filename)
+            return self._process(conn, mid, content, fmt, source_party, filename, received_at, False, allowed)
+
+    def replay(self, message_id: str) -> IngestOutcome:
+        """Process a kept message again (after an alias or mapping fix); resolves its quarantine."""
+        with self.store.tx() as conn:
+            raw = repo.get_raw(conn, message_id)
+            if raw is None:
+                raise KeyError(message_id)
+            repo.quarantine_bump(conn, message_id)
+            repo.quarantine_resolve(conn, message_id, status="replayed")
+            return self._process(conn, message_id, bytes(raw.content), raw.format, raw.source_party or None,
+                                 raw.filename, raw.received_at, False, None)
+
+    # -- the pipeline ----------------------------------------------------------------------
+    def _process(self, conn, mid, content, fmt, source_party, filename, received_at, dry_run, allowed):
+        out = IngestOutcome(message_id=mid, format=fmt, filename=filename, dry_run=dry_run)
+        result = parse(content, fmt, source_party or "", received_at, tz_for=self._tz_for(conn))
+        out.warnings.extend(result.warnings)
+        quarantine: list[dict] = []
+
+        def hold(kind: str, reason: str, detail: dict | None = None):
+            quarantine.append({"message_id": mid, "kind": kind, "format": fmt, "source_party": party or "",
+                               "reason": reason, "detail": detail, "status": "open", "attempts": 0,
+                               "created_at": datetime.now(timezone.utc)})
+            out.reasons.append(reason)
+
+        party = source_party or self._sender(conn, result.meta)
+        out.source_party = party or ""
+        for rej in result.rejections:
+            hold("rejected", _reason(rej), {k: v for k, v in asdict(rej).items() if v is not None})
+        if not party:
+            sender = result.meta.get("sender")
+            why = (f"unknown sender id {sender!r}: add a party alias for it and replay" if sender
+                   else "no sending party: post with an API key or name the sender")
+            for e in result.events:
+                hold("rejected", why, {"event": _event_json(e)})
+            result.events = []
+        if party and not dry_run:
+            self._stowage(conn, result, party, received_at)
+
+        ready: list[Event] = []
+        for e in result.events:
+            e = replace(e, source_party=party, message_id=mid)
+            loc = self._location(conn, e.location)
+            if e.location and loc is None:
+                hold("rejected", f"unknown location code {e.location!r}: add a location alias and replay",
+                     {"event": _event_json(e)})
+                continue
+            if loc:
+                e = replace(e, location=loc)
+            if allowed and (why := allowed(e)):
+                hold("rejected", why, {"event": _event_json(e)})
+                continue
+            for x in self._expand(conn, e):
+                ready.append(x)
+
+        attributed: list[Event] = []
+        for e in ready:
+            if not e.equipment or e.kind == EventKind.ALERT:
+                attributed.append(e)
+                continue
+            trip, why = self._trip(conn, e)
+            if trip is None:
+                hold("held", f"{e.equipment} {e.code} at {e.location or '?'} "
+                             f"{e.event_time.isoformat()}: {why}", {"event": _event_json(e)})
+                continue
+            attributed.append(e.with_trip(trip.id, trip.parties))
+            self._couple(conn, e)
+
+        if dry_run:
+            out.preview = [_event_json(e) for e in attributed]
+            out.stored = len(attributed)
+            out.quarantined = len(quarantine)
+            return out
+        stored, dups = evstore.append(conn, attributed, received_at)
+        out.stored, out.duplicates = len(stored), len(dups)
+        repo.quarantine_add(conn, quarantine)
+        out.quarantined = len(quarantine)
+        status = "processed" if not quarantine else ("quarantined" if not stored and not dups else "partial")
+        repo.finish_raw(conn, mid, status=status, stored=len(stored), duplicates=len(dups), rejected=len(quarantine))
+        for hook in AFTER_APPEND:
+            hook(conn, stored)
+        return out
+
+    # -- steps -------------------------------------------------------------------------------
+    def _sender(self, conn, meta: dict) -> str | None:
+        sender = meta.get("sender")
+        return resolve_alias(conn, "party", sender) if sender else None
+
+    def _location(self, conn, code: str | None) -> str | None:
+        """Canonical location ref (UN/LOCODE, else corridor id) of an outside code; None if unknown."""
+        if not code:
+            return None
+        loc_id = resolve_alias(conn, "location", code)
+        if loc_id is None:
+            return None
+        from ..store.tables import locations
+        r = conn.execute(select(locations.c.code).where(locations.c.id == loc_id)).first()
+        return (r.code if r and r.code else loc_id)
+
+    def _tz_for(self, conn):
+        """Location code -> ZoneInfo, for senders that give local times without an offset."""
+        from zoneinfo import ZoneInfo
+
+        def tz_for(code: str):
+            if code not in self._tz_cache:
+                loc_id = resolve_alias(conn, "location", code) if code else None
+                from ..store.tables import locations
+                r = conn.execute(select(locations.c.timezone).where(locations.c.id == loc_id)).first() \
+                    if loc_id else None
+                self._tz_cache[code] = ZoneInfo(r.timezone) if r else None
+            return self._tz_cache[code]
+        return tz_for
+
+    def _expand(self, conn, e: Event) -> list[Event]:
+        """A train, wagon or sailing event moves every container on it (from the consists)."""
+        tc = e.transport_call
+        if e.equipment or tc is None:
+            return [e]
+        carriers = []
+        if tc.wagon:
+            carriers.append(("wagon", tc.wagon))
+        elif tc.mode == "RAIL" and tc.voyage:
+            carriers.append(("train", tc.voyage))
+        elif tc.mode == "VESSEL" and tc.voyage:
+            carriers.append(("vessel", tc.voyage))
+        boxes: list[str] = []
+        for kind, cid in carriers:
+            boxes += repo.containers_on(conn, kind, cid, e.event_time)
+        # the vehicle's own event is kept too (it is what the operator reported)
+        return [e] + [replace(e, equipment=b, kind=EventKind.EQUIPMENT if e.kind == EventKind.EQUIPMENT
+                              else e.kind) for b in boxes]
+
+    def _trip(self, conn, e: Event) -> tuple[Trip | None, str | None]:
+        """The trip an event belongs to; a new trip when the container has none open for it."""
+        trips = repo.trips_of(conn, e.equipment)
+        bkg = e.reference("BKG")
+        if bkg and not any(t.booking_ref == bkg for t in trips):
+            return self._new_trip(conn, e, bkg), None
+        if not trips:
+            return self._new_trip(conn, e, None), None
+        a = attribute(trips, e.event_time, bkg)
+        if a.trip:
+            return a.trip, None
+        open_trips = [t for t in trips if t.ends_at is None]
+        if not bkg and len(open_trips) == 1 and e.event_time >= open_trips[0].starts_at:
+            return open_trips[0], None
+        return None, a.reason
+
+    def _new_trip(self, conn, e: Event, booking_ref: str | None) -> Trip:
+        parties = {e.source_party} if e.source_party else set()
+        if booking_ref:
+            b = conn.execute(select(bookings.c.shipper, bookings.c.forwarder, bookings.c.nominated)
+                             .where(bookings.c.ref == booking_ref)).first()
+            if b:
+                parties |= {b.shipper, *([b.forwarder] if b.forwarder else []), *b.nominated}
+        start = e.event_time.astimezone(timezone.utc)
+        trip = Trip(id=f"{e.equipment}-{start:%Y%m%d%H%M}", equipment=e.equipment, booking_ref=booking_ref,
+                    parties=frozenset(parties), starts_at=start)
+        if repo.get_trip(conn, trip.id):
+            return repo.get_trip(conn, trip.id)
+        return repo.create_trip(conn, trip, size_type=e.size_type)
+
+    def _couple(self, conn, e: Event) -> None:
+        """LOAD puts a container on its wagon/train/vessel; DISC takes it off (ACT only)."""
+        tc = e.transport_call
+        if tc is None or e.classifier.value != "ACT" or e.code not in ("LOAD", "DISC"):
+            return
+        carrier = ("wagon", tc.wagon) if tc.wagon else ("train" if tc.mode == "RAIL" else "vessel", tc.voyage)
+        if not carrier[1]:
+            return
+        if e.code == "LOAD":
+            repo.couple(conn, carrier[0], carrier[1], "container", e.equipment, e.event_time, e.source_party)
+        else:
+            repo.uncouple(conn, carrier[0], carrier[1], e.equipment, e.event_time)
+
+    def _stowage(self, conn, result: ParseResult, party: str, received_at: datetime) -> None:
+        """A bay plan says which containers are on which sailing: record them as consists."""
+        for s in result.stowage:
+            if s.voyage:
+                repo.couple(conn, "vessel", s.voyage, "container", s.equipment, received_at, party)
+
+
+def _reason(r: Rejection) -> str:
+    where = []
+    if r.message_ref:
+        where.append(f"message {r.message_ref}")
+    if r.segment is not None:
+        where.append(f"segment {r.segment}")
+    if r.element:
+        where.append(r.element)
+    text = r.reason
+    if r.expected:
+        text += f" (expected {r.expected})"
+    return (", ".join(where) + ": " + text) if where else text
+
+
+def _event_json(e: Event) -> dict:
+    tc = e.transport_call
+    return {"kind": e.kind.value, "code": e.code, "classifier": e.classifier.value,
+            "event_time": e.event_time.isoformat(), "location": e.location, "equipment": e.equipment,
+            "trip_id": e.trip_id, "references": [list(r) for r in e.references],
+            "transport_call": asdict(tc) if tc else None, "lat": e.lat, "lon": e.lon,
+            "source_party": e.source_party}

@@ -1,0 +1,172 @@
+"""Persistence for ingest: raw messages (content-addressed), quarantine, trips and consists."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ..domain.trips import Trip
+from .tables import consists, quarantine, raw_messages, trips
+
+
+def content_id(content: bytes) -> str:
+    """The content address of a raw message: SHA-256 of its bytes."""
+    return hashlib.sha256(content).hexdigest()
+
+
+def keep_raw(conn: Connection, content: bytes, *, fmt: str, source_party: str, received_at: datetime,
+             filename: str | None) -> tuple[str, bool]:
+    """Store a raw message once; returns (id, True if it was new)."""
+    mid = content_id(content)
+    ins = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(raw_messages)
+    res = conn.execute(ins.values(id=mid, format=fmt, source_party=source_party, received_at=received_at,
+                                  filename=filename, size=len(content), content=content, status="pending",
+                                  stored=0, duplicates=0, rejected=0).on_conflict_do_nothing(index_elements=["id"]))
+    return mid, res.rowcount == 1
+
+
+def finish_raw(conn: Connection, mid: str, *, status: str, stored: int, duplicates: int, rejected: int) -> None:
+    conn.execute(update(raw_messages).where(raw_messages.c.id == mid).values(
+        status=status, stored=raw_messages.c.stored + stored, duplicates=duplicates, rejected=rejected))
+
+
+def get_raw(conn: Connection, mid: str):
+    return conn.execute(select(raw_messages).where(raw_messages.c.id == mid)).first()
+
+
+def pending_raw(conn: Connection, limit: int = 100) -> list:
+    return conn.execute(select(raw_messages.c.id).where(raw_messages.c.status == "pending")
+                        .order_by(raw_messages.c.received_at).limit(limit)).scalars().all()
+
+
+def quarantine_add(conn: Connection, rows: list[dict]) -> None:
+    if rows:
+        conn.execute(insert(quarantine), rows)
+
+
+def quarantine_open_for(conn: Connection, mid: str) -> list:
+    return conn.execute(select(quarantine).where(quarantine.c.message_id == mid, quarantine.c.status == "open")
+                        ).all()
+
+
+def quarantine_resolve(conn: Connection, mid: str, status: str = "resolved") -> int:
+    """Close the open entries of a message (after a successful replay)."""
+    return conn.execute(update(quarantine).where(quarantine.c.message_id == mid, quarantine.c.status == "open")
+                        .values(status=status, resolved_at=datetime.now(timezone.utc))).rowcount
+
+
+def quarantine_bump(conn: Connection, mid: str) -> None:
+    conn.execute(update(quarantine).where(quarantine.c.message_id == mid, quarantine.c.status == "open")
+                 .values(attempts=quarantine.c.attempts + 1))
+
+
+def quarantine_list(conn: Connection, *, status: str | None = "open", party: str | None = None,
+                    limit: int = 100, offset: int = 0) -> list:
+    q = select(quarantine).order_by(quarantine.c.id.desc()).limit(limit).offset(offset)
+    if status:
+        q = q.where(quarantine.c.status == status)
+    if party:
+        q = q.where(quarantine.c.source_party == party)
+    return conn.execute(q).all()
+
+
+def quarantine_get(conn: Connection, qid: int):
+    return conn.execute(select(quarantine).where(quarantine.c.id == qid)).first()
+
+
+def quarantine_counts(conn: Connection) -> dict[str, int]:
+    return dict(conn.execute(select(quarantine.c.status, func.count()).group_by(quarantine.c.status)).all())
+
+
+# --- trips ---------------------------------------------------------------------------------
+
+def _trip(r) -> Trip:
+    return Trip(id=r.id, equipment=r.equipment, booking_ref=r.booking_ref, parties=frozenset(r.parties),
+                starts_at=r.starts_at, ends_at=r.ends_at)
+
+
+def trips_of(conn: Connection, equipment: str) -> list[Trip]:
+    """Every trip of one container, oldest first."""
+    rows = conn.execute(select(trips).where(trips.c.equipment == equipment).order_by(trips.c.starts_at)).all()
+    return [_trip(r) for r in rows]
+
+
+def get_trip(conn: Connection, trip_id: str) -> Trip | None:
+    r = conn.execute(select(trips).where(trips.c.id == trip_id)).first()
+    return _trip(r) if r else None
+
+
+def trips_of_booking(conn: Connection, booking_ref: str) -> list[Trip]:
+    rows = conn.execute(select(trips).where(trips.c.booking_ref == booking_ref).order_by(trips.c.equipment)).all()
+    return [_trip(r) for r in rows]
+
+
+def create_trip(conn: Connection, trip: Trip, size_type: str | None = None) -> Trip:
+    """Create a trip, closing the container's previous open trip just before it starts."""
+    conn.execute(update(trips).where(trips.c.equipment == trip.equipment, trips.c.ends_at.is_(None),
+                                     trips.c.starts_at < trip.starts_at).values(ends_at=trip.starts_at))
+    conn.execute(insert(trips).values(id=trip.id, equipment=trip.equipment, booking_ref=trip.booking_ref,
+                                      parties=sorted(trip.parties), size_type=size_type, starts_at=trip.starts_at,
+                                      ends_at=trip.ends_at, created_at=datetime.now(timezone.utc)))
+    return trip
+
+
+def end_trip(conn: Connection, trip_id: str, at: datetime) -> None:
+    conn.execute(update(trips).where(trips.c.id == trip_id, trips.c.ends_at.is_(None)).values(ends_at=at))
+
+
+def add_trip_parties(conn: Connection, trip_id: str, parties: set[str]) -> None:
+    r = conn.execute(select(trips.c.parties).where(trips.c.id == trip_id)).first()
+    if r and not parties <= set(r.parties):
+        conn.execute(update(trips).where(trips.c.id == trip_id).values(parties=sorted(set(r.parties) | parties)))
+
+
+# --- consists: which container is on which wagon, train or vessel -----------------------------
+
+def couple(conn: Connection, carrier_kind: str, carrier_id: str, member_kind: str, member_id: str,
+           since: datetime, source_party: str) -> None:
+    """Put a member (container, wagon) on a carrier (wagon, train, vessel) from `since` on."""
+    # a member is on one carrier of a kind at a time: uncouple it from the previous one
+    conn.execute(update(consists).where(consists.c.carrier_kind == carrier_kind, consists.c.member_kind == member_kind,
+                                        consists.c.member_id == member_id, consists.c.until.is_(None),
+                                        consists.c.carrier_id != carrier_id).values(until=since))
+    exists = conn.execute(select(consists.c.id).where(
+        consists.c.carrier_kind == carrier_kind, consists.c.carrier_id == carrier_id,
+        consists.c.member_kind == member_kind, consists.c.member_id == member_id, consists.c.until.is_(None))).first()
+    if not exists:
+        conn.execute(insert(consists).values(carrier_kind=carrier_kind, carrier_id=carrier_id, member_kind=member_kind,
+                                             member_id=member_id, since=since, source_party=source_party))
+
+
+def uncouple(conn: Connection, carrier_kind: str, carrier_id: str, member_id: str, at: datetime) -> None:
+    conn.execute(update(consists).where(consists.c.carrier_kind == carrier_kind, consists.c.carrier_id == carrier_id,
+                                        consists.c.member_id == member_id, consists.c.until.is_(None))
+                 .values(until=at))
+
+
+def members(conn: Connection, carrier_kind: str, carrier_id: str, at: datetime) -> list[tuple[str, str]]:
+    """(member kind, member id) on a carrier at time `at`."""
+    rows = conn.execute(select(consists.c.member_kind, consists.c.member_id).where(
+        consists.c.carrier_kind == carrier_kind, consists.c.carrier_id == carrier_id,
+        consists.c.since <= at, or_(consists.c.until.is_(None), consists.c.until > at))).all()
+    return [(r.member_kind, r.member_id) for r in rows]
+
+
+def containers_on(conn: Connection, carrier_kind: str, carrier_id: str, at: datetime) -> list[str]:
+    """Every container on a carrier at `at`, through wagons as well (train -> wagon -> container)."""
+    out, todo, seen = [], [(carrier_kind, carrier_id)], set()
+    while todo:
+        kind, cid = todo.pop()
+        if (kind, cid) in seen:
+            continue
+        seen.add((kind, cid))
+        for mk, mid in members(conn, kind, cid, at):
+            if mk == "container":
+                out.append(mid)
+            else:
+                todo.append((mk, mid))
+    return sorted(set(out))
