@@ -16,12 +16,14 @@ from .. import __version__
 from ..settings import Settings, get_settings
 from ..store import Store, open_store
 from ..store.network import load_network
+from ..access import audit
+from ..access.limits import RateLimiter
 from . import problems
 
 log = logging.getLogger("corridor.http")
 
 # Router modules with a module-level `router`; optional ones are added by capability work.
-ROUTERS = ["network"]
+ROUTERS = ["network", "access"]
 
 
 class _NetworkCache:
@@ -55,11 +57,33 @@ def create_app(settings: Settings | None = None, store: Store | None = None, rol
     app.state.role = role
     problems.install(app)
 
+    limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.limiter = limiter
+
     @app.middleware("http")
-    async def _log(request: Request, call_next: Callable):
+    async def _edge(request: Request, call_next: Callable):
+        """Body cap, per-key rate limit, audit of writes, one structured log line per request."""
         t0 = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_body_bytes:
+            return problems.problem_response(request, 413, "Content Too Large",
+                                             f"request body over {settings.max_body_bytes} bytes")
+        auth = request.headers.get("authorization", "")
+        bucket = auth.split("_")[1] if auth.lower().startswith("bearer cor_") and auth.count("_") >= 2 \
+            else (request.client.host if request.client else "anon")
+        if request.url.path != "/health":
+            wait = limiter.take(bucket)
+            if wait:
+                return problems.problem_response(request, 429, "Too Many Requests",
+                                                 f"rate limit of {settings.rate_limit_per_minute}/min reached",
+                                                 headers={"Retry-After": str(max(1, round(wait)))})
         response = await call_next(request)
         p = getattr(request.state, "principal", None)
+        if p and request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            with store.tx() as conn:
+                audit.record(conn, party_id=p.party.id, key_id=p.key.key_id,
+                             action=f"{request.method} {request.url.path}"[:60], target=request.url.path,
+                             detail={"status": response.status_code})
         log.info(json.dumps({"method": request.method, "path": request.url.path, "status": response.status_code,
                              "ms": round((time.perf_counter() - t0) * 1000, 2),
                              "party": p.party.id if p else None}))
