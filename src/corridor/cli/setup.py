@@ -81,3 +81,58 @@ def register(app: typer.Typer) -> None:
     db_app.command("upgrade")(upgrade)
     app.add_typer(db_app, name="db")
     app.command()(serve)
+    app.command()(demo)
+
+
+def demo_keys(store) -> dict[str, str]:
+    """Save the sample parties and give each a fresh demo key (older demo keys are revoked)."""
+    from ..access import keys
+    from ..access.demo import DEMO_PARTIES
+    from ..store import parties as ps
+    out = {}
+    with store.tx() as conn:
+        for p in DEMO_PARTIES:
+            ps.upsert_party(conn, p)
+            for k in keys.list_keys(conn, p.id):
+                if k.label == "demo" and k.revoked_at is None:
+                    keys.revoke(conn, k.key_id)
+            out[p.id] = keys.create_key(conn, p.id, label="demo")
+    return out
+
+
+def demo(host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+         port: int = typer.Option(8000, help="Port."),
+         speed: float = typer.Option(3600.0, help="Simulated seconds per real second for the live twin."),
+         twin: bool = typer.Option(True, help="Feed live events from the corridor twin.")) -> None:
+    """The main job on the embedded default: init, sample parties (keys printed), live twin, web + API."""
+    import threading
+
+    import uvicorn
+    from rich.table import Table
+
+    from ..api.app import create_app
+    from ..settings import get_settings
+    s = get_settings()
+    report = run_init(quiet=True)
+    store = _store()
+    issued = demo_keys(store)
+    t = Table(title="Demo parties and their API keys (this run only)")
+    t.add_column("party")
+    t.add_column("key")
+    if report.admin_key:
+        t.add_row("CORRIDOR (admin)", report.admin_key)
+    for pid, key in issued.items():
+        t.add_row(pid, key)
+    err.print(t)
+    stop = threading.Event()
+    if twin:
+        from ..twin.live import run_live
+        threading.Thread(target=run_live, args=(store,), kwargs={"speed": speed, "stop_event": stop},
+                         name="corridor-twin", daemon=True).start()
+        err.print(f"[green]✓[/green] twin running live at {speed:g}× real time")
+    err.print(f"Corridor on http://{host}:{port}  (API docs: /docs, DCSA: /v2/events)")
+    logging.basicConfig(level=s.log_level)
+    try:
+        uvicorn.run(create_app(store=store), host=host, port=port, log_level="warning")
+    finally:
+        stop.set()

@@ -59,8 +59,12 @@ class IngestOutcome:
         return d
 
 
-def parse(content: bytes, fmt: str, source_party: str, received_at: datetime, tz_for=None) -> ParseResult:
-    """Dispatch to the format's parser (each never raises; reasons come back as rejections)."""
+def parse(content: bytes, fmt: str, source_party: str, received_at: datetime, tz_for=None,
+          filename: str | None = None) -> ParseResult:
+    """Dispatch to the format's parser (each never raises; reasons come back as rejections).
+
+    Positions received over MQTT keep their topic as the file name, so a replay reads it again.
+    """
     if fmt == "edifact":
         from .edifact import parse_edifact
         return parse_edifact(content, source_party=source_party, received_at=received_at, tz_for=tz_for)
@@ -72,7 +76,8 @@ def parse(content: bytes, fmt: str, source_party: str, received_at: datetime, tz
         return parse_csv(content, source_party=source_party)
     if fmt == "position-json":
         from .positions import parse_position
-        return parse_position(content, source_party=source_party)
+        topic = filename if filename and filename.startswith("corridor/") else None
+        return parse_position(content, source_party=source_party, topic=topic)
     return ParseResult(format=fmt, rejections=[Rejection(
         f"unrecognised format: not EDIFACT (UNA/UNB/UNH), DCSA JSON, position JSON or CSV with a known header",
         expected="one of " + ", ".join(FORMATS))])
@@ -111,21 +116,39 @@ class Ingestor:
                                       received_at=received_at, filename=filename)
             return self._process(conn, mid, content, fmt, source_party, filename, received_at, False, allowed)
 
-    def replay(self, message_id: str) -> IngestOutcome:
-        """Process a kept message again (after an alias or mapping fix); resolves its quarantine."""
+    def keep(self, content: bytes, *, source_party: str | None = None, filename: str | None = None,
+             fmt: str | None = None, received_at: datetime | None = None) -> tuple[str, str, bool]:
+        """Keep a raw message for later processing (status 'pending'); returns (id, format, new)."""
+        received_at = received_at or datetime.now(timezone.utc)
+        fmt = fmt or detect(content, filename)
+        with self.store.tx() as conn:
+            mid, new = repo.keep_raw(conn, content, fmt=fmt, source_party=source_party or "",
+                                     received_at=received_at, filename=filename)
+            if not new:
+                # a re-send of a kept message is processed again (its events collapse as duplicates)
+                repo.mark_raw(conn, mid, "pending")
+        return mid, fmt, new
+
+    def process(self, message_id: str, allowed: Callable[[Event], str | None] | None = None,
+                only_pending: bool = False) -> IngestOutcome | None:
+        """Process a kept message in one transaction; None when `only_pending` and it is done already."""
         with self.store.tx() as conn:
             raw = repo.get_raw(conn, message_id)
             if raw is None:
                 raise KeyError(message_id)
-            repo.quarantine_bump(conn, message_id)
-            repo.quarantine_resolve(conn, message_id, status="replayed")
+            if only_pending and raw.status != "pending":
+                return None
             return self._process(conn, message_id, bytes(raw.content), raw.format, raw.source_party or None,
-                                 raw.filename, raw.received_at, False, None)
+                                 raw.filename, raw.received_at, False, allowed)
+
+    def replay(self, message_id: str, allowed: Callable[[Event], str | None] | None = None) -> IngestOutcome:
+        """Process a kept message again (after an alias or mapping fix); resolves what it no longer holds."""
+        return self.process(message_id, allowed)
 
     # -- the pipeline ----------------------------------------------------------------------
     def _process(self, conn, mid, content, fmt, source_party, filename, received_at, dry_run, allowed):
         out = IngestOutcome(message_id=mid, format=fmt, filename=filename, dry_run=dry_run)
-        result = parse(content, fmt, source_party or "", received_at, tz_for=self._tz_for(conn))
+        result = parse(content, fmt, source_party or "", received_at, tz_for=self._tz_for(conn), filename=filename)
         out.warnings.extend(result.warnings)
         quarantine: list[dict] = []
 
@@ -150,9 +173,12 @@ class Ingestor:
             self._stowage(conn, result, party, received_at)
 
         ready: list[Event] = []
+        places: dict[str, str | None] = {}     # outside code -> canonical ref, for this message
         for e in result.events:
             e = replace(e, source_party=party, message_id=mid)
-            loc = self._location(conn, e.location)
+            if e.location not in places:
+                places[e.location] = self._location(conn, e.location)
+            loc = places[e.location]
             if e.location and loc is None:
                 hold("rejected", f"unknown location code {e.location!r}: add a location alias and replay",
                      {"event": _event_json(e)})
@@ -185,8 +211,7 @@ class Ingestor:
             return out
         stored, dups = evstore.append(conn, attributed, received_at)
         out.stored, out.duplicates = len(stored), len(dups)
-        repo.quarantine_add(conn, quarantine)
-        out.quarantined = len(quarantine)
+        out.quarantined = repo.quarantine_sync(conn, mid, quarantine)
         status = "processed" if not quarantine else ("quarantined" if not stored and not dups else "partial")
         repo.finish_raw(conn, mid, status=status, stored=len(stored), duplicates=len(dups), rejected=len(quarantine))
         for hook in AFTER_APPEND:

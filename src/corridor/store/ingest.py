@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timezone
 
 from sqlalchemy import Connection, func, insert, or_, select, update
@@ -34,6 +35,10 @@ def finish_raw(conn: Connection, mid: str, *, status: str, stored: int, duplicat
         status=status, stored=raw_messages.c.stored + stored, duplicates=duplicates, rejected=rejected))
 
 
+def mark_raw(conn: Connection, mid: str, status: str) -> None:
+    conn.execute(update(raw_messages).where(raw_messages.c.id == mid).values(status=status))
+
+
 def get_raw(conn: Connection, mid: str):
     return conn.execute(select(raw_messages).where(raw_messages.c.id == mid)).first()
 
@@ -46,6 +51,44 @@ def pending_raw(conn: Connection, limit: int = 100) -> list:
 def quarantine_add(conn: Connection, rows: list[dict]) -> None:
     if rows:
         conn.execute(insert(quarantine), rows)
+
+
+def _q_key(kind: str, reason: str, detail) -> str:
+    return json.dumps([kind, reason, detail], sort_keys=True, default=str)
+
+
+def quarantine_sync(conn: Connection, mid: str, rows: list[dict]) -> int:
+    """Make the open quarantine of a message equal `rows`; returns how many are open.
+
+    Re-sending or replaying a message re-evaluates all of it: entries it still produces stay
+    open (attempts counted), new ones are added, and those it no longer produces are resolved.
+    So nothing is held twice, and a fixed alias closes the entries it explains.
+    """
+    open_rows = quarantine_open_for(conn, mid)
+    have: dict[str, list[int]] = {}
+    for r in open_rows:
+        have.setdefault(_q_key(r.kind, r.reason, r.detail), []).append(r.id)
+    keep, add = [], []
+    for row in rows:
+        ids = have.get(_q_key(row["kind"], row["reason"], row["detail"]))
+        if ids:
+            keep.append(ids.pop())
+        else:
+            add.append(row)
+    gone = [i for ids in have.values() for i in ids]
+    now = datetime.now(timezone.utc)
+    if gone:
+        conn.execute(update(quarantine).where(quarantine.c.id.in_(gone)).values(status="resolved", resolved_at=now))
+    if keep:
+        conn.execute(update(quarantine).where(quarantine.c.id.in_(keep)).values(attempts=quarantine.c.attempts + 1))
+    quarantine_add(conn, add)
+    return len(keep) + len(add)
+
+
+def quarantine_messages(conn: Connection, status: str = "open") -> list[str]:
+    """Ids of the raw messages with quarantine entries in `status`, oldest first."""
+    return conn.execute(select(quarantine.c.message_id).where(quarantine.c.status == status)
+                        .group_by(quarantine.c.message_id).order_by(func.min(quarantine.c.id))).scalars().all()
 
 
 def quarantine_open_for(conn: Connection, mid: str) -> list:

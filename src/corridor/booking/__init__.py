@@ -1,0 +1,1 @@
+"""Bookings: quotes from the planner, capacity-safe reservations and the booking lifecycle."""

@@ -1,0 +1,196 @@
+"""Quotes: the planner's route options priced for the requested containers on live free space.
+
+The planner (`planning.options.plan`) is called when it is installed; until then the timetable
+router's Pareto scan per corridor family stands in, so a quote always shows the Middle Corridor
+beside the Northern and Sea alternatives where the timetable has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from ..domain.bookings import ContainerRequest
+from ..domain.network import Corridor, Network
+from ..domain.timetable import Departure
+from ..planning import emissions, pricing
+from ..planning.pricing import Money
+
+FAMILY_NAMES = {"middle": "Middle Corridor", "northern": "Northern route", "sea": "Sea (Suez)"}
+HORIZON = timedelta(days=75)   # how far past the ready time a quote looks for departures
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteLeg:
+    """One departure of an option, with its free space and its share of price and CO2e."""
+
+    departure: Departure
+    free_teu: int
+    price: Money
+    co2e_kg: float
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteOption:
+    """A bookable way from origin to destination: concrete departures, price and CO2e for the request."""
+
+    number: int
+    corridor: str
+    legs: tuple[QuoteLeg, ...]
+    price: Money
+    co2e_kg: float
+
+    @property
+    def departs_at(self) -> datetime:
+        return self.legs[0].departure.departs_at
+
+    @property
+    def arrives_at(self) -> datetime:
+        return self.legs[-1].departure.arrives_at
+
+    @property
+    def transit_hours(self) -> float:
+        return (self.arrives_at - self.departs_at).total_seconds() / 3600.0
+
+    @property
+    def departure_ids(self) -> tuple[str, ...]:
+        return tuple(leg.departure.id for leg in self.legs)
+
+    @property
+    def stops(self) -> tuple[str, ...]:
+        return (self.legs[0].departure.origin, *(leg.departure.destination for leg in self.legs))
+
+    def route(self, network: Network) -> str:
+        """'Middle Corridor: CNXIA → KZHOR → … → TRIST' (UN/LOCODE where there is one)."""
+        refs = " → ".join(network.locations[s].ref for s in self.stops)
+        return f"{FAMILY_NAMES.get(self.corridor, self.corridor)}: {refs}"
+
+    def as_json(self, network: Network) -> dict:
+        """The stable JSON of an option (`corridor plan --json`, POST /api/v1/quotes)."""
+        return {
+            "option": self.number, "route": self.route(network), "corridor": self.corridor,
+            "departure": self.departs_at.isoformat(), "arrival": self.arrives_at.isoformat(),
+            "transit_hours": round(self.transit_hours, 1), "transit_days": round(self.transit_hours / 24, 1),
+            "price": money_json(self.price), "co2e_kg": round(self.co2e_kg, 1),
+            "legs": [leg_json(leg, network) for leg in self.legs],
+        }
+
+
+def money_json(m: Money) -> dict:
+    return {"amount": float(m.amount), "currency": m.currency}
+
+
+def leg_json(leg: QuoteLeg, network: Network) -> dict:
+    d = leg.departure
+    return {
+        "departure_id": d.id, "from": network.locations[d.origin].ref, "to": network.locations[d.destination].ref,
+        "from_name": network.locations[d.origin].name, "to_name": network.locations[d.destination].name,
+        "mode": d.mode.value, "service": d.service, "operator": d.operator, "vehicle": d.vehicle,
+        "voyage": d.voyage, "departure": d.departs_at.isoformat(), "arrival": d.arrives_at.isoformat(),
+        "free_teu": leg.free_teu, "price": money_json(leg.price), "co2e_kg": round(leg.co2e_kg, 1),
+        "status": d.status,
+    }
+
+
+def price_legs(network: Network, deps: Sequence[Departure], teu: int,
+               free: Mapping[str, int]) -> tuple[tuple[QuoteLeg, ...], Money, float]:
+    """Legs priced for `teu` TEU with the planning tariffs and ISO 14083 factors; (legs, total, kg)."""
+    links = {k.id: k for k in network.links}
+    waypoints = {i for i, loc in network.locations.items() if loc.facility_type.value == "WAYP"}
+    legs = []
+    for d in deps:
+        link = links[d.link_id]
+        o, t = network.locations[d.origin], network.locations[d.destination]
+        n_hub = emissions.handlings(link, d.origin in waypoints, d.destination in waypoints)
+        legs.append(QuoteLeg(d, free.get(d.id, d.capacity_teu), pricing.leg_price(d, link, o, t, teu),
+                             emissions.leg_co2e_kg(d, link, teu, n_handlings=n_hub)))
+    total = Money.total(x.price for x in legs)
+    return tuple(legs), total, sum(x.co2e_kg for x in legs)
+
+
+def _planner() -> Callable | None:
+    try:
+        from ..planning.options import plan   # the planner's public entry point, once it exists
+    except ImportError:
+        return None
+    return plan
+
+
+def _leg_ids(option) -> list[str]:
+    """Departure ids of a planner RouteOption, whatever its leg objects are called."""
+    out = []
+    for leg in option.legs:
+        dep_id = getattr(leg, "departure_id", None)
+        if dep_id is None and getattr(leg, "departure", None) is not None:
+            dep_id = leg.departure.id
+        if dep_id is None:
+            dep_id = getattr(leg, "id", None)
+        out.append(dep_id)
+    return out
+
+
+def _fallback_plan(network: Network, departures: Sequence[Departure], origin: str, destination: str,
+                   ready_at: datetime, teu: int, free: Callable[[str], int], max_options: int):
+    """Router journeys: the Pareto set per corridor family (earliest first), at most `max_options`."""
+    from ..planning.router import Timetable
+    tt = Timetable(network, departures)
+    out = tt.pareto(origin, destination, ready_at, teu, free_teu=free, horizon=HORIZON, by_family=True)
+    have = {j.family for j in out}
+    for fam in (Corridor.MIDDLE, Corridor.NORTHERN, Corridor.SEA):
+        if fam not in have:
+            j = tt.earliest_arrival(origin, destination, ready_at, teu, family=fam, free_teu=free)
+            if j is not None:
+                out.append(j)
+    # keep each family's best before more of one family
+    out.sort(key=lambda j: j.arrives_at)
+    firsts, rest, seen = [], [], set()
+    for j in out:
+        (rest if j.family in seen else firsts).append(j)
+        seen.add(j.family)
+    return [(j.family.value, [d.id for d in j.legs]) for j in (firsts + rest)[:max_options]]
+
+
+def plan_options(network: Network, departures: Sequence[Departure], reserved: Mapping[str, int],
+                 origin: str, destination: str, ready_at: datetime,
+                 containers: tuple[ContainerRequest, ...], max_options: int = 6) -> list[QuoteOption]:
+    """Route options for the request on the given departures and reservations, numbered from 1."""
+    teu = sum(c.teu for c in containers)
+    by_id = {d.id: d for d in departures}
+    free = {d.id: max(0, d.capacity_teu - reserved.get(d.id, 0)) for d in departures}
+    free_of = lambda dep_id: free.get(dep_id, 0)   # noqa: E731 - the planner's callback
+    plan = _planner()
+    found: list[tuple[str, list[str], object]] = []
+    if plan is not None:
+        for opt in plan(network, departures, origin, destination, ready_at, containers,
+                        free_teu=free_of, max_options=max_options):
+            fam = getattr(opt, "corridor", None) or getattr(opt, "family", None) or ""
+            found.append((getattr(fam, "value", fam), _leg_ids(opt), opt))
+    else:
+        found = [(fam, ids, None) for fam, ids in
+                 _fallback_plan(network, departures, origin, destination, ready_at, teu, free_of, max_options)]
+    options = []
+    for fam, ids, opt in found:
+        legs, total, kg = price_legs(network, [by_id[i] for i in ids], teu, free)
+        if opt is not None:   # the planner's own all-in figures win where it gives them
+            p = getattr(opt, "price", None)
+            if isinstance(p, Money):
+                total = p
+            elif isinstance(p, (int, float, Decimal)):
+                total = Money(Decimal(str(p)))
+            kg = float(getattr(opt, "co2e_kg", kg) or kg)
+        if not fam:
+            fam = _family_of(network, [by_id[i] for i in ids])
+        options.append(QuoteOption(len(options) + 1, fam, legs, total, kg))
+    return options
+
+
+def _family_of(network: Network, deps: Sequence[Departure]) -> str:
+    """The corridor family every leg's link shares (middle first when several)."""
+    links = {k.id: k for k in network.links}
+    common = set.intersection(*(set(links[d.link_id].corridors) for d in deps)) if deps else set()
+    for fam in (Corridor.MIDDLE, Corridor.NORTHERN, Corridor.SEA):
+        if fam in common:
+            return fam.value
+    return ""

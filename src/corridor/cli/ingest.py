@@ -1,0 +1,315 @@
+"""`corridor ingest`, `corridor quarantine list | show | replay`, `corridor alias add | list`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .common import Exit, JsonOpt, emit_json, err, fail, out
+
+quarantine_app = typer.Typer(help="What could not be parsed, mapped or attributed, with the reason.",
+                             no_args_is_help=True)
+alias_app = typer.Typer(help="The registry of outside codes: EDI ids, LOCODEs, ESR codes, spellings.",
+                        no_args_is_help=True)
+
+# Input format names on the command line -> the ingest path's format ids
+INPUT_FORMATS = {"edifact": "edifact", "edi": "edifact", "dcsa": "dcsa-json", "dcsa-json": "dcsa-json",
+                 "csv": "csv", "positions": "position-json", "position-json": "position-json"}
+ALIAS_KINDS = ("party", "location", "operator")
+RAW_PREVIEW = 64 * 1024
+
+
+def _store(as_json: bool):
+    from ..settings import get_settings
+    from ..store import open_store
+    store = open_store(get_settings().database_url)
+    if not store.is_reachable():
+        fail(f"database not reachable: {store.engine.url.render_as_string(hide_password=True)}",
+             Exit.UNAVAILABLE, as_json=as_json)
+    if store.current_revision() is None:
+        fail("the database is empty: run `corridor init` first", Exit.UNAVAILABLE, as_json=as_json)
+    return store
+
+
+def input_files(paths: list[Path]) -> list[Path]:
+    """The files named, with folders walked recursively (hidden files skipped), in a stable order."""
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.is_file()
+                            and not any(part.startswith(".") for part in f.relative_to(p).parts))
+        else:
+            files.append(p)
+    return files
+
+
+def ingest_json(outcomes: list[dict]) -> dict:
+    """The stable JSON of an ingest run (issue 11): totals and one entry per input."""
+    return {"inputs": len(outcomes), "stored": sum(o["stored"] for o in outcomes),
+            "duplicates": sum(o["duplicates"] for o in outcomes),
+            "quarantined": sum(o["quarantined"] for o in outcomes), "files": outcomes}
+
+
+def ingest(paths: list[Path] = typer.Argument(..., help="Files or folders (walked recursively)."),
+           party: str = typer.Option(None, "--party", help="The sending party (default: from the message, "
+                                                           "e.g. the EDIFACT sender id)."),
+           fmt: str = typer.Option(None, "--format", help="edifact | dcsa | csv | positions (default: detected); "
+                                                          "`--format json` prints JSON like --json."),
+           dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be stored; store nothing."),
+           as_json: bool = JsonOpt) -> None:
+    """Take in files: format detected, events stored once, the rest quarantined with the reason."""
+    from ..ingest.service import Ingestor
+    from ..store.parties import get_party
+    if fmt and fmt.lower() == "json":
+        as_json, fmt = True, None
+    if fmt and fmt.lower() not in INPUT_FORMATS:
+        fail(f"unknown format {fmt!r}: use one of edifact, dcsa, csv, positions", Exit.USAGE, as_json=as_json)
+    fmt = INPUT_FORMATS[fmt.lower()] if fmt else None
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        fail(f"no such file or folder: {', '.join(missing)}", Exit.NOT_FOUND, as_json=as_json)
+    store = _store(as_json)
+    if party:
+        with store.read() as conn:
+            if get_party(conn, party) is None:
+                fail(f"unknown party {party!r}: create it first (see `corridor party`)", Exit.INVALID,
+                     as_json=as_json)
+    files = input_files(paths)
+    ingestor = Ingestor(store)
+    outcomes: list[dict] = []
+    failed = 0
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as progress:
+        task = progress.add_task("ingesting", total=len(files))
+        for f in files:
+            progress.update(task, description=f"ingesting {f.name}")
+            try:
+                o = ingestor.ingest(f.read_bytes(), source_party=party, filename=str(f), fmt=fmt, dry_run=dry_run)
+                entry = o.as_json()
+                entry["path"] = str(f)
+            except Exception as e:  # noqa: BLE001 - one bad input must not stop the others; it is reported
+                failed += 1
+                entry = {"path": str(f), "format": fmt, "stored": 0, "duplicates": 0, "quarantined": 0,
+                         "reasons": [], "error": f"{e.__class__.__name__}: {e}"}
+            outcomes.append(entry)
+            progress.advance(task)
+    store.dispose()
+    doc = ingest_json(outcomes)
+    if dry_run:
+        doc["dry_run"] = True
+    if as_json:
+        emit_json(doc)
+    else:
+        _print_summary(doc, dry_run)
+    if failed:
+        raise typer.Exit(int(Exit.FAILED))
+
+
+def _print_summary(doc: dict, dry_run: bool) -> None:
+    t = Table(title="Would be stored (dry run)" if dry_run else "Ingest")
+    for col in ("file", "format", "stored", "duplicates", "quarantined"):
+        t.add_column(col, justify="right" if col not in ("file", "format") else "left")
+    for f in doc["files"]:
+        t.add_row(f["path"], f.get("format") or "?", str(f["stored"]), str(f["duplicates"]), str(f["quarantined"]))
+    t.add_row("[bold]total[/bold]", f"{doc['inputs']} inputs", str(doc["stored"]), str(doc["duplicates"]),
+              str(doc["quarantined"]))
+    out.print(t)
+    for f in doc["files"]:
+        if f.get("error"):
+            err.print(f"[red]✗ {f['path']}[/red]: {f['error']}", highlight=False, soft_wrap=True)
+        for r in f["reasons"][:5]:
+            err.print(f"[yellow]quarantined[/yellow] {f['path']}: {r}", highlight=False, soft_wrap=True)
+        if len(f["reasons"]) > 5:
+            err.print(f"  … {len(f['reasons']) - 5} more (see `corridor quarantine list`)")
+        if dry_run:
+            for e in f.get("events", []):
+                out.print(f"  {e['classifier']} {e['code']} {e['event_time']} {e['location'] or '-'} "
+                          f"{e['equipment'] or ''}", highlight=False)
+
+
+# --- quarantine -------------------------------------------------------------------------------
+
+def quarantine_json(r, raw=None, with_content: bool = False) -> dict:
+    """The stable JSON of one quarantine entry (same shape over the API)."""
+    d = {"id": r.id, "message_id": r.message_id, "kind": r.kind, "format": r.format,
+         "source_party": r.source_party, "reason": r.reason, "detail": r.detail, "status": r.status,
+         "attempts": r.attempts, "created_at": r.created_at.isoformat(),
+         "resolved_at": r.resolved_at.isoformat() if r.resolved_at else None}
+    if raw is not None:
+        d["message"] = {"id": raw.id, "filename": raw.filename, "format": raw.format,
+                        "source_party": raw.source_party, "received_at": raw.received_at.isoformat(),
+                        "size": raw.size, "status": raw.status}
+        if with_content:
+            d["message"]["content"] = bytes(raw.content[:RAW_PREVIEW]).decode("utf-8", "replace")
+            d["message"]["truncated"] = raw.size > RAW_PREVIEW
+    return d
+
+
+def q_list(status: str = typer.Option("open", help="open | resolved | replayed | all"),
+           party: str = typer.Option(None, "--party", help="Only entries sent by this party."),
+           limit: int = typer.Option(100, help="At most this many (newest first)."),
+           as_json: bool = JsonOpt) -> None:
+    """List quarantined entries with their reasons (newest first)."""
+    from ..store import ingest as repo
+    store = _store(as_json)
+    with store.read() as conn:
+        rows = repo.quarantine_list(conn, status=None if status == "all" else status, party=party, limit=limit)
+        counts = repo.quarantine_counts(conn)
+    if as_json:
+        emit_json({"counts": counts, "entries": [quarantine_json(r) for r in rows]})
+        return
+    t = Table(title=f"Quarantine ({status}): {len(rows)} shown; " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for col in ("id", "message", "format", "party", "kind", "reason"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(str(r.id), r.message_id[:12], r.format, r.source_party, r.kind, r.reason)
+    out.print(t)
+
+
+def q_show(entry_id: int = typer.Argument(..., help="The quarantine entry id."), as_json: bool = JsonOpt) -> None:
+    """Show one entry: the reason, its detail and the raw message it came from."""
+    from ..store import ingest as repo
+    store = _store(as_json)
+    with store.read() as conn:
+        r = repo.quarantine_get(conn, entry_id)
+        if r is None:
+            fail(f"no quarantine entry {entry_id}", Exit.NOT_FOUND, as_json=as_json)
+        doc = quarantine_json(r, repo.get_raw(conn, r.message_id), with_content=True)
+    if as_json:
+        emit_json(doc)
+        return
+    out.print(f"[bold]#{doc['id']}[/bold] {doc['status']} ({doc['kind']}, {doc['attempts']} replays)")
+    out.print(f"reason:  {doc['reason']}", highlight=False)
+    out.print(f"message: {doc['message_id']} {doc['format']} from {doc['source_party'] or '?'} "
+              f"({doc['message']['filename'] or 'no file name'}, received {doc['message']['received_at']})",
+              highlight=False)
+    if doc["detail"]:
+        out.print_json(data=doc["detail"])
+    out.print(doc["message"]["content"], highlight=False, markup=False)
+
+
+def replay_messages(store, message_ids: list[str]) -> list[dict]:
+    """Replay kept messages; returns one outcome JSON each."""
+    from ..ingest.service import Ingestor
+    ingestor = Ingestor(store)
+    return [ingestor.replay(mid).as_json() for mid in message_ids]
+
+
+def q_replay(ids: list[str] = typer.Argument(None, help="Quarantine entry ids or raw message ids."),
+             all_open: bool = typer.Option(False, "--all", help="Replay every message with open entries."),
+             as_json: bool = JsonOpt) -> None:
+    """Process messages again after an alias or mapping fix; nothing is ever stored twice."""
+    from ..store import ingest as repo
+    if not ids and not all_open:
+        fail("name quarantine entry ids or message ids, or use --all", Exit.USAGE, as_json=as_json)
+    store = _store(as_json)
+    mids: list[str] = []
+    with store.read() as conn:
+        if all_open:
+            mids += repo.quarantine_messages(conn, "open")
+        for i in ids or []:
+            if i.isdigit() and len(i) < 64:
+                r = repo.quarantine_get(conn, int(i))
+                if r is None:
+                    fail(f"no quarantine entry {i}", Exit.NOT_FOUND, as_json=as_json)
+                mids.append(r.message_id)
+            elif repo.get_raw(conn, i) is not None:
+                mids.append(i)
+            else:
+                fail(f"no quarantine entry or message {i}", Exit.NOT_FOUND, as_json=as_json)
+    mids = list(dict.fromkeys(mids))
+    outcomes = replay_messages(store, mids)
+    doc = {"replayed": len(outcomes), "stored": sum(o["stored"] for o in outcomes),
+           "duplicates": sum(o["duplicates"] for o in outcomes),
+           "quarantined": sum(o["quarantined"] for o in outcomes), "messages": outcomes}
+    if as_json:
+        emit_json(doc)
+        return
+    err.print(f"replayed {doc['replayed']} message(s): {doc['stored']} stored, {doc['duplicates']} duplicates, "
+              f"{doc['quarantined']} still quarantined")
+    for o in outcomes:
+        for r in o["reasons"][:5]:
+            err.print(f"[yellow]still held[/yellow] {o['message_id'][:12]}: {r}", highlight=False, soft_wrap=True)
+
+
+# --- aliases ----------------------------------------------------------------------------------
+
+def resolve_alias_target(conn, kind: str, target: str) -> str:
+    """The Corridor id an alias should point at; raises LookupError with the reason."""
+    from ..store.parties import get_party, resolve_alias
+    if kind == "location":
+        loc = resolve_alias(conn, "location", target)
+        if loc is None:
+            raise LookupError(f"unknown location {target!r}: give a location id, UN/LOCODE or name")
+        return loc
+    if get_party(conn, target) is None:
+        raise LookupError(f"unknown party {target!r}")
+    return target
+
+
+def alias_add(kind: str = typer.Argument(..., help="party | location | operator"),
+              value: str = typer.Argument(..., help="The outside code or spelling (e.g. 708507, AZALY)."),
+              target: str = typer.Argument(..., help="What it means: a party id, or a location id/LOCODE/name."),
+              note: str = typer.Option("", help="Where the code comes from."),
+              replay: bool = typer.Option(False, "--replay", help="Then replay every open quarantine entry."),
+              as_json: bool = JsonOpt) -> None:
+    """Map an outside code to a party or facility; replay quarantine to apply it."""
+    from ..store.parties import set_alias
+    if kind not in ALIAS_KINDS:
+        fail(f"unknown alias kind {kind!r}: use one of {', '.join(ALIAS_KINDS)}", Exit.USAGE, as_json=as_json)
+    store = _store(as_json)
+    with store.tx() as conn:
+        try:
+            resolved = resolve_alias_target(conn, kind, target)
+        except LookupError as e:
+            fail(str(e), Exit.NOT_FOUND, as_json=as_json)
+        set_alias(conn, kind, value, resolved, note=note)
+    doc: dict = {"kind": kind, "value": value, "target": resolved, "note": note}
+    if replay:
+        from ..store import ingest as repo
+        with store.read() as conn:
+            mids = repo.quarantine_messages(conn, "open")
+        outcomes = replay_messages(store, mids)
+        doc["replay"] = {"replayed": len(outcomes), "stored": sum(o["stored"] for o in outcomes),
+                         "quarantined": sum(o["quarantined"] for o in outcomes)}
+    if as_json:
+        emit_json(doc)
+        return
+    err.print(f"[green]✓[/green] {kind} alias {value!r} → {resolved}", highlight=False)
+    if replay:
+        r = doc["replay"]
+        err.print(f"replayed {r['replayed']} message(s): {r['stored']} stored, {r['quarantined']} still quarantined")
+    else:
+        err.print("replay what it explains with `corridor quarantine replay --all`")
+
+
+def alias_list(kind: str = typer.Option(None, "--kind", help="party | location | operator"),
+               as_json: bool = JsonOpt) -> None:
+    """List the registry of outside codes."""
+    from ..store.parties import all_aliases
+    store = _store(as_json)
+    with store.read() as conn:
+        rows = all_aliases(conn, kind)
+    if as_json:
+        emit_json({"aliases": [{"kind": k, "value": v, "target": t, "note": n} for k, v, t, n in rows]})
+        return
+    t = Table(title=f"Aliases ({len(rows)})")
+    for col in ("kind", "value", "target", "note"):
+        t.add_column(col)
+    for row in rows:
+        t.add_row(*row)
+    out.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(ingest)
+    quarantine_app.command("list")(q_list)
+    quarantine_app.command("show")(q_show)
+    quarantine_app.command("replay")(q_replay)
+    app.add_typer(quarantine_app, name="quarantine")
+    alias_app.command("add")(alias_add)
+    alias_app.command("list")(alias_list)
+    app.add_typer(alias_app, name="alias")

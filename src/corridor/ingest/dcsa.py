@@ -1,0 +1,748 @@
+"""DCSA Track & Trace JSON in: 2.2 event arrays (our wire contract) and the 3.0 event shape.
+
+Each event is validated on its own against Pydantic models written from the specs
+(TNT_v2.2.0-resolved.yaml; for 3.0 the conformance draft and the 2026 snapshot, whose enum
+values are full words). A bad event becomes a `Rejection` that names its JSON path and what was
+expected; its good siblings still pass. Valid 3.0 events that Corridor's event model cannot hold
+(reefer readings, door sensors, customs codes) are skipped with a warning, not rejected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
+
+from pydantic import (BaseModel, ConfigDict, Field, PlainValidator, ValidationError,
+                      model_validator)
+
+from corridor.domain.equipment import container_number
+from corridor.domain.events import Classifier, Event, EventKind, TransportCall
+from corridor.ingest.results import ParseResult, Rejection
+
+FORMAT = "dcsa-json"
+CLOCK_SKEW = timedelta(minutes=15)   # senders' clocks drift; beyond this a time is implausible
+
+# ---- shared vocabularies (2.2 enums; documentTypeCode <-> Corridor reference kinds) ----------
+EVENT_TYPES_22 = ("TRANSPORT", "SHIPMENT", "EQUIPMENT")
+FACILITY_TYPES_22 = ("BOCR", "CLOC", "COFS", "COYA", "OFFD", "DEPO", "INTE", "POTE", "RAMP")
+MODES_22 = ("VESSEL", "RAIL", "TRUCK", "BARGE")
+DOCUMENT_TYPES_22 = ("CBR", "BKG", "SHI", "SRM", "TRD", "ARN", "VGM", "CAS", "CUS", "DGD", "OOG")
+REFERENCE_TYPES_22 = ("FF", "SI", "PO", "CR", "AAO", "EQ")
+# a transport document is a bill of lading (or SMGS/CIM note) in Corridor's words
+DOC_TO_REF = {"TRD": "BOL"}
+REF_TO_DOC = {"BOL": "TRD", "SMGS": "TRD", "CIM": "TRD"}
+
+ISO_3166 = frozenset("""
+AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT
+BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH
+ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT
+HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS
+LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI
+NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG
+SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG
+UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW XZ""".split())  # XZ: UN/LOCODE's international waters
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\Z")
+_LOCODE = re.compile(r"[A-Z]{2}[A-Z2-9]{3}\Z")
+DATETIME_EXPECTED = "ISO 8601 date-time with a UTC offset, e.g. 2024-03-01T10:00:00+05:00"
+
+
+# ---- field types --------------------------------------------------------------------------
+def offset_datetime(value: Any) -> datetime:
+    """Return the aware datetime of an RFC 3339 string; naive or malformed times raise."""
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError(f"{value!r} is not an {DATETIME_EXPECTED}")
+    text = value.upper().replace("Z", "+00:00")
+    head, _, rest = text.partition(".")
+    if rest:  # Python takes at most 6 fraction digits
+        digits = re.match(r"\d+", rest).group()
+        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a real date-time") from None
+
+
+def un_location_code(value: Any) -> str:
+    """Return a UN/LOCODE (2-letter ISO 3166 country + 3 of A-Z, 2-9) or raise the reason."""
+    if not isinstance(value, str):
+        raise ValueError(f"UN/LOCODE must be a string, got {type(value).__name__}")
+    if not _LOCODE.match(value):
+        raise ValueError(f"{value!r} is not a UN/LOCODE (5 characters: country + 3 of A-Z, 2-9)")
+    if value[:2] not in ISO_3166:
+        raise ValueError(f"{value!r}: {value[:2]!r} is not an ISO 3166 country code")
+    return value
+
+
+def _uuid(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a UUID string, got {type(value).__name__} {value!r}")
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a UUID") from None
+    return value
+
+
+def _container(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, got {type(value).__name__}")
+    return container_number(value)   # InvalidEquipment is a ValueError with the precise reason
+
+
+def _degrees(limit: float, max_len: int):
+    def check(value: Any) -> float:
+        if not isinstance(value, str) or len(value) > max_len:
+            raise ValueError(f"must be a decimal string of at most {max_len} characters")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a decimal number") from None
+        if not -limit <= number <= limit:
+            raise ValueError(f"{value} is outside -{limit:g}..{limit:g}")
+        return number
+    return PlainValidator(check)
+
+
+def _s(n: int):
+    return Annotated[str, Field(max_length=n)]
+
+
+DateTime = Annotated[datetime, PlainValidator(offset_datetime)]
+UNLocode = Annotated[str, PlainValidator(un_location_code)]
+UUIDStr = Annotated[str, PlainValidator(_uuid)]
+
+
+class _Strict(BaseModel):
+    # strict: a number is not a string; extra keys are tolerated as the spec does not forbid them
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+# ---- DCSA TNT 2.2 -------------------------------------------------------------------------
+class Vessel22(_Strict):
+    vesselIMONumber: Annotated[str, Field(pattern=r"^\d{7}$")]
+    vesselName: _s(35) | None = None
+    vesselFlag: _s(2) | None = None
+    vesselCallSignNumber: _s(10) | None = None
+    vesselOperatorCarrierCode: _s(10) | None = None
+    vesselOperatorCarrierCodeListProvider: Literal["SMDG", "NMFTA"] | None = None
+
+
+class Address22(_Strict):
+    name: _s(100) | None = None
+    street: _s(100) | None = None
+    streetNumber: _s(50) | None = None
+    floor: _s(50) | None = None
+    postCode: _s(10) | None = None
+    city: _s(65) | None = None
+    stateRegion: _s(65) | None = None
+    country: _s(75) | None = None
+
+
+class Location22(_Strict):
+    locationName: _s(100) | None = None
+    latitude: Annotated[float, _degrees(90, 10)] | None = None
+    longitude: Annotated[float, _degrees(180, 11)] | None = None
+    UNLocationCode: UNLocode | None = None
+    facilityCode: _s(6) | None = None
+    facilityCodeListProvider: Literal["BIC", "SMDG"] | None = None
+    address: Address22 | None = None
+
+
+class TransportCall22(_Strict):
+    transportCallID: _s(100)
+    carrierServiceCode: _s(5) | None = None
+    carrierVoyageNumber: _s(50) | None = None
+    exportVoyageNumber: _s(50) | None = None
+    importVoyageNumber: _s(50) | None = None
+    transportCallSequenceNumber: int | None = None
+    UNLocationCode: UNLocode | None = None
+    facilityCode: _s(6) | None = None
+    facilityCodeListProvider: Literal["BIC", "SMDG"] | None = None
+    facilityTypeCode: Literal[FACILITY_TYPES_22] | None = None
+    otherFacility: _s(50) | None = None
+    modeOfTransport: Literal[MODES_22]
+    location: Location22 | None = None
+    vessel: Vessel22 | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self):
+        inner = self.location.UNLocationCode if self.location else None
+        if self.UNLocationCode and inner and inner != self.UNLocationCode:
+            raise ValueError(f"UNLocationCode {self.UNLocationCode} contradicts "
+                             f"location.UNLocationCode {inner}: one transport call is one place")
+        return self
+
+
+class DocumentReference22(_Strict):
+    documentReferenceType: Literal["BKG", "TRD"]
+    documentReferenceValue: str
+
+
+class Reference22(_Strict):
+    referenceType: Literal[REFERENCE_TYPES_22]
+    referenceValue: _s(100)
+
+
+class Seal22(_Strict):
+    sealNumber: _s(15)
+    sealSource: Literal["CAR", "SHI", "PHY", "VET", "CUS"] | None = None
+    sealType: Literal["KLP", "BLT", "WIR"]
+
+
+class Event22(_Strict):
+    eventID: UUIDStr | None = None
+    eventCreatedDateTime: DateTime
+    eventType: Literal[EVENT_TYPES_22]
+    eventClassifierCode: Literal["ACT", "PLN", "EST"]
+    eventDateTime: DateTime
+    references: list[Reference22] | None = None
+
+
+class TransportEvent22(Event22):
+    transportEventTypeCode: Literal["ARRI", "DEPA"]
+    delayReasonCode: _s(3) | None = None
+    changeRemark: _s(250) | None = None
+    transportCall: TransportCall22
+    documentReferences: list[DocumentReference22] | None = None
+
+
+class ShipmentEvent22(Event22):
+    shipmentEventTypeCode: Literal["RECE", "DRFT", "PENA", "PENU", "REJE", "APPR", "ISSU", "SURR",
+                                   "SUBM", "VOID", "CONF", "REQS", "CMPL", "HOLD", "RELS"]
+    documentID: str
+    documentTypeCode: Literal[DOCUMENT_TYPES_22]
+    reason: str | None = None
+
+
+class EquipmentEvent22(Event22):
+    equipmentEventTypeCode: Literal["LOAD", "DISC", "GTIN", "GTOT", "STUF", "STRP", "PICK", "DROP",
+                                    "INSP", "RSEA", "RMVD"]
+    equipmentReference: Annotated[str, PlainValidator(_container)] | None = None
+    ISOEquipmentCode: _s(4) | None = None
+    emptyIndicatorCode: Literal["EMPTY", "LADEN"]
+    eventLocation: Location22 | None = None
+    transportCall: TransportCall22 | None = None
+    documentReferences: list[DocumentReference22] | None = None
+    seals: list[Seal22] | None = None
+
+
+MODELS_22 = {"TRANSPORT": TransportEvent22, "SHIPMENT": ShipmentEvent22, "EQUIPMENT": EquipmentEvent22}
+
+
+# ---- DCSA TNT 3.0 (conformance draft: 4-letter codes; 2026 snapshot: full words) ----------
+class GeoCoordinate30(_Strict):
+    latitude: Annotated[float, _degrees(90, 20)] | None = None
+    longitude: Annotated[float, _degrees(180, 20)] | None = None
+
+
+class Facility30(_Strict):
+    facilityName: _s(100) | None = None
+    facilityCode: _s(6) | None = None
+    facilityCodeListProvider: _s(10) | None = None
+
+
+class Location30(_Strict):
+    locationName: _s(100) | None = None
+    facilityTypeCode: Literal["BORD", "CLOC", "COFS", "OFFD", "DEPO", "INTE", "POTE", "RAMP",
+                              "WAYP"] | None = None
+    facilityType: Literal["BORDER", "CUSTOMER_LOCATION", "DEPOT", "CONTAINER_FREIGHT_STATION",
+                          "INLAND_TERMINAL", "OFF_DOCK_STORAGE", "PORT_TERMINAL", "RAMP",
+                          "WAYPOINT"] | None = None
+    UNLocationCode: UNLocode | None = None
+    facility: Facility30 | None = None
+    geoCoordinate: GeoCoordinate30 | None = None
+
+
+class Classification30(_Strict):
+    eventTypeCode: str | None = None
+    eventType: str | None = None
+    eventClassifierCode: str | None = None
+    eventClassifier: str | None = None
+    shipmentEventTypeCode: str | None = None
+    shipmentEventType: str | None = None
+    transportEventTypeCode: str | None = None
+    transportEventType: str | None = None
+    equipmentEventTypeCode: str | None = None
+    equipmentEventType: str | None = None
+    iotEventTypeCode: str | None = None
+    iotEventType: str | None = None
+    reeferEventTypeCode: str | None = None
+    reeferEventType: str | None = None
+
+
+class DocumentReference30(_Strict):
+    typeCode: str
+    reference: _s(100)
+
+
+class ShipmentDetails30(_Strict):
+    documentReference: DocumentReference30 | None = None
+    additionalDocumentReferences: list[DocumentReference30] | None = None
+    shipmentReferences: list[DocumentReference30] | None = None
+    reason: str | None = None
+
+
+class VoyageRef30(_Strict):
+    carrierVoyageNumber: _s(50) | None = None
+    universalVoyageReference: _s(5) | None = None
+
+
+class ServiceRef30(_Strict):
+    carrierServiceCode: _s(11) | None = None
+    universalServiceReference: _s(8) | None = None
+
+
+class Vessel30(_Strict):
+    vesselIMONumber: Annotated[str, Field(pattern=r"^\d{7,8}$")] | None = None
+    vesselName: _s(50) | None = None
+    vesselFlag: _s(2) | None = None
+    vesselCallSign: _s(10) | None = None
+
+
+class Rail30(_Strict):
+    railCarReference: _s(50) | None = None
+    railServiceReference: _s(50) | None = None
+    departureID: _s(100) | None = None
+
+
+class Vehicle30(_Strict):
+    licensePlate: _s(15) | None = None
+    vehicleIdentificationNumber: _s(15) | None = None
+
+
+class Truck30(_Strict):
+    tractorDetails: Vehicle30 | None = None
+    trailerDetails: Vehicle30 | None = None
+
+
+class TransportCall30(_Strict):
+    transportCallReference: str | None = None
+    transportCallSequenceNumber: int | None = None
+    modeOfTransport: Literal["VESSEL", "RAIL", "TRUCK", "BARGE", "MULTIMODAL"] | None = None
+    serviceCodeOrReference: ServiceRef30 | None = None
+    exportVoyageNumberOrReference: VoyageRef30 | None = None
+    importVoyageNumberOrReference: VoyageRef30 | None = None
+    vesselTransport: Vessel30 | None = None
+    railTransport: Rail30 | None = None
+    truckTransport: Truck30 | None = None
+
+
+class TransportDetails30(_Strict):
+    delayReasonCodes: list[_s(3)] | None = None
+    changeRemark: _s(250) | None = None
+    transportCall: TransportCall30 | None = None
+
+
+class EquipmentDetails30(_Strict):
+    equipmentReference: Annotated[str, PlainValidator(_container)] | None = None
+    ISOEquipmentCode: _s(4) | None = None
+    emptyIndicatorCode: Literal["EMPTY", "LADEN"] | None = None
+    emptyIndicator: Literal["EMPTY", "LADEN"] | None = None
+    movementType: Literal["IMPORT", "EXPORT", "TRANSSHIPMENT"] | None = None
+    transportPhase: Literal["IMPORT", "EXPORT", "TRANSSHIPMENT"] | None = None
+
+
+class IotDetails30(_Strict):
+    iotEventCode: Literal["DRC", "DRO", "LOC"] | None = None
+
+
+class Event30(_Strict):
+    eventID: _s(500) | None = None
+    isRetracted: bool | None = None
+    eventDateTime: DateTime
+    eventUpdatedDateTime: DateTime | None = None
+    eventLocation: Location30 | None = None
+    eventClassification: Classification30
+    shipmentDetails: ShipmentDetails30 | None = None
+    transportDetails: TransportDetails30 | None = None
+    equipmentDetails: EquipmentDetails30 | None = None
+    iotDetails: IotDetails30 | None = None
+    reeferDetails: dict | None = None
+    reason: _s(250) | None = None
+
+
+# 3.0 vocabularies: 4-letter code or full word -> Corridor code (None: valid, not modelled here)
+_CLASSIFIERS = {"ACT": "ACT", "EST": "EST", "PLN": "PLN",
+                "ACTUAL": "ACT", "ESTIMATED": "EST", "PLANNED": "PLN"}
+_TRANSPORT_30 = {"ARRI": "ARRI", "DEPA": "DEPA", "ARRIVED": "ARRI", "DEPARTED": "DEPA",
+                 "APPROACHING": None}
+_EQUIPMENT_30 = {
+    **{c: c for c in ("DISC", "DROP", "GTIN", "GTOT", "INSP", "LOAD", "PICK", "RMVD", "RSEA",
+                      "STRP", "STUF")},
+    **dict.fromkeys(("AVDO", "AVPU", "CROS", "CUSI", "CUSR", "CUSS")),
+    "DISCHARGED": "DISC", "DROPPED_OFF": "DROP", "GATED_IN": "GTIN", "GATED_OUT": "GTOT",
+    "INSPECTED": "INSP", "LOADED": "LOAD", "PICKED_UP": "PICK", "REMOVED": "RMVD",
+    "RESEALED": "RSEA", "STRIPPED": "STRP", "STUFFED": "STUF",
+    **dict.fromkeys(("AVAILABLE_FOR_DROP_OFF", "AVAILABLE_FOR_PICKUP", "CROSSED", "CUSTOMS_RELEASED",
+                     "CUSTOMS_SELECTED_FOR_INSPECTION", "CUSTOMS_SELECTED_FOR_SCAN")),
+}
+_SHIPMENT_30 = {
+    **{c: c for c in ("APPR", "CANC", "CMPL", "CONF", "DRFT", "HOLD", "ISSU", "PENA", "PENU", "RECE",
+                      "REJE", "RELS", "REQS", "SUBM", "SURR", "VOID")},
+    **dict.fromkeys(("AMCF", "AMCN", "AMDC", "AMPR", "AMRE", "CACF", "CADC", "CARE", "DECL", "PENM",
+                     "PSAM", "PSDL", "SUAM", "SUDL", "UPCF", "UPCN", "UPDC", "UPDT", "UPRE")),
+    "APPROVED": "APPR", "CANCELLED": "CANC", "COMPLETED": "CMPL", "CONFIRMED": "CONF",
+    "DRAFTED": "DRFT", "ON_HOLD": "HOLD", "ISSUED": "ISSU", "PENDING_APPROVAL": "PENA",
+    "PENDING_UPDATE": "PENU", "RECEIVED": "RECE", "REJECTED": "REJE", "RELEASED": "RELS",
+    "REQUESTED": "REQS", "SUBMITTED": "SUBM", "SURRENDERED": "SURR", "VOIDED": "VOID",
+    **dict.fromkeys(("AMENDMENT_CANCELLED", "AMENDMENT_CONFIRMED", "AMENDMENT_DECLINED",
+                     "AMENDMENT_IN_PROGRESS", "AMENDMENT_RECEIVED", "CANCELLATION_CONFIRMED",
+                     "CANCELLATION_DECLINED", "CANCELLATION_RECEIVED", "DECLINED", "PENDING_AMENDMENT",
+                     "PENDING_SURRENDER_FOR_AMENDMENT", "PENDING_SURRENDER_FOR_DELIVERY",
+                     "SURRENDERED_FOR_AMENDMENT", "SURRENDERED_FOR_DELIVERY", "UPDATE_CANCELLED",
+                     "UPDATE_CONFIRMED", "UPDATE_DECLINED", "UPDATE_IN_PROGRESS", "UPDATE_RECEIVED")),
+}
+# IoT: only a position fix has a Corridor counterpart (IOT/POSI); door and device codes do not
+_IOT_30 = {"DETC": "?", "BREADCRUMB": "POSI", "GEOFENCE_ENTRY": "POSI", "GEOFENCE_EXIT": "POSI",
+           **dict.fromkeys(("DEVICE_STATUS", "DOOR_CLOSED", "DOOR_OPENED", "MOTION_START",
+                            "MOTION_STOP", "PAIRING", "UNPAIRING"))}
+_REEFER_30 = dict.fromkeys(("MEAS", "ADJU", "MEASURED", "ADJUSTED"))
+_FACILITY_30 = {"BORD": "BOCR", "BORDER": "BOCR", "CUSTOMER_LOCATION": "CLOC", "DEPOT": "DEPO",
+                "CONTAINER_FREIGHT_STATION": "COFS", "INLAND_TERMINAL": "INTE",
+                "OFF_DOCK_STORAGE": "OFFD", "PORT_TERMINAL": "POTE", "WAYPOINT": "WAYP"}
+_TYPE_FIELDS_30 = {"SHIPMENT": ("shipmentEventTypeCode", "shipmentEventType", _SHIPMENT_30),
+                   "TRANSPORT": ("transportEventTypeCode", "transportEventType", _TRANSPORT_30),
+                   "EQUIPMENT": ("equipmentEventTypeCode", "equipmentEventType", _EQUIPMENT_30),
+                   "IOT": ("iotEventTypeCode", "iotEventType", _IOT_30),
+                   "REEFER": ("reeferEventTypeCode", "reeferEventType", _REEFER_30)}
+
+
+# ---- entry point --------------------------------------------------------------------------
+class _Reject(Exception):
+    """One event's rejection: JSON path, reason, what was expected."""
+
+    def __init__(self, element: str, reason: str, expected: str | None = None):
+        super().__init__(reason)
+        self.element, self.reason, self.expected = element, reason, expected
+
+
+def parse_dcsa(raw: bytes | str | list | dict, *, source_party: str = "",
+               received_at: datetime | None = None) -> ParseResult:
+    """Return the Events of a DCSA TNT 2.2 or 3.0 payload, one Rejection per bad event; never raises."""
+    received_at = received_at or datetime.now(timezone.utc)
+    result = ParseResult(format=FORMAT, events=[], rejections=[], warnings=[], schedule=[],
+                         stowage=[], meta={"source_party": source_party})
+    try:
+        items, prefix = _unwrap(raw)
+    except _Reject as r:
+        result.rejections.append(Rejection(reason=r.reason, element=r.element or None,
+                                           expected=r.expected))
+        return result
+    parties = frozenset({source_party}) if source_party else frozenset()
+    seen_ids: dict[str, str] = {}
+    versions: set[str] = set()
+    for i, item in enumerate(items):
+        path = f"{prefix}[{i}]" if prefix is not None else ""
+        ref = item.get("eventID") if isinstance(item, dict) else None
+        ref = ref if isinstance(ref, str) else None
+        try:
+            version, event = _parse_one(item, path, source_party, parties, received_at, result)
+            versions.add(version)
+            if event is None:
+                continue
+            if event.event_id and event.event_id in seen_ids:
+                raise _Reject(_join(path, "eventID"),
+                              f"eventID {event.event_id} repeats event {seen_ids[event.event_id]}",
+                              "a unique eventID per event")
+            if event.event_id:
+                seen_ids[event.event_id] = path or "0"
+            result.events.append(event)
+        except _Reject as r:
+            result.rejections.append(Rejection(reason=r.reason, segment=i, element=r.element,
+                                               expected=r.expected, message_ref=ref))
+        except Exception as exc:  # never raise on input: an unforeseen shape is still a rejection
+            result.rejections.append(Rejection(reason=f"{path or 'event'}: unreadable ({exc})",
+                                               segment=i, element=path or None, message_ref=ref))
+    result.meta.update(dcsa_versions=sorted(versions), received=len(items),
+                       accepted=len(result.events))
+    return result
+
+
+def _unwrap(raw) -> tuple[list, str | None]:
+    """Return the list of event objects and their JSON path prefix."""
+    if isinstance(raw, (bytes, bytearray)):
+        try:
+            raw = bytes(raw).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise _Reject("", f"not UTF-8 text (byte {exc.start})", "UTF-8 JSON") from None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise _Reject("", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                          "a JSON array of DCSA events") from None
+    if isinstance(raw, list):
+        return raw, ""
+    if isinstance(raw, dict):
+        if isinstance(raw.get("events"), list):
+            return raw["events"], "events"
+        if "eventType" in raw or "eventClassification" in raw:
+            return [raw], None
+    raise _Reject("", "not a DCSA event payload",
+                  'a JSON array of events, one event object, or {"events": [...]}')
+
+
+def _join(path: str, *parts) -> str:
+    out = path
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _validate(model: type[BaseModel], item: dict, path: str) -> BaseModel:
+    try:
+        return model.model_validate(item)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        details = [(_join(path, *e["loc"]), _message(e)) for e in errors]
+        first_path, first = details[0]
+        reason = "; ".join(f"{p}: {m}" for p, m in details)
+        raise _Reject(first_path, reason, _expected(errors[0])) from None
+
+
+def _message(error: dict) -> str:
+    kind, msg = error["type"], error["msg"]
+    if kind == "missing":
+        return "is required"
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    got = error.get("input")
+    return f"{msg[0].lower()}{msg[1:]} (got {got!r})" if not isinstance(got, (dict, list)) else msg
+
+
+def _expected(error: dict) -> str | None:
+    ctx = error.get("ctx") or {}
+    if error["type"] == "missing":
+        name = str(error["loc"][-1])
+        return DATETIME_EXPECTED if name.endswith("DateTime") else f"{name} (required)"
+    if error["type"] == "literal_error":
+        return "one of " + ctx.get("expected", "").replace("'", "")
+    if error["type"] == "string_too_long":
+        return f"at most {ctx.get('max_length')} characters"
+    if error["type"] == "string_pattern_mismatch":
+        return f"text matching {ctx.get('pattern')}"
+    if error["type"] == "value_error":
+        text = str(ctx.get("error", ""))
+        if "date-time" in text:
+            return DATETIME_EXPECTED
+        if "container number" in text:
+            return "an ISO 6346 container number (4 letters, 7 digits, valid check digit)"
+        if "UN/LOCODE" in text or "ISO 3166" in text:
+            return "a UN/LOCODE such as KZAAU"
+        if "UUID" in text:
+            return "a UUID"
+    return error["type"].replace("_", " ")
+
+
+def _parse_one(item, path, source_party, parties, received_at, result) -> tuple[str, Event | None]:
+    """Return ("2.2"|"3.0", Event or None when skipped) or raise _Reject."""
+    if not isinstance(item, dict):
+        raise _Reject(path, f"{path or 'event'} is a JSON {type(item).__name__}, not an event object",
+                      "a DCSA event object")
+    if "eventClassification" in item:
+        return "3.0", _event_30(_validate(Event30, item, path), path, source_party, parties,
+                                received_at, result)
+    event_type = item.get("eventType")
+    if event_type is None:
+        keys = ", ".join(list(item)[:5]) or "none"
+        raise _Reject(_join(path, "eventType"), f"not a DCSA event: no eventType (2.2) or "
+                      f"eventClassification (3.0); keys found: {keys}",
+                      "eventType TRANSPORT, SHIPMENT or EQUIPMENT")
+    model = MODELS_22.get(event_type) if isinstance(event_type, str) else None
+    if model is None:
+        raise _Reject(_join(path, "eventType"), f"eventType {event_type!r} is not a DCSA 2.2 event type",
+                      "one of " + ", ".join(EVENT_TYPES_22))
+    return "2.2", _event_22(_validate(model, item, path), path, source_party, parties, received_at)
+
+
+# ---- 2.2 -> Event -------------------------------------------------------------------------
+def _plausible(e: Event, path: str, received_at: datetime) -> list[tuple[str, str]]:
+    """Return (element, reason) for times that cannot be true; empty when plausible."""
+    problems = []
+    if e.created_at and e.created_at > received_at + CLOCK_SKEW:
+        problems.append(("eventCreatedDateTime", f"eventCreatedDateTime {e.created_at.isoformat()} "
+                         f"lies in the future (received {received_at.isoformat(timespec='seconds')})"))
+    if e.classifier == Classifier.ACT:
+        if e.event_time > received_at + CLOCK_SKEW:
+            problems.append(("eventDateTime", f"an actual (ACT) event cannot lie in the future: "
+                             f"eventDateTime {e.event_time.isoformat()}"))
+        if e.created_at and e.created_at + CLOCK_SKEW < e.event_time:
+            problems.append(("eventCreatedDateTime", f"an actual (ACT) event cannot be created "
+                             f"({e.created_at.isoformat()}) before it happened "
+                             f"({e.event_time.isoformat()})"))
+    return problems
+
+
+def _transport_call_22(tc: TransportCall22) -> tuple[TransportCall, dict]:
+    vessel = tc.vessel
+    # otherFacility carries a Corridor location id that has no UN/LOCODE (see dcsa_out)
+    place = (tc.UNLocationCode or (tc.location.UNLocationCode if tc.location else None)
+             or tc.otherFacility)
+    call = TransportCall(
+        mode=tc.modeOfTransport, location=place, facility_code=tc.facilityCode,
+        facility_type=tc.facilityTypeCode, voyage=tc.exportVoyageNumber or tc.carrierVoyageNumber,
+        service=tc.carrierServiceCode,
+        vehicle=(vessel.vesselIMONumber or vessel.vesselName) if vessel else None)
+    extra = {"transport_call_id": tc.transportCallID, "import_voyage": tc.importVoyageNumber,
+             "vessel_name": vessel.vesselName if vessel else None,
+             "facility_code_list": tc.facilityCodeListProvider,
+             "call_sequence": tc.transportCallSequenceNumber}
+    return call, {k: v for k, v in extra.items() if v is not None}
+
+
+def _document_refs(m) -> tuple[tuple[str, str], ...]:
+    docs = tuple((DOC_TO_REF.get(d.documentReferenceType, d.documentReferenceType),
+                  d.documentReferenceValue) for d in (getattr(m, "documentReferences", None) or ()))
+    refs = tuple((r.referenceType, r.referenceValue) for r in (m.references or ()))
+    return docs + refs
+
+
+def _event_22(m: Event22, path, source_party, parties, received_at) -> Event:
+    common = dict(classifier=Classifier(m.eventClassifierCode), event_time=m.eventDateTime,
+                  source_party=source_party, parties=parties, created_at=m.eventCreatedDateTime,
+                  event_id=m.eventID)
+    extra: dict = {"dcsa_version": "2.2"}
+    if isinstance(m, TransportEvent22):
+        call, extra_tc = _transport_call_22(m.transportCall)
+        loc = m.transportCall.location
+        extra.update(extra_tc, delay_reason=m.delayReasonCode)
+        event = Event(kind=EventKind.TRANSPORT, code=m.transportEventTypeCode, location=call.location,
+                      transport_call=call, references=_document_refs(m), reason=m.changeRemark,
+                      lat=loc.latitude if loc else None, lon=loc.longitude if loc else None,
+                      extra=extra, **common)
+    elif isinstance(m, ShipmentEvent22):
+        doc = (DOC_TO_REF.get(m.documentTypeCode, m.documentTypeCode), m.documentID)
+        event = Event(kind=EventKind.SHIPMENT, code=m.shipmentEventTypeCode,
+                      references=(doc,) + _document_refs(m), reason=m.reason, extra=extra, **common)
+    else:
+        call, extra_tc = _transport_call_22(m.transportCall) if m.transportCall else (None, {})
+        where = m.eventLocation
+        extra.update(extra_tc, seals=[s.model_dump(exclude_none=True) for s in m.seals or ()] or None)
+        event = Event(kind=EventKind.EQUIPMENT, code=m.equipmentEventTypeCode,
+                      location=(where.UNLocationCode if where else None) or (call.location if call else None),
+                      equipment=m.equipmentReference, size_type=m.ISOEquipmentCode,
+                      empty=m.emptyIndicatorCode == "EMPTY", transport_call=call,
+                      references=_document_refs(m), lat=where.latitude if where else None,
+                      lon=where.longitude if where else None, extra=extra, **common)
+    for key in [k for k, v in event.extra.items() if v is None]:
+        del event.extra[key]   # extra is the one mutable field; keep it free of empty keys
+    problems = _plausible(event, path, received_at)
+    if problems:
+        element, _ = problems[0]
+        raise _Reject(_join(path, element), "; ".join(p for _, p in problems),
+                      "times that can be true: ACT events in the past, created after they happened")
+    return event
+
+
+# ---- 3.0 -> Event -------------------------------------------------------------------------
+def _classify_30(c: Classification30, path: str) -> tuple[str, str, str | None]:
+    """Return (eventType, classifier, Corridor code or None when not modelled) or raise _Reject."""
+    where = _join(path, "eventClassification")
+    kind = c.eventTypeCode or c.eventType
+    if kind not in _TYPE_FIELDS_30:
+        raise _Reject(_join(where, "eventTypeCode"), f"eventTypeCode {kind!r} is not a DCSA 3.0 event type",
+                      "one of " + ", ".join(_TYPE_FIELDS_30))
+    classifier = _CLASSIFIERS.get(c.eventClassifierCode or c.eventClassifier or "")
+    if classifier is None:
+        raise _Reject(_join(where, "eventClassifierCode"),
+                      f"eventClassifierCode {c.eventClassifierCode or c.eventClassifier!r} is not ACT, EST or PLN",
+                      "one of ACT, EST, PLN (or ACTUAL, ESTIMATED, PLANNED)")
+    code_field, word_field, vocabulary = _TYPE_FIELDS_30[kind]
+    value = getattr(c, code_field) or getattr(c, word_field)
+    if value not in vocabulary:
+        raise _Reject(_join(where, code_field), f"{code_field} {value!r} is not a DCSA 3.0 "
+                      f"{kind.lower()} event type code", "one of " + ", ".join(vocabulary))
+    return kind, classifier, vocabulary[value]
+
+
+def _transport_call_30(td: TransportDetails30 | None) -> tuple[TransportCall | None, dict]:
+    tc = td.transportCall if td else None
+    if tc is None or tc.modeOfTransport is None:
+        return None, {}
+    vessel, rail, truck = tc.vesselTransport, tc.railTransport, tc.truckTransport
+    vehicle = ((vessel.vesselIMONumber or vessel.vesselName) if vessel else None) or (
+        truck.tractorDetails.licensePlate if truck and truck.tractorDetails else None)
+    voyage = tc.exportVoyageNumberOrReference.carrierVoyageNumber if tc.exportVoyageNumberOrReference else None
+    if rail and rail.railServiceReference and not voyage:
+        voyage = rail.railServiceReference   # the train is the rail "voyage"
+    service = tc.serviceCodeOrReference
+    call = TransportCall(mode=tc.modeOfTransport, voyage=voyage, vehicle=vehicle,
+                         service=(service.carrierServiceCode or service.universalServiceReference) if service else None,
+                         wagon=rail.railCarReference if rail else None)
+    extra = {"transport_call_id": tc.transportCallReference,
+             "call_sequence": tc.transportCallSequenceNumber,
+             "vessel_name": vessel.vesselName if vessel else None,
+             "import_voyage": tc.importVoyageNumberOrReference.carrierVoyageNumber
+             if tc.importVoyageNumberOrReference else None,
+             "rail_departure_id": rail.departureID if rail else None,
+             "delay_reasons": td.delayReasonCodes}
+    return call, {k: v for k, v in extra.items() if v is not None}
+
+
+def _event_30(m: Event30, path, source_party, parties, received_at, result) -> Event | None:
+    kind, classifier, code = _classify_30(m.eventClassification, path)
+    iot_code = m.iotDetails.iotEventCode if m.iotDetails else None
+    if kind == "IOT" and code == "?":   # DETC: only a location update is a position
+        code = "POSI" if iot_code == "LOC" else None
+    if code is None or kind == "REEFER":
+        what = {k: v for k, v in m.eventClassification.model_dump(exclude_none=True).items()
+                if k not in ("eventTypeCode", "eventType")}
+        what.update({"iotEventCode": iot_code} if iot_code else {})
+        result.warnings.append(f"{path or 'event'}: valid DCSA 3.0 {kind} event {what} skipped: "
+                               f"Corridor's event model has no counterpart")
+        return None
+    label = f"{path or 'event'} ({kind} {code})"
+    where, eq = m.eventLocation, m.equipmentDetails
+    geo = where.geoCoordinate if where else None
+    call, extra = _transport_call_30(m.transportDetails)
+    if kind == "TRANSPORT" and call is None:
+        raise _Reject(_join(path, "transportDetails", "transportCall", "modeOfTransport"),
+                      "a transport event needs its transport call and mode of transport",
+                      "one of VESSEL, RAIL, TRUCK, BARGE, MULTIMODAL")
+    if kind == "IOT" and (geo is None or geo.latitude is None or geo.longitude is None):
+        raise _Reject(_join(path, "eventLocation", "geoCoordinate"),
+                      "an IoT location update needs eventLocation.geoCoordinate latitude and longitude",
+                      "latitude and longitude as decimal strings")
+    place = where.UNLocationCode if where else None
+    facility_type = (where.facilityTypeCode or where.facilityType) if where else None
+    if call is not None:
+        call = replace(call, location=place, facility_type=_FACILITY_30.get(facility_type, facility_type),
+                       facility_code=where.facility.facilityCode if where and where.facility else None)
+    refs: tuple[tuple[str, str], ...] = ()
+    sd = m.shipmentDetails
+    if sd:
+        docs = ([sd.documentReference] if sd.documentReference else []) + list(sd.additionalDocumentReferences or [])
+        refs = tuple((DOC_TO_REF.get(d.typeCode, d.typeCode), d.reference) for d in docs)
+        refs += tuple((r.typeCode, r.reference) for r in sd.shipmentReferences or ())
+    if kind == "SHIPMENT" and not refs:
+        raise _Reject(_join(path, "shipmentDetails", "documentReference"),
+                      "a shipment event needs the document it is about", "typeCode and reference")
+    extra.update(dcsa_version="3.0", retracted=m.isRetracted or None,
+                 transport_phase=(eq.transportPhase or eq.movementType) if eq else None,
+                 facility_name=where.locationName if where else None,
+                 iot_event_code=iot_code)
+    empty = (eq.emptyIndicatorCode or eq.emptyIndicator) if eq else None
+    event = Event(kind=EventKind(kind), code=code, classifier=Classifier(classifier),
+                  event_time=m.eventDateTime, location=place,
+                  equipment=eq.equipmentReference if eq else None,
+                  size_type=eq.ISOEquipmentCode if eq else None,
+                  empty=None if empty is None else empty == "EMPTY",
+                  transport_call=call, references=refs,
+                  lat=geo.latitude if geo else None, lon=geo.longitude if geo else None,
+                  source_party=source_party, parties=parties, created_at=m.eventUpdatedDateTime,
+                  reason=(sd.reason if sd else None) or m.reason or (
+                      m.transportDetails.changeRemark if m.transportDetails else None),
+                  event_id=m.eventID, extra={k: v for k, v in extra.items() if v is not None})
+    problems = _plausible(event, path, received_at)
+    for element, reason in problems:
+        if element == "eventCreatedDateTime":
+            # 3.0 has only eventUpdatedDateTime, and DCSA's own examples set it before the event
+            result.warnings.append(f"{label}: {reason.replace('eventCreatedDateTime', 'eventUpdatedDateTime')}")
+        else:
+            raise _Reject(_join(path, element), reason, "an ACT event in the past")
+    return event

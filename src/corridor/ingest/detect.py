@@ -1,0 +1,68 @@
+"""Which format a received file is, from its content (the file name only breaks ties)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from corridor.ingest.csvfmt import detect_profile, sniff_delimiter
+
+FORMATS = ("edifact", "dcsa-json", "position-json", "csv", "unknown")
+_SNIFF_BYTES = 64 * 1024
+
+
+def detect_format(raw: bytes, filename: str | None = None) -> str:
+    """Return "edifact", "dcsa-json", "position-json", "csv" or "unknown" for a received file."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    head = bytes(raw[:_SNIFF_BYTES]).lstrip(b"\xef\xbb\xbf").lstrip()
+    if not head:
+        return "unknown"
+    if head[:3] in (b"UNA", b"UNB", b"UNH"):
+        return "edifact"
+    if head[:1] in (b"[", b"{"):
+        return _json_kind(raw)
+    name = (filename or "").lower()
+    if _looks_tabular(head) or (name.endswith((".csv", ".tsv")) and b"\n" in head):
+        return "csv"
+    return "unknown"
+
+
+def _json_kind(raw: bytes) -> str:
+    try:
+        doc = json.loads(bytes(raw).decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return "unknown"
+    if isinstance(doc, dict) and isinstance(doc.get("events"), list):
+        return "dcsa-json"
+    first = (doc[0] if doc else None) if isinstance(doc, list) else doc
+    if isinstance(doc, list) and not doc:
+        return "dcsa-json"   # an empty GET /v2/events page
+    if not isinstance(first, dict):
+        return "unknown"
+    if {"lat", "lon"} <= first.keys() and ("time" in first or "device" in first):
+        return "position-json"
+    if "eventType" in first or "eventClassification" in first:
+        return "dcsa-json"
+    # an array of other objects is most likely a malformed DCSA page: its reader says what is wrong
+    return "dcsa-json" if isinstance(doc, list) else "unknown"
+
+
+def _looks_tabular(head: bytes) -> bool:
+    """True when the first lines read as a header (a known profile, or ≥2 columns) plus rows."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = head.decode("cp1251")   # the CSV reader accepts Windows-1251 too
+    lines = text.splitlines()[:5]
+    if not lines:
+        return False
+    delimiter = sniff_delimiter(lines[0])
+    rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
+    if not rows or len(rows[0]) < 2:
+        return False
+    if detect_profile(rows[0]):
+        return True
+    # an unknown header still goes to the CSV reader, which says which columns it lacks
+    return len(rows) > 1 and all(len(r) == len(rows[0]) for r in rows[1:] if r)

@@ -1,0 +1,71 @@
+"""BAPLIE (bay plan): which containers are on board which sailing, and where, as Stowage records.
+
+The header TDT+20 names the voyage (else RFF+VON) and the vessel (C222: call sign or IMO, and
+name); LOC+5 is the port the plan was made for. Each LOC+147 (stowage cell, BBBRRTT) opens a
+group with the container (EQD), its ports (LOC+9 loading, LOC+11/12 discharge), its weight
+(MEA+WT/VGM in KGM or LBR) and operator (NAD+CA). Cells without EQD (break-bulk) are skipped.
+"""
+
+from __future__ import annotations
+
+from corridor.ingest.results import Stowage
+
+from .common import Context, Reject, find, loc
+
+_LB = 0.45359237
+
+
+def map_message(ctx: Context) -> list[Stowage]:
+    """Return the stowage records of one BAPLIE message; bad cells are rejected one by one."""
+    head, groups = [], []
+    for s in ctx.msg.body:
+        if s.tag == "LOC" and s.el(0) == "147":
+            groups.append([s])
+        elif groups:
+            groups[-1].append(s)
+        else:
+            head.append(s)
+    tdt = find(head, "TDT", "20") or find(head, "TDT")
+    if tdt is None:
+        raise Reject("BAPLIE without TDT+20 (the vessel voyage)", ctx.msg.unh, "TDT+20",
+                     "TDT+20+<voyage>+++<carrier>:172:20+++<call sign>:103::<vessel name>")
+    von = find(head, "RFF", "VON")
+    voyage = tdt.el(1) or (von.el(0, 1) if von else None) or None
+    vessel_id = tdt.el(7) or None
+    vessel = tdt.el(7, 3) or vessel_id
+    departure, _ = loc(find(head, "LOC", "5"))
+    if not groups:
+        ctx.warn(f"BAPLIE message {ctx.msg.ref!r} has no stowage cell (LOC+147)")
+    out, empty_cells = [], 0
+    for group in groups:
+        try:
+            eqd = find(group, "EQD")
+            if eqd is None:
+                empty_cells += 1
+                continue
+            eq, size, empty = ctx.equipment(eqd)
+            pol, _ = loc(find(group, "LOC", "9"))
+            pod, _ = loc(find(group, "LOC", ("11", "12")))
+            operator = find(group, "NAD", "CA")
+            out.append(Stowage(
+                equipment=eq, vessel=vessel, vessel_id=vessel_id, voyage=voyage, size_type=size,
+                position=group[0].el(1) or None, port_of_loading=pol, port_of_discharge=pod,
+                port_of_departure=departure, weight_kg=_weight(group), empty=empty,
+                operator=operator.el(1) if operator is not None else None, message_ref=ctx.msg.ref))
+        except Reject as r:
+            ctx.reject(r)
+    if empty_cells:
+        ctx.warn(f"BAPLIE message {ctx.msg.ref!r}: {empty_cells} stowage cells without a container skipped")
+    return out
+
+
+def _weight(group) -> float | None:
+    """Gross weight in kg from MEA+WT / MEA+VGM (KGM or LBR), None when absent or unreadable."""
+    for s in group:
+        if s.tag == "MEA" and s.el(0) in ("WT", "VGM", "AAE") and s.el(2, 1):
+            try:
+                value = float(s.el(2, 1).replace(",", "."))
+            except ValueError:
+                return None
+            return round(value * _LB, 1) if s.el(2) == "LBR" else value
+    return None

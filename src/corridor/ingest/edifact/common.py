@@ -1,0 +1,217 @@
+"""What every message mapper shares: dates, equipment, transport, references, and how to reject."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Iterable
+
+from corridor.domain.equipment import container_number
+from corridor.domain.errors import InvalidEquipment
+from corridor.domain.events import TransportCall
+from corridor.ingest.results import ParseResult, Rejection
+
+from .dates import DateError, localize, parse_dtm
+from .interchange import RawMessage, Seg
+
+# 8067 mode of transport -> DCSA modeOfTransport
+MODES = {"1": "VESSEL", "2": "RAIL", "3": "TRUCK", "8": "BARGE"}
+# 8179 type of means of transport, when 8067 is absent (UN Rec. 28, the common ones)
+MEANS = {"11": "VESSEL", "13": "VESSEL", "25": "RAIL", "31": "TRUCK", "33": "TRUCK", "150": "BARGE"}
+# RFF qualifiers -> Corridor reference kinds
+REFERENCES = {"BN": "BKG", "BM": "BOL", "MB": "BOL", "BH": "BOL", "CN": "CN", "AAS": "BOL",
+              "SMG": "SMGS", "CIM": "CIM", "AJE": "TRN", "AAN": "TRN"}
+# shape of an attempt at an ISO 6346 number: 4 letters then 6-7 digits (spaces and dashes allowed)
+_ISO_SHAPED = re.compile(r"^[A-Z]{3}[A-Z0-9]\s?-?\s?\d{6}\s?-?\s?\d?$")
+
+
+class Reject(Exception):
+    """Raised inside a mapper to reject one message or one group, carrying the Rejection fields."""
+
+    def __init__(self, reason: str, seg: Seg | None = None, element: str | None = None,
+                 expected: str | None = None):
+        super().__init__(reason)
+        self.reason, self.seg, self.element, self.expected = reason, seg, element, expected
+
+
+@dataclass
+class Context:
+    """One message being mapped: its segments, the caller's options, and where findings go."""
+
+    msg: RawMessage
+    result: ParseResult
+    source_party: str
+    tz_for: Callable | None
+    received_at: datetime | None
+    message_id: str
+    seen: dict = field(default_factory=dict)   # warning text -> count, shared across the file
+
+    def warn(self, text: str) -> None:
+        """Record a warning once; repeats are counted and shown as '(xN)' at the end."""
+        self.seen[text] = self.seen.get(text, 0) + 1
+
+    def reject(self, r: Reject) -> None:
+        self.result.rejections.append(Rejection(r.reason, r.seg.pos if r.seg else None, r.element,
+                                                r.expected, self.msg.ref))
+
+    # ---- dates
+    def zone(self, locode: str | None):
+        """The IANA zone of a location from tz_for, None when unknown (warned once per place)."""
+        if not locode or self.tz_for is None:
+            return None
+        try:
+            return self.tz_for(locode)
+        except Exception as exc:  # a caller's lookup must not sink the file
+            self.warn(f"time zone lookup for {locode} failed ({exc}); local times read as UTC")
+            return None
+
+    def when(self, seg: Seg, locode: str | None) -> datetime:
+        """The aware datetime of a DTM segment; local times take the zone of `locode`."""
+        qual, value, fmt = seg.el(0), seg.el(0, 1), seg.el(0, 2)
+        try:
+            dt, has_offset, note = parse_dtm(value, fmt)
+        except DateError as exc:
+            raise Reject(f"DTM+{qual}: {exc}", seg, f"DTM+{qual}/2380",
+                         "CCYYMMDDHHMM with format 203, or 303 with an offset") from None
+        if note:
+            self.warn(f"DTM+{qual}: {note}")
+        if has_offset:
+            return dt
+        zone = self.zone(locode)
+        if zone is None:
+            where = locode or "an unknown place"
+            self.warn(f"local times at {where} have no UTC offset and no known time zone; read as UTC")
+        return localize(dt, zone)
+
+    def first_time(self, segs: Iterable[Seg], quals: tuple[str, ...], locode: str | None) -> tuple[datetime, str] | None:
+        """The first DTM among `segs` whose qualifier is in `quals` (in that preference order)."""
+        found: dict[str, Seg] = {}
+        for s in segs:
+            if s.tag == "DTM" and s.el(0) in quals:
+                found.setdefault(s.el(0), s)
+        for q in quals:
+            if q in found:
+                if not found[q].el(0, 1):
+                    self.warn(f"segment {found[q].pos}: DTM+{q} has an empty date; ignored")
+                    continue
+                return self.when(found[q], locode), q
+        return None
+
+    # ---- equipment
+    def equipment(self, eqd: Seg) -> tuple[str, str | None, bool | None]:
+        """(equipment id, size type, empty) of an EQD; ISO-shaped ids must pass ISO 6346."""
+        qual, raw = eqd.el(0), eqd.el(1).strip()
+        size = eqd.el(2) or eqd.el(2, 3) or None
+        empty = {"4": True, "5": False}.get(eqd.el(5))
+        if not raw:
+            raise Reject("EQD without an equipment identification", eqd, "EQD/C237", "a container number")
+        if qual and qual != "CN":
+            self.warn(f"equipment {raw!r} is of type {qual!r}, not a container (CN); kept without ISO 6346 check")
+            return raw, size, empty
+        try:
+            return container_number(raw), size, empty
+        except InvalidEquipment as exc:
+            if _ISO_SHAPED.match(raw.upper()):
+                raise Reject(str(exc), eqd, "EQD/C237", "an ISO 6346 container number") from None
+            self.warn(f"equipment {raw!r} is not an ISO 6346 number ({exc}); kept as sent")
+            return raw, size, empty
+
+    # ---- transport
+    def transport(self, tdt: Seg | None, default_mode: str, location: str | None = None,
+                  facility: str | None = None) -> TransportCall:
+        """The TransportCall of a TDT segment (voyage, vehicle, mode) at a location."""
+        if tdt is None:
+            return TransportCall(mode=default_mode, location=location, facility_code=facility)
+        mode = MODES.get(tdt.el(2)) or MEANS.get(tdt.el(3)) or default_mode
+        vehicle = tdt.el(7, 3) or tdt.el(7) or None
+        return TransportCall(mode=mode, location=location, facility_code=facility,
+                             voyage=tdt.el(1) or None, service=None, vehicle=vehicle)
+
+    def references(self, segs: Iterable[Seg]) -> list[tuple[str, str]]:
+        """(kind, value) pairs from RFF segments that Corridor tracks by."""
+        out = []
+        for s in segs:
+            if s.tag == "RFF" and s.el(0) in REFERENCES and s.el(0, 1):
+                pair = (REFERENCES[s.el(0)], s.el(0, 1))
+                if pair not in out:
+                    out.append(pair)
+        return out
+
+    def created(self) -> datetime | None:
+        """When the sender made the message: DTM+137 of the header, else the time it was received."""
+        for s in self.msg.body[:8]:
+            if s.tag == "DTM" and s.el(0) == "137" and s.el(0, 1):
+                try:   # the sender's own clock: no place to take a zone from, so UTC, silently
+                    dt, has_offset, _ = parse_dtm(s.el(0, 1), s.el(0, 2))
+                except DateError:
+                    break
+                return dt if has_offset else localize(dt, None)
+        return self.received_at
+
+
+def loc(seg: Seg | None) -> tuple[str | None, str | None]:
+    """(UN/LOCODE or place id, terminal/facility code) of a LOC segment; country codes are no facility."""
+    if seg is None:
+        return None, None
+    facility = seg.el(2) if seg.el(2, 1) != "162" else ""
+    return seg.el(1).strip() or None, facility.strip() or None
+
+
+def split(body: list[Seg], tag: str) -> tuple[list[Seg], list[list[Seg]]]:
+    """(segments before the first `tag`, one list per group starting with `tag`)."""
+    head: list[Seg] = []
+    groups: list[list[Seg]] = []
+    for s in body:
+        if s.tag == tag:
+            groups.append([s])
+        elif groups:
+            groups[-1].append(s)
+        else:
+            head.append(s)
+    return head, groups
+
+
+def find(segs: Iterable[Seg], tag: str, qual: str | tuple[str, ...] | None = None) -> Seg | None:
+    """The first segment with that tag (and first element among `qual`), or None."""
+    quals = (qual,) if isinstance(qual, str) else qual
+    for s in segs:
+        if s.tag == tag and (quals is None or s.el(0) in quals):
+            return s
+    return None
+
+
+def cancellation(bgm: Seg | None) -> None:
+    """Reject a message whose BGM message function is 1 (cancellation): it undoes earlier reports."""
+    if bgm is not None and bgm.el(2) == "1":
+        raise Reject("BGM message function 1 (cancellation): withdrawing earlier reports is not applied "
+                     "automatically; review it by hand", bgm, "BGM/1225", "9 (original) or 5 (replace)")
+
+
+def direction(ctx: Context, head: list[Seg], bgm: Seg | None, by_bgm: dict, name: str) -> tuple[str, Seg | None]:
+    """(LOAD|DISC, the vessel-call LOC) of a COARRI/COPRAR: LOC+9/LOC+11 first, else the BGM code."""
+    call = find(head, "LOC", ("9", "11"))
+    from_loc = {"9": "LOAD", "11": "DISC"}.get(call.el(0)) if call is not None else None
+    from_bgm = by_bgm.get(bgm.el(0)) if bgm is not None else None
+    if from_loc and from_bgm and from_loc != from_bgm:
+        ctx.warn(f"{name} BGM {bgm.el(0)} says {from_bgm} but the vessel call is LOC+{call.el(0)} "
+                 f"({from_loc}); {from_loc} kept")
+    code = from_loc or from_bgm
+    if code is None:
+        raise Reject(f"{name}: cannot tell loading from discharge: no LOC+9/LOC+11 after the TDT and "
+                     f"BGM {bgm.el(0) if bgm else None!r} is not known", bgm or ctx.msg.unh, "LOC+9",
+                     "LOC+9 (port of loading) or LOC+11 (port of discharge) for the vessel call")
+    return code, call
+
+
+def dedupe(ctx: Context, events: list) -> list:
+    """The events without exact repeats (same dedup key) inside one message, warning about them."""
+    seen, out = set(), []
+    for e in events:
+        if e.dedup_key in seen:
+            ctx.warn(f"message {ctx.msg.ref!r}: {e.code} of {e.subject or 'the same subject'} is repeated; "
+                     f"kept once")
+            continue
+        seen.add(e.dedup_key)
+        out.append(e)
+    return out

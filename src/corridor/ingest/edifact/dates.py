@@ -1,0 +1,70 @@
+"""DTM values (formats 101-304) into aware datetimes, resolving local times with the place's zone."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone, tzinfo
+
+# format code -> (digits, strptime pattern, carries a zone suffix)
+FORMATS = {
+    "101": (6, "%y%m%d", False), "102": (8, "%Y%m%d", False),
+    "201": (10, "%y%m%d%H%M", False), "202": (12, "%y%m%d%H%M%S", False),
+    "203": (12, "%Y%m%d%H%M", False), "204": (14, "%Y%m%d%H%M%S", False),
+    "205": (12, "%Y%m%d%H%M", True), "301": (10, "%y%m%d%H%M", True),
+    "303": (12, "%Y%m%d%H%M", True), "304": (14, "%Y%m%d%H%M%S", True),
+}
+_BY_DIGITS = {8: "102", 12: "203", 14: "204", 10: "201", 6: "101"}
+_ZONE = re.compile(r"^(?:(?P<utc>Z|UTC|GMT|UT)|(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>\d{2})?)$")
+
+
+class DateError(ValueError):
+    """A DTM value that is not a date in its declared format; the message says why."""
+
+
+def parse_dtm(value: str, fmt: str) -> tuple[datetime, bool, str | None]:
+    """Return (datetime, has offset, note) for a DTM value; naive when the value has no offset.
+
+    A value whose length does not fit its format is read by its length (8 digits as 102, 12 as
+    203...) and the note says so; anything else raises DateError with the reason.
+    """
+    value = (value or "").strip()
+    if not value:
+        raise DateError("the date/time value is empty")
+    digits = len(value) - len(value.lstrip("0123456789"))
+    head, zone = value[:digits], value[digits:]
+    note = None
+    spec = FORMATS.get(fmt)
+    if spec is None or spec[0] != digits:
+        guessed = _BY_DIGITS.get(digits)
+        if guessed is None:
+            raise DateError(f"{value!r} does not fit format {fmt or '(none)'}: expected digits as "
+                            f"CCYYMMDD (102), CCYYMMDDHHMM (203), CCYYMMDDHHMMSS (204) or with an offset (303)")
+        if fmt:
+            note = (f"value {value!r} does not match format {fmt}; read as {guessed}" if spec
+                    else f"format {fmt!r} is not supported; {value!r} read as {guessed}")
+        has_zone = bool(zone)
+        spec = (FORMATS[guessed][0], FORMATS[guessed][1], has_zone)
+    if zone and not spec[2]:
+        raise DateError(f"{value!r}: format {fmt} carries no time zone, but {zone!r} follows the digits")
+    try:
+        dt = datetime.strptime(head, spec[1])
+    except ValueError as exc:
+        raise DateError(f"{value!r} is not a valid date ({exc})") from None
+    if spec[1].startswith("%y"):   # two-digit years: 70-99 are the 1900s, like the UNB rule
+        dt = dt.replace(year=dt.year - 100) if dt.year > 2069 else dt
+    if not zone:
+        return dt, False, note
+    m = _ZONE.match(zone.upper())
+    if m is None:
+        raise DateError(f"{value!r}: time zone {zone!r} is not understood (expected +HH, +HHMM, -HH:MM or UTC)")
+    if m["utc"]:
+        return dt.replace(tzinfo=timezone.utc), True, note
+    offset = timedelta(hours=int(m["h"]), minutes=int(m["m"] or 0))
+    if offset > timedelta(hours=14):
+        raise DateError(f"{value!r}: offset {zone} is beyond ±14:00")
+    return dt.replace(tzinfo=timezone(offset if m["sign"] == "+" else -offset)), True, note
+
+
+def localize(dt: datetime, zone: tzinfo | None) -> datetime:
+    """The naive `dt` in `zone` (UTC when None); `fold=0` picks the first of a repeated hour."""
+    return dt.replace(tzinfo=zone or timezone.utc)

@@ -1,0 +1,99 @@
+"""IFTMIN railway consignment notes (OSJD: BGM 722 = SMGS, 701 = CIM): RECE events, and PLN LOAD.
+
+The note number (BGM 1004) is the SMGS/CIM reference; it is also given as BOL, because a note
+without a container is identified by it alone. The acceptance time is DTM+137 (date of the
+note), the acceptance place LOC+88 (place of receipt), else LOC+5 (departure station), else LOC+9.
+The train is a TDT with mode 2 (rail): its conveyance number is the train number (TRN); wagons
+are EQD+RR (UIC/OSJD numbers; a failed check digit is warned about, the number kept). A
+container's wagon is its EQA+RR, else the wagon EQD just before it, else the only wagon.
+One SHIPMENT RECE (ACT) per container (or one for the note when it has no container); when the
+note has a planned departure (DTM+133) there is also an EQUIPMENT LOAD (PLN) per container on
+that train.
+"""
+
+from __future__ import annotations
+
+from corridor.domain.equipment import wagon_number
+from corridor.domain.errors import InvalidEquipment
+from corridor.domain.events import Classifier, Event, EventKind, TransportCall
+
+from .common import Context, Reject, cancellation, dedupe, find, loc
+
+NOTES = {"722": "SMGS", "701": "CIM"}
+WAGON_QUALIFIERS = ("RR", "RW")   # railcar; some railways send RW (railway wagon)
+
+
+def map_message(ctx: Context) -> list[Event]:
+    """Return the events of one IFTMIN railway consignment note."""
+    body = ctx.msg.body
+    bgm = find(body, "BGM")
+    kind = NOTES.get(bgm.el(0) if bgm else "")
+    if kind is None:
+        raise Reject(f"IFTMIN BGM document code {bgm.el(0) if bgm else None!r} is not a railway consignment note",
+                     bgm or ctx.msg.unh, "BGM/1001", "722 (SMGS consignment note) or 701 (CIM consignment note)")
+    cancellation(bgm)
+    number = bgm.el(1)
+    if not number:
+        raise Reject(f"{kind} consignment note without a number", bgm, "BGM/1004", "the note number")
+    place, facility = loc(find(body, "LOC", "88") or find(body, "LOC", "5") or find(body, "LOC", "9"))
+    if place is None:
+        raise Reject(f"{kind} note {number}: no place of acceptance", bgm, "LOC+88",
+                     "LOC+88 (place of receipt) or LOC+5 (departure station)")
+    accepted = ctx.first_time(body, ("137",), place)
+    if accepted is None:
+        raise Reject(f"{kind} note {number}: no DTM+137 (date of the note)", bgm, "DTM+137", "DTM+137:<CCYYMMDDHHMM>:203")
+    train_tdt = next((s for s in body if s.tag == "TDT" and (s.el(2) == "2" or s.el(3) == "25")), None)
+    train = train_tdt.el(1) if train_tdt is not None else ""
+    units = _units(ctx, body)
+    planned = ctx.first_time(body, ("133",), place)
+    base_refs = [(kind, number), ("BOL", number)] + ctx.references(body) + ([("TRN", train)] if train else [])
+    events = []
+    for eq, size, empty, wagon, seg in units or [(None, None, None, None, bgm)]:
+        refs = tuple(dict.fromkeys(base_refs + ([("WGN", wagon)] if wagon else [])))
+        common = dict(location=place, equipment=eq, size_type=size, empty=empty, references=refs,
+                      source_party=ctx.source_party, message_id=ctx.message_id, created_at=accepted[0],
+                      event_id=f"{ctx.msg.ref}:{seg.pos}")
+        events.append(Event(kind=EventKind.SHIPMENT, code="RECE", classifier=Classifier.ACT,
+                            event_time=accepted[0], **common))
+        if planned and eq:
+            call = TransportCall(mode="RAIL", location=place, facility_code=facility,
+                                 voyage=train or None, wagon=wagon)
+            events.append(Event(kind=EventKind.EQUIPMENT, code="LOAD", classifier=Classifier.PLN,
+                                event_time=planned[0], transport_call=call, **common))
+    return dedupe(ctx, events)
+
+
+def _units(ctx: Context, body):
+    """(container, size, empty, wagon, EQD segment) per container; wagons as described above."""
+    wagons, containers = [], []
+    last_wagon = None
+    for i, s in enumerate(body):
+        if s.tag != "EQD":
+            continue
+        if s.el(0) in WAGON_QUALIFIERS:
+            last_wagon = _wagon(ctx, s.el(1))
+            wagons.append(last_wagon)
+        elif s.el(0) == "CN":
+            try:
+                eq, size, empty = ctx.equipment(s)
+            except Reject as r:
+                ctx.reject(r)
+                continue
+            eqa = next((t for t in body[i + 1:] if t.tag in ("EQD", "EQA")), None)
+            own = _wagon(ctx, eqa.el(1)) if eqa is not None and eqa.tag == "EQA" and eqa.el(0) in WAGON_QUALIFIERS else None
+            containers.append([eq, size, empty, own or last_wagon, s])
+    for c in containers:
+        if c[3] is None and len(wagons) == 1:
+            c[3] = wagons[0]
+    return [tuple(c) for c in containers]
+
+
+def _wagon(ctx: Context, raw: str) -> str | None:
+    """The wagon number, normalised when its check digit holds, else as sent (with a warning)."""
+    if not raw:
+        return None
+    try:
+        return wagon_number(raw)
+    except InvalidEquipment as exc:
+        ctx.warn(f"{exc}; kept as sent")
+        return raw.strip()

@@ -1,0 +1,161 @@
+"""IFTSTA (international multimodal status report): each STS group becomes an event per container.
+
+Status table (STS element C556, code 9011; the code list agency is not needed to read these):
+
+| STS code       | meaning (source vocabulary)                       | Corridor event          | mode hint |
+| -------------- | ------------------------------------------------- | ----------------------- | --------- |
+| GTIN GTOT LOAD DISC STUF STRP PICK DROP INSP | DCSA codes sent as such  | EQUIPMENT, same code    |           |
+| ARRI DEPA      | DCSA codes sent as such                           | TRANSPORT, same code    |           |
+| I              | in-gate (ANSI X12 315, carrier IFTSTA)            | EQUIPMENT GTIN          |           |
+| OA             | out-gate                                          | EQUIPMENT GTOT          |           |
+| AE             | loaded on vessel                                  | EQUIPMENT LOAD          | VESSEL    |
+| UV             | unloaded from vessel                              | EQUIPMENT DISC          | VESSEL    |
+| VD / VA        | vessel departure / arrival                        | TRANSPORT DEPA / ARRI   | VESSEL    |
+| AL / UR        | loaded on / unloaded from rail                    | EQUIPMENT LOAD / DISC   | RAIL      |
+| RL / AR        | rail departure / rail arrival                     | TRANSPORT DEPA / ARRI   | RAIL      |
+| AM             | loaded on truck                                   | EQUIPMENT LOAD          | TRUCK     |
+| EE             | empty equipment dispatched to the shipper         | EQUIPMENT GTOT (empty)  |           |
+| RD             | empty container returned                          | EQUIPMENT GTIN (empty)  |           |
+
+A code outside the table is read from its description (STS C556 9010) when the text says clearly
+what happened (gate in/out, unloaded/discharged, loaded, departed, arrived), with a warning that
+names the code so the table can grow; otherwise the STS group is rejected. DTM+334 (status
+change) is the event time (ACT); a group with only DTM+132/133 becomes an EST event. LOC+175 is
+the place of the activity; EQD (else RFF+EQ) is the container, one event per container.
+The route LOCs of the TDT group are kept in `extra["route"]`, not turned into events: they may
+belong to another leg (a vessel) than the TDT's own means (a train).
+"""
+
+from __future__ import annotations
+
+import re
+
+from corridor.domain.events import Classifier, Event, EventKind
+
+from .common import Context, Reject, find, loc
+from .interchange import Seg
+
+EQ, TR = EventKind.EQUIPMENT, EventKind.TRANSPORT
+STATUS = {
+    **{c: (EQ, c, None, None) for c in ("GTIN", "GTOT", "LOAD", "DISC", "STUF", "STRP", "PICK", "DROP", "INSP")},
+    "ARRI": (TR, "ARRI", None, None), "DEPA": (TR, "DEPA", None, None),
+    "I": (EQ, "GTIN", None, None), "OA": (EQ, "GTOT", None, None),
+    "AE": (EQ, "LOAD", "VESSEL", None), "UV": (EQ, "DISC", "VESSEL", None),
+    "VD": (TR, "DEPA", "VESSEL", None), "VA": (TR, "ARRI", "VESSEL", None),
+    "AL": (EQ, "LOAD", "RAIL", None), "UR": (EQ, "DISC", "RAIL", None),
+    "RL": (TR, "DEPA", "RAIL", None), "AR": (TR, "ARRI", "RAIL", None),
+    "AM": (EQ, "LOAD", "TRUCK", None),
+    "EE": (EQ, "GTOT", None, True), "RD": (EQ, "GTIN", None, True),
+}
+# description fallback, most specific first ("unloaded" before "loaded", "gate" before "arrived")
+_TEXT = [
+    (re.compile(r"gate[- ]?in|in[- ]?gate", re.I), (EQ, "GTIN")),
+    (re.compile(r"gate[- ]?out|out[- ]?gate", re.I), (EQ, "GTOT")),
+    (re.compile(r"\b(discharg|unload)", re.I), (EQ, "DISC")),
+    (re.compile(r"\bloaded\b", re.I), (EQ, "LOAD")),
+    (re.compile(r"\bdepart", re.I), (TR, "DEPA")),
+    (re.compile(r"\barriv", re.I), (TR, "ARRI")),
+]
+_TEXT_MODE = [(re.compile(r"\brail", re.I), "RAIL"), (re.compile(r"\b(vessel|ship)", re.I), "VESSEL"),
+              (re.compile(r"\btruck", re.I), "TRUCK"), (re.compile(r"\bbarge", re.I), "BARGE")]
+
+
+def map_message(ctx: Context) -> list[Event]:
+    """Return the events of one IFTSTA message; bad STS groups are rejected one by one."""
+    head, consignments = _structure(ctx.msg.body)
+    if not any(groups for _, groups in consignments):
+        raise Reject("IFTSTA without any STS status segment", ctx.msg.unh, "STS", "STS+<category>+<status code>")
+    created = ctx.created()
+    events: list[Event] = []
+    for cni_segs, groups in consignments:
+        refs_outer = ctx.references(head) + ctx.references(cni_segs)
+        for group in groups:
+            try:
+                events += _status_events(ctx, group, refs_outer, created)
+            except Reject as r:
+                ctx.reject(r)
+    return events
+
+
+def _structure(body):
+    """(header, [(CNI segments, [STS groups])]) — a message without CNI is one consignment."""
+    head, consignments = [], []
+    current = None
+    for s in body:
+        if s.tag == "CNI":
+            current = ([s], [])
+            consignments.append(current)
+        elif s.tag == "STS":
+            if current is None:
+                current = ([], [])
+                consignments.append(current)
+            current[1].append([s])
+        elif current is None:
+            head.append(s)
+        elif current[1]:
+            current[1][-1].append(s)
+        else:
+            current[0].append(s)
+    return head, consignments
+
+
+def _status_events(ctx: Context, group, refs_outer, created) -> list[Event]:
+    sts = group[0]
+    code, agency, text = sts.el(1), sts.el(1, 2), sts.el(1, 3)
+    kind, dcsa, mode_hint, empty_hint = _status(ctx, sts, code, agency, text)
+    tdt_at = next((i for i, s in enumerate(group) if s.tag == "TDT"), len(group))
+    own, tdt_group = group[:tdt_at], group[tdt_at:]
+    place, facility = loc(find(own, "LOC", "175") or find(own, "LOC"))
+    timed = ctx.first_time(own, ("334",), place) or ctx.first_time(own, ("132", "133"), place)
+    if timed is None:
+        raise Reject(f"STS {code!r} has no DTM+334 (status change date/time)", sts, "DTM+334",
+                     "DTM+334:<CCYYMMDDHHMM>:203 in the STS group")
+    when, qual = timed
+    classifier = Classifier.ACT if qual == "334" else Classifier.EST
+    tdt = find(tdt_group, "TDT")
+    call = ctx.transport(tdt, mode_hint or "VESSEL", place, facility)
+    if mode_hint and tdt is not None and call.mode != mode_hint:
+        ctx.warn(f"STS {code!r} implies {mode_hint} but the TDT names {call.mode}; TDT kept")
+    refs = list(dict.fromkeys(refs_outer + ctx.references(group)))
+    equipment = _equipment(ctx, group)
+    if not equipment:
+        if kind == EQ:
+            raise Reject(f"STS {code!r} ({dcsa}) concerns no container: no EQD or RFF+EQ in its group", sts,
+                         "EQD", "EQD+CN+<container number>")
+        equipment = [(None, None, None)]
+    route = [{"qualifier": s.el(0), "location": s.el(1)} for s in tdt_group if s.tag == "LOC"]
+    events = []
+    for eq, size, empty in equipment:
+        events.append(Event(
+            kind=kind, code=dcsa, classifier=classifier, event_time=when, location=place,
+            equipment=eq, size_type=size, empty=empty if empty is not None else empty_hint,
+            transport_call=call, references=tuple(refs), source_party=ctx.source_party,
+            message_id=ctx.message_id, created_at=created, event_id=f"{ctx.msg.ref}:{sts.pos}",
+            extra={"status_code": code, "status_agency": agency, "status_text": text, "route": route}))
+    return events
+
+
+def _status(ctx: Context, sts, code: str, agency: str, text: str):
+    """(kind, DCSA code, mode hint, empty hint) of an STS, from the table or its description."""
+    if code.upper() in STATUS:
+        return STATUS[code.upper()]
+    for pattern, (kind, dcsa) in _TEXT:
+        if text and pattern.search(text):
+            mode = next((m for p, m in _TEXT_MODE if p.search(text)), None)
+            ctx.warn(f"STS code {code!r} (agency {agency or '-'}) is not in the status table; "
+                     f"mapped to {dcsa} from its text {text!r}")
+            return kind, dcsa, mode, None
+    raise Reject(f"STS status {code!r} (agency {agency or '-'}, text {text!r}) has no DCSA equivalent",
+                 sts, "STS/C556", "a status code from the table in corridor.ingest.edifact.iftsta")
+
+
+def _equipment(ctx: Context, group):
+    """(id, size type, empty) per container of an STS group: its EQDs, else its RFF+EQ."""
+    eqds = [s for s in group if s.tag == "EQD"]
+    if eqds:
+        return [ctx.equipment(s) for s in eqds]
+    out = []
+    for s in group:
+        if s.tag == "RFF" and s.el(0) == "EQ" and s.el(0, 1):
+            out.append(ctx.equipment(Seg("EQD", ["CN", s.el(0, 1)], s.pos)))
+    return out

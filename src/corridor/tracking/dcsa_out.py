@@ -1,0 +1,150 @@
+"""DCSA Track & Trace 2.2 JSON out: one stored Event as GET /v2/events and webhooks deliver it.
+
+The inverse of `corridor.ingest.dcsa` for 2.2: `parse_dcsa([to_dcsa_22(e, ...)])` gives back the
+same Event for every field 2.2 can carry. What 2.2 cannot carry (trip, wagon, Corridor departure,
+SMGS/CIM/TRN references, IoT positions, alerts) stays in Corridor's own API.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from corridor.domain.events import Event, EventKind, TransportCall
+from corridor.ingest.dcsa import (DOCUMENT_TYPES_22, FACILITY_TYPES_22, MODES_22, REF_TO_DOC,
+                                  REFERENCE_TYPES_22, un_location_code)
+
+DCSA_22_KINDS = (EventKind.TRANSPORT, EventKind.SHIPMENT, EventKind.EQUIPMENT)
+# Corridor facility types outside the 2.2 list: a ferry berth is part of a port terminal
+_FACILITY_OUT = {"BRTH": "POTE"}
+_NAMESPACE = uuid.UUID("6f0c6a52-6d1e-4c55-9f0e-8d8f3b2a7c11")  # Corridor's uuid5 namespace
+
+
+def dcsa_22_gap(event: Event) -> str | None:
+    """Return why `event` cannot be expressed in DCSA 2.2, or None when it can."""
+    if event.kind not in DCSA_22_KINDS:
+        return f"{event.kind.value} events have no DCSA 2.2 counterpart"
+    tc = event.transport_call
+    if event.kind == EventKind.TRANSPORT and tc is None:
+        return "a TRANSPORT event needs a transport call in DCSA 2.2"
+    if tc is not None and tc.mode not in MODES_22:
+        return f"mode of transport {tc.mode!r} is not one of {', '.join(MODES_22)}"
+    if event.kind == EventKind.SHIPMENT and _document(event) is None:
+        return "a SHIPMENT event needs a document reference (BKG, BOL or a DCSA document type)"
+    return None
+
+
+def to_dcsa_22(event: Event, event_id: str, created_at: datetime) -> dict:
+    """Return the DCSA TNT 2.2 JSON object of one stored event; ValueError names what 2.2 lacks."""
+    gap = dcsa_22_gap(event)
+    if gap:
+        raise ValueError(gap)
+    out: dict = {"eventID": dcsa_event_id(event_id), "eventCreatedDateTime": _iso(created_at),
+                 "eventType": event.kind.value, "eventClassifierCode": event.classifier.value,
+                 "eventDateTime": _iso(event.event_time)}
+    x = event.extra
+    if event.kind == EventKind.TRANSPORT:
+        out["transportEventTypeCode"] = event.code
+        _put(out, "delayReasonCode", x.get("delay_reason"))
+        _put(out, "changeRemark", (event.reason or "")[:250] or None)
+        out["transportCall"] = _transport_call(event.transport_call, event, with_position=True)
+        _put(out, "documentReferences", _document_references(event.references))
+    elif event.kind == EventKind.SHIPMENT:
+        kind, value = _document(event)
+        out.update(shipmentEventTypeCode=event.code, documentID=value,
+                   documentTypeCode=REF_TO_DOC.get(kind, kind))
+        _put(out, "reason", event.reason)
+    else:
+        out["equipmentEventTypeCode"] = event.code
+        _put(out, "equipmentReference", event.equipment)
+        _put(out, "ISOEquipmentCode", event.size_type)
+        # 2.2 requires the indicator; a container moving on the corridor is laden unless reported empty
+        out["emptyIndicatorCode"] = "EMPTY" if event.empty else "LADEN"
+        place = _place(event.location)
+        where = {"UNLocationCode": place} if place else (
+            {"locationName": event.location[:100]} if event.location else {})
+        if event.lat is not None and event.lon is not None:
+            where.update(latitude=_degrees(event.lat, 10), longitude=_degrees(event.lon, 11))
+        _put(out, "eventLocation", where or None)
+        if event.transport_call is not None:
+            out["transportCall"] = _transport_call(event.transport_call, event, with_position=False)
+        _put(out, "documentReferences", _document_references(event.references))
+        _put(out, "seals", x.get("seals"))
+    _put(out, "references", [{"referenceType": k, "referenceValue": v[:100]}
+                             for k, v in event.references if k in REFERENCE_TYPES_22] or None)
+    return out
+
+
+def dcsa_event_id(event_id) -> str:
+    """Return `event_id` when it is a UUID, else a stable UUID derived from it (2.2 wants a UUID)."""
+    try:
+        return str(uuid.UUID(str(event_id)))
+    except ValueError:
+        return str(uuid.uuid5(_NAMESPACE, str(event_id)))
+
+
+def _iso(moment: datetime) -> str:
+    if moment is None or moment.tzinfo is None:
+        raise ValueError("DCSA date-times need a UTC offset; got a naive or missing datetime")
+    return moment.isoformat()
+
+
+def _put(out: dict, key: str, value) -> None:
+    if value not in (None, "", []):
+        out[key] = value
+
+
+def _place(code: str | None) -> str | None:
+    """The UN/LOCODE when `code` is one, else None (Corridor ids such as KZ_AKX are not)."""
+    try:
+        return un_location_code(code) if code else None
+    except ValueError:
+        return None
+
+
+def _degrees(value: float, max_len: int) -> str:
+    text = repr(float(value))
+    return text if len(text) <= max_len else f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def _document(event: Event) -> tuple[str, str] | None:
+    return next(((k, v) for k, v in event.references
+                 if k in REF_TO_DOC or k in DOCUMENT_TYPES_22), None)
+
+
+def _document_references(refs) -> list | None:
+    docs = [{"documentReferenceType": "BKG" if k == "BKG" else "TRD", "documentReferenceValue": v}
+            for k, v in refs if k in ("BKG", "BOL")]
+    return docs or None
+
+
+def _transport_call(tc: TransportCall, event: Event, *, with_position: bool) -> dict:
+    x = event.extra
+    code = tc.location or (event.location if event.kind == EventKind.TRANSPORT else None)
+    place = _place(code)
+    call_id = x.get("transport_call_id") or str(uuid.uuid5(
+        _NAMESPACE, "|".join(str(p or "") for p in (tc.mode, code, tc.voyage, tc.vehicle, tc.service))))
+    out: dict = {"transportCallID": call_id[:100]}
+    if tc.service and len(tc.service) <= 5:
+        out["carrierServiceCode"] = tc.service
+    _put(out, "exportVoyageNumber", tc.voyage)
+    _put(out, "importVoyageNumber", x.get("import_voyage"))
+    _put(out, "transportCallSequenceNumber", x.get("call_sequence"))
+    _put(out, "UNLocationCode", place)
+    if tc.facility_code and len(tc.facility_code) <= 6:
+        out["facilityCode"] = tc.facility_code
+        _put(out, "facilityCodeListProvider", x.get("facility_code_list"))
+    facility = _FACILITY_OUT.get(tc.facility_type or "", tc.facility_type)
+    if facility in FACILITY_TYPES_22:
+        out["facilityTypeCode"] = facility
+    if code and not place:
+        out["otherFacility"] = code[:50]   # a Corridor location id with no UN/LOCODE
+    out["modeOfTransport"] = tc.mode
+    if with_position and event.lat is not None and event.lon is not None:
+        out["location"] = {"latitude": _degrees(event.lat, 10), "longitude": _degrees(event.lon, 11),
+                           **({"UNLocationCode": place} if place else {})}
+    if tc.mode in ("VESSEL", "BARGE") and tc.vehicle and tc.vehicle.isdigit() and len(tc.vehicle) == 7:
+        vessel = {"vesselIMONumber": tc.vehicle}
+        _put(vessel, "vesselName", (x.get("vessel_name") or "")[:35] or None)
+        out["vessel"] = vessel
+    return out

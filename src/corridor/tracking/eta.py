@@ -1,0 +1,322 @@
+"""ETA that knows the timetable: the remaining legs laid on real departures, with a range.
+
+A box that reaches Aktau after the ferry left waits for the next sailing with space; cancelled
+departures are skipped and delayed ones carry their shifted times. Observed arrival delays per
+link (from actual events against the timetable) widen or shift the range where history exists.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Protocol
+
+from sqlalchemy import Connection, and_, select
+
+from ..domain.timetable import Departure
+from ..store.network import row_to_departure
+from ..store.tables import booking_legs, bookings, departures, events, links, locations
+
+SCENARIOS = ("low", "mid", "high")
+# without history a late arrival is judged by mode: (early, typical, late) hours against the timetable
+DEFAULT_DELAY_H = {"rail": (-2.0, 0.0, 18.0), "ferry": (-4.0, 0.0, 36.0), "feeder": (-4.0, 0.0, 30.0),
+                   "deep_sea": (-12.0, 0.0, 72.0), "truck": (-1.0, 0.0, 8.0)}
+MIN_SAMPLES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """Hours early/typical/late: the 10th, 50th and 90th percentile of what was observed."""
+
+    low: float
+    mid: float
+    high: float
+
+    def pick(self, scenario: str) -> float:
+        return {"low": self.low, "mid": self.mid, "high": self.high}[scenario]
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One remaining leg of the route: from, to, and the departure booked on it (if any)."""
+
+    origin: str
+    destination: str
+    booked: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LaidLeg:
+    """A hop laid on a concrete departure, with the expected arrival."""
+
+    origin: str
+    destination: str
+    departure_id: str
+    departs_at: datetime
+    arrives_at: datetime
+    booked: str | None
+
+
+@dataclass(frozen=True)
+class Eta:
+    """When the box is expected at its destination, the range, and the legs it was laid on."""
+
+    at: datetime
+    low: datetime
+    high: datetime
+    legs: tuple[LaidLeg, ...] = ()
+    missed: tuple[tuple[str, str], ...] = ()   # (booked departure, the one it now waits for)
+
+    def as_json(self) -> dict:
+        return {"eta": self.at.isoformat(), "low": self.low.isoformat(), "high": self.high.isoformat(),
+                "legs": [{"from": l.origin, "to": l.destination, "departure_id": l.departure_id,
+                          "departs_at": l.departs_at.isoformat(), "arrives_at": l.arrives_at.isoformat(),
+                          "booked": l.booked} for l in self.legs],
+                "missed": [{"booked": b, "next": n} for b, n in self.missed]}
+
+
+class DepartureSource(Protocol):
+    def next_departure(self, origin: str, destination: str, after: datetime) -> Departure | None: ...
+    def departure(self, dep_id: str) -> Departure | None: ...
+
+
+@dataclass
+class History:
+    """Observed arrival delay per link and dwell per location (hours), where history exists."""
+
+    delay: dict[str, Spread] = field(default_factory=dict)
+    dwell: dict[str, Spread] = field(default_factory=dict)
+
+
+def spread(samples: list[float]) -> Spread | None:
+    """10th/50th/90th percentile of samples; None below MIN_SAMPLES."""
+    if len(samples) < MIN_SAMPLES:
+        return None
+    s = sorted(samples)
+    q = lambda p: s[min(len(s) - 1, int(round(p * (len(s) - 1))))]
+    return Spread(q(0.1), q(0.5), q(0.9))
+
+
+def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history: History,
+        mode_of: Callable[[str], str], transfer_h: Callable[[str, str], Spread],
+        aboard: Departure | None = None, aboard_late_h: float = 0.0) -> Eta | None:
+    """Lay the remaining hops on the timetable in three scenarios; None when no departure fits.
+
+    `aboard` is the departure the box is on now (late by `aboard_late_h` hours at its departure);
+    then `ready_at` is when that was last known and `hops` start at its destination.
+    """
+    results: dict[str, datetime] = {}
+    mid_legs: list[LaidLeg] = []
+    missed: list[tuple[str, str]] = []
+    for sc in SCENARIOS:
+        t = ready_at
+        if aboard is not None:
+            run = _delay(history, aboard.link_id, mode_of(aboard.link_id)).pick(sc)
+            t = max(ready_at, aboard.arrives_at + timedelta(hours=aboard_late_h + run))
+        for i, h in enumerate(hops):
+            ready = t + timedelta(hours=transfer_h(h.origin, "" if i else "first").pick(sc)) \
+                if (i or aboard is not None) else t
+            dep = None
+            if h.booked:
+                b = source.departure(h.booked)
+                if b is not None and b.status != "cancelled" and b.departs_at >= ready:
+                    dep = b
+            if dep is None:
+                dep = source.next_departure(h.origin, h.destination, ready)
+                if dep is None:
+                    return None
+                if sc == "mid" and h.booked and h.booked != dep.id:
+                    missed.append((h.booked, dep.id))
+            run = _delay(history, dep.link_id, mode_of(dep.link_id)).pick(sc)
+            t = max(dep.arrives_at + timedelta(hours=run), dep.departs_at)
+            if sc == "mid":
+                mid_legs.append(LaidLeg(h.origin, h.destination, dep.id, dep.departs_at, t, h.booked))
+        results[sc] = t
+    low, mid, high = sorted(results.values())
+    return Eta(at=results["mid"], low=min(low, results["mid"]), high=max(high, results["mid"]),
+               legs=tuple(mid_legs), missed=tuple(missed))
+
+
+def _delay(history: History, link_id: str, mode: str) -> Spread:
+    s = history.delay.get(link_id)
+    return s if s is not None else Spread(*DEFAULT_DELAY_H.get(mode, (0.0, 0.0, 12.0)))
+
+
+# --- the database side ------------------------------------------------------------------------
+
+class StoredDepartures:
+    """Departures from the `departures` table: cancelled skipped, full ones skipped."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def next_departure(self, origin: str, destination: str, after: datetime) -> Departure | None:
+        r = self.conn.execute(select(departures).where(
+            departures.c.origin == origin, departures.c.destination == destination,
+            departures.c.departs_at >= after, departures.c.status != "cancelled",
+            departures.c.reserved_teu < departures.c.capacity_teu).order_by(departures.c.departs_at).limit(1)).first()
+        return row_to_departure(r) if r else None
+
+    def departure(self, dep_id: str) -> Departure | None:
+        r = self.conn.execute(select(departures).where(departures.c.id == dep_id)).first()
+        return row_to_departure(r) if r else None
+
+
+class Places:
+    """Location refs (UN/LOCODE or id, as events carry them) <-> location ids; link modes and dwell."""
+
+    def __init__(self, conn: Connection):
+        self.id_of: dict[str, str] = {}
+        self.ref_of: dict[str, str] = {}
+        self.transfer: dict[str, float] = {}
+        for r in conn.execute(select(locations.c.id, locations.c.code, locations.c.data)).all():
+            self.id_of[r.id] = r.id
+            if r.code:
+                self.id_of[r.code] = r.id
+            self.ref_of[r.id] = r.code or r.id
+            self.transfer[r.id] = float((r.data or {}).get("min_transfer_hours") or 0.0)
+        self.links: dict[str, dict] = {r.id: r.data for r in conn.execute(select(links.c.id, links.c.data)).all()}
+        self.link_of: dict[tuple[str, str], dict] = {}
+        for d in self.links.values():
+            self.link_of[(d["origin"], d["destination"])] = d
+            self.link_of.setdefault((d["destination"], d["origin"]), d)
+
+    def mode_of(self, link_id: str) -> str:
+        d = self.links.get(link_id) or self.links.get(link_id[:-1] if link_id.endswith("R") else link_id) or {}
+        return d.get("mode", "rail")
+
+    def transfer_h(self, loc_id: str, _first: str = "") -> Spread:
+        """Hours from arrival at `loc_id` until the box can leave on the next link."""
+        base = self.transfer.get(loc_id, 0.0)
+        return Spread(base, base, base)
+
+
+_HISTORY: dict[str, tuple[float, History]] = {}
+HISTORY_TTL_S = 300.0
+
+
+def observed(conn: Connection, key: str = "", max_rows: int = 20000) -> History:
+    """Observed arrival delays per link and dwell per location; cached for HISTORY_TTL_S."""
+    hit = _HISTORY.get(key)
+    if key and hit and time.monotonic() - hit[0] < HISTORY_TTL_S:
+        return hit[1]
+    h = History()
+    delays: dict[str, list[float]] = {}
+    q = (select(departures.c.link_id, events.c.departure_id, events.c.event_time, departures.c.arrives_at)
+         .join(departures, departures.c.id == events.c.departure_id)
+         .join(locations, locations.c.id == departures.c.destination)
+         .where(events.c.classifier == "ACT", events.c.code.in_(("ARRI", "DISC")),
+                (events.c.location == locations.c.code) | (events.c.location == locations.c.id))
+         .order_by(events.c.seq.desc()).limit(max_rows))
+    seen: set[str] = set()
+    for r in conn.execute(q).all():
+        if r.departure_id in seen:     # one sample per departure: every box on it arrived together
+            continue
+        seen.add(r.departure_id)
+        delays.setdefault(r.link_id, []).append((r.event_time - r.arrives_at).total_seconds() / 3600)
+    h.delay = {k: s for k, v in delays.items() if (s := spread(v))}
+    dwell: dict[str, list[float]] = {}
+    last: dict[str, tuple[str, datetime]] = {}
+    q = (select(events.c.trip_id, events.c.code, events.c.location, events.c.event_time)
+         .where(events.c.classifier == "ACT", events.c.code.in_(("DISC", "LOAD")), events.c.trip_id.is_not(None))
+         .order_by(events.c.seq.desc()).limit(max_rows))
+    for r in sorted(conn.execute(q).all(), key=lambda r: (r.trip_id, r.event_time)):
+        prev = last.get(r.trip_id)
+        if r.code == "LOAD" and prev and prev[0] == r.location:
+            dwell.setdefault(r.location, []).append((r.event_time - prev[1]).total_seconds() / 3600)
+        last[r.trip_id] = (r.location, r.event_time) if r.code == "DISC" else ("", r.event_time)
+    h.dwell = {k: s for k, v in dwell.items() if (s := spread(v))}
+    if key:
+        _HISTORY[key] = (time.monotonic(), h)
+    return h
+
+
+def booking_hops(conn: Connection, booking_ref: str | None) -> tuple[list[Hop], str | None, datetime | None]:
+    """(hops of the booking's active legs, destination location id, promised arrival)."""
+    if not booking_ref:
+        return [], None, None
+    b = conn.execute(select(bookings.c.destination, bookings.c.promised_arrival)
+                     .where(bookings.c.ref == booking_ref)).first()
+    legs = conn.execute(select(booking_legs).where(booking_legs.c.booking_ref == booking_ref,
+                                                   booking_legs.c.active.is_(True))
+                        .order_by(booking_legs.c.seq)).all()
+    hops = [Hop(l.origin, l.destination, l.departure_id) for l in legs]
+    return hops, (b.destination if b else (hops[-1].destination if hops else None)), (b.promised_arrival if b else None)
+
+
+def planned_destination(conn: Connection, trip_id: str, places: Places) -> str | None:
+    """Without a booking: the place of the trip's latest planned/estimated milestone."""
+    r = conn.execute(select(events.c.location).where(
+        events.c.trip_id == trip_id, events.c.classifier.in_(("PLN", "EST")), events.c.location.is_not(None),
+        events.c.source_party != "CORRIDOR").order_by(events.c.event_time.desc()).limit(1)).first()
+    return places.id_of.get(r.location) if r else None
+
+
+def route_hops(conn: Connection, origin: str, destination: str, ready_at: datetime, places: Places) -> list[Hop]:
+    """Hops of the earliest journey on the timetable (the planner's router) when no booking says."""
+    from ..planning.router import Timetable
+    from ..store.network import list_departures, load_network
+    net = load_network(conn)
+    if net is None or origin == destination:
+        return []
+    deps = [d for d, _ in list_departures(conn, start=ready_at - timedelta(days=1), end=ready_at + timedelta(days=60))]
+    deps = [d for d in deps if d.link_id in {k.id for k in net.directed_links()}] if deps else deps
+    try:
+        j = Timetable(net, deps).earliest_arrival(origin, destination, ready_at)
+    except Exception:   # an unknown place or link in a partial network: no route to lay
+        return []
+    return [Hop(d.origin, d.destination) for d in j.legs] if j else []
+
+
+def trip_eta(conn: Connection, status: dict, *, key: str = "") -> tuple[Eta | None, dict]:
+    """The ETA of one trip from its status row; also returns context (destination, promise, hops)."""
+    places = Places(conn)
+    hops, dest, promised = booking_hops(conn, status.get("booking_ref"))
+    dest = dest or planned_destination(conn, status["trip_id"], places)
+    ctx = {"destination": dest, "promised_arrival": promised, "booked_stops": set()}
+    ctx["booked_stops"] = {h.origin for h in hops} | {h.destination for h in hops}
+    if dest is None:
+        return None, ctx
+    src = StoredDepartures(conn)
+    here = places.id_of.get(status.get("location") or "")
+    as_of = status.get("since") or status.get("last_heard_at")
+    aboard, late_h = None, 0.0
+    if status.get("state") in ("on_rail", "at_sea") and status.get("departure_id"):
+        aboard = src.departure(status["departure_id"])
+        if aboard is not None:
+            late_h = max(0.0, (as_of - aboard.departs_at).total_seconds() / 3600) if as_of else 0.0
+            here = aboard.destination
+            as_of = max(as_of or aboard.departs_at, aboard.departs_at)
+    if status.get("state") == "delivered":
+        return None, ctx
+    if here is None:
+        if not hops:
+            return None, ctx
+        here, as_of = hops[0].origin, as_of or _first_departure(src, hops[0])
+    if as_of is None:
+        return None, ctx
+    idx = next((i for i, h in enumerate(hops) if h.origin == here), None)
+    remaining = hops[idx:] if idx is not None else (
+        [] if here == dest else route_hops(conn, here, dest, as_of, places))
+    if not remaining and here != dest:
+        return None, ctx
+    ctx["off_route"] = bool(hops) and idx is None and here not in ctx["booked_stops"]
+    eta = lay(remaining, as_of, src, history=observed(conn, key), mode_of=places.mode_of,
+              transfer_h=places.transfer_h, aboard=aboard, aboard_late_h=late_h)
+    if eta is None and not remaining and aboard is None:
+        eta = Eta(as_of, as_of, as_of)
+    return eta, ctx
+
+
+def _first_departure(src: DepartureSource, hop: Hop) -> datetime | None:
+    d = src.departure(hop.booked) if hop.booked else None
+    return d.departs_at if d else None
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+__all__ = ["Eta", "Hop", "History", "LaidLeg", "Spread", "lay", "observed", "trip_eta", "StoredDepartures",
+           "Places", "spread", "and_"]

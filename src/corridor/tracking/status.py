@@ -1,0 +1,109 @@
+"""The current state of each container trip, kept up to date event by event (`trip_status`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from ..domain.events import Classifier, Event, EventKind
+from ..store.events import party_set
+from ..store.tables import bookings, locations, trip_status, trips
+
+# state after an actual movement; the mode decides between rail and sea
+_ON_VEHICLE = {"LOAD", "DEPA"}
+_AT_FACILITY = {"DISC", "GTIN", "ARRI", "DROP", "STRP", "STUF", "INSP", "RSEA"}
+
+
+def vehicle_state(mode: str | None) -> str:
+    """The state of a box aboard a vehicle of `mode`."""
+    return {"RAIL": "on_rail", "VESSEL": "at_sea", "BARGE": "at_sea", "TRUCK": "on_road"}.get(mode or "", "in_transit")
+
+
+def _next_state(row: dict, e: Event, final_refs: set[str]) -> bool:
+    """Apply one ACT movement to a status row; True when where/how the box is changed."""
+    tc = e.transport_call
+    if e.code in _ON_VEHICLE and tc is not None:
+        state, vehicle, dep = vehicle_state(tc.mode), tc.voyage or tc.vehicle, tc.departure_id
+    elif e.code == "ARRI" and tc is not None and row.get("state") in ("on_rail", "at_sea", "on_road"):
+        state, vehicle, dep = row["state"], row.get("vehicle"), row.get("departure_id")   # still aboard
+    elif e.code in _AT_FACILITY:
+        state, vehicle, dep = "at_facility", None, None
+    elif e.code in ("GTOT", "PICK"):
+        state = "delivered" if e.location in final_refs else "on_road"
+        vehicle, dep = (tc.voyage or tc.vehicle if tc else None), None
+    else:
+        return False
+    changed = (state, e.location, vehicle) != (row.get("state"), row.get("location"), row.get("vehicle"))
+    row.update(state=state, location=e.location or row.get("location"), vehicle=vehicle, departure_id=dep)
+    if changed:
+        row["since"] = e.event_time
+    return changed
+
+
+def _final_refs(conn: Connection, booking_ref: str | None) -> set[str]:
+    """Location refs (code and id) of the booking's destination: a gate-out there is delivery."""
+    if not booking_ref:
+        return set()
+    r = conn.execute(select(locations.c.id, locations.c.code).join(
+        bookings, bookings.c.destination == locations.c.id).where(bookings.c.ref == booking_ref)).first()
+    return {r.id, r.code} - {None} if r else set()
+
+
+def apply(conn: Connection, stored: list[tuple[int, Event]]) -> set[str]:
+    """Fold newly stored events into `trip_status`; returns the trips whose position/state moved.
+
+    Only the rows of the touched trips are read and written: nothing is recomputed from scratch.
+    Late reports (older than the current state) update `last_heard_at` but not the state.
+    """
+    by_trip: dict[str, list[tuple[int, Event]]] = {}
+    for seq, e in stored:
+        if e.trip_id:
+            by_trip.setdefault(e.trip_id, []).append((seq, e))
+    moved: set[str] = set()
+    for trip_id, items in by_trip.items():
+        cur = conn.execute(select(trip_status).where(trip_status.c.trip_id == trip_id)).first()
+        if cur is None:
+            t = conn.execute(select(trips).where(trips.c.id == trip_id)).first()
+            if t is None:
+                continue
+            row = {"trip_id": trip_id, "equipment": t.equipment, "booking_ref": t.booking_ref, "state": "planned",
+                   "last_event_seq": 0, "parties": party_set(t.parties)}
+        else:
+            row = dict(cur._mapping)
+        final = _final_refs(conn, row.get("booking_ref"))
+        for seq, e in sorted(items, key=lambda p: p[1].event_time):
+            row["last_event_seq"] = max(row["last_event_seq"], seq)
+            row["parties"] = party_set(set(row["parties"].split()) | e.parties | {e.source_party})
+            if e.classifier != Classifier.ACT or e.source_party == "CORRIDOR" and e.kind == EventKind.ALERT:
+                continue
+            if row.get("last_heard_at") is None or e.event_time > row["last_heard_at"]:
+                row["last_heard_at"] = e.event_time
+            if e.kind == EventKind.IOT:
+                if e.lat is not None and (row.get("position_at") is None or e.event_time >= row["position_at"]):
+                    row.update(lat=e.lat, lon=e.lon, position_at=e.event_time)
+                continue
+            if e.kind == EventKind.ALERT or (row.get("since") and e.event_time < row["since"]):
+                continue
+            if _next_state(row, e, final):
+                moved.add(trip_id)
+        if cur is None:
+            conn.execute(insert(trip_status).values(**row))
+            moved.add(trip_id)
+        else:
+            conn.execute(update(trip_status).where(trip_status.c.trip_id == trip_id).values(
+                **{k: v for k, v in row.items() if k != "trip_id"}))
+    return moved
+
+
+def get(conn: Connection, trip_id: str) -> dict | None:
+    """The status row of a trip as a dict, or None."""
+    r = conn.execute(select(trip_status).where(trip_status.c.trip_id == trip_id)).first()
+    return dict(r._mapping) if r else None
+
+
+def set_eta(conn: Connection, trip_id: str, eta: datetime | None, low: datetime | None,
+            high: datetime | None) -> None:
+    """Store the current ETA and its range on the status row."""
+    conn.execute(update(trip_status).where(trip_status.c.trip_id == trip_id).values(
+        eta=eta, eta_low=low, eta_high=high))
