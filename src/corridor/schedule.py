@@ -172,7 +172,8 @@ class _Ctx:
         return departs_utc, Departure(
             id=f"{self.link.id}-{ymd}-{self.runs_per_day[day]}", link_id=self.link.id,
             service=self.code, operator=operator, mode=self.link.mode, origin=self.link.origin,
-            destination=self.link.destination, departs_at=departs_utc.astimezone(self.otz),
+            destination=self.link.destination,
+            departs_at=planned if departs_utc == planned else departs_utc.astimezone(self.otz),
             arrives_at=arrives_utc.astimezone(self.dtz), capacity_teu=self.link.capacity_teu,
             price_usd_per_teu=self.price_teu, vehicle=vehicle, voyage=voyage, status=status)
 

@@ -160,3 +160,13 @@ def test_throughput_keeps_up_with_an_indexed_sqlite_insert(tmp_path):
           f"(ratio {bare_s / parse_s:.2f}); indexed WAL {n / store_s:,.0f} rows/s "
           f"(ratio {store_s / parse_s:.2f})")
     assert store_s / parse_s >= 0.3
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=",;\t\n\"'abc0123456789:-+TZ_ event_codetimeLOADGTIN", max_size=200))
+def test_fuzz_never_raises(text):
+    r = parse_csv("event_code,event_time,equipment\n" + text)
+    assert r.meta.get("profile") == "default"

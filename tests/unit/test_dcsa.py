@@ -183,3 +183,20 @@ def test_field_types():
     for bad in ("kzaau", "KZAA1", "QQAAU", "KZ_AKX"):
         with pytest.raises(ValueError):
             un_location_code(bad)
+
+
+# any JSON at all, including event-shaped objects with wrong types, gives a result, never an exception
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                         st.sampled_from(["eventType", "eventClassification", "eventDateTime", "events",
+                                          "transportCall", "eventCreatedDateTime", "x"]), inner, max_size=5),
+                     max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json)
+def test_fuzz_never_raises(value):
+    r = parse_dcsa(value, received_at=RECEIVED)
+    assert all(e.event_time.tzinfo is not None for e in r.events)

@@ -69,6 +69,12 @@ def install(app: FastAPI) -> None:
     async def _conflict(request: Request, exc: DomainError):
         return problem_response(request, 409, "Conflict", str(exc))
 
+    from ..notices.service import NoticeRefused
+
+    @app.exception_handler(NoticeRefused)
+    async def _refused(request: Request, exc: NoticeRefused):
+        return problem_response(request, 403, "Forbidden", str(exc))
+
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError):
         return problem_response(request, 400, "Invalid input", str(exc))

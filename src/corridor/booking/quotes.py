@@ -173,6 +173,9 @@ def plan_options(network: Network, departures: Sequence[Departure], reserved: Ma
     options = []
     for fam, ids, opt in found:
         legs, total, kg = price_legs(network, [by_id[i] for i in ids], teu, free)
+        if opt is not None and all(hasattr(x, "price") and hasattr(x, "co2e_kg") for x in opt.legs):
+            legs = tuple(QuoteLeg(q.departure, q.free_teu, x.price, float(x.co2e_kg))
+                         for q, x in zip(legs, opt.legs))
         if opt is not None:   # the planner's own all-in figures win where it gives them
             p = getattr(opt, "price", None)
             if isinstance(p, Money):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Connection
 
@@ -90,7 +90,14 @@ class BookingService:
         avoid = set(avoid_departures)
         deps = [dep for dep, _ in rows if dep.id not in avoid]
         reserved = {dep.id: n for dep, n in rows}
-        options = plan_options(self.network, deps, reserved, o.id, d.id, ready_at, containers, max_options)
+        if not deps:
+            raise NoRoute(self._why_no_route(o.id, d.id, ready_at, containers, deps))
+        try:
+            options = plan_options(self.network, deps, reserved, o.id, d.id, ready_at, containers, max_options)
+        except DomainError as e:
+            if type(e).__name__ == "NoRoute":   # the planner's own: keep its reason
+                raise NoRoute(str(e)) from None
+            raise
         if not options:
             raise NoRoute(self._why_no_route(o.id, d.id, ready_at, containers, deps))
         return Quote(o.id, d.id, ready_at, containers, options)
@@ -126,10 +133,11 @@ class BookingService:
              containers: tuple[ContainerRequest, ...], departure_ids: Sequence[str], *,
              forwarder: str | None = None, nominated: Iterable[str] = (), created_by: str = "",
              confirm: bool = True, route: str = "", price_usd: float | None = None,
-             co2e_kg: float | None = None) -> BookingRecord:
+             co2e_kg: float | None = None, with_alternatives: bool = True) -> BookingRecord:
         """Reserve space on every departure in one transaction; SpaceUnavailable (with alternatives) if any is full.
 
         The booking is stored as requested and, when `confirm`, confirmed in the same transaction.
+        `with_alternatives=False` skips re-planning on a full departure (bulk and load tests).
         """
         o, d = self.network.resolve(origin), self.network.resolve(destination)
         _aware(ready_at)
@@ -162,7 +170,8 @@ class BookingService:
                     evs.append(self._shipment_event(b, "CONF", now))
                 eventstore.append(conn, evs)
         except SpaceUnavailable as e:
-            e.alternatives = self._alternatives(o.id, d.id, ready_at, containers)
+            if with_alternatives:
+                e.alternatives = self._alternatives(o.id, d.id, ready_at, containers)
             raise
         return self.get(ref)
 
@@ -259,7 +268,7 @@ class BookingService:
                     location=loc.ref, transport_call=tc, references=(("BKG", b.ref),), source_party=ADMIN_PARTY,
                     parties=b.parties | {dep.operator}, created_at=records.utcnow(),
                     extra={"voyage": dep.voyage, "vehicle": dep.vehicle, "operator": dep.operator,
-                           "plan": plan, "mode": dep.mode.value}))
+                           "plan_from_seq": plan, "mode": dep.mode.value}))
         return out
 
     def _shipment_event(self, b: Booking, code: str, now: datetime, reason: str | None = None) -> Event:
@@ -386,17 +395,16 @@ class BookingService:
                 now = records.utcnow()
                 records.update_booking(conn, ref, now, route=self._route(all_deps), price_usd=float(total.amount),
                                        co2e_kg=round(kg, 1), promised_arrival=new[-1].arrives_at)
-                plan_no = 1 + len({leg.seq for leg in rec.history}) + 1
                 b.legs = keep + added
-                evs = self._plan_events(b, new, plan=plan_no)
+                evs = self._plan_events(b, new, plan=seq0 + 1)
                 if reason:
                     evs.append(replace(self._shipment_event(b, "CONF", now, f"re-routed: {reason}"),
                                        extra={"status": b.status.value, "amended": True}))
                 eventstore.append(conn, evs)
         except SpaceUnavailable as e:
-            cur = self.get(ref)
-            e.alternatives = self._alternatives(departure_ids and self._origin_of(departure_ids[0]) or cur.booking.origin,
-                                                cur.booking.destination, cur.booking.ready_at, cur.booking.containers)
+            cur = self.get(ref).booking
+            start = self._origin_of(departure_ids[0]) or cur.origin
+            e.alternatives = self._alternatives(start, cur.destination, cur.ready_at, cur.containers)
             raise
         return self.get(ref)
 
@@ -413,7 +421,6 @@ class BookingService:
         if ready_at is None:
             arrived = [leg.arrives_at for leg in b.legs if leg.destination == start]
             ready_at = arrived[0] if arrived else b.ready_at
-        # the booking's own space on legs it would keep counts as free for it
         return self.quote(start, b.destination, ready_at, b.containers, avoid_departures=avoid)
 
     def affected_by(self, departure_id: str) -> list[str]:
@@ -486,7 +493,3 @@ def departure_json(dep: Departure, reserved: int, network: Network) -> dict:
             "vehicle": dep.vehicle, "voyage": dep.voyage, "status": dep.status,
             "capacity_teu": dep.capacity_teu, "reserved_teu": reserved, "free_teu": free,
             "load_factor": round(reserved / dep.capacity_teu, 3) if dep.capacity_teu else None}
-
-
-def teu_window(hours: float) -> timedelta:
-    return timedelta(hours=hours)

@@ -109,13 +109,17 @@ class Link:
     source: str = ""
 
     def reversed(self) -> "Link":
-        """The same link run the other way (for bidirectional links)."""
+        """The same link run the other way (for bidirectional links); a gauge change flips too."""
+        transfer = self.transfer
+        if transfer and transfer.startswith("gauge_change_"):
+            a, b = transfer.removeprefix("gauge_change_").split("_", 1)
+            transfer = f"gauge_change_{b}_{a}"
         return Link(
             id=self.id + "R", origin=self.destination, destination=self.origin, mode=self.mode,
             corridors=self.corridors, distance_km=self.distance_km, running_hours=self.running_hours,
             dwell_hours=self.dwell_hours, dwell_hours_range=self.dwell_hours_range,
             frequency_per_week=self.frequency_per_week, capacity_teu=self.capacity_teu,
-            capacity_wagons=self.capacity_wagons, operator=self.operator, transfer=self.transfer,
+            capacity_wagons=self.capacity_wagons, operator=self.operator, transfer=transfer,
             status=self.status, suez_restricted=self.suez_restricted,
             price_usd_per_feu=self.price_usd_per_feu, estimated=self.estimated, source=self.source)
 

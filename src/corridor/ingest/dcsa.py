@@ -425,6 +425,8 @@ def parse_dcsa(raw: bytes | str | list | dict, *, source_party: str = "",
                received_at: datetime | None = None) -> ParseResult:
     """Return the Events of a DCSA TNT 2.2 or 3.0 payload, one Rejection per bad event; never raises."""
     received_at = received_at or datetime.now(timezone.utc)
+    if received_at.tzinfo is None:   # a caller's naive clock is taken as UTC rather than failing every event
+        received_at = received_at.replace(tzinfo=timezone.utc)
     result = ParseResult(format=FORMAT, events=[], rejections=[], warnings=[], schedule=[],
                          stowage=[], meta={"source_party": source_party})
     try:
@@ -472,7 +474,7 @@ def _unwrap(raw) -> tuple[list, str | None]:
             raise _Reject("", f"not UTF-8 text (byte {exc.start})", "UTF-8 JSON") from None
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
+            raw = json.loads(raw.lstrip("\ufeff"))
         except json.JSONDecodeError as exc:
             raise _Reject("", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                           "a JSON array of DCSA events") from None
@@ -650,7 +652,8 @@ def _classify_30(c: Classification30, path: str) -> tuple[str, str, str | None]:
     classifier = _CLASSIFIERS.get(c.eventClassifierCode or c.eventClassifier or "")
     if classifier is None:
         raise _Reject(_join(where, "eventClassifierCode"),
-                      f"eventClassifierCode {c.eventClassifierCode or c.eventClassifier!r} is not ACT, EST or PLN",
+                      f"eventClassifierCode {c.eventClassifierCode or c.eventClassifier!r} "
+                      "is not ACT, EST or PLN",
                       "one of ACT, EST, PLN (or ACTUAL, ESTIMATED, PLANNED)")
     code_field, word_field, vocabulary = _TYPE_FIELDS_30[kind]
     value = getattr(c, code_field) or getattr(c, word_field)

@@ -20,7 +20,7 @@ from ..domain.trips import Trip, attribute
 from ..store import Store
 from ..store import events as evstore
 from ..store import ingest as repo
-from ..store.parties import resolve_alias
+from ..store.parties import get_party, resolve_alias
 from ..store.tables import bookings
 from .results import ParseResult, Rejection
 
@@ -93,7 +93,6 @@ class Ingestor:
 
     def __init__(self, store: Store):
         self.store = store
-        self._tz_cache: dict[str, object] = {}
 
     # -- public ------------------------------------------------------------------------------
     def ingest(self, content: bytes, *, source_party: str | None = None, filename: str | None = None,
@@ -163,7 +162,7 @@ class Ingestor:
         for rej in result.rejections:
             hold("rejected", _reason(rej), {k: v for k, v in asdict(rej).items() if v is not None})
         if not party:
-            sender = result.meta.get("sender")
+            sender = _sender_code(result.meta)
             why = (f"unknown sender id {sender!r}: add a party alias for it and replay" if sender
                    else "no sending party: post with an API key or name the sender")
             for e in result.events:
@@ -220,8 +219,11 @@ class Ingestor:
 
     # -- steps -------------------------------------------------------------------------------
     def _sender(self, conn, meta: dict) -> str | None:
-        sender = meta.get("sender")
-        return resolve_alias(conn, "party", sender) if sender else None
+        """The party behind the message's own sender id (EDIFACT UNB, MQTT topic), via the registry."""
+        sender = _sender_code(meta)
+        if not sender:
+            return None
+        return resolve_alias(conn, "party", sender) or (sender if get_party(conn, sender) else None)
 
     def _location(self, conn, code: str | None) -> str | None:
         """Canonical location ref (UN/LOCODE, else corridor id) of an outside code; None if unknown."""
@@ -235,17 +237,21 @@ class Ingestor:
         return (r.code if r and r.code else loc_id)
 
     def _tz_for(self, conn):
-        """Location code -> ZoneInfo, for senders that give local times without an offset."""
+        """Location code -> ZoneInfo, for senders that give local times without an offset.
+
+        Cached for one message only: an alias added meanwhile must count on the next one.
+        """
         from zoneinfo import ZoneInfo
+        cache: dict[str, object] = {}
 
         def tz_for(code: str):
-            if code not in self._tz_cache:
+            if code not in cache:
                 loc_id = resolve_alias(conn, "location", code) if code else None
                 from ..store.tables import locations
                 r = conn.execute(select(locations.c.timezone).where(locations.c.id == loc_id)).first() \
                     if loc_id else None
-                self._tz_cache[code] = ZoneInfo(r.timezone) if r else None
-            return self._tz_cache[code]
+                cache[code] = ZoneInfo(r.timezone) if r else None
+            return cache[code]
         return tz_for
 
     def _expand(self, conn, e: Event) -> list[Event]:
@@ -315,6 +321,11 @@ class Ingestor:
         for s in result.stowage:
             if s.voyage:
                 repo.couple(conn, "vessel", s.voyage, "container", s.equipment, received_at, party)
+
+
+def _sender_code(meta: dict) -> str | None:
+    """The sender id a message names itself: the EDIFACT UNB sender, or the party of an MQTT topic."""
+    return meta.get("sender") or (meta.get("source_party") if meta.get("topic") else None) or None
 
 
 def _reason(r: Rejection) -> str:

@@ -358,7 +358,10 @@ def _cheapest(labels: list[tuple]) -> list[tuple]:
 
 
 def _dominated(arr: int, p: float, e: float, bag: Iterable[tuple]) -> bool:
-    return any(x[0] <= arr and x[1] <= p and x[2] <= e for x in bag)
+    for x in bag:   # a plain loop: this is the Pareto scan's innermost test
+        if x[0] <= arr and x[1] <= p and x[2] <= e:
+            return True
+    return False
 
 
 def _non_dominated(journeys: list[Journey]) -> list[Journey]:

@@ -43,9 +43,12 @@ def get_raw(conn: Connection, mid: str):
     return conn.execute(select(raw_messages).where(raw_messages.c.id == mid)).first()
 
 
-def pending_raw(conn: Connection, limit: int = 100) -> list:
-    return conn.execute(select(raw_messages.c.id).where(raw_messages.c.status == "pending")
-                        .order_by(raw_messages.c.received_at).limit(limit)).scalars().all()
+def pending_raw(conn: Connection, limit: int = 100, received_before: datetime | None = None) -> list[str]:
+    """Ids of kept messages not processed yet, oldest first."""
+    q = select(raw_messages.c.id).where(raw_messages.c.status == "pending")
+    if received_before is not None:
+        q = q.where(raw_messages.c.received_at < received_before)
+    return conn.execute(q.order_by(raw_messages.c.received_at).limit(limit)).scalars().all()
 
 
 def quarantine_add(conn: Connection, rows: list[dict]) -> None:

@@ -34,8 +34,6 @@ def map_message(ctx: Context) -> list[Stowage]:
     vessel_id = tdt.el(7) or None
     vessel = tdt.el(7, 3) or vessel_id
     departure, _ = loc(find(head, "LOC", "5"))
-    if not groups:
-        ctx.warn(f"BAPLIE message {ctx.msg.ref!r} has no stowage cell (LOC+147)")
     out, empty_cells = [], 0
     for group in groups:
         try:
@@ -54,6 +52,9 @@ def map_message(ctx: Context) -> list[Stowage]:
                 operator=operator.el(1) if operator is not None else None, message_ref=ctx.msg.ref))
         except Reject as r:
             ctx.reject(r)
+    if not out and empty_cells == len(groups) and not any(r.message_ref == ctx.msg.ref for r in ctx.result.rejections):
+        raise Reject(f"BAPLIE message {ctx.msg.ref!r} places no container (no LOC+147 group with an EQD)",
+                     ctx.msg.unh, "EQD", "LOC+147+<cell>::5 followed by EQD+CN+<container number>")
     if empty_cells:
         ctx.warn(f"BAPLIE message {ctx.msg.ref!r}: {empty_cells} stowage cells without a container skipped")
     return out

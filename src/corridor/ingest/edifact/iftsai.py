@@ -76,4 +76,7 @@ def map_message(ctx: Context) -> tuple[list[Event], list[ScheduleUpdate]]:
                         extra={"call_role": group[0].el(0)}))
             except Reject as r:
                 ctx.reject(r)
+    if not updates and not any(r.message_ref == ctx.msg.ref for r in ctx.result.rejections):
+        raise Reject("IFTSAI lists no port call (LOC after the TDT)", sailings[0][0], "LOC",
+                     "LOC+<qualifier>+<UN/LOCODE>:139:6 followed by DTM+132/133")
     return events, updates

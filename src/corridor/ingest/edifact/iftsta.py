@@ -32,7 +32,7 @@ import re
 
 from corridor.domain.events import Classifier, Event, EventKind
 
-from .common import Context, Reject, find, loc
+from .common import Context, Reject, cancellation, find, loc
 from .interchange import Seg
 
 EQ, TR = EventKind.EQUIPMENT, EventKind.TRANSPORT
@@ -63,6 +63,7 @@ _TEXT_MODE = [(re.compile(r"\brail", re.I), "RAIL"), (re.compile(r"\b(vessel|shi
 def map_message(ctx: Context) -> list[Event]:
     """Return the events of one IFTSTA message; bad STS groups are rejected one by one."""
     head, consignments = _structure(ctx.msg.body)
+    cancellation(find(head, "BGM"))
     if not any(groups for _, groups in consignments):
         raise Reject("IFTSTA without any STS status segment", ctx.msg.unh, "STS", "STS+<category>+<status code>")
     created = ctx.created()

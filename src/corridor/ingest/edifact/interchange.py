@@ -233,8 +233,8 @@ def _segments(body: str, chars: Characters, env: Envelope, first_pos: int):
             at = start + tokenizer._message_index
             yield Seg("\x00ERR", [f"{exc} at character {at}"], pos)
             term = chars.segment_terminator
-            nxt = re.compile(rf"{re.escape(term)}\s*UNH{re.escape(chars.data_separator)}").search(body, at)
-            skipped_to = nxt.start() + 1 if nxt else len(body)
+            nxt = re.compile(rf"{re.escape(term)}\s*(UNH{re.escape(chars.data_separator)})").search(body, at)
+            skipped_to = nxt.start(1) if nxt else len(body)
             pos += max(1, body.count(term, at, skipped_to))
             start = skipped_to
 
@@ -352,9 +352,7 @@ class _Walker:
             self.warn(f"segment {seg.pos}: UNT without UNH; ignored")
             return
         self.msg = None
-        self.in_group += 1
-        self.in_interchange += 1
-        self.meta["messages"] += 1
+        self.count_message()
         if msg.type == "\x00BAD":
             return
         if seg.el(1) != msg.ref:
@@ -374,10 +372,16 @@ class _Walker:
         self.reject(f"syntax error: {seg.els[0]}; skipped to the next UNH", seg, None,
                     "a segment terminator after every segment, no line break right after a release character", ref)
         if self.msg is not None:
-            self.meta["messages"] += 1
-            self.in_group += 1
-            self.in_interchange += 1
+            self.count_message()
         self.msg = None
+
+    def count_message(self) -> None:
+        """Count a finished message in its group, or in the interchange when there is no group."""
+        self.meta["messages"] += 1
+        if self.group is not None:
+            self.in_group += 1
+        else:
+            self.in_interchange += 1
 
     def close_open(self, why: str, seg: Seg | None) -> None:
         """Reject a message that is still open when something else begins."""
@@ -385,9 +389,7 @@ class _Walker:
         if msg is None:
             return
         self.msg = None
-        self.meta["messages"] += 1
-        self.in_group += 1
-        self.in_interchange += 1
+        self.count_message()
         if msg.type != "\x00BAD":
             self.reject(f"message {msg.ref!r} (UNH at segment {msg.unh.pos}) is not closed by UNT before {why}",
                         seg or msg.unh, "UNT", "UNT+<segment count>+<reference>", msg.ref)

@@ -1,0 +1,184 @@
+"""DCSA Track & Trace 2.2 at /v2: events (every filter, operator suffixes, keyset paging) and
+event subscriptions with signed callbacks. Visibility applies exactly as everywhere else."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from ..access.visibility import event_clause, viewer_for
+from ..store import Store
+from ..store.events import row_to_event, select_events
+from ..store.tables import events
+from ..tracking import dcsa_query, hooks, outbox  # noqa: F401 - hooks registers the ingest steps
+from ..tracking.dcsa_out import dcsa_22_gap, to_dcsa_22
+from .deps import Principal, get_store, principal, writer
+from .problems import Problem
+
+router = APIRouter(prefix="/v2", tags=["DCSA Track & Trace 2.2"])
+API_VERSION = "2.2.0"
+V = {"API-Version": API_VERSION}
+SUB_FIELDS = {"callbackUrl", "transportDocumentTypeCode"} | set(dcsa_query.LISTS) | set(dcsa_query.VALUES)
+
+
+def _pages(request: Request, tokens: dict) -> dict:
+    base = str(request.url.path)
+    names = {"current": "Current-Page", "next": "Next-Page", "prev": "Prev-Page", "first": "First-Page",
+             "last": "Last-Page"}
+    return {names[k]: f"{base}?cursor={t}" for k, t in tokens.items()}
+
+
+@router.get("/events", summary="Find events (DCSA TNT 2.2)")
+def get_events(request: Request, p: Principal = Depends(principal), store: Store = Depends(get_store)):
+    """Events the caller may see, filtered as the DCSA 2.2 specification describes, paged by cursor."""
+    try:
+        q, pos = dcsa_query.parse(list(request.query_params.multi_items()))
+    except ValueError as e:
+        raise Problem(400, "Bad Request", str(e), reason="invalidQuery")
+    with store.read() as conn:
+        items, tokens = dcsa_query.page(conn, q, pos, viewer_for(conn, p.party))
+    return JSONResponse(items, headers=V | _pages(request, tokens))
+
+
+@router.get("/events/{eventID}", summary="Find an event by its eventID")
+def get_event(eventID: str, p: Principal = Depends(principal), store: Store = Depends(get_store)):
+    """One event by the eventID Corridor gave it; 404 when unknown or not visible."""
+    seq = outbox.seq_of(eventID)
+    if seq is None:
+        raise Problem(404, "Not Found", f"no event {eventID}", reason="notFound")
+    with store.read() as conn:
+        q = select_events().where(events.c.seq == seq)
+        vis = event_clause(viewer_for(conn, p.party))
+        r = conn.execute(q if vis is None else q.where(vis)).first()
+    if r is None or dcsa_22_gap(e := row_to_event(r)):
+        raise Problem(404, "Not Found", f"no event {eventID}", reason="notFound")
+    return JSONResponse(to_dcsa_22(e, outbox.event_uuid(r.seq), r.received_at), headers=V)
+
+
+# --- subscriptions ----------------------------------------------------------------------------
+
+def _check_body(body: dict, *, with_secret: bool) -> tuple[str, dict, bytes | None]:
+    if not isinstance(body, dict):
+        raise Problem(400, "Bad Request", "the body must be a JSON object", reason="invalidInput")
+    unknown = set(body) - SUB_FIELDS - {"secret", "subscriptionID"}
+    if unknown:
+        raise Problem(400, "Bad Request", f"unknown field(s): {', '.join(sorted(unknown))}", reason="invalidInput")
+    url = body.get("callbackUrl")
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if not parts or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise Problem(400, "Bad Request", "callbackUrl must be an absolute http(s) URL", reason="invalidInput")
+    secret = None
+    if with_secret:
+        if "secret" not in body:
+            raise Problem(400, "Bad Request", "secret is required (base64 of 32 to 64 bytes)", reason="invalidInput")
+        try:
+            secret = outbox.decode_secret(body["secret"])
+        except ValueError as e:
+            raise Problem(400, "Bad Request", str(e), reason="invalidInput")
+    elif "secret" in body:
+        raise Problem(400, "Bad Request", "secret may only be set on POST, or with PUT .../secret",
+                      reason="invalidInput")
+    filters: dict = {}
+    for k, v in body.items():
+        if k in ("callbackUrl", "secret", "subscriptionID") or v in (None, [], ""):
+            continue
+        if k in dcsa_query.LISTS or k == "eventType":
+            if not isinstance(v, list) or any(x not in dcsa_query.LISTS[k] for x in v):
+                raise Problem(400, "Bad Request", f"{k} must be a list of {', '.join(sorted(dcsa_query.LISTS[k]))}",
+                              reason="invalidInput")
+        elif not isinstance(v, (str, list)):
+            raise Problem(400, "Bad Request", f"{k} must be a string", reason="invalidInput")
+        filters[k] = v
+    return url, filters, secret
+
+
+def _json(r) -> dict:
+    return {"subscriptionID": r.id, "callbackUrl": r.callback_url,
+            **{k: v for k, v in (r.filters or {}).items() if k not in outbox.CORRIDOR_FILTERS}}
+
+
+def _own(conn, sid: str, p: Principal):
+    r = outbox.get(conn, sid)
+    if r is None or (r.party_id != p.party.id and not p.party.is_admin):
+        raise Problem(404, "Not Found", f"no subscription {sid}", reason="notFound")
+    return r
+
+
+@router.get("/event-subscriptions", summary="The caller's event subscriptions")
+def list_subscriptions(request: Request, limit: int = 100, cursor: str | None = None,
+                       p: Principal = Depends(principal), store: Store = Depends(get_store)):
+    """Subscriptions of the caller's party (all for the administrator), paged by cursor."""
+    if limit < 1 or limit > 1000:
+        raise Problem(400, "Bad Request", "limit must be between 1 and 1000", reason="invalidQuery")
+    try:
+        start = int(base64.urlsafe_b64decode(cursor + "==").decode()) if cursor else 0
+    except Exception:
+        raise Problem(400, "Bad Request", "cursor is not one this server issued", reason="invalidQuery")
+    with store.read() as conn:
+        rows = outbox.list_for(conn, None if p.party.is_admin else p.party.id)
+    tok = lambda n: base64.urlsafe_b64encode(str(n).encode()).decode().rstrip("=")
+    pages = {"current": tok(start), "first": tok(0)}
+    if start + limit < len(rows):
+        pages["next"] = tok(start + limit)
+    if start > 0:
+        pages["prev"] = tok(max(0, start - limit))
+    if rows:
+        pages["last"] = tok(max(0, (len(rows) - 1) // limit * limit))
+    headers = V | {k: v.replace("?cursor=", f"?limit={limit}&cursor=") for k, v in _pages(request, pages).items()}
+    return JSONResponse([_json(r) for r in rows[start:start + limit]], headers=headers)
+
+
+@router.post("/event-subscriptions", status_code=201, summary="Subscribe to events")
+def create_subscription(body: dict = Body(...), p: Principal = Depends(writer), store: Store = Depends(get_store)):
+    """Create a subscription; callbacks carry events stored from now on, signed with the secret."""
+    url, filters, secret = _check_body(body, with_secret=True)
+    with store.tx() as conn:
+        sid = outbox.create(conn, p.party.id, url, secret, filters)
+        r = outbox.get(conn, sid)
+    return JSONResponse(_json(r), status_code=201, headers=V)
+
+
+@router.get("/event-subscriptions/{subscriptionID}", summary="One subscription")
+def get_subscription(subscriptionID: str, p: Principal = Depends(principal), store: Store = Depends(get_store)):
+    with store.read() as conn:
+        return JSONResponse(_json(_own(conn, subscriptionID, p)), headers=V)
+
+
+@router.put("/event-subscriptions/{subscriptionID}", summary="Change a subscription (not its secret)")
+def put_subscription(subscriptionID: str, body: dict = Body(...), p: Principal = Depends(writer),
+                     store: Store = Depends(get_store)):
+    url, filters, _ = _check_body(body, with_secret=False)
+    if body.get("subscriptionID") not in (None, subscriptionID):
+        raise Problem(400, "Bad Request", "subscriptionID in the body differs from the path", reason="invalidInput")
+    with store.tx() as conn:
+        _own(conn, subscriptionID, p)
+        outbox.change(conn, subscriptionID, callback_url=url, filters=filters)
+        return JSONResponse(_json(outbox.get(conn, subscriptionID)), headers=V)
+
+
+@router.delete("/event-subscriptions/{subscriptionID}", status_code=204, summary="Remove a subscription")
+def delete_subscription(subscriptionID: str, p: Principal = Depends(writer), store: Store = Depends(get_store)):
+    with store.tx() as conn:
+        _own(conn, subscriptionID, p)
+        outbox.remove(conn, subscriptionID)
+    return Response(status_code=204, headers=V)
+
+
+@router.put("/event-subscriptions/{subscriptionID}/secret", status_code=204, summary="Rotate the secret")
+def rotate_secret(subscriptionID: str, body: dict = Body(...), p: Principal = Depends(writer),
+                  store: Store = Depends(get_store)):
+    """Replace the signing secret; callbacks from now on are signed with the new one."""
+    try:
+        secret = outbox.decode_secret((body or {}).get("secret") or "")
+    except ValueError as e:
+        raise Problem(400, "Bad Request", str(e), reason="invalidInput")
+    with store.tx() as conn:
+        _own(conn, subscriptionID, p)
+        outbox.change(conn, subscriptionID, secret=secret)
+    return Response(status_code=204, headers=V)
+
+

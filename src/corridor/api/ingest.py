@@ -1,0 +1,203 @@
+"""Ingest over HTTP: raw messages, DCSA events, positions; the quarantine and the alias registry.
+
+A poster is the party of its API key; operators may post only for their own facilities and
+services (what they may not post is kept in quarantine with the reason). With CORRIDOR_NATS_URL
+set, messages are kept and queued (202, processed by the ingest workers); otherwise they are
+processed at once (200, the outcome in the answer).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from ..cli.ingest import ALIAS_KINDS, quarantine_json, resolve_alias_target
+from ..store import ingest as repo
+from .deps import Principal, admin, get_store, principal, writer
+from .problems import Problem
+
+router = APIRouter(prefix="/api/v1", tags=["ingest"])
+_publisher_lock = threading.Lock()
+
+OUTCOME_EXAMPLE = {"path": "gate-2026-03-02.edi", "message_id": "9f2c…", "format": "edifact",
+                   "source_party": "PORTAKTAU", "stored": 12, "duplicates": 0, "quarantined": 1,
+                   "reasons": ["unknown location code 'KZXXX': add a location alias and replay"], "warnings": []}
+
+
+def _body(media: dict[str, dict]) -> dict:
+    return {"requestBody": {"required": True, "content": media}}
+
+
+def _publisher(request: Request):
+    """The JetStream publisher of this app, when CORRIDOR_NATS_URL is set."""
+    url = getattr(request.app.state.settings, "nats_url", None)
+    if not url:
+        return None
+    with _publisher_lock:
+        pub = getattr(request.app.state, "ingest_publisher", None)
+        if pub is None:
+            from ..ingest.nats import JetStreamPublisher
+            try:
+                pub = JetStreamPublisher(url)
+            except Exception as e:  # noqa: BLE001 - the broker is down: say so, keep nothing half-done
+                raise Problem(503, "Service Unavailable", f"NATS not reachable at {url}: {e}")
+            request.app.state.ingest_publisher = pub
+    return pub
+
+
+def _rights(conn, p: Principal):
+    """`allowed(event)` for the caller: None for the administrator."""
+    if p.party.is_admin:
+        return None
+    from ..access.visibility import can_post_event, viewer_for
+    viewer = viewer_for(conn, p.party)
+    return lambda e: can_post_event(viewer, e)
+
+
+async def _accept(request: Request, p: Principal, fmt: str | None, filename: str | None,
+                  party: str | None) -> JSONResponse:
+    content = await request.body()
+    if not content.strip():
+        raise Problem(400, "Bad Request", "empty body: send the message itself as the request body")
+    store = get_store(request)
+    sender = p.party.id
+    if party and party != p.party.id:
+        if not p.party.is_admin:
+            raise Problem(403, "Forbidden", "only the administrator may post on behalf of another party")
+        sender = party
+    elif p.party.is_admin and not party:
+        sender = None   # the administrator relays: the sender comes from the message (e.g. UNB)
+
+    def run():
+        from ..ingest.service import Ingestor
+        ingestor = Ingestor(store)
+        with store.read() as conn:
+            allowed = _rights(conn, p)
+        pub = _publisher(request)
+        if pub is None:
+            return 200, ingestor.ingest(content, source_party=sender, filename=filename, fmt=fmt,
+                                        allowed=allowed).as_json()
+        mid, used, new = ingestor.keep(content, source_party=sender, filename=filename, fmt=fmt)
+        pub.publish(mid, check_visibility=allowed is not None)
+        return 202, {"message_id": mid, "format": used, "status": "pending", "new": new}
+
+    status, doc = await run_in_threadpool(run)
+    return JSONResponse(doc, status_code=status)
+
+
+@router.post("/messages", summary="Post a raw EDIFACT or CSV message", status_code=200,
+             openapi_extra=_body({"application/edifact": {"schema": {"type": "string"}},
+                                  "text/csv": {"schema": {"type": "string"}},
+                                  "text/plain": {"schema": {"type": "string"}}}),
+             responses={200: {"description": "Processed: stored, duplicates, quarantined with reasons",
+                              "content": {"application/json": {"example": OUTCOME_EXAMPLE}}},
+                        202: {"description": "Kept and queued for the ingest workers (NATS configured)"}})
+async def post_message(request: Request, fmt: str | None = Query(None, alias="format",
+                                                                   description="edifact | csv (default: detected)"),
+                       filename: str | None = Query(None, description="The original file name, kept with it"),
+                       party: str | None = Query(None, description="Administrator only: post for this party"),
+                       p: Principal = Depends(writer)) -> JSONResponse:
+    """Keep the raw message, store its events once, quarantine the rest with reasons."""
+    if fmt and fmt not in ("edifact", "csv"):
+        raise Problem(400, "Bad Request", f"format {fmt!r}: this endpoint takes edifact or csv "
+                                          "(DCSA JSON goes to /api/v1/events, positions to /api/v1/positions)")
+    return await _accept(request, p, fmt, filename, party)
+
+
+@router.post("/events", summary="Post DCSA Track & Trace events (2.2 array or 3.0 shape)",
+             openapi_extra=_body({"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}),
+             responses={200: {"content": {"application/json": {"example": OUTCOME_EXAMPLE}}}})
+async def post_events(request: Request, party: str | None = Query(None, description="Administrator only"),
+                      p: Principal = Depends(writer)) -> JSONResponse:
+    """DCSA JSON events in; each is validated, stored once or quarantined with the JSON path at fault."""
+    return await _accept(request, p, "dcsa-json", None, party)
+
+
+@router.post("/positions", summary="Post GPS/IoT positions (one fix or a list)",
+             openapi_extra=_body({"application/json": {"schema": {"type": "object", "example": {
+                 "time": "2026-03-02T08:10:00+05:00", "lat": 43.65, "lon": 51.17, "device": "trk-77",
+                 "container": "MSKU1234565"}}}}),
+             responses={200: {"content": {"application/json": {"example": OUTCOME_EXAMPLE}}}})
+async def post_positions(request: Request, party: str | None = Query(None, description="Administrator only"),
+                         p: Principal = Depends(writer)) -> JSONResponse:
+    """The same payloads as the MQTT topic corridor/v1/positions/{party}/{device}."""
+    return await _accept(request, p, "position-json", None, party)
+
+
+# --- quarantine ------------------------------------------------------------------------------
+
+def _own(p: Principal, row) -> None:
+    if row is None or (not p.party.is_admin and row.source_party != p.party.id):
+        raise Problem(404, "Not Found", "no such quarantine entry")
+
+
+@router.get("/quarantine", summary="Quarantined entries with their reasons (newest first)")
+def list_quarantine(request: Request, status: str = Query("open", description="open | resolved | replayed | all"),
+                    limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+                    p: Principal = Depends(principal)) -> dict:
+    """The administrator sees all; a party sees what it sent."""
+    store = get_store(request)
+    with store.read() as conn:
+        rows = repo.quarantine_list(conn, status=None if status == "all" else status,
+                                    party=None if p.party.is_admin else p.party.id, limit=limit, offset=offset)
+    return {"entries": [quarantine_json(r) for r in rows], "limit": limit, "offset": offset}
+
+
+@router.get("/quarantine/{entry_id}", summary="One quarantined entry and its raw message")
+def show_quarantine(request: Request, entry_id: int, p: Principal = Depends(principal)) -> dict:
+    store = get_store(request)
+    with store.read() as conn:
+        row = repo.quarantine_get(conn, entry_id)
+        _own(p, row)
+        return quarantine_json(row, repo.get_raw(conn, row.message_id), with_content=True)
+
+
+@router.post("/quarantine/{entry_id}/replay", summary="Process the entry's message again (after a fix)")
+def replay_quarantine(request: Request, entry_id: int, p: Principal = Depends(writer)) -> dict:
+    """Re-process the whole message; what is stored already is never stored twice."""
+    from ..ingest.service import Ingestor
+    store = get_store(request)
+    with store.read() as conn:
+        row = repo.quarantine_get(conn, entry_id)
+        _own(p, row)
+        allowed = _rights(conn, p)
+    return Ingestor(store).replay(row.message_id, allowed).as_json()
+
+
+# --- aliases ---------------------------------------------------------------------------------
+
+class AliasIn(BaseModel):
+    kind: str = Field(..., description="party | location | operator", examples=["location"])
+    value: str = Field(..., min_length=1, max_length=200, description="The outside code or spelling",
+                       examples=["708507"])
+    target: str = Field(..., min_length=1, description="Party id, or location id / UN/LOCODE / name",
+                        examples=["KZDOS"])
+    note: str = Field("", description="Where the code comes from")
+
+
+@router.get("/aliases", summary="The registry of outside codes")
+def list_aliases(request: Request, kind: str | None = Query(None, description="party | location | operator"),
+                 _: Principal = Depends(principal)) -> dict:
+    from ..store.parties import all_aliases
+    with get_store(request).read() as conn:
+        rows = all_aliases(conn, kind)
+    return {"aliases": [{"kind": k, "value": v, "target": t, "note": n} for k, v, t, n in rows]}
+
+
+@router.post("/aliases", status_code=201, summary="Map an outside code to a party or facility (administrator)")
+def add_alias(request: Request, body: AliasIn, _: Principal = Depends(admin)) -> dict:
+    """Then replay the quarantine entries it explains."""
+    from ..store.parties import set_alias
+    if body.kind not in ALIAS_KINDS:
+        raise Problem(400, "Bad Request", f"kind {body.kind!r}: use one of {', '.join(ALIAS_KINDS)}")
+    with get_store(request).tx() as conn:
+        try:
+            target = resolve_alias_target(conn, body.kind, body.target)
+        except LookupError as e:
+            raise Problem(404, "Not Found", str(e))
+        set_alias(conn, body.kind, body.value, target, note=body.note)
+    return {"kind": body.kind, "value": body.value, "target": target, "note": body.note}

@@ -1,0 +1,115 @@
+"""Corridor's own tracking API: container and booking timelines, search by any identifier, the
+live Server-Sent Events stream, and replay of a subscription from a cursor."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from ..access.visibility import event_clause, viewer_for
+from ..store import Store
+from ..store.events import row_to_event, select_events
+from ..store.tables import events
+from ..tracking import hooks, outbox, timeline  # noqa: F401 - hooks registers the ingest steps
+from .deps import Principal, get_store, principal, writer
+from .problems import Problem
+
+router = APIRouter(prefix="/api/v1", tags=["tracking"])
+
+
+@router.get("/containers/{ref}", summary="Timeline, position, ETA and alerts of a container trip")
+def container(ref: str, p: Principal = Depends(principal), store: Store = Depends(get_store)) -> dict:
+    """`ref` is a container number (its latest trip the caller may see) or a trip id."""
+    with store.read() as conn:
+        v = viewer_for(conn, p.party)
+        trip_id = timeline.latest_trip(conn, ref, v)
+        tl = timeline.trip_timeline(conn, trip_id, v) if trip_id else None
+    if tl is None:
+        raise Problem(404, "Not Found", f"no container trip {ref} that you may see")
+    return tl
+
+
+@router.get("/bookings/{ref}/timeline", summary="Timelines of every container of a booking")
+def booking(ref: str, p: Principal = Depends(principal), store: Store = Depends(get_store)) -> dict:
+    with store.read() as conn:
+        tl = timeline.booking_timeline(conn, ref, viewer_for(conn, p.party))
+    if tl is None:
+        raise Problem(404, "Not Found", f"no tracked booking {ref} that you may see")
+    return tl
+
+
+@router.get("/search", summary="Find by container, booking, B/L, consignment note, wagon, train or sailing")
+def search(q: str = Query(..., min_length=2, max_length=60), p: Principal = Depends(principal),
+           store: Store = Depends(get_store)) -> dict:
+    with store.read() as conn:
+        return {"q": q, "results": timeline.search(conn, q, viewer_for(conn, p.party))}
+
+
+@router.post("/subscriptions/{sid}/replay", summary="Deliver a subscription's events again from a cursor")
+def replay(sid: str, cursor: int = Query(0, ge=0, description="event sequence number to replay after"),
+           p: Principal = Depends(writer), store: Store = Depends(get_store)) -> dict:
+    with store.tx() as conn:
+        r = outbox.get(conn, sid)
+        if r is None or (r.party_id != p.party.id and not p.party.is_admin):
+            raise Problem(404, "Not Found", f"no subscription {sid}")
+        return {"subscription": sid, "queued": outbox.replay(conn, sid, cursor)}
+
+
+@router.get("/stream", summary="Live events as Server-Sent Events, filtered and visibility-checked")
+async def stream(request: Request, booking: str | None = None, container: str | None = None,
+                 facility: str | None = None, after: int | None = Query(None, ge=0),
+                 max_seconds: float = Query(0, ge=0, le=86400, description="close after this long (0: never)"),
+                 p: Principal = Depends(principal), store: Store = Depends(get_store)):
+    """Each event is `id: <seq>` + `data: <json>`; reconnect with Last-Event-ID to resume."""
+    start = after if after is not None else int(request.headers.get("last-event-id") or -1)
+
+    def head() -> int:
+        with store.read() as conn:
+            from sqlalchemy import func, select
+            return conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
+
+    def fetch(last: int) -> list:
+        with store.read() as conn:
+            v = viewer_for(conn, p.party)
+            q = select_events().where(events.c.seq > last)
+            if booking:
+                q = q.where(events.c.booking_ref == booking)
+            if container:
+                q = q.where(events.c.equipment == container.upper())
+            if facility:
+                q = q.where(events.c.location == facility)
+            vis = event_clause(v)
+            rows = conn.execute((q if vis is None else q.where(vis)).limit(500)).all()
+            out = []
+            for r in rows:
+                e = row_to_event(r)
+                out.append((r.seq, timeline.event_json(r.seq, e, r.received_at)))
+            return out
+
+    async def gen():
+        last = start if start >= 0 else await run_in_threadpool(head)
+        t_end = time.monotonic() + max_seconds if max_seconds else None
+        yield ": corridor stream\n\n"
+        idle = 0.0
+        while not (t_end and time.monotonic() > t_end):
+            if await request.is_disconnected():
+                break
+            batch = await run_in_threadpool(fetch, last)
+            for seq, doc in batch:
+                last = seq
+                yield f"id: {seq}\nevent: {doc['kind'].lower()}\ndata: {json.dumps(doc, separators=(',', ':'))}\n\n"
+            if not batch:
+                idle += 0.5
+                if idle >= 15:
+                    idle = 0.0
+                    yield ": keep-alive\n\n"
+                await asyncio.sleep(0.5)
+        return
+
+    return StreamingResponse(gen(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

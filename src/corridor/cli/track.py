@@ -1,0 +1,68 @@
+"""`corridor track REF`: where a container or booking is, what happened, when it will arrive."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from .common import Exit, JsonOpt, emit_json, err, fail, out
+
+
+def track(ref: str = typer.Argument(..., help="Container number, trip id, booking, B/L, wagon, train or sailing."),
+          as_json: bool = JsonOpt) -> None:
+    """Show the timeline, position, ETA with its range, and alerts."""
+    from ..domain.parties import ADMIN_PARTY, Party, Role
+    from ..access.visibility import viewer_for
+    from ..store import open_store
+    from ..tracking import hooks, timeline  # noqa: F401 - registers the ingest steps for this process
+    try:
+        store = open_store()
+        with store.read() as conn:
+            v = viewer_for(conn, Party(ADMIN_PARTY, "local operator", frozenset({Role.ADMIN})))
+            trip_id = timeline.latest_trip(conn, ref, v)
+            doc = timeline.trip_timeline(conn, trip_id, v) if trip_id else timeline.booking_timeline(conn, ref, v)
+            if doc is None:
+                hits = timeline.search(conn, ref, v)
+                trip_ids = sorted({h["trip_id"] for h in hits if h.get("trip_id")})
+                if len(trip_ids) == 1:
+                    doc = timeline.trip_timeline(conn, trip_ids[0], v)
+                elif trip_ids:
+                    doc = {"ref": ref, "matches": hits}
+    except Exception as e:  # noqa: BLE001 - the store may be unreachable
+        if isinstance(e, typer.Exit):
+            raise
+        fail(f"cannot read the store: {e}", Exit.UNAVAILABLE, as_json=as_json)
+    if doc is None:
+        fail(f"nothing tracked under {ref!r}", Exit.NOT_FOUND, as_json=as_json)
+    if as_json:
+        emit_json(doc)
+        return
+    for tl in doc.get("containers") or ([doc] if "milestones" in doc else []):
+        _print_trip(tl)
+    for h in doc.get("matches", []):
+        out.print(f"{h['type']}: {h.get('equipment') or h['ref']} trip {h.get('trip_id')}")
+
+
+def _print_trip(tl: dict) -> None:
+    st, eta = tl.get("status") or {}, tl.get("eta")
+    err.print(f"[bold]{tl['equipment']}[/bold] trip {tl['trip_id']} booking {tl.get('booking_ref') or '-'}")
+    err.print(f"  now: {st.get('state', '?')} at {st.get('location') or '?'} "
+              f"{('on ' + st['vehicle']) if st.get('vehicle') else ''} since {st.get('since') or '?'}")
+    if eta:
+        err.print(f"  ETA {eta['eta']} (range {eta['low']} .. {eta['high']})")
+    if tl.get("position"):
+        pos = tl["position"]
+        err.print(f"  position {pos['lat']:.4f},{pos['lon']:.4f} at {pos['at']} on {pos.get('leg') or '-'}")
+    t = Table(title="milestones")
+    for col in ("milestone", "where", "vehicle", "planned", "estimated", "actual"):
+        t.add_column(col)
+    for m in tl["milestones"]:
+        t.add_row(m["milestone"] + (" (border)" if m.get("border_crossing") else ""), m["location"] or "",
+                  m["vehicle"] or "", m["planned"] or "", m["estimated"] or "", m["actual"] or "")
+    out.print(t)
+    for a in tl["alerts"]:
+        err.print(f"  [red]{a['code']}[/red] {a['at']}: {a['reason']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("track")(track)

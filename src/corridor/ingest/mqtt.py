@@ -1,0 +1,116 @@
+"""The MQTT positions consumer: QoS 1, a persistent session, acknowledged after commit.
+
+Trackers publish to corridor/v1/positions/{party}/{device} (docs/formats.md). The topic names
+the sender (the broker's ACL lets a party publish under its own id only). Each message runs
+through the one ingest path; the PUBACK goes out only after the transaction committed, so a
+crash redelivers it, and a redelivered or re-sent message never duplicates (content-addressed
+raw message, natural event key).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from ..store import Store
+from .positions import TOPIC_FILTER, topic_party
+
+log = logging.getLogger("corridor.ingest.mqtt")
+
+
+@dataclass
+class ConsumerStats:
+    """Counts since start, for logs and tests."""
+
+    messages: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class MqttConsumer:
+    """A running consumer; `.stop()` disconnects (the session stays on the broker)."""
+
+    def __init__(self, store: Store, url: str, *, client_id: str = "corridor-ingest",
+                 topic: str = TOPIC_FILTER):
+        import paho.mqtt.client as mqtt
+        from .service import Ingestor
+
+        u = urlparse(url if "://" in url else f"mqtt://{url}")
+        self.host, self.port = u.hostname or "127.0.0.1", u.port or (8883 if u.scheme == "mqtts" else 1883)
+        self.topic, self.store = topic, store
+        self.ingestor = Ingestor(store)
+        self.stats = ConsumerStats()
+        self.subscribed = threading.Event()
+        self._rights: dict[str, object] = {}
+        self._lock = threading.Lock()
+        # clean_session=False: the broker keeps the subscription and queues QoS 1 messages while
+        # Corridor is down; manual_ack: PUBACK only after the events are committed
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False,
+                                  manual_ack=True)
+        if u.username:
+            self.client.username_pw_set(u.username, u.password)
+        if u.scheme == "mqtts":
+            self.client.tls_set()
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(1, 30)
+
+    def start(self, timeout: float = 10.0) -> "MqttConsumer":
+        self.client.connect(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+        if not self.subscribed.wait(timeout):
+            self.stop()
+            raise ConnectionError(f"MQTT broker {self.host}:{self.port} did not accept the subscription")
+        return self
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    # -- callbacks (paho's network thread) -----------------------------------------------------
+    def _on_connect(self, client, _userdata, _flags, reason_code, _props):
+        if reason_code.is_failure:
+            log.error("MQTT connect refused: %s", reason_code)
+            return
+        client.subscribe(self.topic, qos=1)
+        self.subscribed.set()
+
+    def _on_message(self, client, _userdata, msg):
+        try:
+            try:
+                party, _device = topic_party(msg.topic)
+            except ValueError:
+                party = ""   # the parser quarantines it with the reason
+            # the sender is resolved from the topic through the registry (an unknown party is held)
+            o = self.ingestor.ingest(msg.payload, filename=msg.topic, fmt="position-json",
+                                     allowed=self._allowed(party))
+        except Exception as e:  # noqa: BLE001 - not acknowledged: the broker redelivers it on reconnect
+            with self._lock:
+                self.stats.failed += 1
+                self.stats.errors.append(f"{msg.topic}: {e.__class__.__name__}: {e}")
+            log.exception("position message on %s failed; left unacknowledged", msg.topic)
+            return
+        with self._lock:
+            self.stats.messages += 1
+            self.stats.stored += o.stored
+            self.stats.duplicates += o.duplicates
+            self.stats.quarantined += o.quarantined
+        if msg.qos > 0:
+            client.ack(msg.mid, msg.qos)
+
+    def _allowed(self, party: str):
+        if party not in self._rights:
+            from .nats import sender_rights
+            self._rights[party] = sender_rights(self.store, party)
+        return self._rights[party]
+
+
+def start_mqtt_consumer(store: Store, url: str, *, client_id: str = "corridor-ingest",
+                        topic: str = TOPIC_FILTER) -> MqttConsumer:
+    """Connect, subscribe (QoS 1, persistent session) and consume in a background thread."""
+    return MqttConsumer(store, url, client_id=client_id, topic=topic).start()

@@ -1,0 +1,1 @@
+"""Operator notices: cancelled or delayed sailings, port closures, border queues, track works."""

@@ -1,0 +1,70 @@
+"""Alerts as ALERT events: late against the promise, dwell above normal, missed connection,
+nothing heard for hours, off the planned route. Alerts are stored like any event, so they reach
+timelines, the stream and subscriptions; the event time is chosen so a repeat collapses onto it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, select
+
+from ..domain.events import Classifier, Event, EventKind
+from ..store.tables import trip_status, trips
+from .eta import Eta, Places, observed
+
+LATE_TOLERANCE = timedelta(hours=6)
+SILENT_HOURS = 24.0
+DEFAULT_DWELL_HOURS = 72.0   # above this at one facility is abnormal where no history says otherwise
+
+
+def alert(status: dict, code: str, when: datetime, reason: str, *, location: str | None = None,
+          parties: frozenset[str] = frozenset(), extra: dict | None = None) -> Event:
+    """An ALERT event about one trip, visible to the trip's parties."""
+    refs = (("BKG", status["booking_ref"]),) if status.get("booking_ref") else ()
+    return Event(kind=EventKind.ALERT, code=code, classifier=Classifier.ACT, event_time=when,
+                 location=location or status.get("location"), equipment=status["equipment"],
+                 references=refs, trip_id=status["trip_id"], source_party="CORRIDOR",
+                 parties=parties or frozenset(status["parties"].split()), reason=reason, extra=extra or {})
+
+
+def on_eta(status: dict, eta: Eta | None, ctx: dict, places: Places) -> list[Event]:
+    """Alerts that follow from a new ETA: LATE, MISS, OFFR."""
+    out: list[Event] = []
+    promised = ctx.get("promised_arrival")
+    if eta is not None and promised is not None and eta.at > promised + LATE_TOLERANCE:
+        hours = (eta.at - promised).total_seconds() / 3600
+        out.append(alert(status, "LATE", promised, f"expected {eta.at.isoformat()}, {hours:.0f} h after the "
+                         f"promised arrival {promised.isoformat()}", location=places.ref_of.get(ctx["destination"]),
+                         extra={"eta": eta.at.isoformat(), "promised": promised.isoformat()}))
+    for booked, nxt in (eta.missed if eta else ()):
+        out.append(alert(status, "MISS", status.get("since") or eta.at,
+                         f"missed the booked departure {booked}; next with space: {nxt}",
+                         extra={"booked": booked, "next": nxt}))
+    if ctx.get("off_route") and status.get("location"):
+        stops = ", ".join(sorted(places.ref_of.get(s, s) for s in ctx["booked_stops"]))
+        out.append(alert(status, "OFFR", status.get("since") or status["last_heard_at"],
+                         f"reported at {status['location']}, which is not on the booked route ({stops})"))
+    return out
+
+
+def sweep(conn: Connection, now: datetime, *, silent_hours: float = SILENT_HOURS) -> list[Event]:
+    """Time-driven alerts for open trips: SILN (nothing heard) and DWEL (dwell above normal)."""
+    hist = observed(conn)
+    out: list[Event] = []
+    rows = conn.execute(select(trip_status).join(trips, trips.c.id == trip_status.c.trip_id).where(
+        trip_status.c.state != "delivered", trips.c.ends_at.is_(None))).all()
+    for r in rows:
+        s = dict(r._mapping)
+        heard = s.get("last_heard_at")
+        if heard and now - heard > timedelta(hours=silent_hours):
+            out.append(alert(s, "SILN", heard + timedelta(hours=silent_hours),
+                             f"nothing heard since {heard.isoformat()} ({(now - heard).total_seconds() / 3600:.0f} h)"))
+        if s["state"] == "at_facility" and s.get("since"):
+            normal = hist.dwell.get(s["location"])
+            limit = normal.high if normal else DEFAULT_DWELL_HOURS
+            if (now - s["since"]).total_seconds() / 3600 > limit:
+                out.append(alert(s, "DWEL", s["since"] + timedelta(hours=limit),
+                                 f"at {s['location']} since {s['since'].isoformat()}, above the normal "
+                                 f"{limit:.0f} h dwell there", extra={"limit_hours": limit}))
+    return out

@@ -1,0 +1,254 @@
+"""GET /v2/events as a query: every DCSA 2.2 filter, the operator suffixes, keyset paging.
+
+Parameters are checked here and a ValueError carries the message the 400 answer shows. The
+cursor is an opaque token holding the filters and the position, so the paging headers stay valid
+while new events arrive (keyset on the sort column and `seq`, never an offset).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, or_, select
+
+from ..access.visibility import Viewer, event_clause
+from ..domain.events import EQUIPMENT_CODES, SHIPMENT_CODES, TRANSPORT_CODES
+from ..ingest.dcsa import DOCUMENT_TYPES_22
+from ..store.events import row_to_event, select_events
+from ..store.tables import departures, events
+from .dcsa_out import dcsa_22_gap, to_dcsa_22
+from .outbox import event_uuid
+
+EVENT_TYPES = ("SHIPMENT", "TRANSPORT", "EQUIPMENT")
+LISTS = {"eventType": set(EVENT_TYPES), "shipmentEventTypeCode": SHIPMENT_CODES - {"CANC"},
+         "documentTypeCode": set(DOCUMENT_TYPES_22), "transportEventTypeCode": TRANSPORT_CODES,
+         "equipmentEventTypeCode": EQUIPMENT_CODES}
+VALUES = {"carrierBookingReference": 35, "bookingReference": 35, "transportDocumentReference": 20,
+          "transportDocumentID": 36, "scheduleID": 36, "transportCallID": 100, "vesselIMONumber": 7,
+          "carrierVoyageNumber": 50, "exportVoyageNumber": 50, "carrierServiceCode": 5, "UNLocationCode": 5,
+          "equipmentReference": 15}
+TIMES = {"eventCreatedDateTime": "received_at", "eventDateTime": "event_time"}
+OPS = {"gte", "gt", "lte", "lt", "eq"}
+SORTABLE = {"eventCreatedDateTime": "received_at", "eventDateTime": "event_time"}
+PAGING = {"limit", "cursor", "sort"}
+MAX_LIMIT = 1000
+_DOC_REF = {"BKG": "BKG", "TRD": "BOL"}
+
+
+@dataclass
+class Query:
+    """Validated filters, sort and page size of one GET /v2/events."""
+
+    filters: dict = field(default_factory=dict)      # name -> value or list
+    times: list = field(default_factory=list)        # [(column, op, iso)]
+    sort: tuple[str, bool] = ("seq", False)          # (column, descending)
+    limit: int = 100
+
+    def token(self, pos: dict) -> str:
+        doc = {"f": self.filters, "t": self.times, "s": list(self.sort), "l": self.limit, **pos}
+        return base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def parse(params: list[tuple[str, str]]) -> tuple[Query, dict]:
+    """A Query and the page position from request parameters; ValueError with the reason."""
+    names = [k for k, _ in params]
+    if "cursor" in names:
+        raw = dict(params)["cursor"]
+        try:
+            doc = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+            q = Query(doc["f"], [tuple(t) for t in doc["t"]], tuple(doc["s"]), int(doc["l"]))
+        except Exception:
+            raise ValueError("cursor is not one this server issued; start again without it")
+        if "limit" in names:
+            q.limit = _limit(dict(params)["limit"])
+        return q, {k: doc[k] for k in ("a", "b", "last") if k in doc}
+    q = Query()
+    for name, value in params:
+        base, _, op = name.partition(":")
+        if base in PAGING and not op:
+            if base == "limit":
+                q.limit = _limit(value)
+            elif base == "sort":
+                q.sort = _sort(value)
+            continue
+        if base in TIMES:
+            op = op or "eq"
+            if op not in OPS:
+                raise ValueError(f"{name}: unknown operator {op!r}; use one of :gte, :gt, :lte, :lt, :eq")
+            q.times.append((TIMES[base], op, _when(name, value).isoformat()))
+            continue
+        if op:
+            raise ValueError(f"{name}: operators apply only to eventCreatedDateTime and eventDateTime")
+        if base in LISTS:
+            items = [v.strip() for v in value.split(",") if v.strip()]
+            bad = [v for v in items if v not in LISTS[base]]
+            if not items or bad:
+                raise ValueError(f"{base}: {', '.join(bad) or 'empty value'} is not one of "
+                                 f"{', '.join(sorted(LISTS[base]))}")
+            q.filters[base] = items
+        elif base in VALUES:
+            if not value or len(value) > VALUES[base]:
+                raise ValueError(f"{base}: must be 1 to {VALUES[base]} characters")
+            if base == "UNLocationCode" and not re.fullmatch(r"[A-Z]{2}[A-Z2-9]{3}", value):
+                raise ValueError("UNLocationCode: must be a UN/LOCODE such as KZAAU (2 letters, 3 letters/digits)")
+            if base == "vesselIMONumber" and not re.fullmatch(r"\d{7}", value):
+                raise ValueError("vesselIMONumber: must be 7 digits")
+            if base in ("transportDocumentID", "scheduleID"):
+                try:
+                    uuid.UUID(value)
+                except ValueError:
+                    raise ValueError(f"{base}: must be a UUID")
+            q.filters[base] = value
+        else:
+            raise ValueError(f"unknown query parameter {name!r}")
+    return q, {}
+
+
+def _limit(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError(f"limit: {value!r} is not an integer")
+    if not 1 <= n <= MAX_LIMIT:
+        raise ValueError(f"limit: must be between 1 and {MAX_LIMIT}")
+    return n
+
+
+def _sort(value: str) -> tuple[str, bool]:
+    parts = [p for p in value.split(",") if p]
+    if len(parts) != 1:
+        raise ValueError("sort: give one field, e.g. eventCreatedDateTime:DESC")
+    name, _, direction = parts[0].partition(":")
+    if name not in SORTABLE:
+        raise ValueError(f"sort: cannot sort by {name!r}; use one of {', '.join(SORTABLE)}")
+    if direction.upper() not in ("", "ASC", "DESC"):
+        raise ValueError(f"sort: direction must be ASC or DESC, not {direction!r}")
+    return SORTABLE[name], direction.upper() == "DESC"
+
+
+def _when(name: str, value: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{name}: {value!r} is not an ISO 8601 date-time")
+    if t.tzinfo is None:
+        raise ValueError(f"{name}: {value!r} needs a UTC offset (e.g. +05:00 or Z)")
+    return t
+
+
+def conditions(q: Query, v: Viewer) -> list:
+    """SQL conditions of the query, visibility included."""
+    c = events.c
+    conds = [c.kind.in_(q.filters.get("eventType", EVENT_TYPES))]
+    for key, kind in (("shipmentEventTypeCode", "SHIPMENT"), ("transportEventTypeCode", "TRANSPORT"),
+                      ("equipmentEventTypeCode", "EQUIPMENT")):
+        if key in q.filters:
+            conds.append(or_(c.kind != kind, c.code.in_(q.filters[key])))
+    if "documentTypeCode" in q.filters:
+        docs = [or_(*[c.refs.like(f'%["{_DOC_REF.get(d, d)}",%') for d in q.filters["documentTypeCode"]])]
+        conds.append(or_(c.kind != "SHIPMENT", *docs))
+    f = q.filters
+    bkg = f.get("carrierBookingReference") or f.get("bookingReference")
+    if bkg:
+        conds.append(c.booking_ref == bkg)
+    bol = f.get("transportDocumentReference")
+    if bol:
+        conds.append(c.refs.like(f'%["BOL","{bol}"]%'))
+    if f.get("transportDocumentID") or f.get("scheduleID"):
+        conds.append(c.seq < 0)   # Corridor issues neither: nothing matches
+    if f.get("vesselIMONumber"):
+        conds.append(c.vehicle == f["vesselIMONumber"])
+    voyage = f.get("exportVoyageNumber") or f.get("carrierVoyageNumber")
+    if voyage:
+        conds.append(c.voyage == voyage)
+    if f.get("carrierServiceCode"):
+        conds.append(c.departure_id.in_(select(departures.c.id).where(departures.c.service == f["carrierServiceCode"])))
+    if f.get("UNLocationCode"):
+        conds.append(c.location == f["UNLocationCode"])
+    if f.get("equipmentReference"):
+        conds.append(c.equipment == f["equipmentReference"])
+    for col, op, iso in q.times:
+        t, colx = datetime.fromisoformat(iso), getattr(c, col)
+        conds.append({"gte": colx >= t, "gt": colx > t, "lte": colx <= t, "lt": colx < t, "eq": colx == t}[op])
+    vis = event_clause(v)
+    if vis is not None:
+        conds.append(vis)
+    return conds
+
+
+def page(conn: Connection, q: Query, pos: dict, v: Viewer) -> tuple[list[dict], dict]:
+    """One page of DCSA 2.2 events and the paging tokens (current, next, prev, first, last)."""
+    col_name, desc = q.sort
+    col, seq = getattr(events.c, col_name), events.c.seq
+    conds = conditions(q, v)
+    backward = "b" in pos or "last" in pos          # read against the sort order, then flip
+    if "a" in pos or "b" in pos:
+        k = pos.get("a") or pos.get("b")
+        kv = _key_value(col_name, k[0])
+        forward_after = ("a" in pos) != desc        # after the key in ascending terms
+        if forward_after:
+            conds.append(or_(col > kv, and_(col == kv, seq > k[1])) if col_name != "seq" else seq > k[1])
+        else:
+            conds.append(or_(col < kv, and_(col == kv, seq < k[1])) if col_name != "seq" else seq < k[1])
+    asc = desc == backward
+    order = [col.asc(), seq.asc()] if asc else [col.desc(), seq.desc()]
+    if col_name == "seq":
+        order = order[1:]
+    items: list[tuple] = []
+    scan_after = None
+    want = q.limit + 1
+    pred = _python_filter(q)
+    while len(items) < want:
+        sq = select_events().where(*conds)
+        if scan_after is not None:
+            sq = sq.where(seq > scan_after if asc else seq < scan_after) if col_name == "seq" else sq.where(
+                or_(col > scan_after[0], and_(col == scan_after[0], seq > scan_after[1])) if asc else
+                or_(col < scan_after[0], and_(col == scan_after[0], seq < scan_after[1])))
+        rows = conn.execute(sq.order_by(None).order_by(*order).limit(max(want * 2, 200))).all()
+        for r in rows:
+            e = row_to_event(r)
+            if dcsa_22_gap(e):
+                continue
+            doc = to_dcsa_22(e, event_uuid(r.seq), r.received_at)
+            if pred(doc):
+                items.append((r, doc))
+                if len(items) >= want:
+                    break
+        if len(rows) < max(want * 2, 200) or not rows:
+            break
+        last = rows[-1]
+        scan_after = last.seq if col_name == "seq" else (getattr(last, col_name), last.seq)
+    more = len(items) > q.limit
+    items = items[:q.limit]
+    if backward:
+        items.reverse()
+    key = lambda r: [getattr(r, col_name).isoformat() if col_name != "seq" else r.seq, r.seq]
+    tokens = {"current": q.token(pos), "first": q.token({})}
+    if items:
+        has_next = more if not backward else True
+        has_prev = (more if backward else bool(pos))
+        if "last" in pos:
+            has_next = False
+        if has_next:
+            tokens["next"] = q.token({"a": key(items[-1][0])})
+        if has_prev:
+            tokens["prev"] = q.token({"b": key(items[0][0])})
+        tokens["last"] = q.token({"last": 1})
+    return [d for _, d in items], tokens
+
+
+def _key_value(col_name: str, v):
+    return datetime.fromisoformat(v) if col_name != "seq" else v
+
+
+def _python_filter(q: Query):
+    """Filters on values Corridor derives rather than stores (transport call id)."""
+    tcid = q.filters.get("transportCallID")
+    if not tcid:
+        return lambda doc: True
+    return lambda doc: (doc.get("transportCall") or {}).get("transportCallID") == tcid

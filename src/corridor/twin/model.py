@@ -1,0 +1,484 @@
+"""The SimPy model: block trains, gauge transshipment, Caspian sailings with storms, Alat berths, onward rail.
+
+Sim time is hours since the scenario start (00:00 UTC). The model says what happens through a
+`Voice` (speak.Outbox records); statistics for the report are gathered on the way.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import simpy
+
+from corridor.domain.equipment import with_check_digit
+from corridor.domain.network import Network
+
+from .scenario import Scenario
+from .speak import PHASE_CONSIST, PHASE_MOVE, Outbox
+
+UTC = timezone.utc
+CN_BORDER = {"KZ_ALT": "CN_HRS", "KZ_DOS": "CN_AKL"}
+OWNERS = ("TGHU", "CAIU", "TCNU", "FCIU", "MSKU", "KZTU")   # container owner prefixes on the corridor
+SIZES_40 = ("45G1", "42G1")
+
+
+@dataclass(slots=True)
+class Box:
+    """One container trip in the model."""
+
+    number: str
+    size: str
+    bkg: str
+    origin: str
+    dest: str
+    loaded_at: float = 0.0
+    port_arrival: float = 0.0
+    wagon: str = ""
+    tracker: str = ""
+
+
+@dataclass
+class Stats:
+    """What the report is made of (hours unless named)."""
+
+    trains: int = 0
+    onward_trains: int = 0
+    containers: int = 0
+    teu: int = 0
+    delivered: int = 0
+    bookings: int = 0
+    reused: int = 0
+    transit_days: dict = field(default_factory=lambda: defaultdict(list))     # (origin, dest) -> days
+    border_to_dest_days: dict = field(default_factory=lambda: defaultdict(list))
+    port_wait: dict = field(default_factory=lambda: defaultdict(list))        # port -> hours per box
+    queue: dict = field(default_factory=lambda: defaultdict(list))            # port -> (hour, TEU) samples
+    fill: dict = field(default_factory=lambda: defaultdict(list))             # port -> fill per sailing
+    crossing: list = field(default_factory=list)
+    alat_handling: list = field(default_factory=list)
+    monthly: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # YYYY-MM -> [boxes, TEU]
+    storm_days: int = 0
+    closures: list = field(default_factory=list)                              # (start h, end h)
+
+
+class Twin:
+    """The corridor model over one scenario and network; `voice` receives what parties report."""
+
+    def __init__(self, scenario: Scenario, network: Network, seed: int = 1, voice: Outbox | None = None,
+                 book=None):
+        self.sc, self.net, self.rng = scenario, network, random.Random(seed)
+        self.env = simpy.Environment()
+        self.voice = voice
+        self.book = book                   # callable(shipper, forwarder, origin, dest, ready_at, sizes) -> ref
+        self.stats = Stats()
+        start = scenario.start
+        self.t0 = datetime(start.year, start.month, start.day, tzinfo=UTC)
+        self._zones: dict[str, ZoneInfo] = {}
+        self._hours = {(l.origin, l.destination): l.running_hours for l in network.links}
+        self.pool: tuple[list, list] = ([], [])   # heaps of (free from hour, number): 40', 20'
+        self._serial = 0
+        self._wagon = defaultdict(int)
+        self._train = 0
+        self._bkg = 0
+        self.closed = False
+        self.queues: dict[str, list[Box]] = {"KZ_AKX": [], "KZ_KUR": []}
+        self.alat_yard: dict[str, list[Box]] = defaultdict(list)
+        self.berths = simpy.Resource(self.env, capacity=int(scenario["alat_berths"]))
+        self._border_at: dict[str, float] = {}
+
+    # ---- time and places ------------------------------------------------------------------
+    def at(self, hours: float, loc: str) -> datetime:
+        """The aware local time at `loc` of a sim hour (minutes precision)."""
+        z = self._zones.get(loc)
+        if z is None:
+            z = self._zones[loc] = ZoneInfo(self.net.locations[loc].timezone)
+        return (self.t0 + timedelta(minutes=round(hours * 60))).astimezone(z)
+
+    def code(self, loc: str) -> str:
+        """The code a sender uses for a place: its UN/LOCODE, else the ESR code or corridor id."""
+        if loc == "KZ_DOS":
+            return "708507"          # KTZ reports Dostyk by its ESR station code
+        return self.net.locations[loc].code or loc
+
+    def run_hours(self, a: str, b: str) -> float:
+        return self._hours[(a, b)]
+
+    def tri(self, spec) -> float:
+        lo, mode, hi = spec
+        return self.rng.triangular(lo, hi, mode)
+
+    def rail_delay(self) -> float:
+        d = self.sc["rail_delay"]
+        return self.rng.uniform(*d["hours"]) if self.rng.random() < d["probability"] else 0.0
+
+    # ---- identities -----------------------------------------------------------------------
+    def box_number(self, size: str) -> tuple[str, bool]:
+        """A container for a new trip: one back from its last trip when free, else a new number."""
+        heap = self.pool[size == "22G1"]
+        if heap and heap[0][0] <= self.env.now and self._serial >= self.sc["container_pool"] * 0.5:
+            return heapq.heappop(heap)[1], True
+        self._serial += 1
+        owner = OWNERS[self._serial % len(OWNERS)]
+        return with_check_digit(f"{owner}{self._serial:06d}"), False
+
+    def release(self, box: Box) -> None:
+        """The box goes back east (empty repositioning) and is free for another shipper later."""
+        lo, hi = self.sc["turnaround_days"]
+        heapq.heappush(self.pool[box.size == "22G1"], (self.env.now + 24 * self.rng.uniform(lo, hi), box.number))
+
+    def wagon(self, railway: str) -> str:
+        """A wagon number with its check digit: 12-digit UIC on standard gauge, 8-digit OSJD on 1520 mm."""
+        self._wagon[railway] += 1
+        n = self._wagon[railway] % 4000
+        if railway in ("CRCT", "TCDD"):
+            base = {"CRCT": "3133457", "TCDD": "3175457"}[railway]
+            return with_check_digit(f"{base}{n:04d}")
+        base = {"KTZ": 5, "ADY": 6, "GR": 7}[railway]
+        return with_check_digit(f"{base}{n + 2000 * (self._train % 2):06d}")
+
+    def train_no(self, prefix: str) -> str:
+        self._train += 1
+        return f"{prefix}{self._train:05d}"
+
+    # ---- what parties report --------------------------------------------------------------
+    def say(self, phase, party, fmt, kind, record):
+        if self.voice is not None:
+            self.voice.add(phase, party, fmt, kind, record)
+
+    def rail_boxes(self, party: str, code: str, loc: str, train: str, boxes: list[Box]):
+        """A railway's container-level LOAD/DISC rows (each box on its wagon)."""
+        t = self.at(self.env.now, loc)
+        kind = "csv-ktz" if party == "KTZ" else "csv"
+        for b in boxes:
+            self.say(PHASE_CONSIST, party, "csv", kind,
+                     (t, "EQUIPMENT", code, self.code(loc), b.number, b.size, b.wagon, train, b.bkg, None))
+
+    def rail_move(self, party: str, code: str, loc: str, train: str, wagons: list[str]):
+        """A railway's wagon-level ARRI/DEPA rows: ingest moves every container on each wagon."""
+        t = self.at(self.env.now, loc)
+        kind = "csv-ktz" if party == "KTZ" else "csv"
+        for w in wagons:
+            self.say(PHASE_MOVE, party, "csv", kind, (t, "TRANSPORT", code, self.code(loc), None, None, w, train,
+                                                      None, None))
+
+    def vessel_boxes(self, port: str, code: str, loc: str, voyage: str, vessel: str, operator: str, boxes):
+        t = self.at(self.env.now, loc)
+        for b in boxes:
+            self.say(PHASE_CONSIST, port, "edifact", "coarri",
+                     (t, "EQUIPMENT", code, self.code(loc), b.number, b.size, voyage, vessel, b.bkg, operator))
+
+    def gate(self, port: str, code: str, loc: str, boxes, mode: str = "RAIL"):
+        t = self.at(self.env.now, loc)
+        for b in boxes:
+            self.say(PHASE_CONSIST, port, "edifact", "codeco",
+                     (t, "EQUIPMENT", code, self.code(loc), b.number, b.size, mode, None, b.bkg, None))
+
+    def sailing(self, carrier: str, code: str, loc: str, voyage: str, vessel: str, imo: str):
+        self.say(PHASE_MOVE, carrier, "dcsa-json", "dcsa",
+                 (self.at(self.env.now, loc), "TRANSPORT", code, self.code(loc), voyage, vessel, imo, None, None, None))
+
+    def notice(self, port: str, loc: str, reason: str):
+        self.say(PHASE_CONSIST, port, "csv", "csv",
+                 (self.at(self.env.now, loc), "ALERT", "NOTC", self.code(loc), None, None, None, None, None, reason))
+
+    def fix(self, box: Box, a: str, b: str, share: float):
+        """A tracker position part-way between two places (trackers report while moving)."""
+        if not box.tracker:
+            return
+        la, lb = self.net.locations[a], self.net.locations[b]
+        lat, lon = la.lat + (lb.lat - la.lat) * share, la.lon + (lb.lon - la.lon) * share
+        self.say(PHASE_MOVE, "TRACKERS", "position-json", "positions",
+                 (self.at(self.env.now, a), "IOT", box.tracker, box.number, lat, lon))
+
+    # ---- processes ------------------------------------------------------------------------
+    def start(self, days: float) -> None:
+        """Register every process; then `env.run(until=...)` advances the model."""
+        for origin, spec in self.sc["origins"].items():
+            self.env.process(self.origin(origin, spec))
+        for spec in self.sc["fleet"]:
+            for i in range(int(spec["count"])):
+                self.env.process(self.vessel(spec, i))
+        self.env.process(self.weather(days))
+        self.env.process(self.onward())
+        self.env.process(self.sampler())
+
+    def origin(self, origin: str, spec: dict):
+        per_month = float(spec["trains_per_month"])
+        if per_month <= 0:
+            return
+        gap = 24 * 30.4 / per_month
+        yield self.env.timeout(self.rng.uniform(0, gap))
+        while True:
+            self.env.process(self.block_train(origin, spec["border"]))
+            yield self.env.timeout(self.rng.expovariate(1 / gap) * 0.5 + gap * 0.5)
+
+    def load_train(self, origin: str) -> list[Box]:
+        """Boxes of one block train, in 2-5 bookings of different shippers and destinations."""
+        sc, rng = self.sc, self.rng
+        n_wagons = rng.randint(*sc["wagons_per_train"])
+        dests, weights = zip(*sc["destinations"].items())
+        from .parties import FORWARDERS, SHIPPERS
+        groups = rng.randint(2, 5)
+        cut = sorted(rng.sample(range(1, n_wagons), groups - 1))
+        bounds = list(zip([0] + cut, cut + [n_wagons]))
+        boxes: list[Box] = []
+        now = self.env.now
+        for lo, hi in bounds:
+            dest = rng.choices(dests, weights)[0]
+            shipper = rng.choice(SHIPPERS)[0]
+            forwarder = rng.choice(FORWARDERS)[0] if rng.random() < 0.6 else None
+            spec: list[tuple[str, int]] = []
+            for w in range(lo, hi):
+                if rng.random() < sc["twin_twenty_share"]:
+                    spec.append(("22G1", w))
+                    spec.append(("22G1", w))
+                else:
+                    spec.append((rng.choice(SIZES_40), w))
+            sizes: dict[str, int] = defaultdict(int)
+            for s, _w in spec:
+                sizes[s] += 1
+            self._bkg += 1
+            ref = (self.book(shipper, forwarder, origin, dest, self.at(now, origin), dict(sizes))
+                   if self.book else f"TWIN{self._bkg:07d}")
+            self.stats.bookings += 1
+            for s, w in spec:
+                number, reused = self.box_number(s)
+                self.stats.reused += reused
+                tracker = f"TRK{self._serial:06d}" if rng.random() < sc["trackers_share"] else ""
+                boxes.append(Box(number, s, ref, origin, dest, now, wagon=str(w), tracker=tracker))
+        return boxes
+
+    def put_on_wagons(self, boxes: list[Box], railway: str) -> list[str]:
+        """Assign the boxes to fresh wagons of `railway` (two 20' share one wagon); returns the wagons."""
+        wagons, last_key, current = [], None, None
+        for b in boxes:
+            key = b.wagon
+            if key != last_key or b.size != "22G1" or current is None:
+                current = self.wagon(railway)
+                wagons.append(current)
+            b.wagon, last_key = current, key
+        return wagons
+
+    def block_train(self, origin: str, border: str):
+        env, st = self.env, self.stats
+        boxes = self.load_train(origin)
+        for i, b in enumerate(boxes):
+            b.wagon = f"{origin}:{b.wagon}"
+        train = self.train_no("X")
+        wagons = self.put_on_wagons(boxes, "CRCT")
+        st.trains += 1
+        st.containers += len(boxes)
+        st.teu += sum(1 if b.size == "22G1" else 2 for b in boxes)
+        self.rail_boxes("CRCT", "LOAD", origin, train, boxes)
+        yield env.timeout(self.rng.uniform(3, 8))                 # train formation and papers
+        self.rail_move("CRCT", "DEPA", origin, train, wagons)
+        cn_border = CN_BORDER[border]
+        run = self.run_hours(origin, cn_border) + self.rail_delay()
+        yield env.timeout(run / 2)
+        for b in boxes:
+            self.fix(b, origin, cn_border, 0.5)
+        yield env.timeout(run / 2)
+        self.rail_move("CRCT", "ARRI", cn_border, train, wagons)
+        # break of gauge: boxes lifted from 1435 mm onto 1520 mm wagons at Dostyk / Altynkol
+        yield env.timeout(self.tri(self.sc["border_hours"]))
+        self.rail_boxes("CRCT", "DISC", cn_border, train, boxes)
+        yield env.timeout(1)
+        kz_train = self.train_no("K")
+        for b in boxes:
+            b.wagon = f"kz:{b.wagon}"
+        kz_wagons = self.put_on_wagons(boxes, "KTZ")
+        self.rail_boxes("KTZ", "LOAD", border, kz_train, boxes)
+        border_at = env.now
+        yield env.timeout(self.rng.uniform(2, 5))
+        self.rail_move("KTZ", "DEPA", border, kz_train, kz_wagons)
+        port = "KZ_KUR" if self.rng.random() < self.sc["kuryk_share"] else "KZ_AKX"
+        run = self.run_hours(border, port) + self.rail_delay()
+        yield env.timeout(run / 2)
+        for b in boxes:
+            self.fix(b, border, port, 0.5)
+        yield env.timeout(run / 2)
+        self.rail_move("KTZ", "ARRI", port, kz_train, kz_wagons)
+        yield env.timeout(self.rng.uniform(2, 6))
+        self.rail_boxes("KTZ", "DISC", port, kz_train, boxes)
+        for b in boxes:
+            b.port_arrival = env.now
+            self._border_at[b.number] = border_at
+        self.queues[port].extend(boxes)
+
+    def vessel(self, spec: dict, i: int):
+        """One feeder or ferry shuttling between its Kazakh port and Alat."""
+        env, st, rng = self.env, self.stats, self.rng
+        port, operator, cap = spec["port"], spec["operator"], int(spec["capacity_teu"])
+        name = f"{'FDR' if spec['kind'] == 'feeder' else 'FERRY'} {operator} {i + 1}"
+        imo = f"9{sum(map(ord, port + operator + spec['kind'])) * 97 + i:06d}"
+        port_party = "PORT-AKTAU" if port == "KZ_AKX" else "PORT-KURYK"
+        voyages = 0
+        yield env.timeout(rng.uniform(0, 48))
+        while True:
+            # at the Kazakh port: load until full enough or waited long enough, then sail when open
+            aboard: list[Box] = []
+            teu, since = 0, None
+            while True:
+                q = self.queues[port]
+                took = []
+                while q and teu + (1 if q[0].size == "22G1" else 2) <= cap:
+                    b = q.pop(0)
+                    teu += 1 if b.size == "22G1" else 2
+                    took.append(b)
+                if took:
+                    since = since if since is not None else env.now
+                    aboard += took
+                full = teu >= self.sc["sail_fill"] * cap
+                waited = since is not None and env.now - since >= self.sc["max_wait_hours"]
+                if (full or waited) and not self.closed:
+                    break
+                yield env.timeout(1)
+            voyages += 1
+            voyage = f"{operator}{port[-3:]}{i + 1}{voyages:03d}"
+            # loading takes quay time; COARRI reports it as the boxes go on board
+            yield env.timeout(max(1.0, teu / 100 * self.sc["load_hours_per_100_teu"]))
+            self.vessel_boxes(port_party, "LOAD", port, voyage, name, operator, aboard)
+            yield env.timeout(1.5)
+            while self.closed:
+                yield env.timeout(1)
+            self.sailing(operator, "DEPA", port, voyage, name, imo)
+            for b in aboard:
+                st.port_wait[port].append(env.now - b.port_arrival)
+            st.fill[port].append(teu / cap)
+            crossing = self.tri(self.sc["crossing_hours"])
+            yield env.timeout(crossing / 2)
+            for b in aboard:
+                self.fix(b, port, "AZ_ALA", 0.5)
+            yield env.timeout(crossing / 2)
+            while self.closed:                                  # riding out a storm at anchorage
+                yield env.timeout(1)
+            st.crossing.append(crossing)
+            with self.berths.request() as berth:
+                yield berth
+                self.sailing(operator, "ARRI", "AZ_ALA", voyage, name, imo)
+                h = self.sc["alat_handling_hours"]
+                handling = self.tri((h["low"], h["mode"], h["high"]))
+                st.alat_handling.append(handling)
+                yield env.timeout(handling * 0.6)
+                self.vessel_boxes("PORT-ALAT", "DISC", "AZ_ALA", voyage, name, operator, aboard)
+                for b in aboard:
+                    self.alat_yard[b.dest].append(b)
+                yield env.timeout(handling * 0.4)
+            yield env.timeout(2)
+            while self.closed:
+                yield env.timeout(1)
+            yield env.timeout(self.tri(self.sc["crossing_hours"]))
+
+    def weather(self, days: float):
+        """Caspian storm spells by month: the sea and its ports close; the port authorities say so."""
+        env, rng, sc = self.env, self.rng, self.sc
+        spell = float(sc["storm_spell_days"])
+        while True:
+            month = self.at(env.now, "AZ_ALA").month
+            share = min(0.95, sc["storm_share"][month] * float(sc["storm_scale"]))
+            # a spell starts on a day with probability share/(spell*(1-share)): closed share of days
+            p = share / (spell * (1 - share)) if share < 1 else 1.0
+            if not self.closed and rng.random() < p:
+                length = max(1.0, rng.expovariate(1 / spell)) * 24
+                self.closed = True
+                start = env.now
+                for port, loc in (("PORT-AKTAU", "KZ_AKX"), ("PORT-KURYK", "KZ_KUR"), ("PORT-ALAT", "AZ_ALA")):
+                    until = self.at(start + length, loc)
+                    self.notice(port, loc, f"port closed by storm until {until.isoformat(timespec='minutes')}")
+                yield env.timeout(length)
+                self.closed = False
+                self.stats.storm_days += round(length / 24)
+                self.stats.closures.append((start, env.now))
+            else:
+                yield env.timeout(24)
+
+    def onward(self):
+        """Daily block trains from Alat to Absheron, Georgia's ports and over BTK to Kars."""
+        env = self.env
+        hour = self.sc["onward_departure_hour"] - 4            # Asia/Baku is UTC+4
+        yield env.timeout((hour - env.now) % 24 or 24)
+        while True:
+            for dest, yard in list(self.alat_yard.items()):
+                while yard:
+                    cap = int(self.sc["onward_capacity_feu"])
+                    take, teu = [], 0
+                    while yard and teu + (1 if yard[0].size == "22G1" else 2) <= cap * 2:
+                        b = yard.pop(0)
+                        teu += 1 if b.size == "22G1" else 2
+                        take.append(b)
+                    env.process(self.onward_train(dest, take))
+            yield env.timeout(24)
+
+    def onward_train(self, dest: str, boxes: list[Box]):
+        env, st = self.env, self.stats
+        st.onward_trains += 1
+        train = self.train_no("A")
+        for b in boxes:
+            b.wagon = f"az:{b.number if b.size != '22G1' else b.bkg + b.wagon}"
+        wagons = self.put_on_wagons(boxes, "ADY")
+        self.gate("PORT-ALAT", "GTOT", "AZ_ALA", boxes)
+        self.rail_boxes("ADY", "LOAD", "AZ_ALA", train, boxes)
+        yield env.timeout(self.rng.uniform(2, 4))
+        self.rail_move("ADY", "DEPA", "AZ_ALA", train, wagons)
+        if dest == "AZ_ABS":
+            yield env.timeout(self.run_hours("AZ_ALA", "AZ_ABS") + self.rail_delay())
+            self.rail_move("ADY", "ARRI", "AZ_ABS", train, wagons)
+            yield env.timeout(2)
+            self.rail_boxes("ADY", "DISC", "AZ_ABS", train, boxes)
+            return self.arrived(boxes, dest)
+        h = (self.run_hours("AZ_ALA", "AZ_BKS") + self.run_hours("AZ_BKS", "GE_GAR") + self.rng.uniform(2, 12)
+             + self.run_hours("GE_GAR", "GE_TBS") + self.rail_delay())
+        yield env.timeout(h / 2)
+        for b in boxes:
+            self.fix(b, "AZ_ALA", "GE_TBS", 0.5)
+        yield env.timeout(h / 2)
+        self.rail_move("GR", "ARRI", "GE_TBS", train, wagons)
+        if dest in ("GE_PTI", "GE_BUS"):
+            yield env.timeout(self.rng.uniform(2, 6) + self.run_hours("GE_TBS", dest))
+            self.rail_move("GR", "ARRI", dest, train, wagons)
+            yield env.timeout(2)
+            self.rail_boxes("GR", "DISC", dest, train, boxes)
+            if dest == "GE_PTI":
+                yield env.timeout(1)
+                self.gate("APMT-POTI", "GTIN", dest, boxes)
+            return self.arrived(boxes, dest)
+        # Baku-Tbilisi-Kars: break of gauge at Akhalkalaki, then TCDD to Kars
+        yield env.timeout(self.run_hours("GE_TBS", "GE_MAR") + self.run_hours("GE_MAR", "GE_AKH") + 2)
+        self.rail_move("GR", "ARRI", "GE_AKH", train, wagons)
+        yield env.timeout(self.tri((4, 10, 30)))
+        self.rail_boxes("GR", "DISC", "GE_AKH", train, boxes)
+        yield env.timeout(1)
+        tr_train = self.train_no("T")
+        for b in boxes:
+            b.wagon = f"tr:{b.wagon}"
+        tr_wagons = self.put_on_wagons(boxes, "TCDD")
+        self.rail_boxes("TCDD", "LOAD", "GE_AKH", tr_train, boxes)
+        yield env.timeout(3)
+        self.rail_move("TCDD", "DEPA", "GE_AKH", tr_train, tr_wagons)
+        yield env.timeout(self.run_hours("GE_AKH", "GE_KRT") + self.run_hours("GE_KRT", "TR_KRS") + 6)
+        self.rail_move("TCDD", "ARRI", "TR_KRS", tr_train, tr_wagons)
+        yield env.timeout(2)
+        self.rail_boxes("TCDD", "DISC", "TR_KRS", tr_train, boxes)
+        return self.arrived(boxes, dest)
+
+    def arrived(self, boxes: list[Box], dest: str):
+        st, now = self.stats, self.env.now
+        month = self.at(now, dest).strftime("%Y-%m")
+        for b in boxes:
+            st.transit_days[(b.origin, dest)].append((now - b.loaded_at) / 24)
+            st.border_to_dest_days[dest].append((now - self._border_at.pop(b.number, b.loaded_at)) / 24)
+            st.delivered += 1
+            st.monthly[month][0] += 1
+            st.monthly[month][1] += 1 if b.size == "22G1" else 2
+            self.release(b)
+
+    def sampler(self):
+        """Queue length (TEU waiting) at each Kazakh port, every 6 hours."""
+        while True:
+            for port, q in self.queues.items():
+                self.stats.queue[port].append((self.env.now, sum(1 if b.size == "22G1" else 2 for b in q)))
+            yield self.env.timeout(6)

@@ -1,0 +1,49 @@
+"""Shared helpers of the tracking tests: parties, keys, an app with the tracking routers, events."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from corridor.access import keys
+from corridor.domain.events import Classifier, Event, EventKind, TransportCall
+from corridor.domain.parties import Party, Role
+from corridor.ingest.service import Ingestor
+from corridor.store import parties as partystore
+from corridor.tracking import hooks  # noqa: F401 - registers the tracking steps on ingest
+from corridor.tracking.dcsa_out import to_dcsa_22
+
+
+def party(store, pid: str, *roles: Role, **kw) -> str:
+    """Create a party and return a read/write key for it."""
+    with store.tx() as conn:
+        partystore.upsert_party(conn, Party(pid, pid, frozenset(roles), **kw))
+        return keys.create_key(conn, pid, scopes=("read", "write"))
+
+
+def app_for(store):
+    from fastapi.testclient import TestClient
+    from corridor.api import dcsa, tracking
+    from corridor.api.app import create_app
+    app = create_app(store=store)
+    app.include_router(tracking.router)
+    app.include_router(dcsa.router)
+    return TestClient(app)
+
+
+def box_event(code: str, when: datetime, where: str, *, box: str, bkg: str, mode: str = "RAIL",
+              voyage: str | None = None, cls: Classifier = Classifier.ACT, bol: str | None = None) -> Event:
+    refs = (("BKG", bkg),) + ((("BOL", bol),) if bol else ())
+    return Event(kind=EventKind.EQUIPMENT, code=code, classifier=cls, event_time=when, location=where,
+                 equipment=box, size_type="42G1",
+                 transport_call=TransportCall(mode=mode, location=where, voyage=voyage) if voyage else None,
+                 references=refs)
+
+
+def ingest(store, evs: list[Event], sender: str):
+    """Send events through the real ingest path as DCSA 2.2 JSON."""
+    body = json.dumps([to_dcsa_22(e, f"{sender}-{i}-{e.code}-{e.event_time.isoformat()}", e.event_time)
+                       for i, e in enumerate(evs)]).encode()
+    out = Ingestor(store).ingest(body, source_party=sender, fmt="dcsa-json")
+    assert out.stored + out.duplicates == len(evs), out.reasons
+    return out
