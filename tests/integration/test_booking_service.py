@@ -164,7 +164,7 @@ def test_bad_requests_say_what_is_wrong(svc):
         parse_containers("100000x40")
     with pytest.raises(NoRoute, match="timetable runs from"):
         _quote(svc, day="2040-01-01")
-    with pytest.raises(NoRoute, match="split"):
+    with pytest.raises(DomainError, match="split"):
         _quote(svc, containers="400x40")
     with pytest.raises(DomainError, match="not a registered party"):
         svc.book_option("NOBODY", _quote(svc), 1)

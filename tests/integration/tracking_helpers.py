@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
 from corridor.access import keys
 from corridor.domain.events import Classifier, Event, EventKind, TransportCall
@@ -42,7 +42,7 @@ def box_event(code: str, when: datetime, where: str, *, box: str, bkg: str, mode
 
 def ingest(store, evs: list[Event], sender: str):
     """Send events through the real ingest path as DCSA 2.2 JSON."""
-    body = json.dumps([to_dcsa_22(e, f"{sender}-{i}-{e.code}-{e.event_time.isoformat()}", e.event_time)
+    body = json.dumps([to_dcsa_22(e, f"{sender}-{i}-{e.code}-{e.event_time.isoformat()}", min(e.event_time, datetime.now(timezone.utc)))
                        for i, e in enumerate(evs)]).encode()
     out = Ingestor(store).ingest(body, source_party=sender, fmt="dcsa-json")
     assert out.stored + out.duplicates == len(evs), out.reasons

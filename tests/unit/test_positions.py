@@ -21,6 +21,8 @@ def test_container_fix_becomes_posi_event():
     assert e.source_party == "caspar" and e.parties == frozenset({"caspar"})
     assert e.extra == {"device": "trk-17", "speed_kmh": 28.5, "heading": 271.0}
     assert e.transport_call is None
+    [same] = parse_position({**{k: v for k, v in FIX.items() if k != "container"}, "equipment": "CAIU5550017"}).events
+    assert same.equipment == "CAIU5550017"
 
 
 def test_vehicle_tracker_without_container_rides_a_truck_unless_told():

@@ -1,7 +1,7 @@
 """GPS / IoT tracker positions in: one JSON fix (or a batch) -> IOT/POSI events.
 
-Payload: {"time": ISO 8601 with offset, "lat", "lon", "device", "container"?, "speed"?,
-"heading"?, "mode"?}. Over MQTT the topic `corridor/v1/positions/{party}/{device}` names the
+Payload: {"time": ISO 8601 with offset, "lat", "lon", "device", "container"? (or "equipment"),
+"speed"?, "heading"?, "mode"?}. Over MQTT the topic `corridor/v1/positions/{party}/{device}` names the
 sender; the broker's ACL lets a party publish under its own id only, so the topic is trusted
 over anything the payload claims (see docs/formats.md).
 """
@@ -138,12 +138,13 @@ def _event(fix, path: str, topic_device: str | None, source_party: str) -> Event
     if topic_device and device != topic_device:
         raise _Bad(_at(path, "device"), f"{device!r} is not the topic's device {topic_device!r}",
                    topic_device)
-    container = fix.get("container")
+    key = "container" if "container" in fix else "equipment"   # DCSA's word is accepted too
+    container = fix.get(key)
     if container is not None:
         try:
             container = container_number(container)
         except InvalidEquipment as exc:
-            raise _Bad(_at(path, "container"), str(exc), "an ISO 6346 container number") from None
+            raise _Bad(_at(path, key), str(exc), "an ISO 6346 container number") from None
     mode = fix.get("mode")
     if mode is not None and (not isinstance(mode, str) or mode.upper() not in _MODES):
         raise _Bad(_at(path, "mode"), f"{mode!r} is not a mode of transport", ", ".join(sorted(_MODES)))

@@ -30,6 +30,9 @@ log = logging.getLogger("corridor.ingest")
 # updates and the webhook outbox register here, so they commit or roll back with the events.
 AFTER_APPEND: list[Callable[[Connection, list[tuple[int, Event]]], None]] = []
 
+# how far before a container's first known trip an out-of-order report may still extend it
+EARLY_REPORT = timedelta(days=30)
+
 FORMATS = ("edifact", "dcsa-json", "csv", "position-json")
 
 
@@ -287,6 +290,13 @@ class Ingestor:
         open_trips = [t for t in trips if t.ends_at is None]
         if not bkg and len(open_trips) == 1 and e.event_time >= open_trips[0].starts_at:
             return open_trips[0], None
+        first = trips[0]
+        if (not bkg and first.booking_ref is None and e.event_time < first.starts_at
+                and first.starts_at - e.event_time <= EARLY_REPORT):
+            # out of order: an earlier report of the container's first trip (nobody's booking yet,
+            # so no shipper can be shown another's data) arrived after a later one; the trip grows back
+            repo.move_trip_start(conn, first.id, e.event_time.astimezone(timezone.utc))
+            return replace(first, starts_at=e.event_time), None
         return None, a.reason
 
     def _new_trip(self, conn, e: Event, booking_ref: str | None) -> Trip:

@@ -161,6 +161,11 @@ def create_trip(conn: Connection, trip: Trip, size_type: str | None = None) -> T
     return trip
 
 
+def move_trip_start(conn: Connection, trip_id: str, at: datetime) -> None:
+    """Start a trip earlier (an out-of-order report of it arrived late)."""
+    conn.execute(update(trips).where(trips.c.id == trip_id, trips.c.starts_at > at).values(starts_at=at))
+
+
 def end_trip(conn: Connection, trip_id: str, at: datetime) -> None:
     conn.execute(update(trips).where(trips.c.id == trip_id, trips.c.ends_at.is_(None)).values(ends_at=at))
 

@@ -191,7 +191,7 @@ class Twin:
             return
         la, lb = self.net.locations[a], self.net.locations[b]
         lat, lon = la.lat + (lb.lat - la.lat) * share, la.lon + (lb.lon - la.lon) * share
-        self.say(PHASE_MOVE, "TRACKERS", "position-json", "positions",
+        self.say(PHASE_MOVE, "SILKWAY-FWD", "position-json", "positions",
                  (self.at(self.env.now, a), "IOT", box.tracker, box.number, lat, lon))
 
     # ---- processes ------------------------------------------------------------------------

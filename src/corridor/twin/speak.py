@@ -94,13 +94,13 @@ def _dtm(q: str, t: datetime) -> str:
 
 def _interchange(edi: str, n: int, t: datetime, messages: list[list[str]]) -> bytes:
     ref = f"TW{n:08d}"
-    segs = ["UNA:+.? ", f"UNB+UNOC:3+{_esc(edi)}:ZZZ+CORRIDOR:ZZZ+{t:%y%m%d}:{t:%H%M}+{ref}"]
+    segs = ["UNA:+.? '", f"UNB+UNOC:3+{_esc(edi)}:ZZZ+CORRIDOR:ZZZ+{t:%y%m%d}:{t:%H%M}+{ref}"]
     for i, body in enumerate(messages, 1):
         segs.append(f"UNH+{i}+{body[0]}")
         segs.extend(body[1:])
         segs.append(f"UNT+{len(body) + 1}+{i}")
     segs.append(f"UNZ+{len(messages)}+{ref}")
-    return (segs[0] + "\n" + "'\n".join(segs[1:]) + "'\n").encode()
+    return (segs[0] + "'\n".join(segs[1:]) + "'\n").encode()
 
 
 def _coarri(recs, party, edi, n) -> bytes:

@@ -171,14 +171,16 @@ def read_interchange(raw: bytes | str) -> Envelope:
         return env
     body = _terminated(body, chars, env)
     _line_breaks(body, chars, env, offset=1 if una else 0)
-    _Walker(env, first_pos=2 if una else 1).walk(_segments(body, chars, env, first_pos=2 if una else 1))
+    _Walker(env).walk(_segments(body, chars, env, first_pos=2 if una else 1))
     return env
 
 
 def _terminated(body: str, chars: Characters, env: Envelope) -> str:
     """The text with a final segment terminator (many exports drop the last one)."""
-    stripped = body.rstrip("\r\n\t ")
     term, rel = chars.segment_terminator, chars.escape_character
+    stripped = body.rstrip("".join(c for c in "\r\n\t " if c != term))
+    if not stripped.strip():
+        return ""
     if stripped.endswith(term):
         # count release characters right before the terminator: an odd count escapes it
         before = stripped[:-1]
@@ -242,7 +244,7 @@ def _segments(body: str, chars: Characters, env: Envelope, first_pos: int):
 class _Walker:
     """Cuts the segment stream into messages and checks the control counts of the envelope."""
 
-    def __init__(self, env: Envelope, first_pos: int):
+    def __init__(self, env: Envelope):
         self.env, self.meta = env, env.meta
         self.msg: RawMessage | None = None
         self.unb: Seg | None = None
