@@ -150,7 +150,7 @@ def conditions(q: Query, v: Viewer) -> list:
         if key in q.filters:
             conds.append(or_(c.kind != kind, c.code.in_(q.filters[key])))
     if "documentTypeCode" in q.filters:
-        docs = [or_(*[c.refs.like(f'%["{_DOC_REF.get(d, d)}",%') for d in q.filters["documentTypeCode"]])]
+        docs = [or_(*[_refs().like(f'%["{_DOC_REF.get(d, d)}",%') for d in q.filters["documentTypeCode"]])]
         conds.append(or_(c.kind != "SHIPMENT", *docs))
     f = q.filters
     bkg = f.get("carrierBookingReference") or f.get("bookingReference")
@@ -158,7 +158,7 @@ def conditions(q: Query, v: Viewer) -> list:
         conds.append(c.booking_ref == bkg)
     bol = f.get("transportDocumentReference")
     if bol:
-        conds.append(c.refs.like(f'%["BOL","{bol}"]%'))
+        conds.append(_refs().like(f'%["BOL","{bol}"]%'))
     if f.get("transportDocumentID") or f.get("scheduleID"):
         conds.append(c.seq < 0)   # Corridor issues neither: nothing matches
     if f.get("vesselIMONumber"):
@@ -252,3 +252,9 @@ def _python_filter(q: Query):
     if not tcid:
         return lambda doc: True
     return lambda doc: (doc.get("transportCall") or {}).get("transportCallID") == tcid
+
+
+def _refs():
+    """The refs column as plain text: LIKE on the JSON type would JSON-encode the pattern."""
+    from sqlalchemy import Text, type_coerce
+    return type_coerce(events.c.refs, Text)

@@ -58,6 +58,8 @@ def milestones(items: list[tuple[int, Event]], places: dict[str, dict]) -> list[
         tc = e.transport_call
         vehicle = (tc.voyage or tc.vehicle or tc.departure_id) if tc else None
         key = (e.code, e.location, vehicle)
+        if vehicle is None:   # a report without the vehicle (Corridor's ETA) joins that milestone
+            key = next((k for k in ms if k[:2] == key[:2]), key)
         m = ms.setdefault(key, {"code": e.code, "milestone": KIND.get(e.code, e.code.lower()), "location": e.location,
                                 "vehicle": vehicle, "mode": tc.mode if tc else None,
                                 "departure_id": tc.departure_id if tc else None,
@@ -182,7 +184,7 @@ def search(conn: Connection, q: str, v: Viewer, limit: int = 20) -> list[dict]:
 
     probe("booking", events.c.booking_ref == term)
     for kind, label in (("BOL", "bill_of_lading"), ("SMGS", "consignment_note"), ("CIM", "consignment_note")):
-        probe(label, events.c.refs.like(f'%["{kind}","{term}"]%'))
+        probe(label, _refs().like(f'%["{kind}","{term}"]%'))
     probe("wagon", events.c.wagon == term)
     probe("train", and_(events.c.mode == "RAIL", events.c.voyage == term))
     probe("sailing", and_(events.c.mode.in_(("VESSEL", "BARGE")),
@@ -194,3 +196,9 @@ def search(conn: Connection, q: str, v: Viewer, limit: int = 20) -> list[dict]:
             seen.add(k)
             out.append(h)
     return out[:limit]
+
+
+def _refs():
+    """The refs column as plain text: LIKE on the JSON type would JSON-encode the pattern."""
+    from sqlalchemy import Text, type_coerce
+    return type_coerce(events.c.refs, Text)
