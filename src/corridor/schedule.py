@@ -73,10 +73,10 @@ def generate_timetable(network: Network, start: date, days: int = 400, seed: int
         services = link_services()
     weather = storm_days(start, days + 2, seed)
     out: list[tuple[datetime, Departure]] = []
+    links = [k for k in network.directed_links(include_planned=include_planned) if k.capacity_teu]
+    phases = _through_phases(network, links, seed)
     with _gc_paused():
-        for link in network.directed_links(include_planned=include_planned):
-            if not link.capacity_teu:
-                continue
+        for link in links:
             base = link.id[:-1] if link.id.endswith("R") and link.id[:-1] in services else link.id
             ctx = _Ctx(network, link, services.get(base), start, days, seed)
             if link.mode.is_water and _is_caspian(network, link):
@@ -84,9 +84,58 @@ def generate_timetable(network: Network, start: date, days: int = 400, seed: int
             elif link.mode.is_water:
                 out += ctx.liner()
             else:
-                out += ctx.land()
+                out += ctx.land(phases.get(link.id))
     out.sort(key=lambda pair: (pair[0], pair[1].id))   # UTC keys: comparing mixed zones is slow
     return [dep for _, dep in out]
+
+
+def _through_phases(network: Network, links: list[Link], seed: int) -> dict[str, tuple[float, float]]:
+    """(UTC minute-of-week of the first path, paths per week) of each land link, timed to its feeder.
+
+    A block train from Alat to Poti is one train that stops at the border and in Tbilisi; the
+    network models it as several links. Timing each link's path to the arrival of the busiest
+    inbound land link of the same corridor (plus this link's dwell) keeps those stops at their
+    real length instead of adding a random wait for an unrelated daily path. A link whose own
+    frequency is unknown runs as often as its feeder (the same trains run through), capped at daily x2.
+    """
+    land = [k for k in links if not k.mode.is_water]
+    inbound: dict[str, list[Link]] = defaultdict(list)
+    for k in land:
+        inbound[k.destination].append(k)
+    memo: dict[str, float] = {}
+    visiting: set[str] = set()
+
+    def phase(k: Link) -> float:
+        if k.id in memo:
+            return memo[k.id]
+        feeders = [u for u in inbound.get(k.origin, ()) if u.origin != k.destination
+                   and u.corridors & k.corridors and u.id not in visiting]
+        if not feeders:
+            gap = 168.0 / estimated_frequency(k)
+            memo[k.id] = random.Random(f"{seed}:{k.id}:phase").uniform(0, min(gap, 24.0)) * 60
+            return memo[k.id]
+        visiting.add(k.id)
+        up = max(feeders, key=lambda u: (estimated_frequency(u), u.id))
+        # the router's connection time at the station: the larger of the link's dwell and the
+        # station's minimum transfer time
+        connect = max(k.dwell_hours, network.location(k.origin).min_transfer_hours)
+        memo[k.id] = (phase(up) + (up.running_hours + connect) * 60) % (168 * 60)
+        visiting.discard(k.id)
+        return memo[k.id]
+
+    freqs: dict[str, float] = {}
+
+    def freq(k: Link) -> float:
+        if k.id not in freqs:
+            freqs[k.id] = estimated_frequency(k)   # provisional: breaks cycles
+            if not k.frequency_per_week:
+                feeders = [u for u in inbound.get(k.origin, ()) if u.origin != k.destination
+                           and u.corridors & k.corridors]
+                if feeders:
+                    freqs[k.id] = max(freqs[k.id], min(14.0, max(freq(u) for u in feeders)))
+        return freqs[k.id]
+
+    return {k.id: (phase(k), freq(k)) for k in land}
 
 
 def operating(departures: list[Departure]) -> list[Departure]:
@@ -181,16 +230,22 @@ class _Ctx:
         return 0 <= (local.date() - self.start).days < self.days
 
     # -- trains and trucks: a weekly pattern at fixed local times
-    def land(self) -> list[tuple[datetime, Departure]]:
+    def land(self, timing: tuple[float, float] | None = None) -> list[tuple[datetime, Departure]]:
+        """Weekly paths; with `timing` (UTC minute of the week of the first path, paths per week) the
+        paths are timed to the feeder (see _through_phases), else they start at a random local time."""
+        timed = timing is not None
+        if timed:
+            self.freq = timing[1]
         gap = 168.0 / self.freq
-        phase = self.rng.uniform(0, min(gap, 24.0))
+        phase = timing[0] / 60 if timed else self.rng.uniform(0, min(gap, 24.0))
         slots = sorted({round((phase + k * gap) * 4) * 15 % (168 * 60) for k in range(max(1, round(self.freq)))})
         monday = self.start - timedelta(days=self.start.weekday())
         out = []
         for week in range(self.days // 7 + 2):
             base = monday + timedelta(weeks=week)
             for minutes in slots:
-                dep = self._local(base, minutes)
+                dep = (datetime.combine(base, time(), UTC) + timedelta(minutes=minutes) if timed
+                       else self._local(base, minutes))
                 local = dep.astimezone(self.otz)
                 if self._in_range(local):
                     out.append(self._make(local, dep, self.run, "scheduled", "", self.link.operator))
