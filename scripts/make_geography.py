@@ -14,8 +14,9 @@ import json
 import math
 from pathlib import Path
 
-# The corridor: China -> Europe, the Caspian and the Black Sea (lon, lat); a margin so edges stay clean.
-REGION = (12.0, 15.0, 132.0, 64.0)
+# China -> Europe (to the Rhine terminals), the Caspian and the Black Sea (lon, lat), with a margin
+# so the cut edges stay off-screen.
+REGION = (-10.0, 10.0, 138.0, 68.0)
 OUT = Path(__file__).resolve().parents[1] / "src" / "corridor" / "web" / "static" / "geo" / "region.json"
 ATTRIBUTION = ("Made with Natural Earth. Free vector and raster map data @ naturalearthdata.com "
                "(public domain; 1:10m admin-0 countries, German point of view, as shipped in the "

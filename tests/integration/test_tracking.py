@@ -115,8 +115,6 @@ def test_responses_validate_against_the_dcsa_22_spec(loaded_store):
     assert c.get(f"/v2/event-subscriptions/{sid}", headers=h).status_code == 404
 
 
-@pytest.mark.xfail(strict=True, reason="access/visibility.py trip_clause: LIKE on the JSONText column "
-                   "trips.parties JSON-encodes the pattern, so shippers see none of their trips")
 def test_a_shipper_sees_its_container_and_not_the_other(loaded_store):
     acme = party(loaded_store, "ACME", Role.SHIPPER)
     party(loaded_store, "OTHER", Role.SHIPPER)

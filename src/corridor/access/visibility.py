@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, false, or_, select
+from sqlalchemy import ColumnElement, Connection, Text, false, or_, select, type_coerce
 
 from ..domain.events import Event
 from ..domain.parties import Party, Role
@@ -49,13 +49,19 @@ def _like_token(col, pid: str):
     return col.like(f"% {pid} %")
 
 
+def _json_has(col, pid: str):
+    """Membership in a JSON list kept as text; the column is read as plain text so the pattern
+    is not JSON-encoded itself."""
+    return type_coerce(col, Text).like(f'%"{pid}"%')
+
+
 def event_clause(v: Viewer) -> ColumnElement | None:
     """SQL condition on `events` for what the viewer may see; None means no restriction."""
     if v.sees_all:
         return None
     pid = v.id
     conds = [_like_token(events.c.parties, pid), events.c.source_party == pid,
-             events.c.trip_id.in_(select(trips.c.id).where(trips.c.parties.like(f'%"{pid}"%')))]
+             events.c.trip_id.in_(select(trips.c.id).where(_json_has(trips.c.parties, pid)))]
     if v.party.is_operator:
         if v.facility_refs:
             conds.append(events.c.location.in_(sorted(v.facility_refs)))
@@ -70,7 +76,7 @@ def booking_clause(v: Viewer) -> ColumnElement | None:
     if v.sees_all:
         return None
     pid = v.id
-    conds = [bookings.c.shipper == pid, bookings.c.forwarder == pid, bookings.c.nominated.like(f'%"{pid}"%')]
+    conds = [bookings.c.shipper == pid, bookings.c.forwarder == pid, _json_has(bookings.c.nominated, pid)]
     if v.party.is_operator:
         from ..store.tables import booking_legs
         conds.append(bookings.c.ref.in_(
@@ -84,7 +90,7 @@ def trip_clause(v: Viewer) -> ColumnElement | None:
     if v.sees_all:
         return None
     pid = v.id
-    conds = [trips.c.parties.like(f'%"{pid}"%')]
+    conds = [_json_has(trips.c.parties, pid)]
     ev_cond = event_clause(v)
     if v.party.is_operator or v.country_refs:
         conds.append(trips.c.id.in_(select(events.c.trip_id).where(ev_cond)))

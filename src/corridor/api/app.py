@@ -23,7 +23,7 @@ from . import problems
 log = logging.getLogger("corridor.http")
 
 # Router modules with a module-level `router`; optional ones are added by capability work.
-ROUTERS = ["network", "access", "notices"]
+ROUTERS = ["network", "access", "notices", "ingest", "tracking", "dcsa", "bookings", "web"]
 
 
 class _NetworkCache:

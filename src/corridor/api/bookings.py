@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from ..access.visibility import Viewer, viewer_for
-from ..booking.containers import from_counts, parse_containers
+from ..booking.containers import from_counts, parse_containers, parse_size
 from ..booking.records import BookingRecord
 from ..booking.service import (BookingNotFound, BookingService, Quote, SpaceUnavailable, booking_json,
                                departure_json, ready_time)
@@ -69,7 +69,6 @@ def _containers(spec) -> tuple:
     for item in spec:
         if item.count <= 0:
             raise DomainError(f"container count {item.count} for {item.size_type}: must be at least 1")
-        from ..booking.containers import parse_size
         code = parse_size(item.size_type)
         counts[code] = counts.get(code, 0) + item.count
     return from_counts(counts)

@@ -1,13 +1,12 @@
-"""Quotes: the planner's route options priced for the requested containers on live free space.
+"""Quotes: the planner's route options (`planning.options.plan`) on live free space, as stable JSON.
 
-The planner (`planning.options.plan`) is called when it is installed; until then the timetable
-router's Pareto scan per corridor family stands in, so a quote always shows the Middle Corridor
-beside the Northern and Sea alternatives where the timetable has them.
+The planner picks the Middle Corridor variants and the Northern and Sea alternatives; a quote adds
+each leg's free TEU and keeps the options numbered so `corridor book --option N` books one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -16,6 +15,7 @@ from ..domain.bookings import ContainerRequest
 from ..domain.network import Corridor, Network
 from ..domain.timetable import Departure
 from ..planning import emissions, pricing
+from ..planning.options import plan
 from ..planning.pricing import Money
 
 FAMILY_NAMES = {"middle": "Middle Corridor", "northern": "Northern route", "sea": "Sea (Suez)"}
@@ -110,14 +110,6 @@ def price_legs(network: Network, deps: Sequence[Departure], teu: int,
     return tuple(legs), total, sum(x.co2e_kg for x in legs)
 
 
-def _planner() -> Callable | None:
-    try:
-        from ..planning.options import plan   # the planner's public entry point, once it exists
-    except ImportError:
-        return None
-    return plan
-
-
 def _leg_ids(option) -> list[str]:
     """Departure ids of a planner RouteOption, whatever its leg objects are called."""
     out = []
@@ -131,27 +123,6 @@ def _leg_ids(option) -> list[str]:
     return out
 
 
-def _fallback_plan(network: Network, departures: Sequence[Departure], origin: str, destination: str,
-                   ready_at: datetime, teu: int, free: Callable[[str], int], max_options: int):
-    """Router journeys: the Pareto set per corridor family (earliest first), at most `max_options`."""
-    from ..planning.router import Timetable
-    tt = Timetable(network, departures)
-    out = tt.pareto(origin, destination, ready_at, teu, free_teu=free, horizon=HORIZON, by_family=True)
-    have = {j.family for j in out}
-    for fam in (Corridor.MIDDLE, Corridor.NORTHERN, Corridor.SEA):
-        if fam not in have:
-            j = tt.earliest_arrival(origin, destination, ready_at, teu, family=fam, free_teu=free)
-            if j is not None:
-                out.append(j)
-    # keep each family's best before more of one family
-    out.sort(key=lambda j: j.arrives_at)
-    firsts, rest, seen = [], [], set()
-    for j in out:
-        (rest if j.family in seen else firsts).append(j)
-        seen.add(j.family)
-    return [(j.family.value, [d.id for d in j.legs]) for j in (firsts + rest)[:max_options]]
-
-
 def plan_options(network: Network, departures: Sequence[Departure], reserved: Mapping[str, int],
                  origin: str, destination: str, ready_at: datetime,
                  containers: tuple[ContainerRequest, ...], max_options: int = 6) -> list[QuoteOption]:
@@ -160,16 +131,11 @@ def plan_options(network: Network, departures: Sequence[Departure], reserved: Ma
     by_id = {d.id: d for d in departures}
     free = {d.id: max(0, d.capacity_teu - reserved.get(d.id, 0)) for d in departures}
     free_of = lambda dep_id: free.get(dep_id, 0)   # noqa: E731 - the planner's callback
-    plan = _planner()
     found: list[tuple[str, list[str], object]] = []
-    if plan is not None:
-        for opt in plan(network, departures, origin, destination, ready_at, containers,
-                        free_teu=free_of, max_options=max_options):
-            fam = getattr(opt, "corridor", None) or getattr(opt, "family", None) or ""
-            found.append((getattr(fam, "value", fam), _leg_ids(opt), opt))
-    else:
-        found = [(fam, ids, None) for fam, ids in
-                 _fallback_plan(network, departures, origin, destination, ready_at, teu, free_of, max_options)]
+    for opt in plan(network, departures, origin, destination, ready_at, containers,
+                    free_teu=free_of, max_options=max_options):
+        fam = getattr(opt, "corridor", None) or getattr(opt, "family", None) or ""
+        found.append((getattr(fam, "value", fam), _leg_ids(opt), opt))
     options = []
     for fam, ids, opt in found:
         legs, total, kg = price_legs(network, [by_id[i] for i in ids], teu, free)

@@ -126,7 +126,7 @@ def demo(host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     err.print(t)
     stop = threading.Event()
     if twin:
-        from ..twin.live import run_live
+        from ..twin.run import run_live
         threading.Thread(target=run_live, args=(store,), kwargs={"speed": speed, "stop_event": stop},
                          name="corridor-twin", daemon=True).start()
         err.print(f"[green]✓[/green] twin running live at {speed:g}× real time")

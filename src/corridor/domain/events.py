@@ -121,6 +121,8 @@ def event_keys(e: Event) -> tuple[str, str]:
     """
     tc = e.transport_call
     vehicle = (tc.voyage or tc.vehicle or tc.departure_id or "") if tc else ""
+    if tc and tc.wagon and not e.equipment:
+        vehicle += "/" + tc.wagon   # a railway's per-wagon report: one milestone per wagon
     milestone = _digest((e.kind.value, e.code, e.classifier.value, e.subject, e.location or "", vehicle))
     when = e.event_time.astimezone(timezone.utc).isoformat(timespec="seconds")
     pos = f"{e.lat:.5f},{e.lon:.5f}" if e.lat is not None and e.lon is not None else ""

@@ -21,7 +21,6 @@ from ..store import Store
 from ..store import events as evstore
 from ..store import ingest as repo
 from ..store.parties import get_party, resolve_alias
-from ..store.tables import bookings
 from .results import ParseResult, Rejection
 
 log = logging.getLogger("corridor.ingest")
@@ -193,12 +192,22 @@ class Ingestor:
             for x in self._expand(conn, e):
                 ready.append(x)
 
+        # a re-sent event is already in the log: count it as a duplicate before attributing it
+        # (attribution may differ now that later trips exist; the stored event stays as it was)
+        known = repo.known_events(conn, list({x.dedup_key for x in ready})) if ready else set()
+        resent = [e for e in ready if e.dedup_key in known]
+        ready = [e for e in ready if e.dedup_key not in known]
         attributed: list[Event] = []
+        boxes = sorted({e.equipment for e in ready if e.equipment and e.kind != EventKind.ALERT})
+        known = repo.trips_of_many(conn, boxes) if boxes else {}
+        before = {t.id: t for ts in known.values() for t in ts}
+        sizes: dict[str, str | None] = {}    # size type of each new trip's container
+        shippers = repo.booking_parties(conn, sorted({b for e in ready if (b := e.reference("BKG"))}))
         for e in ready:
             if not e.equipment or e.kind == EventKind.ALERT:
                 attributed.append(e)
                 continue
-            trip, why = self._trip(conn, e)
+            trip, why = self._trip(conn, e, known, shippers, sizes)
             if trip is None:
                 hold("held", f"{e.equipment} {e.code} at {e.location or '?'} "
                              f"{e.event_time.isoformat()}: {why}", {"event": _event_json(e)})
@@ -206,16 +215,18 @@ class Ingestor:
             attributed.append(e.with_trip(trip.id, trip.parties))
             self._couple(conn, e)
 
+        repo.save_trips(conn, before, [t for ts in known.values() for t in ts], sizes)
         if dry_run:
             out.preview = [_event_json(e) for e in attributed]
-            out.stored = len(attributed)
+            out.stored, out.duplicates = len(attributed), len(resent)
             out.quarantined = len(quarantine)
             return out
         stored, dups = evstore.append(conn, attributed, received_at)
-        out.stored, out.duplicates = len(stored), len(dups)
+        out.stored, out.duplicates = len(stored), len(dups) + len(resent)
         out.quarantined = repo.quarantine_sync(conn, mid, quarantine)
-        status = "processed" if not quarantine else ("quarantined" if not stored and not dups else "partial")
-        repo.finish_raw(conn, mid, status=status, stored=len(stored), duplicates=len(dups), rejected=len(quarantine))
+        status = "processed" if not quarantine else ("quarantined" if not stored and not out.duplicates else "partial")
+        repo.finish_raw(conn, mid, status=status, stored=len(stored), duplicates=out.duplicates,
+                        rejected=out.quarantined)
         for hook in AFTER_APPEND:
             hook(conn, stored)
         return out
@@ -276,14 +287,18 @@ class Ingestor:
         return [e] + [replace(e, equipment=b, kind=EventKind.EQUIPMENT if e.kind == EventKind.EQUIPMENT
                               else e.kind) for b in boxes]
 
-    def _trip(self, conn, e: Event) -> tuple[Trip | None, str | None]:
-        """The trip an event belongs to; a new trip when the container has none open for it."""
-        trips = repo.trips_of(conn, e.equipment)
+    def _trip(self, conn, e: Event, known: dict[str, list[Trip]], shippers: dict,
+              sizes: dict) -> tuple[Trip | None, str | None]:
+        """The trip an event belongs to; a new trip when the container has none open for it.
+
+        `known` holds the trips of the message's containers (loaded once, kept current here).
+        """
+        trips = known.setdefault(e.equipment, [])
         bkg = e.reference("BKG")
         if bkg and not any(t.booking_ref == bkg for t in trips):
-            return self._new_trip(conn, e, bkg), None
+            return self._new_trip(e, bkg, trips, shippers, sizes), None
         if not trips:
-            return self._new_trip(conn, e, None), None
+            return self._new_trip(e, None, trips, shippers, sizes), None
         a = attribute(trips, e.event_time, bkg)
         if a.trip:
             return a.trip, None
@@ -295,23 +310,33 @@ class Ingestor:
                 and first.starts_at - e.event_time <= EARLY_REPORT):
             # out of order: an earlier report of the container's first trip (nobody's booking yet,
             # so no shipper can be shown another's data) arrived after a later one; the trip grows back
-            repo.move_trip_start(conn, first.id, e.event_time.astimezone(timezone.utc))
-            return replace(first, starts_at=e.event_time), None
+            start = e.event_time.astimezone(timezone.utc)
+            trips[0] = replace(first, starts_at=start)
+            return trips[0], None
         return None, a.reason
 
-    def _new_trip(self, conn, e: Event, booking_ref: str | None) -> Trip:
+    def _new_trip(self, e: Event, booking_ref: str | None, trips: list[Trip], shippers: dict, sizes: dict) -> Trip:
         parties = {e.source_party} if e.source_party else set()
-        if booking_ref:
-            b = conn.execute(select(bookings.c.shipper, bookings.c.forwarder, bookings.c.nominated)
-                             .where(bookings.c.ref == booking_ref)).first()
-            if b:
-                parties |= {b.shipper, *([b.forwarder] if b.forwarder else []), *b.nominated}
+        if booking_ref and booking_ref in shippers:
+            parties |= shippers[booking_ref]
         start = e.event_time.astimezone(timezone.utc)
         trip = Trip(id=f"{e.equipment}-{start:%Y%m%d%H%M}", equipment=e.equipment, booking_ref=booking_ref,
                     parties=frozenset(parties), starts_at=start)
-        if repo.get_trip(conn, trip.id):
-            return repo.get_trip(conn, trip.id)
-        return repo.create_trip(conn, trip, size_type=e.size_type)
+        same = next((t for t in trips if t.id == trip.id), None)
+        if same:
+            return same
+        # the container's previous open trip ends where this one starts; one created out of order
+        # (before a later trip) ends where that one starts. Written once per message (_save_trips).
+        later = [t.starts_at for t in trips if t.starts_at > start]
+        if later:
+            trip = replace(trip, ends_at=min(later))
+        for i, t in enumerate(trips):
+            if t.ends_at is None and t.starts_at < start:
+                trips[i] = replace(t, ends_at=start)
+        trips.append(trip)
+        sizes[trip.id] = e.size_type
+        trips.sort(key=lambda t: t.starts_at)
+        return trip
 
     def _couple(self, conn, e: Event) -> None:
         """LOAD puts a container on its wagon/train/vessel; DISC takes it off (ACT only)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from sqlalchemy import Connection, func, insert, or_, select, update
@@ -11,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..domain.trips import Trip
-from .tables import consists, quarantine, raw_messages, trips
+from .tables import bookings, consists, events, quarantine, raw_messages, trips
 
 
 def content_id(content: bytes) -> str:
@@ -28,6 +29,15 @@ def keep_raw(conn: Connection, content: bytes, *, fmt: str, source_party: str, r
                                   filename=filename, size=len(content), content=content, status="pending",
                                   stored=0, duplicates=0, rejected=0).on_conflict_do_nothing(index_elements=["id"]))
     return mid, res.rowcount == 1
+
+
+def known_events(conn: Connection, keys: list[str]) -> set[str]:
+    """The event natural keys (dedup_key) among `keys` that the log holds already."""
+    found: set[str] = set()
+    for i in range(0, len(keys), 500):
+        found.update(conn.execute(select(events.c.dedup_key).where(events.c.dedup_key.in_(keys[i:i + 500])))
+                     .scalars())
+    return found
 
 
 def finish_raw(conn: Connection, mid: str, *, status: str, stored: int, duplicates: int, rejected: int) -> None:
@@ -141,6 +151,27 @@ def trips_of(conn: Connection, equipment: str) -> list[Trip]:
     return [_trip(r) for r in rows]
 
 
+def trips_of_many(conn: Connection, equipment: list[str]) -> dict[str, list[Trip]]:
+    """Every trip of each container, oldest first, in one round trip per 500 containers."""
+    out: dict[str, list[Trip]] = {}
+    for i in range(0, len(equipment), 500):
+        rows = conn.execute(select(trips).where(trips.c.equipment.in_(equipment[i:i + 500]))
+                            .order_by(trips.c.equipment, trips.c.starts_at)).all()
+        for r in rows:
+            out.setdefault(r.equipment, []).append(_trip(r))
+    return out
+
+
+def booking_parties(conn: Connection, refs: list[str]) -> dict[str, set[str]]:
+    """The parties of each known booking (shipper, forwarder, nominated)."""
+    out: dict[str, set[str]] = {}
+    for i in range(0, len(refs), 500):
+        for b in conn.execute(select(bookings.c.ref, bookings.c.shipper, bookings.c.forwarder, bookings.c.nominated)
+                              .where(bookings.c.ref.in_(refs[i:i + 500]))).all():
+            out[b.ref] = {b.shipper, *([b.forwarder] if b.forwarder else []), *(b.nominated or [])}
+    return out
+
+
 def get_trip(conn: Connection, trip_id: str) -> Trip | None:
     r = conn.execute(select(trips).where(trips.c.id == trip_id)).first()
     return _trip(r) if r else None
@@ -155,6 +186,12 @@ def create_trip(conn: Connection, trip: Trip, size_type: str | None = None) -> T
     """Create a trip, closing the container's previous open trip just before it starts."""
     conn.execute(update(trips).where(trips.c.equipment == trip.equipment, trips.c.ends_at.is_(None),
                                      trips.c.starts_at < trip.starts_at).values(ends_at=trip.starts_at))
+    if trip.ends_at is None:
+        # reports can arrive out of order: a trip created after a later one ends where that one starts
+        nxt = conn.execute(select(func.min(trips.c.starts_at)).where(
+            trips.c.equipment == trip.equipment, trips.c.starts_at > trip.starts_at)).scalar()
+        if nxt is not None:
+            trip = replace(trip, ends_at=nxt)
     conn.execute(insert(trips).values(id=trip.id, equipment=trip.equipment, booking_ref=trip.booking_ref,
                                       parties=sorted(trip.parties), size_type=size_type, starts_at=trip.starts_at,
                                       ends_at=trip.ends_at, created_at=datetime.now(timezone.utc)))
@@ -164,6 +201,20 @@ def create_trip(conn: Connection, trip: Trip, size_type: str | None = None) -> T
 def move_trip_start(conn: Connection, trip_id: str, at: datetime) -> None:
     """Start a trip earlier (an out-of-order report of it arrived late)."""
     conn.execute(update(trips).where(trips.c.id == trip_id, trips.c.starts_at > at).values(starts_at=at))
+
+
+def save_trips(conn: Connection, before: dict[str, Trip], after: list[Trip], sizes: dict[str, str | None]) -> None:
+    """Write a message's trip changes at once: new trips inserted, changed windows updated."""
+    now = datetime.now(timezone.utc)
+    new = [{"id": t.id, "equipment": t.equipment, "booking_ref": t.booking_ref, "parties": sorted(t.parties),
+            "size_type": sizes.get(t.id), "starts_at": t.starts_at, "ends_at": t.ends_at, "created_at": now}
+           for t in after if t.id not in before]
+    if new:
+        conn.execute(insert(trips), new)
+    for t in after:
+        old = before.get(t.id)
+        if old is not None and (old.starts_at, old.ends_at) != (t.starts_at, t.ends_at):
+            conn.execute(update(trips).where(trips.c.id == t.id).values(starts_at=t.starts_at, ends_at=t.ends_at))
 
 
 def end_trip(conn: Connection, trip_id: str, at: datetime) -> None:

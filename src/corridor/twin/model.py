@@ -71,6 +71,7 @@ class Twin:
     def __init__(self, scenario: Scenario, network: Network, seed: int = 1, voice: Outbox | None = None,
                  book=None):
         self.sc, self.net, self.rng = scenario, network, random.Random(seed)
+        self.wx = random.Random(seed * 7919 + 1)   # weather has its own stream: what-ifs share the storms
         self.env = simpy.Environment()
         self.voice = voice
         self.book = book                   # callable(shipper, forwarder, origin, dest, ready_at, sizes) -> ref
@@ -375,7 +376,7 @@ class Twin:
 
     def weather(self, days: float):
         """Caspian storm spells by month: the sea and its ports close; the port authorities say so."""
-        env, rng, sc = self.env, self.rng, self.sc
+        env, rng, sc = self.env, self.wx, self.sc
         spell = float(sc["storm_spell_days"])
         while True:
             month = self.at(env.now, "AZ_ALA").month

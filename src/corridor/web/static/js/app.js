@@ -177,6 +177,7 @@
         out.hidden = false;
         await start(who);
       } catch (e) { if (!(e instanceof ApiError && e.status === 401)) fail(e); }
+      document.body.dataset.ready = "1";   // for people's scripts and the browser tests alike
     });
   }
 

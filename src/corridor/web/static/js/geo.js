@@ -14,7 +14,7 @@
   class CorridorMap {
     /** Draw into `host`; opts.view = [lonW, latS, lonE, latN] to start with. */
     constructor(host, opts = {}) {
-      this.host = host; this.markers = new Map(); this.onPick = opts.onPick || (() => {});
+      this.host = host; this.markers = new Map(); this.autoHome = opts.autoHome; this.onPick = opts.onPick || (() => {});
       const [w, s, e, n] = opts.view || [24, 22, 124, 56];
       const [x0, y0] = project(w, n), [x1, y1] = project(e, s);
       this.home = [x0, y0, x1 - x0, y1 - y0];
@@ -113,6 +113,10 @@
         this.gPlaces.append(c);
         this.gLabels.append(el("text", { class: `label${alt && !showAlt ? " hidden" : ""}`, x: x + 4, y: y - 3,
           "data-code": l.code, "data-alt": alt ? "1" : null }, l.name.replace(/ \(.*\)$/, "")));
+      }
+      if (this.autoHome !== false) {
+        const pts = net.locations.filter((l) => used.has(l.code)).map((l) => [l.lon, l.lat]);
+        if (pts.length) { this.fit(pts, 1.5); this.home = this.view(); }
       }
       this._declutter();
     }

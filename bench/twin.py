@@ -1,0 +1,57 @@
+"""Bench: one simulated year of the corridor twin through the real ingest path into SQLite.
+
+    python bench/twin.py [--days 365] [--seed 1] [--profile]
+
+Prints trains, containers, events stored and wall seconds (target: >= 300 trains and 30,000
+containers in <= 60 s on a 2-core machine), and the model's own time without ingest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import tempfile
+import time
+from pathlib import Path
+
+from corridor.bootstrap import load_default_network
+from corridor.store import Store
+from corridor.twin.run import simulate
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--days", type=float, default=365)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--profile", action="store_true", help="print the 25 costliest functions of the ingest run")
+    args = ap.parse_args()
+    t = time.perf_counter()
+    model = simulate(None, days=args.days, seed=args.seed)
+    model_s = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as d:
+        store = Store(f"sqlite:///{Path(d) / 'twin.db'}")
+        store.upgrade()
+        load_default_network(store, days=30)
+        prof = cProfile.Profile() if args.profile else None
+        if prof:
+            prof.enable()
+        r = simulate(store, days=args.days, seed=args.seed)
+        if prof:
+            prof.disable()
+        s = r.summary()
+        store.dispose()
+    print(json.dumps({"simulated_days": args.days, "trains": s["trains"], "containers": s["containers"],
+                      "teu": s["teu"], "events_stored": s["events"], "messages": s["messages"],
+                      "model_only_seconds": round(model_s, 2), "ingest_seconds": s["ingest_seconds"],
+                      "wall_seconds": s["wall_seconds"],
+                      "events_per_second": round(s["events"] / max(s["wall_seconds"], 1e-9)),
+                      "target_met": s["trains"] >= 300 and s["containers"] >= 30000 and s["wall_seconds"] <= 60},
+                     indent=2))
+    if prof:
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,447 @@
+"""The corridor's KPIs from its own event log: volumes and growth, transit, on-time, dwell,
+utilisation and CO2e per TEU-km — computed on what the viewer may see.
+
+Definitions (each KPI counts container trips that *started* in the period, i.e. whose first
+actual move falls in it; months are cut in UTC):
+- volumes: TEU (from the ISO size type; 2 when unknown), tonnes = TEU x 10 t net cargo per TEU
+  (`NET_TONNES_PER_TEU`, the GLEC-style default the emissions use), containers (trips) and
+  trains (runs of a train number, see `facts.train_runs`), by month, origin-destination, port
+  and direction (westbound when the destination lies west of the origin). Growth compares with
+  the same months a year earlier.
+- transit: a leg runs from a DEPA at A to the next ARRI at another place B (LOAD/DISC stand in
+  for trips reported without vehicle events); end to end from the first move to the first
+  arrival at the booking's destination (or the trip's last place when it has no booking).
+- on-time: arrival at the destination no later than the booking's promised arrival plus
+  `ON_TIME_GRACE`; legs with a timetable departure are on time when they arrive by its
+  scheduled arrival plus the same grace.
+- dwell: at borders, gauge-change points and ferry ports, first arrival (ARRI, else DISC/GTIN)
+  to the next departure (DEPA, else LOAD/GTOT) of the same trip at the same place.
+- utilisation: reserved/capacity of departures that left in the period, and observed loads
+  (TEU of trips loaded per train or sailing).
+- CO2e: ISO 14083 well-to-wheel via `corridor.planning.emissions` over the links the trips
+  used, per TEU-km by route, next to the Northern and Sea reference routes.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import Connection, and_, select
+
+from ..access.visibility import Viewer
+from ..domain.network import Corridor, Link, Location, Network
+from ..planning.emissions import NET_TONNES_PER_TEU, handlings, leg_co2e_per_teu
+from ..store.tables import departures
+from .facts import ARRIVALS, DEPARTURES, Facts, TripFacts, load_facts
+from .stats import growth_pct, month_key, ratio, summary, year_before
+
+ON_TIME_GRACE = timedelta(hours=24)
+H = 3600.0
+
+
+# ------------------------------------------------------------------ building blocks per trip
+
+def legs(trip: TripFacts) -> list[tuple[str, str, datetime, datetime, str | None, str | None]]:
+    """(from, to, departed, arrived, mode, departure id) of each leg of a trip, in order."""
+    has_vehicle = any(m.kind == "TRANSPORT" for m in trip.moves)
+    dep_code, arr_code = ("DEPA", "ARRI") if has_vehicle else ("LOAD", "DISC")
+    out, left = [], None
+    for m in trip.moves:
+        if m.code == dep_code and m.location:
+            left = m                                   # the last departure before an arrival counts
+        elif m.code == arr_code and left is not None and m.location and m.location != left.location:
+            out.append((left.location, m.location, left.t, m.t, left.mode or m.mode, left.departure_id))
+            left = None
+    return out
+
+
+def visits(trip: TripFacts) -> list[tuple[str, list]]:
+    """(place, moves) per stay: consecutive moves at the same place."""
+    out: list[tuple[str, list]] = []
+    for m in trip.moves:
+        if not m.location:
+            continue
+        if out and out[-1][0] == m.location:
+            out[-1][1].append(m)
+        else:
+            out.append((m.location, [m]))
+    return out
+
+
+def dwell_hours(moves: list) -> float | None:
+    """Arrival to the next departure within one stay, in hours; None without both."""
+    arr = next((m for m in moves if m.code == "ARRI"), None) or next(
+        (m for m in moves if m.code in ARRIVALS), None)
+    if arr is None:
+        return None
+    after = [m for m in moves if m.t >= arr.t and m is not arr]
+    dep = next((m for m in after if m.code == "DEPA"), None) or next(
+        (m for m in reversed(after) if m.code in DEPARTURES), None)
+    return (dep.t - arr.t).total_seconds() / H if dep else None
+
+
+def destination(trip: TripFacts, facts: Facts) -> str | None:
+    b = facts.bookings.get(trip.booking_ref or "")
+    return b.destination if b else trip.last_location
+
+
+def arrival_at(trip: TripFacts, place: str | None) -> datetime | None:
+    """First arrival-type move at `place` (else any move there)."""
+    at = [m for m in trip.moves if m.location == place]
+    hit = next((m for m in at if m.code in ARRIVALS), None) or (at[0] if at else None)
+    return hit.t if hit else None
+
+
+def direction(facts: Facts, origin: str | None, dest: str | None) -> str:
+    o, d = facts.place(origin), facts.place(dest)
+    if not o or not d or o.lon == d.lon:
+        return "unknown"
+    return "westbound" if d.lon < o.lon else "eastbound"
+
+
+def place_roles(loc: Location | None) -> set[str]:
+    """Dwell categories of a place: border, gauge_change, ferry_port, port."""
+    if loc is None:
+        return set()
+    roles = set()
+    if loc.facility_type.value == "BOCR" or "border" in loc.kind:
+        roles.add("border")
+    if loc.gauge_change or "gauge_change" in loc.kind:
+        roles.add("gauge_change")
+    if "ferry" in loc.kind:
+        roles.add("ferry_port")
+    elif "port" in loc.kind and loc.facility_type.value in ("POTE", "BRTH"):
+        roles.add("port")
+    return roles
+
+
+# ------------------------------------------------------------------ the KPIs
+
+def volumes(facts: Facts) -> dict:
+    """TEU, tonnes, containers and trains by month, O-D, port and direction, with growth."""
+    month = defaultdict(lambda: {"teu": 0, "containers": 0, "trains": 0})
+    od = defaultdict(lambda: {"teu": 0, "containers": 0})
+    od_before = defaultdict(int)
+    port = defaultdict(lambda: {"teu": 0, "containers": 0, "westbound_teu": 0, "eastbound_teu": 0})
+    way = defaultdict(lambda: {"teu": 0, "containers": 0})
+    way_before = defaultdict(int)
+    total = {"teu": 0, "containers": 0}
+    before = {"teu": 0, "containers": 0, "trains": 0}
+    for trip in facts.trips:
+        dest = destination(trip, facts)
+        key = (trip.origin or "?", dest or "?")
+        dirn = direction(facts, trip.origin, dest)
+        if not facts.in_period(trip.start):            # the year before: the growth base
+            before["teu"] += trip.teu
+            before["containers"] += 1
+            od_before[key] += trip.teu
+            way_before[dirn] += trip.teu
+            month[month_key(trip.start)]["teu"] += trip.teu
+            month[month_key(trip.start)]["containers"] += 1
+            continue
+        m = month[month_key(trip.start)]
+        m["teu"] += trip.teu
+        m["containers"] += 1
+        total["teu"] += trip.teu
+        total["containers"] += 1
+        od[key]["teu"] += trip.teu
+        od[key]["containers"] += 1
+        way[dirn]["teu"] += trip.teu
+        way[dirn]["containers"] += 1
+        for p in {mv.location for mv in trip.moves
+                  if mv.mode == "VESSEL" and mv.code in ("LOAD", "DISC") and mv.location}:
+            port[p]["teu"] += trip.teu
+            port[p]["containers"] += 1
+            if dirn in ("westbound", "eastbound"):
+                port[p][f"{dirn}_teu"] += trip.teu
+    trains_now = 0
+    for _, t in facts.train_runs:
+        month[month_key(t)]["trains"] += 1
+        if facts.in_period(t):
+            trains_now += 1
+        elif t < facts.start:
+            before["trains"] += 1
+    first, last = month_key(facts.start), month_key(facts.end - timedelta(microseconds=1))
+    by_month = []
+    for k in sorted(k for k in month if first <= k <= last):
+        v, prev = month[k], month.get(year_before(k))
+        by_month.append({"month": k, **v, "tonnes": v["teu"] * NET_TONNES_PER_TEU,
+                         "teu_growth_pct": growth_pct(v["teu"], prev["teu"] if prev else None),
+                         "teu_year_before": prev["teu"] if prev else None})
+    return {
+        "tonnes_per_teu": NET_TONNES_PER_TEU,
+        "total": {**total, "tonnes": total["teu"] * NET_TONNES_PER_TEU, "trains": trains_now,
+                  "teu_growth_pct": growth_pct(total["teu"], before["teu"]),
+                  "teu_year_before": before["teu"] or None},
+        "by_month": by_month,
+        "by_od": [{"origin": o, "destination": d, **v, "tonnes": v["teu"] * NET_TONNES_PER_TEU,
+                   "teu_growth_pct": growth_pct(v["teu"], od_before.get((o, d)))}
+                  for (o, d), v in sorted(od.items(), key=lambda kv: (-kv[1]["teu"], kv[0]))],
+        "by_port": [{"port": p, **v} for p, v in sorted(port.items(), key=lambda kv: (-kv[1]["teu"], kv[0]))],
+        "by_direction": [{"direction": k, **v, "teu_growth_pct": growth_pct(v["teu"], way_before.get(k))}
+                         for k, v in sorted(way.items())],
+    }
+
+
+def _current(facts: Facts) -> list[TripFacts]:
+    return [t for t in facts.trips if facts.in_period(t.start)]
+
+
+def transit(facts: Facts) -> dict:
+    """Transit hours per leg and days end to end (p50, p90), and delay against the promise."""
+    per_leg = defaultdict(list)
+    e2e = defaultdict(list)
+    delays = []
+    for trip in _current(facts):
+        for a, b, t0, t1, mode, _ in legs(trip):
+            per_leg[(a, b, mode)].append((t1 - t0).total_seconds() / H)
+        dest = destination(trip, facts)
+        arrived = arrival_at(trip, dest)
+        if arrived and dest != trip.origin:
+            e2e[(trip.origin, dest)].append((arrived - trip.start).total_seconds() / H / 24)
+            b = facts.bookings.get(trip.booking_ref or "")
+            if b and b.promised_arrival:
+                delays.append((arrived - b.promised_arrival).total_seconds() / H)
+    return {
+        "legs": [{"from": a, "to": b, "mode": m, "hours": summary(v)}
+                 for (a, b, m), v in sorted(per_leg.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or ""))],
+        "end_to_end": [{"origin": o, "destination": d, "days": summary(v)}
+                       for (o, d), v in sorted(e2e.items(), key=lambda kv: (-len(kv[1]), kv[0]))],
+        "delay_vs_promised_hours": summary(delays),
+    }
+
+
+def on_time(facts: Facts, conn: Connection | None = None, grace: timedelta = ON_TIME_GRACE) -> dict:
+    """Share of containers delivered by the promised arrival (+grace), and of legs by the timetable."""
+    on = n = 0
+    for trip in _current(facts):
+        b = facts.bookings.get(trip.booking_ref or "")
+        if not b or not b.promised_arrival:
+            continue
+        arrived = arrival_at(trip, b.destination)
+        if arrived is None:
+            continue
+        n += 1
+        on += arrived <= b.promised_arrival + grace
+    leg_on = leg_n = 0
+    dep_ids = {lg[5] for t in _current(facts) for lg in legs(t) if lg[5]}
+    if conn is not None and dep_ids:
+        sched = {}
+        ids = sorted(dep_ids)
+        for i in range(0, len(ids), 500):
+            for r in conn.execute(select(departures.c.id, departures.c.arrives_at)
+                                  .where(departures.c.id.in_(ids[i:i + 500]))):
+                sched[r.id] = r.arrives_at
+        for t in _current(facts):
+            for *_, arrived, _, dep_id in legs(t):
+                if dep_id in sched:
+                    leg_n += 1
+                    leg_on += arrived <= sched[dep_id] + grace
+    return {"grace_hours": grace.total_seconds() / H,
+            "containers": {"n": n, "on_time": on, "rate": ratio(on, n)},
+            "legs": {"n": leg_n, "on_time": leg_on, "rate": ratio(leg_on, leg_n)}}
+
+
+def dwell(facts: Facts) -> dict:
+    """Dwell hours (p50, p90) at borders, gauge-change points and ferry ports, per place and kind."""
+    at = defaultdict(list)
+    for trip in _current(facts):
+        for place, moves in visits(trip):
+            if not place_roles(facts.place(place)):
+                continue
+            h = dwell_hours(moves)
+            if h is not None:
+                at[place].append(h)
+    by_role = defaultdict(list)
+    rows = []
+    for place, hs in sorted(at.items()):
+        roles = sorted(place_roles(facts.place(place)))
+        for r in roles:
+            by_role[r] += hs
+        loc = facts.place(place)
+        rows.append({"location": place, "name": loc.name if loc else place, "kinds": roles, "hours": summary(hs)})
+    return {"by_location": rows, "by_kind": {k: summary(v) for k, v in sorted(by_role.items())}}
+
+
+def utilisation(conn: Connection, facts: Facts, now: datetime | None = None) -> dict:
+    """Reserved/capacity of departed departures by mode, and observed TEU per train or sailing."""
+    now = now or datetime.now(timezone.utc)
+    upto = min(facts.end, now)
+    reserved = defaultdict(lambda: {"departures": 0, "capacity_teu": 0, "reserved_teu": 0})
+    q = (select(departures.c.mode, departures.c.capacity_teu, departures.c.reserved_teu)
+         .where(and_(departures.c.departs_at >= facts.start, departures.c.departs_at < upto,
+                     departures.c.status != "cancelled", departures.c.reserved_teu > 0)))
+    for r in conn.execute(q):
+        x = reserved[r.mode]
+        x["departures"] += 1
+        x["capacity_teu"] += r.capacity_teu
+        x["reserved_teu"] += r.reserved_teu
+    loads = defaultdict(int)              # (mode, voyage) -> TEU loaded
+    for trip in _current(facts):
+        for key in {(m.mode, m.voyage) for m in trip.moves if m.code == "LOAD" and m.voyage and m.mode}:
+            loads[key] += trip.teu
+    observed = defaultdict(list)
+    for (mode, _), teu in loads.items():
+        observed[mode].append(teu)
+    return {
+        "reserved": [{"mode": m, **v, "utilisation": ratio(v["reserved_teu"], v["capacity_teu"])}
+                     for m, v in sorted(reserved.items())],
+        "observed_loads": [{"mode": m, "vehicles": len(v), "teu": sum(v), "teu_per_vehicle": summary(v, 1)}
+                           for m, v in sorted(observed.items())],
+    }
+
+
+# ------------------------------------------------------------------ CO2e
+
+def _link_index(net: Network) -> dict[tuple[str, str], list[Link]]:
+    idx = defaultdict(list)
+    for k in net.links:
+        idx[(k.origin, k.destination)].append(k)
+        if k.status == "operational":   # links are stored once; both directions are used
+            idx[(k.destination, k.origin)].append(k)
+    return idx
+
+
+def _path(net: Network, idx, a: str, b: str, water: bool) -> list[Link] | None:
+    """The links a leg A->B ran over: the direct link, else the shortest chain of the same kind."""
+    direct = [k for k in idx.get((a, b), []) if k.mode.is_water == water] or idx.get((a, b), [])
+    if direct:
+        return [min(direct, key=lambda k: k.distance_km)]
+    dist, prev, heap = {a: 0.0}, {}, [(0.0, a)]
+    while heap:
+        d, u = heapq.heappop(heap)
+        if u == b:
+            break
+        if d > dist.get(u, float("inf")):
+            continue
+        for (o, v), ks in idx.items():
+            if o != u:
+                continue
+            for k in ks:
+                if k.mode.is_water != water:
+                    continue
+                nd = d + k.distance_km
+                if nd < dist.get(v, float("inf")):
+                    dist[v], prev[v] = nd, (u, k)
+                    heapq.heappush(heap, (nd, v))
+    if b not in prev:
+        return None
+    out, v = [], b
+    while v != a:
+        u, k = prev[v]
+        out.append(k)
+        v = u
+    return out[::-1]
+
+
+def _route_figures(links: list[Link]) -> tuple[float, float]:
+    """(km, kg CO2e per TEU) over a chain of links."""
+    return sum(k.distance_km for k in links), sum(leg_co2e_per_teu(k, n_handlings=handlings(k)) for k in links)
+
+
+def co2e(facts: Facts) -> dict:
+    """kg CO2e WTW per TEU-km by observed route, and the Northern and Sea reference routes."""
+    net = facts.network
+    if net is None:
+        return {"by_route": [], "reference_routes": [], "note": "no network stored"}
+    idx = _link_index(net)
+    cache: dict[tuple, tuple[float, float] | None] = {}
+    acc = defaultdict(lambda: [0.0, 0.0, 0, 0])   # route -> [kg, TEU-km, TEU, containers]
+    for trip in _current(facts):
+        kg = teukm = 0.0
+        ok = True
+        for a, b, *_rest in legs(trip):
+            mode = _rest[2]
+            la, lb = facts.place(a), facts.place(b)
+            if not la or not lb:
+                ok = False
+                break
+            key = (la.id, lb.id, mode == "VESSEL")
+            if key not in cache:
+                p = _path(net, idx, la.id, lb.id, mode == "VESSEL")
+                cache[key] = _route_figures(p) if p else None
+            if cache[key] is None:
+                ok = False
+                break
+            km, per_teu = cache[key]
+            kg += per_teu * trip.teu
+            teukm += km * trip.teu
+        if ok and teukm:
+            r = acc[(trip.origin, destination(trip, facts))]
+            r[0] += kg
+            r[1] += teukm
+            r[2] += trip.teu
+            r[3] += 1
+    by_route = [{"origin": o, "destination": d, "corridor": "middle", "containers": c, "teu": teu,
+                 "teu_km": round(tk), "co2e_t": round(kg / 1000, 2),
+                 "kg_per_teu": round(kg / teu, 1), "kg_per_teu_km": round(kg / tk, 4)}
+                for (o, d), (kg, tk, teu, c) in sorted(acc.items(), key=lambda kv: -kv[1][2])]
+    return {"standard": "ISO 14083 / GLEC, well-to-wheel, hub handlings included",
+            "by_route": by_route, "reference_routes": reference_routes(net)}
+
+
+def reference_routes(net: Network) -> list[dict]:
+    """CO2e of the network file's reference routes, Middle next to Northern and Sea."""
+    from ..network_file import reference_routes as refs
+    by_id = {k.id: k for k in net.links}
+    out = []
+    for r in refs():
+        ks = [by_id[i] for i in r.links if i in by_id]
+        if len(ks) != len(r.links):
+            continue
+        fams = frozenset.intersection(*[k.corridors for k in ks]) if ks else frozenset()
+        fam = next((c.value for c in (Corridor.MIDDLE, Corridor.NORTHERN, Corridor.SEA) if c in fams), "mixed")
+        km, kg = _route_figures(ks)
+        out.append({"route": r.id, "name": r.name, "corridor": fam, "km": round(km),
+                    "kg_per_teu": round(kg, 1), "kg_per_teu_km": round(kg / km, 4) if km else None})
+    return out
+
+
+# ------------------------------------------------------------------ the document
+
+def default_period(conn: Connection) -> tuple[datetime, datetime]:
+    """The whole span of actual events, from the first of its first month to just after the last."""
+    from sqlalchemy import func
+    from ..store.tables import events
+    lo, hi = conn.execute(select(func.min(events.c.event_time), func.max(events.c.event_time))
+                          .where(events.c.classifier == "ACT")).one()
+    if lo is None:
+        now = datetime.now(timezone.utc)
+        return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0), now
+    return lo.replace(day=1, hour=0, minute=0, second=0, microsecond=0), hi + timedelta(seconds=1)
+
+
+def corridor_kpis(conn: Connection, viewer: Viewer | None, start: datetime | None = None,
+                  end: datetime | None = None, *, sections: tuple[str, ...] | None = None,
+                  now: datetime | None = None) -> dict:
+    """The KPI document {"period", "volumes", "transit", "on_time", "dwell", "co2e", "data_quality"}.
+
+    `viewer` None computes over everything (the local operator); sections may be limited.
+    """
+    from .quality import data_quality
+    if start is None or end is None:
+        lo, hi = default_period(conn)
+        start, end = start or lo, end or hi
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("the period must be given with UTC offsets")
+    facts = load_facts(conn, viewer, start, end)
+    want = set(sections or ("volumes", "transit", "on_time", "dwell", "utilisation", "co2e", "data_quality"))
+    doc = {"period": {"from": start.isoformat(), "to": end.isoformat(),
+                      "trips": sum(1 for t in facts.trips if facts.in_period(t.start))}}
+    if "volumes" in want:
+        doc["volumes"] = volumes(facts)
+    if "transit" in want:
+        doc["transit"] = transit(facts)
+    if "on_time" in want:
+        doc["on_time"] = on_time(facts, conn)
+    if "dwell" in want:
+        doc["dwell"] = dwell(facts)
+    if "utilisation" in want:
+        doc["utilisation"] = utilisation(conn, facts, now)
+    if "co2e" in want:
+        doc["co2e"] = co2e(facts)
+    if "data_quality" in want:
+        doc["data_quality"] = data_quality(conn, viewer, start, end)
+    return doc

@@ -1,0 +1,96 @@
+"""Ingest over HTTP on both stores: messages, DCSA events, positions, quarantine, aliases, rights."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from corridor.access.keys import create_key
+from corridor.api import ingest as api_ingest
+from corridor.api.app import create_app
+from corridor.domain.parties import ADMIN_PARTY, Party, Role
+from corridor.settings import Settings
+from corridor.store.parties import upsert_party
+
+from test_ingest import dcsa_event, gate_in
+
+
+@pytest.fixture
+def api(loaded_store):
+    with loaded_store.tx() as conn:
+        upsert_party(conn, Party(ADMIN_PARTY, "Corridor", frozenset({Role.ADMIN})))
+        upsert_party(conn, Party("PORTAKTAU", "Aktau Sea Port", frozenset({Role.TERMINAL}), "KZ",
+                                 facilities=frozenset({"KZ_AKX"})))
+        upsert_party(conn, Party("ACME", "Acme Trading", frozenset({Role.SHIPPER})))
+        keys = {p: create_key(conn, p, scopes=("read", "write")) for p in ("PORTAKTAU", "ACME")}
+        keys["admin"] = create_key(conn, ADMIN_PARTY, scopes=("read", "write", "admin"))
+    app = create_app(Settings(database_url=loaded_store.url, nats_url=None), store=loaded_store)
+    if not any(getattr(r, "path", "") == "/api/v1/messages" for r in app.routes):
+        app.include_router(api_ingest.router)
+    client = TestClient(app)
+    client.keys = {p: {"Authorization": f"Bearer {k}"} for p, k in keys.items()}
+    return client
+
+
+def test_post_edifact_then_again(api):
+    r = api.post("/api/v1/messages?filename=gate.edi", content=gate_in(place="KZAAU"), headers=api.keys["PORTAKTAU"])
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert (doc["format"], doc["stored"], doc["source_party"]) == ("edifact", 1, "PORTAKTAU")
+    again = api.post("/api/v1/messages", content=gate_in(place="KZAAU"), headers=api.keys["PORTAKTAU"]).json()
+    assert (again["stored"], again["duplicates"], again["message_id"]) == (0, 1, doc["message_id"])
+
+
+def test_operator_event_outside_its_facilities_is_quarantined_with_the_reason(api):
+    body = json.dumps([dcsa_event("2026-03-02T08:10:00+05:00"),
+                       dcsa_event("2026-03-06T08:10:00+04:00", place="AZALA", code="GTOT")])
+    doc = api.post("/api/v1/events", content=body, headers=api.keys["PORTAKTAU"]).json()
+    assert (doc["stored"], doc["quarantined"]) == (1, 1)
+    q = api.get("/api/v1/quarantine", headers=api.keys["PORTAKTAU"]).json()["entries"]
+    assert len(q) == 1 and "only for its own facilities" in q[0]["reason"]
+    # another party does not see it; the administrator does
+    assert api.get("/api/v1/quarantine", headers=api.keys["ACME"]).json()["entries"] == []
+    assert api.get(f"/api/v1/quarantine/{q[0]['id']}", headers=api.keys["ACME"]).status_code == 404
+    shown = api.get(f"/api/v1/quarantine/{q[0]['id']}", headers=api.keys["admin"]).json()
+    assert shown["message"]["content"] == body
+    # the operator's own replay does not get round its rights
+    r = api.post(f"/api/v1/quarantine/{q[0]['id']}/replay", headers=api.keys["PORTAKTAU"]).json()
+    assert (r["stored"], r["duplicates"], r["quarantined"]) == (0, 1, 1)
+
+
+def test_unknown_code_alias_and_replay_over_http(api):
+    doc = api.post("/api/v1/messages", content=gate_in(sender="KZAKTAU01", place="KZAAU"),
+                   headers=api.keys["admin"]).json()
+    assert doc["quarantined"] == 1 and "KZAKTAU01" in doc["reasons"][0]
+    assert api.post("/api/v1/aliases", json={"kind": "party", "value": "KZAKTAU01", "target": "PORTAKTAU"},
+                    headers=api.keys["PORTAKTAU"]).status_code == 403
+    r = api.post("/api/v1/aliases", json={"kind": "party", "value": "KZAKTAU01", "target": "PORTAKTAU",
+                                          "note": "Aktau port EDI id"}, headers=api.keys["admin"])
+    assert r.status_code == 201 and r.json()["target"] == "PORTAKTAU"
+    assert api.post("/api/v1/aliases", json={"kind": "party", "value": "X", "target": "NOBODY"},
+                    headers=api.keys["admin"]).headers["content-type"].startswith("application/problem+json")
+    (entry,) = api.get("/api/v1/quarantine", headers=api.keys["admin"]).json()["entries"]
+    r = api.post(f"/api/v1/quarantine/{entry['id']}/replay", headers=api.keys["admin"]).json()
+    assert (r["stored"], r["quarantined"], r["source_party"]) == (1, 0, "PORTAKTAU")
+    aliases = api.get("/api/v1/aliases?kind=party", headers=api.keys["ACME"]).json()["aliases"]
+    assert {"kind": "party", "value": "kzaktau01", "target": "PORTAKTAU", "note": "Aktau port EDI id"} in aliases
+
+
+def test_positions_over_http_are_stored_once(api):
+    fix = {"time": "2026-03-04T12:00:00+05:00", "lat": 43.61, "lon": 51.2, "device": "trk-77",
+           "container": "MSKU1234565"}
+    doc = api.post("/api/v1/positions", json=[fix, {**fix, "time": "2026-03-04T12:05:00+05:00"}],
+                   headers=api.keys["ACME"]).json()
+    assert (doc["format"], doc["stored"], doc["source_party"]) == ("position-json", 2, "ACME")
+    doc = api.post("/api/v1/positions", json=fix, headers=api.keys["ACME"]).json()
+    assert (doc["stored"], doc["duplicates"]) == (0, 1)
+    bad = api.post("/api/v1/positions", json={**fix, "lat": 123}, headers=api.keys["ACME"]).json()
+    assert bad["quarantined"] == 1 and "lat" in bad["reasons"][0]
+
+
+def test_requests_without_a_writer_key_are_refused(api, loaded_store):
+    assert api.post("/api/v1/messages", content=b"x").status_code == 401
+    assert api.post("/api/v1/messages", content=b"  ", headers=api.keys["ACME"]).status_code == 400
+    assert api.post("/api/v1/messages?party=ACME", content=b"x", headers=api.keys["PORTAKTAU"]).status_code == 403

@@ -1,0 +1,43 @@
+"""ETA laid on the timetable: a box that misses the ferry waits for the next sailing with space."""
+
+from datetime import datetime, timedelta, timezone
+
+from corridor.domain.network import Mode
+from corridor.domain.timetable import Departure
+from corridor.tracking.eta import History, Hop, Spread, lay
+
+T = datetime(2025, 3, 1, tzinfo=timezone.utc)
+
+
+def dep(i, o, d, day, hours, status="scheduled"):
+    return Departure(f"{o}-{d}-{i}", "L", "S", "OP", Mode.FERRY, o, d, T + timedelta(days=day),
+                     T + timedelta(days=day, hours=hours), 20, status=status)
+
+
+class Source:
+    def __init__(self, deps):
+        self.deps = sorted(deps, key=lambda d: d.departs_at)
+
+    def next_departure(self, o, d, after):
+        return next((x for x in self.deps if x.origin == o and x.destination == d and x.departs_at >= after
+                     and x.status != "cancelled"), None)
+
+    def departure(self, i):
+        return next((x for x in self.deps if x.id == i), None)
+
+
+ZERO = lambda *_: Spread(0, 0, 0)
+KW = dict(history=History(delay={"L": Spread(0, 0, 6)}), mode_of=lambda _: "ferry", transfer_h=ZERO)
+
+
+def test_missed_booked_sailing_waits_for_the_next_one_not_cancelled():
+    deps = [dep(1, "AKT", "ALA", 1, 20), dep(2, "AKT", "ALA", 3, 20, "cancelled"), dep(3, "AKT", "ALA", 5, 20)]
+    eta = lay([Hop("AKT", "ALA", "AKT-ALA-1")], T + timedelta(days=2), Source(deps), **KW)
+    assert eta.legs[0].departure_id == "AKT-ALA-3" and eta.missed == (("AKT-ALA-1", "AKT-ALA-3"),)
+    assert eta.at == T + timedelta(days=5, hours=20) and eta.high == eta.at + timedelta(hours=6)
+
+
+def test_in_time_for_the_booked_sailing_keeps_it():
+    deps = [dep(1, "AKT", "ALA", 1, 20), dep(3, "AKT", "ALA", 5, 20)]
+    eta = lay([Hop("AKT", "ALA", "AKT-ALA-1")], T, Source(deps), **KW)
+    assert eta.legs[0].departure_id == "AKT-ALA-1" and not eta.missed and eta.low <= eta.at <= eta.high
