@@ -23,7 +23,7 @@ from . import problems
 log = logging.getLogger("corridor.http")
 
 # Router modules with a module-level `router`; optional ones are added by capability work.
-ROUTERS = ["network", "access", "notices", "ingest", "tracking", "dcsa", "bookings", "web"]
+ROUTERS = ["network", "access", "notices", "ingest", "tracking", "dcsa", "bookings", "kpi", "corridor.web.pages"]
 
 
 class _NetworkCache:
@@ -96,6 +96,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None, rol
                              "database": store.dialect}, status_code=200 if ok else 503)
 
     for name in ROUTERS:
-        mod = importlib.import_module(f"{__package__}.{name}")
+        mod = importlib.import_module(name if "." in name else f"{__package__}.{name}")
         app.include_router(mod.router)
     return app

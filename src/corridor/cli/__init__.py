@@ -11,7 +11,7 @@ app = typer.Typer(
     help="Corridor: the shared digital platform of the Trans-Caspian (Middle) Corridor.")
 
 # Command modules, each with `register(app)`. Order = order in --help.
-MODULES = ["setup", "network", "access", "ingest", "plan", "track", "simulate"]
+MODULES = ["setup", "network", "access", "ingest", "plan", "track", "simulate", "kpi"]
 
 
 def _register() -> None:
