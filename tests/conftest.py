@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 
 from corridor.store import Store
+from corridor.wiring import ensure_wired
+
+ensure_wired()   # the same in-transaction steps as in production (tracking after every append)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

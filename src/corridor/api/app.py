@@ -46,6 +46,8 @@ class _NetworkCache:
 
 def create_app(settings: Settings | None = None, store: Store | None = None, role: str = "all") -> FastAPI:
     """A configured Corridor app on `store` (default: CORRIDOR_DATABASE_URL)."""
+    from ..wiring import ensure_wired
+    ensure_wired()
     settings = settings or get_settings()
     store = store or open_store(settings.database_url)
     app = FastAPI(title="Corridor API", version=__version__,

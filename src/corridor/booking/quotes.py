@@ -18,7 +18,7 @@ from ..planning import emissions, pricing
 from ..planning.options import plan
 from ..planning.pricing import Money
 
-FAMILY_NAMES = {"middle": "Middle Corridor", "northern": "Northern route", "sea": "Sea (Suez)"}
+FAMILY_NAMES = {"middle": "Middle Corridor", "northern": "Northern route", "sea": "Sea"}
 HORIZON = timedelta(days=75)   # how far past the ready time a quote looks for departures
 
 
@@ -65,7 +65,10 @@ class QuoteOption:
     def route(self, network: Network) -> str:
         """'Middle Corridor: CNXIA → KZHOR → … → TRIST' (UN/LOCODE where there is one)."""
         refs = " → ".join(network.locations[s].ref for s in self.stops)
-        return f"{FAMILY_NAMES.get(self.corridor, self.corridor)}: {refs}"
+        name = FAMILY_NAMES.get(self.corridor, self.corridor)
+        if self.corridor == "sea":   # name the way round Africa or through the canal
+            name += " via Suez" if "EG_SUEZ" in self.stops else " via the Cape" if "ZA_CAPE" in self.stops else ""
+        return f"{name}: {refs}"
 
     def as_json(self, network: Network) -> dict:
         """The stable JSON of an option (`corridor plan --json`, POST /api/v1/quotes)."""

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from ..eventlog import record as record_events
 from ..access.visibility import Viewer, booking_clause
 from ..domain.bookings import Booking, BookingLeg, BookingStatus, ContainerRequest, check_transition
 from ..domain.errors import CapacityExceeded, DomainError, InvalidTransition
@@ -21,7 +22,6 @@ from ..domain.network import Network
 from ..domain.parties import ADMIN_PARTY
 from ..domain.timetable import Departure
 from ..store import Store
-from ..store import events as eventstore
 from ..store import network as netstore
 from ..store.parties import get_party
 from . import records
@@ -168,7 +168,7 @@ class BookingService:
                     b.transition(BookingStatus.CONFIRMED)
                     records.update_booking(conn, ref, now, status=b.status)
                     evs.append(self._shipment_event(b, "CONF", now))
-                eventstore.append(conn, evs)
+                record_events(conn, evs)
         except SpaceUnavailable as e:
             if with_alternatives:
                 e.alternatives = self._alternatives(o.id, d.id, ready_at, containers)
@@ -325,7 +325,7 @@ class BookingService:
             records.update_booking(conn, ref, now, status=b.status)
             code = {BookingStatus.CONFIRMED: "CONF", BookingStatus.CANCELLED: "CANC"}.get(new)
             if code:
-                eventstore.append(conn, [self._shipment_event(b, code, now, reason)])
+                record_events(conn, [self._shipment_event(b, code, now, reason)])
         return self.get(ref)
 
     def confirm(self, ref: str, viewer: Viewer | None = None) -> BookingRecord:
@@ -400,7 +400,7 @@ class BookingService:
                 if reason:
                     evs.append(replace(self._shipment_event(b, "CONF", now, f"re-routed: {reason}"),
                                        extra={"status": b.status.value, "amended": True}))
-                eventstore.append(conn, evs)
+                record_events(conn, evs)
         except SpaceUnavailable as e:
             cur = self.get(ref).booking
             start = self._origin_of(departure_ids[0]) or cur.origin

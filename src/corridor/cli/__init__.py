@@ -24,4 +24,6 @@ _register()
 
 def main() -> None:
     """Console entry point."""
+    from ..wiring import ensure_wired
+    ensure_wired()
     app()

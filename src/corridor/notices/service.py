@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from ..domain.errors import DomainError
 from ..domain.events import Classifier, Event, EventKind
 from ..store import Store
-from ..store import events as evstore
+from ..eventlog import record
 from ..store import network as netstore
 from ..store import notices as repo
 
@@ -100,8 +100,5 @@ def publish(store: Store, *, operator: str, kind: str, starts_at: datetime, ends
                                 references=(("BKG", b.ref),), source_party="CORRIDOR", parties=parties,
                                 reason=reason, extra={"notice": nid, "departure_id": b.departure_id}))
         out.bookings = sorted(set(out.bookings))
-        stored, _ = evstore.append(conn, alerts, now)
-        from ..ingest.service import AFTER_APPEND
-        for hook in AFTER_APPEND:
-            hook(conn, stored)
+        record(conn, alerts, now)
     return out

@@ -3,7 +3,7 @@
 "use strict";
 (function () {
   const C = window.Corridor, { el } = C;
-  const FAMILY = { middle: "Middle Corridor", northern: "Northern route", sea: "Sea (Suez)" };
+  const FAMILY = { middle: "Middle Corridor", northern: "Northern route", sea: "Sea" };
   let lastRequest = null;
 
   function request() {
