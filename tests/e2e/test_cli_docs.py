@@ -63,7 +63,11 @@ def same_shape(documented, actual, path="$") -> list[str]:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    return tmp_path_factory.mktemp("cli-docs")
+    """A fresh folder holding the documented example inputs (docs/examples)."""
+    import shutil
+    d = tmp_path_factory.mktemp("cli-docs")
+    shutil.copytree(DOC.parent / "examples", d / "examples")
+    return d
 
 
 def test_docs_have_examples():
