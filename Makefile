@@ -20,7 +20,7 @@ test: install
 	$(BIN)/python -m pytest
 
 test-slow: install
-	$(BIN)/python -m pytest -m slow --run-slow
+	$(BIN)/python -m pytest tests/slow --run-slow
 
 bench: install
 	$(BIN)/python bench/event_store.py

@@ -25,6 +25,11 @@ PG_ADMIN_URL = os.environ.get("CORRIDOR_TEST_PG_URL", "postgresql://postgres@127
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", default=False,
+                     help="run the tests marked slow (long fault trials, fuzz campaigns)")
+
+
 def shared_path(*parts: str) -> Path:
     """A file from ../shared (read in place, never copied); skips the test when absent."""
     p = SHARED.joinpath(*parts)

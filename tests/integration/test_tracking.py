@@ -123,3 +123,20 @@ def test_a_shipper_sees_its_container_and_not_the_other(loaded_store):
     h = {"Authorization": f"Bearer {acme}"}
     assert c.get(f"/api/v1/containers/{OTHER}", headers=h).status_code == 404
     assert c.get(f"/api/v1/containers/{BOX}", headers=h).status_code == 200
+
+
+def test_latest_positions_for_the_live_map(loaded_store):
+    admin = party(loaded_store, "ADM", Role.ADMIN)
+    acme = party(loaded_store, "ACME", Role.SHIPPER)
+    party(loaded_store, "OTHER", Role.SHIPPER)
+    _journey(loaded_store, datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=3))
+    c = app_for(loaded_store)
+    every = c.get("/api/v1/positions/latest", headers={"Authorization": f"Bearer {admin}"}).json()
+    assert {t["equipment"] for t in every["trips"]} == {BOX, OTHER}
+    mine = c.get("/api/v1/positions/latest", headers={"Authorization": f"Bearer {acme}"}).json()
+    assert [t["equipment"] for t in mine["trips"]] == [BOX]
+    box = mine["trips"][0]
+    # no GPS yet: placed at the facility it was last at, in that place's local time
+    assert box["source"] == "facility" and box["state"] == "on_rail" and box["vehicle"] == "T100"
+    assert datetime.fromisoformat(box["at"]).utcoffset() == timedelta(hours=5)   # Kazakhstan, UTC+5
+    assert [(v["vehicle"], v["containers"]) for v in mine["vehicles"]] == [("T100", 1)]

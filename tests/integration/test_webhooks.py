@@ -98,6 +98,16 @@ def test_a_subscriber_that_was_down_and_failing_gets_everything_signed_in_order(
     codes = [r.status_code for r in log]
     assert codes[0] is None and "ConnectError" in log[0].error
     assert [x for x in codes if x and x != 204] == [500, 500, 413, 429] and not left
+    # the delivery log the subscriptions page reads: newest first, one row per attempt
+    h = {"Authorization": f"Bearer {admin}"}
+    api = c.get(f"/api/v1/subscriptions/{sid}/deliveries", headers=h).json()["deliveries"]
+    assert [d["status_code"] for d in reversed(api)] == codes
+    assert api[0]["status"] == "delivered" and sum(d["events"] for d in api if d["ok"]) == 6
+    assert all(datetime.fromisoformat(d["at"]).tzinfo for d in api)
+    page = c.get(f"/api/v1/subscriptions/{sid}/deliveries?limit=2", headers=h).json()
+    assert len(page["deliveries"]) == 2 and c.get(page["next"], headers=h).json()["deliveries"][0]["id"] < page["deliveries"][1]["id"]
+    stranger = party(loaded_store, "NOSY", Role.SHIPPER)
+    assert c.get(f"/api/v1/subscriptions/{sid}/deliveries", headers={"Authorization": f"Bearer {stranger}"}).status_code == 404
 
 
 def test_replay_from_a_cursor_delivers_again(loaded_store):

@@ -15,6 +15,7 @@ from corridor.twin.model import Twin
 from corridor.twin.report import bar_chart, calibration, compare, markdown, report_data
 from corridor.twin.run import simulate
 from corridor.twin.scenario import SCENARIOS, load_scenario
+from corridor.twin.parties import SHIPPERS, edi_ids
 from corridor.twin.speak import Outbox
 
 FACTS = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "corridor-facts.md"
@@ -68,7 +69,7 @@ def _messages(days=20):
     twin = Twin(load_scenario(), load_network(), seed=5, voice=outbox)
     twin.start(days)
     twin.env.run(until=days * 24)
-    return outbox.drain({"PORT-AKTAU": "KZAAUPORT", "PORT-ALAT": "AZALAPORT", "APMT-POTI": "APMTPOTI"})
+    return outbox.drain(edi_ids())
 
 
 def test_every_message_parses_without_rejection():
@@ -106,3 +107,14 @@ def test_report_and_svg():
     assert "Calibration" in md and "| route |" in md
     svg = bar_chart(["a", "b"], [1, 3], "t")
     assert svg.startswith("<svg") and svg.count("<rect") == 3
+
+
+def test_the_twin_speaks_for_the_demo_parties_with_their_edifact_ids():
+    from corridor.access.demo import DEMO_PARTIES
+    ids = {p.id for p in DEMO_PARTIES}
+    msgs = _messages()
+    senders = {m.party for m in msgs}
+    assert senders <= ids, senders - ids
+    assert {"ACME", "BOSPHORUS"} <= {s for s, _ in SHIPPERS}
+    unb = {m.content.decode().split("UNB+UNOC:3+", 1)[1].split(":", 1)[0] for m in msgs if m.fmt == "edifact"}
+    assert unb and unb <= {p.edi_ids[0] for p in DEMO_PARTIES if p.edi_ids}

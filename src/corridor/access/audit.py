@@ -25,6 +25,16 @@ def record(conn: Connection, *, party_id: str, action: str, target: str = "", ke
                                           action=action[:60], target=target[:200], detail=scrub(detail)))
 
 
+def read_of_others(conn: Connection, *, party_id: str, target: str, owners, key_id: str | None = None) -> bool:
+    """Record a read of data that belongs to `owners`; True when recorded (the reader is not one of them)."""
+    owners = {o for o in owners if o}
+    if party_id in owners:
+        return False
+    record(conn, party_id=party_id, key_id=key_id, action=f"READ {target}", target=target,
+           detail={"owners": sorted(owners)} if owners else None)
+    return True
+
+
 def entries(conn: Connection, *, party_id: str | None = None, limit: int = 100) -> list[dict]:
     """Newest audit entries first."""
     q = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)

@@ -82,6 +82,11 @@ def booking_clause(v: Viewer) -> ColumnElement | None:
         conds.append(bookings.c.ref.in_(
             select(booking_legs.c.booking_ref).join(departures, departures.c.id == booking_legs.c.departure_id)
             .where(departures.c.operator == pid)))
+        if v.party.facilities:
+            # planned through one of its terminals or stations (legs keep location ids, as facilities do)
+            fac = sorted(v.party.facilities)
+            conds.append(bookings.c.ref.in_(select(booking_legs.c.booking_ref).where(
+                or_(booking_legs.c.origin.in_(fac), booking_legs.c.destination.in_(fac)))))
     return or_(*conds)
 
 
@@ -95,6 +100,11 @@ def trip_clause(v: Viewer) -> ColumnElement | None:
     if v.party.is_operator or v.country_refs:
         conds.append(trips.c.id.in_(select(events.c.trip_id).where(ev_cond)))
     return or_(*conds) if conds else false()
+
+
+def is_read_only(party: Party) -> bool:
+    """True for an authority that operates nothing: it reads, it never writes."""
+    return Role.AUTHORITY in party.roles and not party.is_operator and not party.is_admin
 
 
 def can_see_event(v: Viewer, e: Event, trip_parties: frozenset[str] = frozenset(),
@@ -118,7 +128,7 @@ def can_post_event(v: Viewer, e: Event, departure_operator: str | None = None) -
     """
     if v.sees_all:
         return None
-    if Role.AUTHORITY in v.party.roles and not v.party.is_operator:
+    if is_read_only(v.party):
         return f"party {v.id} is an authority: read-only"
     if v.party.is_operator:
         tc = e.transport_call
@@ -128,3 +138,33 @@ def can_post_event(v: Viewer, e: Event, departure_operator: str | None = None) -
         return (f"party {v.id} may post events only for its own facilities and services; "
                 f"{e.location or 'no location'} is not one of them")
     return None  # shippers/forwarders: attribution to their own trips is checked on the trip
+
+
+def owners_of(conn: Connection, v: Viewer, kind: str, ref: str) -> set[str] | None:
+    """The parties whose data `ref` is, when the viewer may see it; None when it may not (or it does not exist).
+
+    kinds: container (trip id or container number: its latest visible trip), booking, event (sequence number).
+    """
+    from ..store.tables import trips as t
+    if kind == "container":
+        q = select(t.c.parties).where(or_(t.c.id == ref, t.c.equipment == ref.upper()))
+        tc = trip_clause(v)
+        r = conn.execute((q if tc is None else q.where(tc)).order_by(t.c.starts_at.desc()).limit(1)).first()
+        return None if r is None else set(r.parties or ())
+    if kind == "booking":
+        b = conn.execute(select(bookings.c.ref, bookings.c.shipper, bookings.c.forwarder)
+                         .where(bookings.c.ref == ref)).first()
+        if b is None:
+            return None
+        bc, tc = booking_clause(v), trip_clause(v)
+        seen = bc is None or conn.execute(select(bookings.c.ref).where(bookings.c.ref == ref, bc)).first()
+        seen = seen or conn.execute(select(t.c.id).where(t.c.booking_ref == ref, tc).limit(1)).first()
+        return {b.shipper, b.forwarder} - {None} if seen else None
+    if kind == "event":
+        if not ref.isdigit():
+            return None
+        q = select(events.c.parties).where(events.c.seq == int(ref))
+        ec = event_clause(v)
+        r = conn.execute(q if ec is None else q.where(ec)).first()
+        return None if r is None else set((r.parties or "").split())
+    raise ValueError(f"unknown kind {kind!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from ..access import audit, keys
@@ -92,7 +92,7 @@ def revoke_key(key_id: str, _: Principal = Depends(admin), store: Store = Depend
 
 
 @router.get("/audit", summary="The audit log, newest first (administrator)")
-def audit_log(party_id: str | None = None, limit: int = 100, _: Principal = Depends(admin),
+def audit_log(party_id: str | None = None, limit: int = Query(100, ge=1, le=1000), _: Principal = Depends(admin),
               store: Store = Depends(get_store)) -> list[dict]:
     with store.read() as conn:
         return audit.entries(conn, party_id=party_id, limit=min(limit, 1000))

@@ -100,4 +100,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None, rol
     for name in ROUTERS:
         mod = importlib.import_module(name if "." in name else f"{__package__}.{name}")
         app.include_router(mod.router)
+    from ..runtime import install_lifespan
+    install_lifespan(app)   # closes the NATS publisher on shutdown; `serve` adds its workers
     return app

@@ -139,7 +139,7 @@ def post_booking(body: BookingRequest, svc: BookingService = Depends(service), p
 
 
 @router.get("/bookings", summary="Bookings the caller may see, newest first")
-def get_bookings(status: str | None = None, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+def get_bookings(status: str | None = None, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=10**9),
                  svc: BookingService = Depends(service), p: Principal = Depends(principal)) -> dict:
     recs = svc.list(_viewer(svc, p), status=status, limit=limit, offset=offset)
     return {"bookings": [booking_json(r, svc.network) for r in recs]}

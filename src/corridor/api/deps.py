@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ..access import audit
 from ..access.keys import KeyInfo, KeyRejected, verify
-from ..domain.parties import Party
+from ..access.visibility import is_read_only, owners_of, viewer_for
+from ..domain.parties import Party, Role
 from ..store import Store
 from ..store.parties import get_party
 from .problems import Problem
@@ -44,15 +46,60 @@ def principal(request: Request, creds: HTTPAuthorizationCredentials | None = Dep
         raise Problem(401, "Unauthorized", str(e))
     if party is None:
         raise Problem(401, "Unauthorized", "the key's party no longer exists")
-    request.state.principal = Principal(info, party)
-    return request.state.principal
+    request.state.principal = p = Principal(info, party)
+    if request.method == "GET":
+        audit_read(request, p, store)
+    return p
 
 
 def writer(p: Principal = Depends(principal)) -> Principal:
-    """A caller allowed to write (scope 'write')."""
+    """A caller allowed to write (scope 'write'; never an authority, which reads only)."""
+    if is_read_only(p.party):
+        raise Problem(403, "Forbidden", f"party {p.party.id} is an authority: read-only")
     if not p.can("write"):
         raise Problem(403, "Forbidden", "this API key is read-only")
     return p
+
+
+# --- audit of reads of another party's data ----------------------------------------------------
+
+# one record: (route template, what its path parameter names, which path parameter)
+_ONE = {"/api/v1/containers/{ref}": ("container", "ref"),
+        "/api/v1/bookings/{ref}": ("booking", "ref"),
+        "/api/v1/bookings/{ref}/timeline": ("booking", "ref"),
+        "/api/v1/bookings/{ref}/reroute": ("booking", "ref"),
+        "/v2/events/{eventID}": ("event", "eventID")}
+# lists whose rows are other parties' data for anyone who is not a shipper or forwarder
+_LISTS = {"/api/v1/bookings", "/api/v1/search", "/api/v1/stream", "/api/v1/kpi/iftsta", "/v2/events"}
+# lists that show others' rows to the administrator only (everyone else gets its own)
+_ADMIN_LISTS = {"/api/v1/quarantine", "/api/v1/quarantine/{entry_id}", "/v2/event-subscriptions",
+                "/v2/event-subscriptions/{subscriptionID}"}
+
+
+def audit_read(request: Request, p: Principal, store: Store) -> None:
+    """Log the caller's read when what it reads belongs to another party (never the key itself)."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    party = p.party
+    if path in _ONE:
+        kind, param = _ONE[path]
+        ref = str(request.path_params.get(param, ""))
+        if kind == "event":
+            from ..tracking.outbox import seq_of
+            seq = seq_of(ref)
+            ref = "" if seq is None else str(seq)
+        with store.tx() as conn:
+            owners = owners_of(conn, viewer_for(conn, party), kind, ref) if ref else None
+            if owners is not None:
+                audit.read_of_others(conn, party_id=party.id, key_id=p.key.key_id, target=request.url.path,
+                                     owners=owners)
+        return
+    broad = (path in _LISTS and not party.roles & {Role.SHIPPER, Role.FORWARDER}) or \
+        (path in _ADMIN_LISTS and party.is_admin)
+    if broad:
+        with store.tx() as conn:
+            audit.record(conn, party_id=party.id, key_id=p.key.key_id, action=f"READ {request.url.path}",
+                         target=request.url.path)
 
 
 def admin(p: Principal = Depends(principal)) -> Principal:

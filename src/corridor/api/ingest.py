@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -137,7 +137,7 @@ def _own(p: Principal, row) -> None:
 
 @router.get("/quarantine", summary="Quarantined entries with their reasons (newest first)")
 def list_quarantine(request: Request, status: str = Query("open", description="open | resolved | replayed | all"),
-                    limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+                    limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=10**9),
                     p: Principal = Depends(principal)) -> dict:
     """The administrator sees all; a party sees what it sent."""
     store = get_store(request)
@@ -148,7 +148,7 @@ def list_quarantine(request: Request, status: str = Query("open", description="o
 
 
 @router.get("/quarantine/{entry_id}", summary="One quarantined entry and its raw message")
-def show_quarantine(request: Request, entry_id: int, p: Principal = Depends(principal)) -> dict:
+def show_quarantine(request: Request, entry_id: int = Path(..., ge=1, le=2**62), p: Principal = Depends(principal)) -> dict:
     store = get_store(request)
     with store.read() as conn:
         row = repo.quarantine_get(conn, entry_id)
@@ -157,7 +157,7 @@ def show_quarantine(request: Request, entry_id: int, p: Principal = Depends(prin
 
 
 @router.post("/quarantine/{entry_id}/replay", summary="Process the entry's message again (after a fix)")
-def replay_quarantine(request: Request, entry_id: int, p: Principal = Depends(writer)) -> dict:
+def replay_quarantine(request: Request, entry_id: int = Path(..., ge=1, le=2**62), p: Principal = Depends(writer)) -> dict:
     """Re-process the whole message; what is stored already is never stored twice."""
     from ..ingest.service import Ingestor
     store = get_store(request)

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..access.visibility import event_clause, viewer_for
 from ..store import Store
+from ..store import tracking as tracking_store
 from ..store.events import row_to_event, select_events
 from ..store.tables import events
 from ..tracking import hooks, outbox, timeline  # noqa: F401 - hooks registers the ingest steps
@@ -48,6 +49,31 @@ def search(q: str = Query(..., min_length=2, max_length=60), p: Principal = Depe
            store: Store = Depends(get_store)) -> dict:
     with store.read() as conn:
         return {"q": q, "results": timeline.search(conn, q, viewer_for(conn, p.party))}
+
+
+@router.get("/positions/latest", summary="Latest known position of every visible open trip, and of trains/vessels")
+def positions(p: Principal = Depends(principal), store: Store = Depends(get_store)) -> dict:
+    with store.read() as conn:
+        return timeline.latest_positions(conn, viewer_for(conn, p.party))
+
+
+@router.get("/subscriptions/{sid}/deliveries", summary="Delivery log of a subscription, newest first")
+def delivery_log(sid: str, limit: int = Query(100, ge=1, le=1000), before: int | None = Query(None, ge=1),
+                 p: Principal = Depends(principal), store: Store = Depends(get_store)) -> dict:
+    """Every attempt: when, how many events, the receiver's status code or the error, how long."""
+    with store.read() as conn:
+        owner = tracking_store.subscription_owner(conn, sid)
+        if owner is None or (owner != p.party.id and not p.party.is_admin):
+            raise Problem(404, "Not Found", f"no subscription {sid}")
+        rows = tracking_store.delivery_log(conn, sid, limit=limit, before=before)
+    # `at`, `status`, `http_status`, `last_error`: the names the subscriptions page reads
+    items = [{"id": r.id, "attempted_at": r.attempted_at.isoformat(), "at": r.attempted_at.isoformat(),
+              "events": r.events, "status_code": r.status_code, "http_status": r.status_code,
+              "status": "delivered" if r.error is None else "failed", "ok": r.error is None, "error": r.error, "last_error": r.error,
+              "duration_ms": round(r.duration_ms, 1)} for r in rows]
+    return {"subscription": sid, "deliveries": items,
+            "next": f"/api/v1/subscriptions/{sid}/deliveries?limit={limit}&before={items[-1]['id']}"
+            if len(items) == limit else None}
 
 
 @router.post("/subscriptions/{sid}/replay", summary="Deliver a subscription's events again from a cursor")

@@ -63,17 +63,32 @@ def upgrade(revision: str = typer.Argument("head"), as_json: bool = JsonOpt) -> 
 
 def serve(host: str = typer.Option(None, help="Interface to bind (default CORRIDOR_HOST or 127.0.0.1)."),
           port: int = typer.Option(None, help="Port (default CORRIDOR_PORT or 8000)."),
-          role: str = typer.Option("all", help="api | ingest | deliver | all")) -> None:
-    """Initialise if needed, then serve the API and web pages (and workers for --role)."""
+          role: str = typer.Option("all", help="api | ingest | deliver | all (see docs/deployment.md)")) -> None:
+    """Serve one node: the API and web pages (api, all) and the background workers of --role.
+
+    `all` (the single machine) initialises the database first; `api`, `ingest` and `deliver` nodes
+    expect `corridor init` to have run once and refuse a database that is not migrated. Worker
+    nodes (ingest, deliver) answer only /health on the port.
+    """
     import uvicorn
 
+    from ..runtime import check_role, node_app, schema_problem
     from ..settings import get_settings
     s = get_settings()
-    run_init(quiet=True)
-    from ..api.app import create_app
-    os.environ.setdefault("CORRIDOR_ROLE", role)
+    why = check_role(role, s)
+    if why:
+        fail(why, Exit.USAGE)
     logging.basicConfig(level=s.log_level)
-    uvicorn.run(create_app(role=role), host=host or s.host, port=port or s.port, log_level=s.log_level.lower())
+    if role == "all":
+        run_init(quiet=True)
+        store = _store()
+    else:
+        store = _store()
+        why = schema_problem(store)
+        if why:
+            fail(why, Exit.UNAVAILABLE)
+    os.environ.setdefault("CORRIDOR_ROLE", role)
+    uvicorn.run(node_app(role, s, store), host=host or s.host, port=port or s.port, log_level=s.log_level.lower())
 
 
 def register(app: typer.Typer) -> None:
@@ -110,7 +125,6 @@ def demo(host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     import uvicorn
     from rich.table import Table
 
-    from ..api.app import create_app
     from ..settings import get_settings
     s = get_settings()
     report = run_init(quiet=True)
@@ -133,6 +147,7 @@ def demo(host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     err.print(f"Corridor on http://{host}:{port}  (API docs: /docs, DCSA: /v2/events)")
     logging.basicConfig(level=s.log_level)
     try:
-        uvicorn.run(create_app(store=store), host=host, port=port, log_level="warning")
+        from ..runtime import node_app
+        uvicorn.run(node_app("all", s, store), host=host, port=port, log_level="warning")
     finally:
         stop.set()

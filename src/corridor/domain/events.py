@@ -115,20 +115,36 @@ def event_keys(e: Event) -> tuple[str, str]:
     """(milestone_key, dedup_key) of an event, computed together on the append path.
 
     The milestone leaves out the trip on purpose: attribution may come later than the report, and
-    one container cannot reach the same milestone on the same vehicle in two trips at once. The
-    report key leaves out the sender's eventID: many systems mint a new one on every re-send,
-    which is how public platforms end up delivering each event three times.
+    one container cannot reach the same milestone on the same vehicle in two trips at once. A
+    planned (PLN) event that names a booking keeps that booking in its milestone: two bookings
+    planned on the same train are two plans, never one. The report key leaves out the sender's
+    eventID: many systems mint a new one on every re-send, which is how public platforms end up
+    delivering each event three times.
     """
     tc = e.transport_call
-    vehicle = (tc.voyage or tc.vehicle or tc.departure_id or "") if tc else ""
-    if tc and tc.wagon and not e.equipment:
-        vehicle += "/" + tc.wagon   # a railway's per-wagon report: one milestone per wagon
-    milestone = _digest((e.kind.value, e.code, e.classifier.value, e.subject, e.location or "", vehicle))
+    bkg = None
+    for kind, value in e.references:
+        if kind == "BKG":
+            bkg = value
+            break
+    if tc is not None:
+        vehicle = tc.voyage or tc.vehicle or tc.departure_id or ""
+        if tc.wagon and not e.equipment:
+            vehicle += "/" + tc.wagon   # a railway's per-wagon report: one milestone per wagon
+        subject = e.equipment or tc.voyage or tc.vehicle
+    else:
+        vehicle = ""
+        subject = e.equipment
+    subject = subject or bkg or e.reference("BOL") or ""
+    parts = [e.kind.value, e.code, e.classifier.value, subject, e.location or "", vehicle]
+    if bkg and subject != bkg and e.classifier is Classifier.PLN:
+        parts.append(bkg)   # appended only here, so every other milestone keeps its key
+    milestone = _digest(parts)
     when = e.event_time.astimezone(timezone.utc).isoformat(timespec="seconds")
     pos = f"{e.lat:.5f},{e.lon:.5f}" if e.lat is not None and e.lon is not None else ""
-    dedup = _digest((milestone, when, pos, e.source_party if e.kind == EventKind.IOT else ""))
+    dedup = _digest((milestone, when, pos, e.source_party if e.kind is EventKind.IOT else ""))
     return milestone, dedup
 
 
-def _digest(parts: tuple) -> str:
-    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:32]
+def _digest(parts) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]

@@ -9,13 +9,13 @@ event log's natural key decides (see corridor.domain.events.event_keys).
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from sqlalchemy import Connection, select
 
-from ..domain.events import Event, EventKind
+from ..domain.events import Event, EventKind, event_keys
 from ..domain.trips import Trip, attribute
 from ..store import Store
 from ..store import events as evstore
@@ -173,47 +173,58 @@ class Ingestor:
         if party and not dry_run:
             self._stowage(conn, result, party, received_at)
 
-        ready: list[Event] = []
-        places: dict[str, str | None] = {}     # outside code -> canonical ref, for this message
+        # one look-up per message for its places, then each event is checked and expanded
+        codes = sorted({e.location for e in result.events if e.location})
+        places = repo.canonical_locations(conn, codes) if codes else {}
+        checked: list[Event] = []
         for e in result.events:
-            e = replace(e, source_party=party, message_id=mid)
-            if e.location not in places:
-                places[e.location] = self._location(conn, e.location)
-            loc = places[e.location]
+            loc = places.get(e.location) if e.location else None
             if e.location and loc is None:
                 hold("rejected", f"unknown location code {e.location!r}: add a location alias and replay",
-                     {"event": _event_json(e)})
+                     {"event": _event_json(e, party)})
                 continue
-            if loc:
-                e = replace(e, location=loc)
+            e = _as_received(e, party, mid, loc or e.location)
             if allowed and (why := allowed(e)):
                 hold("rejected", why, {"event": _event_json(e)})
                 continue
-            for x in self._expand(conn, e):
-                ready.append(x)
+            checked.append(e)
+        ready: list[Event] = []
+        consists = self._consists(conn, checked)
+        for e in checked:
+            ready.extend(self._expand(consists, e))
 
-        # a re-sent event is already in the log: count it as a duplicate before attributing it
-        # (attribution may differ now that later trips exist; the stored event stays as it was)
-        known = repo.known_events(conn, list({x.dedup_key for x in ready})) if ready else set()
-        resent = [e for e in ready if e.dedup_key in known]
-        ready = [e for e in ready if e.dedup_key not in known]
+        # keys once per event; a re-sent event is already in the log: count it as a duplicate
+        # before attributing it (attribution may differ now that later trips exist)
+        keys = [event_keys(e) for e in ready]
+        known = repo.known_events(conn, list({k[1] for k in keys})) if ready else set()
+        resent = [e for e, k in zip(ready, keys) if k[1] in known]
+        if resent:
+            kept = [(e, k) for e, k in zip(ready, keys) if k[1] not in known]
+            ready, keys = [e for e, _ in kept], [k for _, k in kept]
         attributed: list[Event] = []
+        attributed_keys: list[tuple[str, str]] = []
+        coupling: list[tuple] = []
         boxes = sorted({e.equipment for e in ready if e.equipment and e.kind != EventKind.ALERT})
         known = repo.trips_of_many(conn, boxes) if boxes else {}
         before = {t.id: t for ts in known.values() for t in ts}
         sizes: dict[str, str | None] = {}    # size type of each new trip's container
         shippers = repo.booking_parties(conn, sorted({b for e in ready if (b := e.reference("BKG"))}))
-        for e in ready:
+        for e, k in zip(ready, keys):
             if not e.equipment or e.kind == EventKind.ALERT:
                 attributed.append(e)
+                attributed_keys.append(k)
                 continue
             trip, why = self._trip(conn, e, known, shippers, sizes)
             if trip is None:
                 hold("held", f"{e.equipment} {e.code} at {e.location or '?'} "
                              f"{e.event_time.isoformat()}: {why}", {"event": _event_json(e)})
                 continue
-            attributed.append(e.with_trip(trip.id, trip.parties))
-            self._couple(conn, e)
+            attributed.append(_on_trip(e, trip.id, e.parties | trip.parties))
+            attributed_keys.append(k)
+            if (op := _coupling(e)) is not None:
+                coupling.append(op)
+        if not dry_run:
+            repo.couple_many(conn, coupling)
 
         repo.save_trips(conn, before, [t for ts in known.values() for t in ts], sizes)
         if dry_run:
@@ -221,12 +232,12 @@ class Ingestor:
             out.stored, out.duplicates = len(attributed), len(resent)
             out.quarantined = len(quarantine)
             return out
-        stored, dups = evstore.append(conn, attributed, received_at)
+        stored, dups = evstore.append(conn, attributed, received_at, keys=attributed_keys, checked=True)
         out.stored, out.duplicates = len(stored), len(dups) + len(resent)
         out.quarantined = repo.quarantine_sync(conn, mid, quarantine)
         status = "processed" if not quarantine else ("quarantined" if not stored and not out.duplicates else "partial")
         repo.finish_raw(conn, mid, status=status, stored=len(stored), duplicates=out.duplicates,
-                        rejected=out.quarantined)
+                        rejected=out.quarantined, source_party=party or None)
         for hook in AFTER_APPEND:
             hook(conn, stored)
         return out
@@ -243,12 +254,7 @@ class Ingestor:
         """Canonical location ref (UN/LOCODE, else corridor id) of an outside code; None if unknown."""
         if not code:
             return None
-        loc_id = resolve_alias(conn, "location", code)
-        if loc_id is None:
-            return None
-        from ..store.tables import locations
-        r = conn.execute(select(locations.c.code).where(locations.c.id == loc_id)).first()
-        return (r.code if r and r.code else loc_id)
+        return repo.canonical_locations(conn, [code])[code]
 
     def _tz_for(self, conn):
         """Location code -> ZoneInfo, for senders that give local times without an offset.
@@ -268,24 +274,38 @@ class Ingestor:
             return cache[code]
         return tz_for
 
-    def _expand(self, conn, e: Event) -> list[Event]:
-        """A train, wagon or sailing event moves every container on it (from the consists)."""
+    @staticmethod
+    def _carriers(e: Event) -> list[tuple[str, str]]:
+        """The wagon, train or vessel whose containers a vehicle-level event moves."""
         tc = e.transport_call
         if e.equipment or tc is None:
-            return [e]
-        carriers = []
+            return []
         if tc.wagon:
-            carriers.append(("wagon", tc.wagon))
-        elif tc.mode == "RAIL" and tc.voyage:
-            carriers.append(("train", tc.voyage))
-        elif tc.mode == "VESSEL" and tc.voyage:
-            carriers.append(("vessel", tc.voyage))
+            return [("wagon", tc.wagon)]
+        if tc.mode == "RAIL" and tc.voyage:
+            return [("train", tc.voyage)]
+        if tc.mode == "VESSEL" and tc.voyage:
+            return [("vessel", tc.voyage)]
+        return []
+
+    def _consists(self, conn, events: list[Event]) -> repo.Consists | None:
+        """The consists of every carrier the message's vehicle-level events name (one read)."""
+        moves = [(c, e.event_time) for e in events for c in self._carriers(e)]
+        if not moves:
+            return None
+        times = [t for _, t in moves]
+        return repo.Consists(conn, {c for c, _ in moves}, min(times), max(times))
+
+    def _expand(self, consists: repo.Consists | None, e: Event) -> list[Event]:
+        """A train, wagon or sailing event moves every container on it (from the consists)."""
+        carriers = self._carriers(e) if consists is not None else []
+        if not carriers:
+            return [e]
         boxes: list[str] = []
         for kind, cid in carriers:
-            boxes += repo.containers_on(conn, kind, cid, e.event_time)
+            boxes += consists.containers_on(kind, cid, e.event_time)
         # the vehicle's own event is kept too (it is what the operator reported)
-        return [e] + [replace(e, equipment=b, kind=EventKind.EQUIPMENT if e.kind == EventKind.EQUIPMENT
-                              else e.kind) for b in boxes]
+        return [e] + [_for_box(e, b) for b in boxes]
 
     def _trip(self, conn, e: Event, known: dict[str, list[Trip]], shippers: dict,
               sizes: dict) -> tuple[Trip | None, str | None]:
@@ -338,24 +358,44 @@ class Ingestor:
         trips.sort(key=lambda t: t.starts_at)
         return trip
 
-    def _couple(self, conn, e: Event) -> None:
-        """LOAD puts a container on its wagon/train/vessel; DISC takes it off (ACT only)."""
-        tc = e.transport_call
-        if tc is None or e.classifier.value != "ACT" or e.code not in ("LOAD", "DISC"):
-            return
-        carrier = ("wagon", tc.wagon) if tc.wagon else ("train" if tc.mode == "RAIL" else "vessel", tc.voyage)
-        if not carrier[1]:
-            return
-        if e.code == "LOAD":
-            repo.couple(conn, carrier[0], carrier[1], "container", e.equipment, e.event_time, e.source_party)
-        else:
-            repo.uncouple(conn, carrier[0], carrier[1], e.equipment, e.event_time)
-
     def _stowage(self, conn, result: ParseResult, party: str, received_at: datetime) -> None:
         """A bay plan says which containers are on which sailing: record them as consists."""
-        for s in result.stowage:
-            if s.voyage:
-                repo.couple(conn, "vessel", s.voyage, "container", s.equipment, received_at, party)
+        repo.couple_many(conn, [("couple", "vessel", s.voyage, "container", s.equipment, received_at, party)
+                                for s in result.stowage if s.voyage])
+
+
+def _coupling(e: Event) -> tuple | None:
+    """The consist change of an event: ACT LOAD puts a container on its carrier, DISC takes it off."""
+    tc = e.transport_call
+    if tc is None or e.classifier.value != "ACT" or e.code not in ("LOAD", "DISC"):
+        return None
+    kind, cid = ("wagon", tc.wagon) if tc.wagon else ("train" if tc.mode == "RAIL" else "vessel", tc.voyage)
+    if not cid:
+        return None
+    if e.code == "LOAD":
+        return ("couple", kind, cid, "container", e.equipment, e.event_time, e.source_party)
+    return ("uncouple", kind, cid, e.equipment, e.event_time)
+
+
+# Event is a frozen, validated dataclass; the ingest path derives many copies of events it has
+# already validated (sender, message, place, trip, container). Setting the slots directly skips
+# re-validation and `dataclasses.replace`'s generic loop: each copier is unrolled once at import.
+def _copier(*changed: str):
+    """A function (event, *new values of `changed`) -> a copy of the event with those fields."""
+    names = [f.name for f in fields(Event)]
+    env = {"_new": Event.__new__, "_Event": Event}
+    lines = [f"def copy(e, {', '.join(changed)}):", "    new = _new(_Event)"]
+    for n in names:
+        env[f"_set_{n}"] = Event.__dict__[n].__set__
+        lines.append(f"    _set_{n}(new, {n if n in changed else 'e.' + n})")
+    lines.append("    return new")
+    exec("\n".join(lines), env)   # noqa: S102 - code built from the dataclass's own field names
+    return env["copy"]
+
+
+_as_received = _copier("source_party", "message_id", "location")
+_on_trip = _copier("trip_id", "parties")
+_for_box = _copier("equipment")
 
 
 def _sender_code(meta: dict) -> str | None:
@@ -377,10 +417,10 @@ def _reason(r: Rejection) -> str:
     return (", ".join(where) + ": " + text) if where else text
 
 
-def _event_json(e: Event) -> dict:
+def _event_json(e: Event, source_party: str | None = None) -> dict:
     tc = e.transport_call
     return {"kind": e.kind.value, "code": e.code, "classifier": e.classifier.value,
             "event_time": e.event_time.isoformat(), "location": e.location, "equipment": e.equipment,
             "trip_id": e.trip_id, "references": [list(r) for r in e.references],
             "transport_call": asdict(tc) if tc else None, "lat": e.lat, "lon": e.lon,
-            "source_party": e.source_party}
+            "source_party": e.source_party if source_party is None else source_party}

@@ -22,11 +22,11 @@ def party_set(parties: Iterable[str]) -> str:
     return " " + " ".join(items) + " " if items else " "
 
 
-def event_row(e: Event, received_at: datetime) -> dict:
-    """The table row of an Event (keys computed once here, on the append path)."""
+def event_row(e: Event, received_at: datetime, keys: tuple[str, str] | None = None) -> dict:
+    """The table row of an Event (keys computed once, here or by the caller that already has them)."""
     tc = e.transport_call
     off = e.event_time.utcoffset()
-    milestone, dedup = event_keys(e)
+    milestone, dedup = keys or event_keys(e)
     return {
         "dedup_key": dedup,
         "milestone_key": milestone,
@@ -64,41 +64,53 @@ def _insert(conn: Connection):
     return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(events)
 
 
-def append(conn: Connection, batch: Sequence[Event], received_at: datetime | None = None
+def append(conn: Connection, batch: Sequence[Event], received_at: datetime | None = None,
+           keys: Sequence[tuple[str, str]] | None = None, checked: bool = False
            ) -> tuple[list[tuple[int, Event]], list[Event]]:
     """Append events; return (stored as (seq, event), duplicates). Re-sent events never duplicate.
 
-    One multi-row INSERT .. ON CONFLICT DO NOTHING .. RETURNING per chunk: the database decides
-    what is new, so two workers appending the same event at once still store it once.
+    `keys`, when given, are the events' `event_keys` in the same order (the ingest path has them
+    already). The database decides what is new, so two workers appending the same event at once
+    still store it once. `checked` says the caller looked the keys up already in this same
+    transaction (on SQLite the write lock is held since BEGIN IMMEDIATE, so nobody added them since).
     """
     if not batch:
         return [], []
     received_at = received_at or datetime.now(timezone.utc)
-    rows, seen, in_batch_dups = [], {}, []
-    for e in batch:
-        row = event_row(e, received_at)
-        if row["dedup_key"] in seen:
+    if keys is None:
+        keys = [event_keys(e) for e in batch]
+    picked: list[tuple[Event, tuple[str, str]]] = []
+    seen: dict[str, Event] = {}
+    in_batch_dups: list[Event] = []
+    for e, k in zip(batch, keys):
+        if k[1] in seen:
             in_batch_dups.append(e)
             continue
-        seen[row["dedup_key"]] = e
-        rows.append(row)
+        seen[k[1]] = e
+        picked.append((e, k))
     if conn.dialect.name == "sqlite":
-        stored = _append_sqlite(conn, rows, seen)
-    elif conn.dialect.name == "postgresql" and len(rows) >= 200:
-        stored = _append_pg_copy(conn, rows, seen)
+        stored = _append_sqlite(conn, picked, seen, received_at, checked)
     else:
-        stmt = _insert(conn).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(
-            events.c.seq, events.c.dedup_key)
-        stored = [(seq, seen[key]) for seq, key in conn.execute(stmt, rows).all()]
-        stored.sort(key=lambda t: t[0])
-    got = {e.dedup_key for _, e in stored} if len(stored) < len(seen) else None
-    dups = in_batch_dups + ([e for k, e in seen.items() if k not in got] if got is not None else [])
+        rows = [event_row(e, received_at, k) for e, k in picked]
+        if conn.dialect.name == "postgresql" and len(rows) >= 200:
+            stored = _append_pg_copy(conn, rows, seen)
+        else:
+            stmt = _insert(conn).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(
+                events.c.seq, events.c.dedup_key)
+            stored = [(seq, seen[key]) for seq, key in conn.execute(stmt, rows).all()]
+            stored.sort(key=lambda t: t[0])
+    if len(stored) < len(seen):
+        got = {id(e) for _, e in stored}
+        dups = in_batch_dups + [e for e in seen.values() if id(e) not in got]
+    else:
+        dups = in_batch_dups
     return stored, dups
 
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"   # SQLAlchemy's own SQLite DATETIME format: keep them equal
 _TIME_COLS = {"event_time", "created_at", "received_at"}
 _JSON_COLS = {"refs", "extra"}
+_UTC = timezone.utc
 
 
 def _sqlite_value(col: str, v):
@@ -111,22 +123,80 @@ def _sqlite_value(col: str, v):
     return v
 
 
-def _append_sqlite(conn: Connection, rows: list[dict], seen: dict) -> list[tuple[int, Event]]:
+def _sqlite_time(v: datetime | None) -> str | None:
+    """The stored text of an aware time: UTC in SQLAlchemy's SQLite format (same as _SQLITE_TIME)."""
+    if v is None:
+        return None
+    return v.astimezone(_UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+# the SQLite row is built straight as a tuple in this column order (checked against the table)
+_SQLITE_COLS = ["dedup_key", "milestone_key", "kind", "code", "classifier", "event_time", "event_offset",
+                "location", "equipment", "trip_id", "booking_ref", "mode", "voyage", "vehicle", "departure_id",
+                "facility_code", "facility_type", "wagon", "refs", "lat", "lon", "source_party", "parties",
+                "message_id", "created_at", "received_at", "event_id", "reason", "extra"]
+
+
+def _sqlite_tuples(picked: list[tuple[Event, tuple[str, str]]], received_at: datetime) -> list[tuple]:
+    """Rows ready for sqlite3 executemany, equal to `_sqlite_value` over `event_row`."""
+    if _COLS != _SQLITE_COLS:   # the table changed: the generic (slower) way stays right
+        return [tuple(_sqlite_value(c, r[c]) for c in _COLS)
+                for r in (event_row(e, received_at, k) for e, k in picked)]
+    recv = _sqlite_time(received_at)
+    dumps = json.dumps
+    party_sets: dict = {}
+    offsets: dict = {}
+    out = []
+    for e, (milestone, dedup) in picked:
+        tc = e.transport_call
+        t = e.event_time
+        tz = t.tzinfo
+        off = offsets.get(tz)
+        if off is None:
+            o = t.utcoffset()
+            off = offsets[tz] = int(o.total_seconds() // 60) if o else 0
+        bkg = wgn = None
+        refs = e.references
+        for k, v in refs:
+            if k == "BKG" and bkg is None:
+                bkg = v
+            elif k == "WGN" and wgn is None:
+                wgn = v
+        pkey = (e.parties, e.source_party)
+        ps = party_sets.get(pkey)
+        if ps is None:
+            ps = party_sets[pkey] = party_set(e.parties | {e.source_party})
+        if tc is not None:
+            mode, voyage, vehicle, dep, fac, ftype, wagon = (tc.mode, tc.voyage, tc.vehicle, tc.departure_id,
+                                                             tc.facility_code, tc.facility_type, tc.wagon or wgn)
+        else:
+            mode = voyage = vehicle = dep = fac = ftype = None
+            wagon = wgn
+        out.append((dedup, milestone, e.kind.value, e.code, e.classifier.value, _sqlite_time(t), off,
+                    e.location, e.equipment, e.trip_id, bkg, mode, voyage, vehicle, dep, fac, ftype, wagon,
+                    dumps([list(r) for r in refs], separators=(",", ":"), default=str) if refs else None,
+                    e.lat, e.lon, e.source_party or "", ps, e.message_id, _sqlite_time(e.created_at), recv,
+                    e.event_id, e.reason, dumps(e.extra, separators=(",", ":"), default=str) if e.extra else None))
+    return out
+
+
+def _append_sqlite(conn: Connection, picked: list[tuple[Event, tuple[str, str]]], seen: dict,
+                   received_at: datetime, checked: bool = False) -> list[tuple[int, Event]]:
     """SQLite fast path: the write lock is held from BEGIN IMMEDIATE, so a key check followed by a
     plain executemany is race-free, and new rowids are consecutive after the current maximum."""
-    keys = list(seen)
+    keys = [] if checked else list(seen)
     existing: set[str] = set()
     for i in range(0, len(keys), 500):
         part = keys[i:i + 500]
         existing.update(k for (k,) in conn.exec_driver_sql(
             f"SELECT dedup_key FROM events WHERE dedup_key IN ({','.join('?' * len(part))})", tuple(part)))
-    new = [r for r in rows if r["dedup_key"] not in existing]
+    new = [p for p in picked if p[1][1] not in existing] if existing else picked
     if not new:
         return []
     first = (conn.exec_driver_sql("SELECT COALESCE(MAX(seq), 0) FROM events").scalar() or 0) + 1
     sql = f"INSERT INTO events ({','.join(_COLS)}) VALUES ({','.join('?' * len(_COLS))})"
-    conn.exec_driver_sql(sql, [tuple(_sqlite_value(c, r[c]) for c in _COLS) for r in new])
-    return [(first + i, seen[r["dedup_key"]]) for i, r in enumerate(new)]
+    conn.exec_driver_sql(sql, _sqlite_tuples(new, received_at))
+    return [(first + i, e) for i, (e, _k) in enumerate(new)]
 
 
 def _append_pg_copy(conn: Connection, rows: list[dict], seen: dict) -> list[tuple[int, Event]]:

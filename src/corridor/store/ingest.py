@@ -7,12 +7,13 @@ import json
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..domain.trips import Trip
-from .tables import bookings, consists, events, quarantine, raw_messages, trips
+from .parties import fold
+from .tables import aliases, bookings, consists, events, locations, quarantine, raw_messages, trips
 
 
 def content_id(content: bytes) -> str:
@@ -34,15 +35,25 @@ def keep_raw(conn: Connection, content: bytes, *, fmt: str, source_party: str, r
 def known_events(conn: Connection, keys: list[str]) -> set[str]:
     """The event natural keys (dedup_key) among `keys` that the log holds already."""
     found: set[str] = set()
+    sqlite = conn.dialect.name == "sqlite"
     for i in range(0, len(keys), 500):
-        found.update(conn.execute(select(events.c.dedup_key).where(events.c.dedup_key.in_(keys[i:i + 500])))
-                     .scalars())
+        part = keys[i:i + 500]
+        if sqlite:   # a plain statement: SQLAlchemy's per-call compile of a 500-item IN costs more
+            found.update(k for (k,) in conn.exec_driver_sql(
+                f"SELECT dedup_key FROM events WHERE dedup_key IN ({','.join('?' * len(part))})", tuple(part)))
+        else:
+            found.update(conn.execute(select(events.c.dedup_key).where(events.c.dedup_key.in_(part))).scalars())
     return found
 
 
-def finish_raw(conn: Connection, mid: str, *, status: str, stored: int, duplicates: int, rejected: int) -> None:
-    conn.execute(update(raw_messages).where(raw_messages.c.id == mid).values(
-        status=status, stored=raw_messages.c.stored + stored, duplicates=duplicates, rejected=rejected))
+def finish_raw(conn: Connection, mid: str, *, status: str, stored: int, duplicates: int, rejected: int,
+               source_party: str | None = None) -> None:
+    """Record the outcome of processing; `source_party` (e.g. resolved from the EDIFACT UNB via the
+    alias registry) fills in a message kept without a sender, never replaces a known one."""
+    values = dict(status=status, stored=raw_messages.c.stored + stored, duplicates=duplicates, rejected=rejected)
+    if source_party:
+        values["source_party"] = func.coalesce(func.nullif(raw_messages.c.source_party, ""), source_party)
+    conn.execute(update(raw_messages).where(raw_messages.c.id == mid).values(**values))
 
 
 def mark_raw(conn: Connection, mid: str, status: str) -> None:
@@ -154,11 +165,33 @@ def trips_of(conn: Connection, equipment: str) -> list[Trip]:
 def trips_of_many(conn: Connection, equipment: list[str]) -> dict[str, list[Trip]]:
     """Every trip of each container, oldest first, in one round trip per 500 containers."""
     out: dict[str, list[Trip]] = {}
+    if conn.dialect.name == "sqlite":
+        return _trips_of_many_sqlite(conn, equipment)
     for i in range(0, len(equipment), 500):
         rows = conn.execute(select(trips).where(trips.c.equipment.in_(equipment[i:i + 500]))
                             .order_by(trips.c.equipment, trips.c.starts_at)).all()
         for r in rows:
             out.setdefault(r.equipment, []).append(_trip(r))
+    return out
+
+
+def _trips_of_many_sqlite(conn: Connection, equipment: list[str]) -> dict[str, list[Trip]]:
+    """`trips_of_many` on SQLite: plain rows, each distinct party list decoded once."""
+    out: dict[str, list[Trip]] = {}
+    party_sets: dict[str, frozenset] = {}
+    utc = timezone.utc
+    for i in range(0, len(equipment), 500):
+        part = equipment[i:i + 500]
+        for tid, box, bkg, parties, start, end in conn.exec_driver_sql(
+                "SELECT id, equipment, booking_ref, parties, starts_at, ends_at FROM trips WHERE equipment IN "
+                f"({','.join('?' * len(part))}) ORDER BY equipment, starts_at", tuple(part)):
+            ps = party_sets.get(parties)
+            if ps is None:
+                ps = party_sets[parties] = frozenset(json.loads(parties) if parties else ())
+            out.setdefault(box, []).append(Trip(
+                id=tid, equipment=box, booking_ref=bkg, parties=ps,
+                starts_at=datetime.fromisoformat(start).replace(tzinfo=utc),
+                ends_at=datetime.fromisoformat(end).replace(tzinfo=utc) if end else None))
     return out
 
 
@@ -211,10 +244,11 @@ def save_trips(conn: Connection, before: dict[str, Trip], after: list[Trip], siz
            for t in after if t.id not in before]
     if new:
         conn.execute(insert(trips), new)
-    for t in after:
-        old = before.get(t.id)
-        if old is not None and (old.starts_at, old.ends_at) != (t.starts_at, t.ends_at):
-            conn.execute(update(trips).where(trips.c.id == t.id).values(starts_at=t.starts_at, ends_at=t.ends_at))
+    moved = [{"tid": t.id, "s": t.starts_at, "e": t.ends_at} for t in after
+             if (old := before.get(t.id)) is not None and (old.starts_at, old.ends_at) != (t.starts_at, t.ends_at)]
+    if moved:
+        conn.execute(update(trips).where(trips.c.id == bindparam("tid"))
+                     .values(starts_at=bindparam("s"), ends_at=bindparam("e")), moved)
 
 
 def end_trip(conn: Connection, trip_id: str, at: datetime) -> None:
@@ -272,3 +306,115 @@ def containers_on(conn: Connection, carrier_kind: str, carrier_id: str, at: date
             else:
                 todo.append((mk, mid))
     return sorted(set(out))
+
+
+def couple_many(conn: Connection, ops: list[tuple]) -> None:
+    """Apply a message's consist changes in order, in a few statements.
+
+    `ops` holds ("couple", carrier_kind, carrier_id, member_kind, member_id, since, source_party)
+    and ("uncouple", carrier_kind, carrier_id, member_id, at) tuples; the result is the same as
+    calling `couple` / `uncouple` one by one: the open rows of the members are read once,
+    changed in memory, then closed (one executemany) and added (one executemany).
+    """
+    if not ops:
+        return
+    ids = sorted({op[4] if op[0] == "couple" else op[3] for op in ops})
+    open_rows: dict[str, list[dict]] = {}   # member id -> its open consist rows (existing or new)
+    for i in range(0, len(ids), 500):
+        for r in conn.execute(select(consists.c.id, consists.c.carrier_kind, consists.c.carrier_id,
+                                     consists.c.member_kind, consists.c.member_id).where(
+                consists.c.member_id.in_(ids[i:i + 500]), consists.c.until.is_(None))).all():
+            open_rows.setdefault(r.member_id, []).append(
+                {"id": r.id, "ck": r.carrier_kind, "cid": r.carrier_id, "mk": r.member_kind})
+    closes: list[dict] = []
+    added: list[dict] = []
+    for op in ops:
+        if op[0] == "couple":
+            _, ck, cid, mk, mid, since, party = op
+            rows = open_rows.setdefault(mid, [])
+            exists = False
+            for r in list(rows):
+                if r["ck"] != ck or r["mk"] != mk:
+                    continue
+                if r["cid"] != cid:
+                    _close(r, since, rows, closes)   # on one carrier of a kind at a time
+                else:
+                    exists = True
+            if not exists:
+                new = {"id": None, "ck": ck, "cid": cid, "mk": mk,
+                       "row": {"carrier_kind": ck, "carrier_id": cid, "member_kind": mk, "member_id": mid,
+                               "since": since, "until": None, "source_party": party}}
+                rows.append(new)
+                added.append(new["row"])
+        else:
+            _, ck, cid, mid, at = op
+            rows = open_rows.get(mid, [])
+            for r in [r for r in rows if r["ck"] == ck and r["cid"] == cid]:
+                _close(r, at, rows, closes)
+    if closes:
+        conn.execute(update(consists).where(consists.c.id == bindparam("rid")).values(until=bindparam("u")),
+                     closes)
+    if added:
+        conn.execute(insert(consists), added)
+
+
+def _close(r: dict, at: datetime, rows: list[dict], closes: list[dict]) -> None:
+    rows.remove(r)
+    if r["id"] is None:
+        r["row"]["until"] = at          # added by this message: inserted closed
+    else:
+        closes.append({"rid": r["id"], "u": at})
+
+
+class Consists:
+    """The consists of a message's carriers over its time window, read once, answered in memory."""
+
+    def __init__(self, conn: Connection, carriers: set[tuple[str, str]], lo: datetime, hi: datetime):
+        self.rows: dict[tuple[str, str], list[tuple[str, str, datetime, datetime | None]]] = {}
+        todo, seen = set(carriers), set()
+        while todo:
+            batch = sorted(todo - seen)
+            seen |= todo
+            todo = set()
+            by_kind: dict[str, list[str]] = {}
+            for kind, cid in batch:
+                by_kind.setdefault(kind, []).append(cid)
+                self.rows.setdefault((kind, cid), [])
+            for kind, cids in by_kind.items():
+                for i in range(0, len(cids), 500):
+                    for r in conn.execute(select(consists.c.carrier_id, consists.c.member_kind,
+                                                 consists.c.member_id, consists.c.since, consists.c.until).where(
+                            consists.c.carrier_kind == kind, consists.c.carrier_id.in_(cids[i:i + 500]),
+                            consists.c.since <= hi, or_(consists.c.until.is_(None), consists.c.until > lo))).all():
+                        self.rows[(kind, r.carrier_id)].append((r.member_kind, r.member_id, r.since, r.until))
+                        if r.member_kind != "container":
+                            todo.add((r.member_kind, r.member_id))
+
+    def containers_on(self, carrier_kind: str, carrier_id: str, at: datetime) -> list[str]:
+        """Every container on a carrier at `at`, through wagons as well (as `containers_on`)."""
+        out, todo, seen = set(), [(carrier_kind, carrier_id)], set()
+        while todo:
+            key = todo.pop()
+            if key in seen:
+                continue
+            seen.add(key)
+            for mk, mid, since, until in self.rows.get(key, ()):
+                if since <= at and (until is None or until > at):
+                    if mk == "container":
+                        out.add(mid)
+                    else:
+                        todo.append((mk, mid))
+        return sorted(out)
+
+
+def canonical_locations(conn: Connection, codes: list[str]) -> dict[str, str | None]:
+    """Outside location code -> canonical ref (UN/LOCODE, else corridor id); None when unknown."""
+    folded = {c: fold(c) for c in codes}
+    found: dict[str, str] = {}
+    keys = sorted(set(folded.values()))
+    for i in range(0, len(keys), 500):
+        for r in conn.execute(select(aliases.c.value, aliases.c.target, locations.c.code)
+                              .select_from(aliases.outerjoin(locations, locations.c.id == aliases.c.target))
+                              .where(aliases.c.kind == "location", aliases.c.value.in_(keys[i:i + 500]))).all():
+            found[r.value] = r.code or r.target
+    return {c: found.get(f) for c, f in folded.items()}

@@ -269,9 +269,10 @@ def route_hops(conn: Connection, origin: str, destination: str, ready_at: dateti
     return [Hop(d.origin, d.destination) for d in j.legs] if j else []
 
 
-def trip_eta(conn: Connection, status: dict, *, key: str = "") -> tuple[Eta | None, dict]:
+def trip_eta(conn: Connection, status: dict, *, key: str = "",
+             places: Places | None = None) -> tuple[Eta | None, dict]:
     """The ETA of one trip from its status row; also returns context (destination, promise, hops)."""
-    places = Places(conn)
+    places = places or Places(conn)
     hops, dest, promised = booking_hops(conn, status.get("booking_ref"))
     dest = dest or planned_destination(conn, status["trip_id"], places)
     ctx = {"destination": dest, "promised_arrival": promised, "booked_stops": set()}

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, select
 from ..domain.events import Classifier, Event, EventKind
 from ..ingest import service
 from ..store import events as evstore
+from ..store import tracking as repo
 from ..store.tables import events
 from . import alerts, outbox, status
 from .eta import Places, trip_eta
@@ -28,8 +29,16 @@ def after_append(conn: Connection, stored: list[tuple[int, Event]]) -> None:
         return
     moved = status.apply(conn, stored)
     derived: list[tuple[int, Event]] = []
-    for trip_id in sorted(moved):
-        derived += refresh(conn, trip_id)
+    if moved:
+        # one read of the places and of the published ETAs per batch, then the ETA of each moved trip
+        places = Places(conn)
+        published = last_published_many(conn, sorted(moved))
+        rows = repo.statuses(conn, sorted(moved))
+        new: list[Event] = []
+        for trip_id in sorted(moved):
+            if trip_id in rows:
+                new += _refresh(conn, rows[trip_id], places, published.get(trip_id))
+        derived = store_derived(conn, new)
     outbox.fan_out(conn, stored + derived)
 
 
@@ -38,15 +47,18 @@ def refresh(conn: Connection, trip_id: str) -> list[tuple[int, Event]]:
     st = status.get(conn, trip_id)
     if st is None:
         return []
-    eta, ctx = trip_eta(conn, st, key=str(conn.engine.url))
-    status.set_eta(conn, trip_id, *(eta.at, eta.low, eta.high) if eta else (None, None, None))
-    places = Places(conn)
+    return store_derived(conn, _refresh(conn, st, Places(conn), last_published(conn, trip_id)))
+
+
+def _refresh(conn: Connection, st: dict, places: Places, last: datetime | None) -> list[Event]:
+    """The ETA of one trip stored on its status row; returns the EST and alert events it implies."""
+    eta, ctx = trip_eta(conn, st, key=str(conn.engine.url), places=places)
+    status.set_eta(conn, st["trip_id"], *(eta.at, eta.low, eta.high) if eta else (None, None, None))
     new: list[Event] = alerts.on_eta(st, eta, ctx, places)
     if eta is not None and ctx.get("destination"):
-        last = last_published(conn, trip_id)
         if last is None or abs(eta.at - last) > ETA_THRESHOLD:
             new.append(est_event(st, eta, places.ref_of.get(ctx["destination"], ctx["destination"])))
-    return store_derived(conn, new)
+    return new
 
 
 def store_derived(conn: Connection, new: list[Event]) -> list[tuple[int, Event]]:
@@ -76,10 +88,20 @@ def last_published(conn: Connection, trip_id: str) -> datetime | None:
     return r.event_time if r else None
 
 
-def sweep(store, now: datetime) -> int:
+def last_published_many(conn: Connection, trip_ids: list[str]) -> dict[str, datetime]:
+    """Trip id -> event time of the latest ETA Corridor published for it (one query)."""
+    if not trip_ids:
+        return {}
+    rows = conn.execute(select(events.c.trip_id, events.c.event_time).where(
+        events.c.trip_id.in_(trip_ids), events.c.source_party == CORRIDOR, events.c.classifier == "EST")
+        .order_by(events.c.seq)).all()
+    return {r.trip_id: r.event_time for r in rows}   # ascending seq: the latest wins
+
+
+def sweep(store, now: datetime, *, silent_hours: float = alerts.SILENT_HOURS) -> int:
     """Raise the time-driven alerts (silence, dwell) and queue them; returns how many were new."""
     with store.tx() as conn:
-        stored = store_derived(conn, alerts.sweep(conn, now))
+        stored = store_derived(conn, alerts.sweep(conn, now, silent_hours=silent_hours))
         outbox.fan_out(conn, stored)
         return len(stored)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from ..domain.events import Classifier, Event, EventKind
 from ..store.events import party_set
-from ..store.tables import bookings, locations, trip_status, trips
+from ..store import tracking as repo
+from ..store.tables import trip_status
 
 # state after an actual movement; the mode decides between rail and sea
 _ON_VEHICLE = {"LOAD", "DEPA"}
@@ -41,38 +42,34 @@ def _next_state(row: dict, e: Event, final_refs: set[str]) -> bool:
     return changed
 
 
-def _final_refs(conn: Connection, booking_ref: str | None) -> set[str]:
-    """Location refs (code and id) of the booking's destination: a gate-out there is delivery."""
-    if not booking_ref:
-        return set()
-    r = conn.execute(select(locations.c.id, locations.c.code).join(
-        bookings, bookings.c.destination == locations.c.id).where(bookings.c.ref == booking_ref)).first()
-    return {r.id, r.code} - {None} if r else set()
-
-
 def apply(conn: Connection, stored: list[tuple[int, Event]]) -> set[str]:
     """Fold newly stored events into `trip_status`; returns the trips whose position/state moved.
 
-    Only the rows of the touched trips are read and written: nothing is recomputed from scratch.
-    Late reports (older than the current state) update `last_heard_at` but not the state.
+    Only the rows of the touched trips are read and written, in a fixed number of queries per
+    batch (not per event or per trip): nothing is recomputed from scratch. Late reports (older
+    than the current state) update `last_heard_at` but not the state.
     """
     by_trip: dict[str, list[tuple[int, Event]]] = {}
     for seq, e in stored:
         if e.trip_id:
             by_trip.setdefault(e.trip_id, []).append((seq, e))
+    if not by_trip:
+        return set()
+    current = repo.statuses(conn, list(by_trip))
+    missing = [t for t in by_trip if t not in current]
+    heads = repo.trip_heads(conn, missing)
+    rows: dict[str, dict] = {}
+    for trip_id in by_trip:
+        if trip_id in current:
+            rows[trip_id] = current[trip_id]
+        elif (t := heads.get(trip_id)) is not None:
+            rows[trip_id] = {"trip_id": trip_id, "equipment": t.equipment, "booking_ref": t.booking_ref,
+                             "state": "planned", "last_event_seq": 0, "parties": party_set(t.parties)}
+    finals = repo.destination_refs(conn, [r.get("booking_ref") for r in rows.values()])
     moved: set[str] = set()
-    for trip_id, items in by_trip.items():
-        cur = conn.execute(select(trip_status).where(trip_status.c.trip_id == trip_id)).first()
-        if cur is None:
-            t = conn.execute(select(trips).where(trips.c.id == trip_id)).first()
-            if t is None:
-                continue
-            row = {"trip_id": trip_id, "equipment": t.equipment, "booking_ref": t.booking_ref, "state": "planned",
-                   "last_event_seq": 0, "parties": party_set(t.parties)}
-        else:
-            row = dict(cur._mapping)
-        final = _final_refs(conn, row.get("booking_ref"))
-        for seq, e in sorted(items, key=lambda p: p[1].event_time):
+    for trip_id, row in rows.items():
+        final = finals.get(row.get("booking_ref"), set())
+        for seq, e in sorted(by_trip[trip_id], key=lambda p: p[1].event_time):
             row["last_event_seq"] = max(row["last_event_seq"], seq)
             row["parties"] = party_set(set(row["parties"].split()) | e.parties | {e.source_party})
             if e.classifier != Classifier.ACT or e.source_party == "CORRIDOR" and e.kind == EventKind.ALERT:
@@ -87,12 +84,9 @@ def apply(conn: Connection, stored: list[tuple[int, Event]]) -> set[str]:
                 continue
             if _next_state(row, e, final):
                 moved.add(trip_id)
-        if cur is None:
-            conn.execute(insert(trip_status).values(**row))
-            moved.add(trip_id)
-        else:
-            conn.execute(update(trip_status).where(trip_status.c.trip_id == trip_id).values(
-                **{k: v for k, v in row.items() if k != "trip_id"}))
+    new = [r for t, r in rows.items() if t not in current]
+    moved |= {r["trip_id"] for r in new}
+    repo.save_statuses(conn, new, [r for t, r in rows.items() if t in current])
     return moved
 
 

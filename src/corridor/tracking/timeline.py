@@ -5,12 +5,15 @@ its leg, the ETA with its range, and the alerts. Reads only what the viewer may 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, or_, select
 
 from ..access.visibility import Viewer, event_clause, trip_clause
 from ..domain.equipment import is_container_number
 from ..domain.events import Event
+from ..store import tracking as repo
 from ..store.events import row_to_event, select_events
 from ..store.tables import bookings, events, locations, trip_status, trips
 
@@ -38,6 +41,11 @@ def _visible(q, v: Viewer):
 
 
 def _places(conn: Connection) -> dict[str, dict]:
+    """Location ref -> name, border, gauge change (cached per store)."""
+    return repo.cached(conn, "timeline-places", _read_places)
+
+
+def _read_places(conn: Connection) -> dict[str, dict]:
     out = {}
     for r in conn.execute(select(locations.c.id, locations.c.code, locations.c.name, locations.c.facility_type,
                                  locations.c.data)).all():
@@ -94,6 +102,35 @@ def legs(ms: list[dict]) -> list[dict]:
     return list(out.values())
 
 
+@lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local(moment: datetime | str | None, place: str | None, zones: dict[str, str]) -> str | None:
+    """ISO 8601 of `moment` in the local time of `place` (its IANA zone's offset); UTC offset kept
+    when the place is unknown."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    tz = zones.get(place or "")
+    return (moment.astimezone(_zone(tz)) if tz else moment).isoformat()
+
+
+def _localize(ms: list[dict], ls: list[dict], zones: dict[str, str]) -> None:
+    """Milestone and leg times in the local time of their place (after sorting on UTC)."""
+    for m in ms:
+        for k in ("planned", "estimated", "actual"):
+            m[k] = local(m[k], m["location"], zones)
+        if m.get("estimated_range"):
+            m["estimated_range"] = [local(x, m["location"], zones) for x in m["estimated_range"]]
+    for leg in ls:
+        for end, place in (("depart", leg["from"]), ("arrive", leg["to"])):
+            if leg[end]:
+                leg[end] = {k: local(v, place, zones) for k, v in leg[end].items()}
+
+
 def _leg_at(ls: list[dict], when: str) -> dict | None:
     for leg in ls:
         dep = (leg["depart"] or {}).get("actual")
@@ -120,19 +157,35 @@ def trip_timeline(conn: Connection, trip_id: str, v: Viewer) -> dict | None:
         when = st.position_at.isoformat()
         leg = _leg_at(ls, when)
         pos = {"lat": st.lat, "lon": st.lon, "at": when, "leg": leg["vehicle"] if leg else None}
-    alerts = [{"code": e.code, "at": e.event_time.isoformat(), "reason": e.reason, "location": e.location}
-              for _, e in items if e.kind.value == "ALERT"]
+    zones = repo.zones(conn)
+    where = st.location if st is not None else None
+    dest = _destination(conn, t.booking_ref, ms)
+    if pos:
+        pos["at"] = local(pos["at"], where, zones)
+    _localize(ms, ls, zones)
+    alerts = [{"code": e.code, "at": local(e.event_time, e.location, zones), "reason": e.reason,
+               "location": e.location} for _, e in items if e.kind.value == "ALERT"]
     return {
         "trip_id": t.id, "equipment": t.equipment, "booking_ref": t.booking_ref,
         "starts_at": t.starts_at.isoformat(), "ends_at": t.ends_at.isoformat() if t.ends_at else None,
         "status": None if st is None else {
             "state": st.state, "location": st.location, "vehicle": st.vehicle, "departure_id": st.departure_id,
-            "since": st.since.isoformat() if st.since else None,
-            "last_heard_at": st.last_heard_at.isoformat() if st.last_heard_at else None},
+            "since": local(st.since, where, zones), "last_heard_at": local(st.last_heard_at, where, zones),
+            "timezone": zones.get(where or "")},
         "eta": None if st is None or st.eta is None else {
-            "eta": st.eta.isoformat(), "low": st.eta_low.isoformat(), "high": st.eta_high.isoformat()},
+            "eta": local(st.eta, dest, zones), "low": local(st.eta_low, dest, zones),
+            "high": local(st.eta_high, dest, zones), "destination": dest, "timezone": zones.get(dest or "")},
         "position": pos, "legs": ls, "milestones": ms, "alerts": alerts,
     }
+
+
+def _destination(conn: Connection, booking_ref: str | None, ms: list[dict]) -> str | None:
+    """Where the ETA points: the booking's destination, else the last estimated discharge place."""
+    if booking_ref:
+        r = conn.execute(select(bookings.c.destination).where(bookings.c.ref == booking_ref)).first()
+        if r is not None:
+            return r.destination
+    return next((m["location"] for m in reversed(ms) if m["code"] == "DISC" and m["estimated"]), None)
 
 
 def latest_trip(conn: Connection, ref: str, v: Viewer) -> str | None:
@@ -157,9 +210,9 @@ def booking_timeline(conn: Connection, ref: str, v: Viewer) -> dict | None:
     etas = [t["eta"] for t in tls if t["eta"]]
     return {"booking_ref": ref,
             "booking": None if b is None else {"origin": b.origin, "destination": b.destination, "status": b.status,
-                                               "promised_arrival": b.promised_arrival.isoformat()
-                                               if b.promised_arrival else None},
-            "eta": max(etas, key=lambda x: x["eta"]) if etas else None,
+                                               "promised_arrival": local(b.promised_arrival, b.destination,
+                                                                         repo.zones(conn))},
+            "eta": max(etas, key=lambda x: datetime.fromisoformat(x["eta"])) if etas else None,
             "alerts": [a | {"equipment": t["equipment"]} for t in tls for a in t["alerts"]],
             "containers": tls}
 
@@ -202,3 +255,36 @@ def _refs():
     """The refs column as plain text: LIKE on the JSON type would JSON-encode the pattern."""
     from sqlalchemy import Text, type_coerce
     return type_coerce(events.c.refs, Text)
+
+
+def latest_positions(conn: Connection, v: Viewer, limit: int = 5000) -> dict:
+    """The live map: the latest position of every open trip the viewer may see, and of each train or
+    vessel those boxes are on (its freshest box report). A trip without GPS is placed at its facility."""
+    zones, points = repo.zones(conn), repo.location_points(conn)
+    trips_out: list[dict] = []
+    vehicles: dict[str, dict] = {}
+    for r in repo.latest_positions(conn, trip_clause(v), limit):
+        if r.lat is not None:
+            lat, lon, at, source = r.lat, r.lon, r.position_at, "gps"
+        elif r.location in points:
+            (lat, lon), at, source = points[r.location], r.since, "facility"
+        else:
+            continue
+        trips_out.append({"trip_id": r.trip_id, "equipment": r.equipment, "booking_ref": r.booking_ref,
+                          "state": r.state, "location": r.location, "vehicle": r.vehicle,
+                          "departure_id": r.departure_id, "lat": lat, "lon": lon, "source": source,
+                          "at": local(at, r.location, zones), "eta": r.eta.isoformat() if r.eta else None})
+        if r.vehicle and r.state in ("on_rail", "at_sea", "on_road"):
+            key = r.departure_id or r.vehicle
+            veh = vehicles.get(key)
+            if veh is None:
+                veh = vehicles[key] = {"vehicle": r.vehicle, "departure_id": r.departure_id, "mode": r.mode,
+                                       "operator": r.operator, "from": r.origin, "to": r.destination,
+                                       "state": r.state, "containers": 0, "lat": None, "lon": None, "at": None,
+                                       "_at": None}
+            veh["containers"] += 1
+            if source == "gps" and (veh["_at"] is None or at > veh["_at"]):
+                veh.update(lat=lat, lon=lon, _at=at, at=at.isoformat())
+    for veh in vehicles.values():
+        veh.pop("_at")
+    return {"trips": trips_out, "vehicles": sorted(vehicles.values(), key=lambda x: x["vehicle"] or "")}

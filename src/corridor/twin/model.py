@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ import simpy
 from corridor.domain.equipment import with_check_digit
 from corridor.domain.network import Network
 
+from .parties import PORT_PARTY, TRACKING_PARTY
 from .scenario import Scenario
 from .speak import PHASE_CONSIST, PHASE_MOVE, Outbox
 
@@ -40,6 +41,7 @@ class Box:
     port_arrival: float = 0.0
     wagon: str = ""
     tracker: str = ""
+    legs: dict | None = None      # (from, to) -> booked timetable Departure, shared by the booking's boxes
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Stats:
     teu: int = 0
     delivered: int = 0
     bookings: int = 0
+    unbooked: int = 0                                                         # shares no departure had room for
     reused: int = 0
     transit_days: dict = field(default_factory=lambda: defaultdict(list))     # (origin, dest) -> days
     border_to_dest_days: dict = field(default_factory=lambda: defaultdict(list))
@@ -63,6 +66,7 @@ class Stats:
     monthly: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # YYYY-MM -> [boxes, TEU]
     storm_days: int = 0
     closures: list = field(default_factory=list)                              # (start h, end h)
+    notices: list = field(default_factory=list)                # (port, notice id, departures, bookings)
 
 
 class Twin:
@@ -74,7 +78,8 @@ class Twin:
         self.wx = random.Random(seed * 7919 + 1)   # weather has its own stream: what-ifs share the storms
         self.env = simpy.Environment()
         self.voice = voice
-        self.book = book                   # callable(shipper, forwarder, origin, dest, ready_at, sizes) -> ref
+        self.book = book                   # callable(shipper, forwarder, path, ready_at, sizes) -> Booked | None
+        self.notify = None                 # callable(port, start_h, end_h): a closure notice (else a CSV one)
         self.stats = Stats()
         start = scenario.start
         self.t0 = datetime(start.year, start.month, start.day, tzinfo=UTC)
@@ -107,6 +112,22 @@ class Twin:
 
     def run_hours(self, a: str, b: str) -> float:
         return self._hours[(a, b)]
+
+    @staticmethod
+    def onward_path(dest: str) -> list[str]:
+        """The places from Alat to `dest` as the onward trains run them."""
+        if dest == "AZ_ABS":
+            return ["AZ_ALA", "AZ_ABS"]
+        head = ["AZ_ALA", "AZ_BKS", "GE_GAR", "GE_TBS"]
+        return head + ([dest] if dest in ("GE_PTI", "GE_BUS") else ["GE_MAR", "GE_AKH", "GE_KRT", "TR_KRS"])
+
+    def path(self, origin: str, border: str, port: str, dest: str) -> list[str]:
+        """The places a box passes from its origin to `dest` (the hops of its booking)."""
+        return [origin, CN_BORDER[border], border, port] + self.onward_path(dest)
+
+    def hours(self, t: datetime) -> float:
+        """Sim hours of an aware time."""
+        return (t - self.t0).total_seconds() / 3600
 
     def tri(self, spec) -> float:
         lo, mode, hi = spec
@@ -178,9 +199,19 @@ class Twin:
             self.say(PHASE_CONSIST, port, "edifact", "codeco",
                      (t, "EQUIPMENT", code, self.code(loc), b.number, b.size, mode, None, b.bkg, None))
 
-    def sailing(self, carrier: str, code: str, loc: str, voyage: str, vessel: str, imo: str):
+    def sailing(self, carrier: str, code: str, loc: str, voyage: str, vessel: str, imo: str, dep_id=None):
         self.say(PHASE_MOVE, carrier, "dcsa-json", "dcsa",
-                 (self.at(self.env.now, loc), "TRANSPORT", code, self.code(loc), voyage, vessel, imo, None, None, None))
+                 (self.at(self.env.now, loc), "TRANSPORT", code, self.code(loc), voyage, vessel, imo, dep_id, None,
+                  None))
+
+    @staticmethod
+    def booked_sailing(port: str, aboard: list[Box]) -> str | None:
+        """The timetable sailing most boxes aboard were booked on (the call's transportCallID)."""
+        count: dict[str, int] = defaultdict(int)
+        for b in aboard:
+            if b.legs and (d := b.legs.get((port, "AZ_ALA"))) is not None:
+                count[d.id] += 1
+        return max(count, key=count.get) if count else None
 
     def notice(self, port: str, loc: str, reason: str):
         self.say(PHASE_CONSIST, port, "csv", "csv",
@@ -192,7 +223,7 @@ class Twin:
             return
         la, lb = self.net.locations[a], self.net.locations[b]
         lat, lon = la.lat + (lb.lat - la.lat) * share, la.lon + (lb.lon - la.lon) * share
-        self.say(PHASE_MOVE, "SILKWAY-FWD", "position-json", "positions",
+        self.say(PHASE_MOVE, TRACKING_PARTY, "position-json", "positions",
                  (self.at(self.env.now, a), "IOT", box.tracker, box.number, lat, lon))
 
     # ---- processes ------------------------------------------------------------------------
@@ -217,8 +248,12 @@ class Twin:
             self.env.process(self.block_train(origin, spec["border"]))
             yield self.env.timeout(self.rng.expovariate(1 / gap) * 0.5 + gap * 0.5)
 
-    def load_train(self, origin: str) -> list[Box]:
-        """Boxes of one block train, in 2-5 bookings of different shippers and destinations."""
+    def load_train(self, origin: str, border: str, port: str) -> tuple[list[Box], str, str]:
+        """Boxes of one block train in 2-5 bookings of different shippers and destinations.
+
+        With a booker the first share settles the way (preferred border and port first, then the
+        others: a share needs one departure with room on every hop); returns (boxes, border, port).
+        """
         sc, rng = self.sc, self.rng
         n_wagons = rng.randint(*sc["wagons_per_train"])
         dests, weights = zip(*sc["destinations"].items())
@@ -228,6 +263,11 @@ class Twin:
         bounds = list(zip([0] + cut, cut + [n_wagons]))
         boxes: list[Box] = []
         now = self.env.now
+        ways = [(border, port)]
+        if self.book:
+            other_b = "KZ_DOS" if border == "KZ_ALT" else "KZ_ALT"
+            other_p = "KZ_AKX" if port == "KZ_KUR" else "KZ_KUR"
+            ways += [(other_b, port), (border, other_p), (other_b, other_p)]
         for lo, hi in bounds:
             dest = rng.choices(dests, weights)[0]
             shipper = rng.choice(SHIPPERS)[0]
@@ -243,15 +283,26 @@ class Twin:
             for s, _w in spec:
                 sizes[s] += 1
             self._bkg += 1
-            ref = (self.book(shipper, forwarder, origin, dest, self.at(now, origin), dict(sizes))
-                   if self.book else f"TWIN{self._bkg:07d}")
-            self.stats.bookings += 1
+            ref, legs = f"TWIN{self._bkg:07d}", None
+            if self.book:
+                for b_, p_ in ways:
+                    got = self.book(shipper, forwarder, self.path(origin, b_, p_, dest), self.at(now, origin),
+                                    dict(sizes))
+                    if got is not None:
+                        ref, legs, ways = got.ref, got.legs, [(b_, p_)]   # the train's way is settled
+                        break
+                else:
+                    self.stats.unbooked += 1
+            self.stats.bookings += legs is not None or not self.book
             for s, w in spec:
                 number, reused = self.box_number(s)
                 self.stats.reused += reused
-                tracker = f"TRK{self._serial:06d}" if rng.random() < sc["trackers_share"] else ""
-                boxes.append(Box(number, s, ref, origin, dest, now, wagon=str(w), tracker=tracker))
-        return boxes
+                # the forwarder's GPS trackers ride on its own customers' boxes (it may post their positions)
+                tracker = (f"TRK{self._serial:06d}" if forwarder == TRACKING_PARTY
+                           and rng.random() < sc["trackers_share"] * 3 else "")
+                boxes.append(Box(number, s, ref, origin, dest, now, wagon=str(w), tracker=tracker, legs=legs))
+        border, port = ways[0]
+        return boxes, border, port
 
     def put_on_wagons(self, boxes: list[Box], railway: str) -> list[str]:
         """Assign the boxes to fresh wagons of `railway` (two 20' share one wagon); returns the wagons."""
@@ -266,7 +317,9 @@ class Twin:
 
     def block_train(self, origin: str, border: str):
         env, st = self.env, self.stats
-        boxes = self.load_train(origin)
+        port = "KZ_KUR" if self.rng.random() < self.sc["kuryk_share"] else "KZ_AKX"
+        boxes, border, port = self.load_train(origin, border, port)
+        booked = next((b.legs for b in boxes if b.legs), None)
         for i, b in enumerate(boxes):
             b.wagon = f"{origin}:{b.wagon}"
         train = self.train_no("X")
@@ -275,7 +328,11 @@ class Twin:
         st.containers += len(boxes)
         st.teu += sum(1 if b.size == "22G1" else 2 for b in boxes)
         self.rail_boxes("CRCT", "LOAD", origin, train, boxes)
-        yield env.timeout(self.rng.uniform(3, 8))                 # train formation and papers
+        formation = self.rng.uniform(3, 8)                        # train formation and papers
+        if booked:   # the train is the booked timetable departure: it leaves on its path, not before
+            dep = booked[(origin, CN_BORDER[border])]
+            formation = max(formation, self.hours(dep.departs_at) - env.now)
+        yield env.timeout(formation)
         self.rail_move("CRCT", "DEPA", origin, train, wagons)
         cn_border = CN_BORDER[border]
         run = self.run_hours(origin, cn_border) + self.rail_delay()
@@ -294,9 +351,11 @@ class Twin:
         kz_wagons = self.put_on_wagons(boxes, "KTZ")
         self.rail_boxes("KTZ", "LOAD", border, kz_train, boxes)
         border_at = env.now
-        yield env.timeout(self.rng.uniform(2, 5))
+        wait = self.rng.uniform(2, 5)
+        if booked and (dep := booked.get((border, port))) is not None:   # the booked KTZ path, if not missed
+            wait = max(wait, self.hours(dep.departs_at) - env.now)
+        yield env.timeout(wait)
         self.rail_move("KTZ", "DEPA", border, kz_train, kz_wagons)
-        port = "KZ_KUR" if self.rng.random() < self.sc["kuryk_share"] else "KZ_AKX"
         run = self.run_hours(border, port) + self.rail_delay()
         yield env.timeout(run / 2)
         for b in boxes:
@@ -316,7 +375,7 @@ class Twin:
         port, operator, cap = spec["port"], spec["operator"], int(spec["capacity_teu"])
         name = f"{'FDR' if spec['kind'] == 'feeder' else 'FERRY'} {operator} {i + 1}"
         imo = f"9{sum(map(ord, port + operator + spec['kind'])) * 97 + i:06d}"
-        port_party = "PORT-AKTAU" if port == "KZ_AKX" else "PORT-KURYK"
+        port_party = PORT_PARTY[port]
         voyages = 0
         yield env.timeout(rng.uniform(0, 48))
         while True:
@@ -346,7 +405,8 @@ class Twin:
             yield env.timeout(1.5)
             while self.closed:
                 yield env.timeout(1)
-            self.sailing(operator, "DEPA", port, voyage, name, imo)
+            dep_id = self.booked_sailing(port, aboard)
+            self.sailing(operator, "DEPA", port, voyage, name, imo, dep_id)
             for b in aboard:
                 st.port_wait[port].append(env.now - b.port_arrival)
             st.fill[port].append(teu / cap)
@@ -360,12 +420,12 @@ class Twin:
             st.crossing.append(crossing)
             with self.berths.request() as berth:
                 yield berth
-                self.sailing(operator, "ARRI", "AZ_ALA", voyage, name, imo)
+                self.sailing(operator, "ARRI", "AZ_ALA", voyage, name, imo, dep_id)
                 h = self.sc["alat_handling_hours"]
                 handling = self.tri((h["low"], h["mode"], h["high"]))
                 st.alat_handling.append(handling)
                 yield env.timeout(handling * 0.6)
-                self.vessel_boxes("PORT-ALAT", "DISC", "AZ_ALA", voyage, name, operator, aboard)
+                self.vessel_boxes("PORTBAKU", "DISC", "AZ_ALA", voyage, name, operator, aboard)
                 for b in aboard:
                     self.alat_yard[b.dest].append(b)
                 yield env.timeout(handling * 0.4)
@@ -387,9 +447,12 @@ class Twin:
                 length = max(1.0, rng.expovariate(1 / spell)) * 24
                 self.closed = True
                 start = env.now
-                for port, loc in (("PORT-AKTAU", "KZ_AKX"), ("PORT-KURYK", "KZ_KUR"), ("PORT-ALAT", "AZ_ALA")):
-                    until = self.at(start + length, loc)
-                    self.notice(port, loc, f"port closed by storm until {until.isoformat(timespec='minutes')}")
+                for port, loc in (("PORTAKTAU", "KZ_AKX"), ("PORTKURYK", "KZ_KUR"), ("PORTBAKU", "AZ_ALA")):
+                    if self.notify:      # the port publishes an operator notice: departures cancelled
+                        self.notify(port, loc, start, start + length)
+                    else:
+                        until = self.at(start + length, loc)
+                        self.notice(port, loc, f"port closed by storm until {until.isoformat(timespec='minutes')}")
                 yield env.timeout(length)
                 self.closed = False
                 self.stats.storm_days += round(length / 24)
@@ -421,7 +484,7 @@ class Twin:
         for b in boxes:
             b.wagon = f"az:{b.number if b.size != '22G1' else b.bkg + b.wagon}"
         wagons = self.put_on_wagons(boxes, "ADY")
-        self.gate("PORT-ALAT", "GTOT", "AZ_ALA", boxes)
+        self.gate("PORTBAKU", "GTOT", "AZ_ALA", boxes)
         self.rail_boxes("ADY", "LOAD", "AZ_ALA", train, boxes)
         yield env.timeout(self.rng.uniform(2, 4))
         self.rail_move("ADY", "DEPA", "AZ_ALA", train, wagons)
@@ -445,7 +508,7 @@ class Twin:
             self.rail_boxes("GR", "DISC", dest, train, boxes)
             if dest == "GE_PTI":
                 yield env.timeout(1)
-                self.gate("APMT-POTI", "GTIN", dest, boxes)
+                self.gate("POTIPORT", "GTIN", dest, boxes)
             return self.arrived(boxes, dest)
         # Baku-Tbilisi-Kars: break of gauge at Akhalkalaki, then TCDD to Kars
         yield env.timeout(self.run_hours("GE_TBS", "GE_MAR") + self.run_hours("GE_MAR", "GE_AKH") + 2)

@@ -1,63 +1,46 @@
-"""The parties the twin speaks for: railways, ports, ferry lines, shippers and forwarders."""
+"""The parties the twin speaks for: the corridor's sample operators (access.demo) and its customers."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from corridor.domain.bookings import Booking, BookingStatus, ContainerRequest
+from corridor.access.demo import DEMO_PARTIES
 from corridor.domain.parties import Party, Role
 from corridor.store import Store
 from corridor.store.parties import get_party, upsert_party
 
-R, T, F = Role.RAILWAY, Role.TERMINAL, Role.FERRY_OPERATOR
-# (id, name, roles, country, facilities, EDIFACT ids)
-OPERATORS = [
-    ("CRCT", "China Railway Container Transport Corp.", {R}, "CN", {"CN_XIA", "CN_CQI", "CN_URM", "CN_LYG",
-                                                                   "CN_HRS", "CN_AKL"}, ("CRCT",)),
-    ("KTZ", "Kazakhstan Temir Zholy (KTZ Express)", {R}, "KZ", {"KZ_DOS", "KZ_ALT", "KZ_AKX", "KZ_KUR"},
-     ("KTZ", "KTZE")),
-    ("ADY", "Azerbaijan Railways (ADY)", {R}, "AZ", {"AZ_ALA", "AZ_ABS", "AZ_BKS"}, ("ADY",)),
-    ("GR", "Georgian Railway", {R}, "GE", {"GE_GAR", "GE_TBS", "GE_PTI", "GE_BUS", "GE_AKH", "GE_MAR"}, ("GR",)),
-    ("TCDD", "TCDD Tasimacilik", {R}, "TR", {"GE_AKH", "TR_KRS"}, ("TCDD",)),
-    ("PORT-AKTAU", "Aktau International Sea Trade Port", {T}, "KZ", {"KZ_AKX"}, ("KZAAUPORT",)),
-    ("PORT-KURYK", "Kuryk port ferry complex", {T}, "KZ", {"KZ_KUR"}, ("KZKURPORT",)),
-    ("PORT-ALAT", "Baku International Sea Trade Port (Alat)", {T}, "AZ", {"AZ_ALA"}, ("AZALAPORT", "BISTP")),
-    ("APMT-POTI", "APM Terminals Poti", {T}, "GE", {"GE_PTI"}, ("APMTPOTI",)),
-    ("ASCO", "Azerbaijan Caspian Shipping Company", {F}, "AZ", set(), ("ASCO",)),
-    ("KMTF", "Kazmortransflot", {F}, "KZ", set(), ("KMTF",)),
-]
-SHIPPERS = [("XIAN-ELEC", "Xi'an Electronics Export Co."), ("CQ-AUTO", "Chongqing Auto Parts Ltd"),
-            ("URM-TEXTILE", "Urumqi Textile Trading"), ("LYG-SOLAR", "Lianyungang Solar Panels"),
-            ("HB-HOME", "Hubei Home Appliances"), ("SX-CHEM", "Shaanxi Chemicals")]
-FORWARDERS = [("SILKWAY-FWD", "Silkway Logistics"), ("CASPIAN-FWD", "Caspian Forwarding LLC")]
+# The twin's senders by role, all from DEMO_PARTIES (one list of corridor actors, one set of EDIFACT ids)
+PORT_PARTY = {"KZ_AKX": "PORTAKTAU", "KZ_KUR": "PORTKURYK", "AZ_ALA": "PORTBAKU", "GE_PTI": "POTIPORT",
+              "GE_BUS": "BATUMIPORT"}
+TRACKING_PARTY = "SILKWAY"          # the forwarder whose GPS trackers ride on some boxes
+# Fictitious customers besides the demo's own shipper and forwarder: a few shippers make a busy train
+EXTRA_SHIPPERS = [("XIAN-ELEC", "Xi'an Electronics Export Co. — twin shipper"),
+                  ("CQ-AUTO", "Chongqing Auto Parts Ltd — twin shipper"),
+                  ("URM-TEXTILE", "Urumqi Textile Trading — twin shipper"),
+                  ("LYG-SOLAR", "Lianyungang Solar Panels — twin shipper")]
+EXTRA_FORWARDERS = [("CASPIAN-FWD", "Caspian Forwarding LLC — twin forwarder")]
+SHIPPERS = [(p.id, p.name) for p in DEMO_PARTIES if Role.SHIPPER in p.roles] + EXTRA_SHIPPERS
+FORWARDERS = [(p.id, p.name) for p in DEMO_PARTIES if Role.FORWARDER in p.roles] + EXTRA_FORWARDERS
+
+
+def edi_ids() -> dict[str, str]:
+    """Party id -> the EDIFACT interchange id its messages carry (the first of its edi_ids)."""
+    return {p.id: p.edi_ids[0] for p in DEMO_PARTIES if p.edi_ids}
+
+
+def facilities(party: str) -> frozenset[str]:
+    """The Location ids a demo party runs (its notices may close them)."""
+    return next((p.facilities for p in DEMO_PARTIES if p.id == party), frozenset())
 
 
 def ensure_parties(store: Store) -> dict[str, str]:
-    """Create the twin's parties when missing; returns party id -> EDIFACT interchange id."""
+    """Create the demo parties and the twin's customers when missing; returns party id -> EDIFACT id."""
     with store.tx() as conn:
-        for pid, name, roles, country, fac, edi in OPERATORS:
-            if get_party(conn, pid) is None:
-                upsert_party(conn, Party(pid, name, frozenset(roles), country, frozenset(fac), edi_ids=edi))
-        for pid, name in SHIPPERS:
+        for p in DEMO_PARTIES:
+            if get_party(conn, p.id) is None:
+                upsert_party(conn, p)
+        for pid, name in EXTRA_SHIPPERS:
             if get_party(conn, pid) is None:
                 upsert_party(conn, Party(pid, name, frozenset({Role.SHIPPER}), "CN"))
-        for pid, name in FORWARDERS:
+        for pid, name in EXTRA_FORWARDERS:
             if get_party(conn, pid) is None:
-                upsert_party(conn, Party(pid, name, frozenset({Role.FORWARDER})))
-    return {pid: edi[0] for pid, _n, _r, _c, _f, edi in OPERATORS}
-
-
-def create_booking(conn, *, shipper: str, forwarder: str | None, origin: str, destination: str,
-                   ready_at: datetime, sizes: dict[str, int], now: datetime) -> str:
-    """A confirmed booking for a train's share of boxes; returns its reference.
-
-    The one adapter to the booking capability: it writes through corridor.booking.records until
-    the booking service lands, so ingest can give the shipper's trips their parties.
-    """
-    from corridor.booking import records
-    ref = records.next_ref(conn, now)
-    b = Booking(ref=ref, shipper=shipper, origin=origin, destination=destination, ready_at=ready_at,
-                containers=tuple(ContainerRequest(n, s) for s, n in sorted(sizes.items())),
-                status=BookingStatus.CONFIRMED, forwarder=forwarder)
-    records.insert_booking(conn, b, route="twin", promised_arrival=None, created_by="twin", now=now)
-    return ref
+                upsert_party(conn, Party(pid, name, frozenset({Role.FORWARDER}), "AZ"))
+    return edi_ids()

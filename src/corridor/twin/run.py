@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -13,7 +15,8 @@ from datetime import datetime, timedelta, timezone
 from corridor.network_file import load_network
 
 from .model import Twin
-from .parties import create_booking, ensure_parties
+from .booking import Booker
+from .parties import ensure_parties, facilities
 from .scenario import Scenario, load_scenario
 from .speak import Message, Outbox
 
@@ -40,14 +43,18 @@ class Feed:
 class Sink:
     """Posts the twin's messages through the real ingest path (corridor.ingest.service.Ingestor)."""
 
-    def __init__(self, store):
+    def __init__(self, store, mqtt_url: str | None = None):
         from corridor.ingest.service import Ingestor
         self.ingestor = Ingestor(store)
         self.feed = Feed()
         self.positions = importlib.util.find_spec("corridor.ingest.positions") is not None
+        self.mqtt = PositionPublisher(mqtt_url) if mqtt_url else None
 
     def __call__(self, msg: Message, received_at: datetime) -> None:
         f = self.feed
+        if msg.fmt == "position-json" and self.mqtt:   # trackers speak MQTT, as in the field
+            f.by_format["mqtt"] += self.mqtt.publish(msg.party, json.loads(msg.content))
+            return
         if msg.fmt == "position-json" and not self.positions:
             f.skipped += 1
             f.skipped_formats.add(msg.fmt)
@@ -65,6 +72,83 @@ class Sink:
         f.by_format[msg.fmt] += 1
         for r in out.reasons[:5]:
             f.reasons[r.split(":")[0][:120] if "held" not in r else r[-80:]] += 1
+
+
+class PositionPublisher:
+    """Tracker fixes over MQTT to corridor/v1/positions/{party}/{device} (QoS 1), one message per fix."""
+
+    def __init__(self, url: str):
+        from urllib.parse import urlparse
+
+        import paho.mqtt.client as mqtt
+        u = urlparse(url if "://" in url else f"mqtt://{url}")
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"corridor-twin-{os.getpid()}")
+        if u.username:
+            self.client.username_pw_set(u.username, u.password)
+        if u.scheme == "mqtts":
+            self.client.tls_set()
+        self.client.connect(u.hostname or "127.0.0.1", u.port or (8883 if u.scheme == "mqtts" else 1883))
+        self.client.loop_start()
+
+    def publish(self, party: str, fixes: list[dict]) -> int:
+        """Publish each fix on its device's topic; returns how many went out."""
+        from corridor.ingest.positions import position_topic
+        for fix in fixes:
+            self.client.publish(position_topic(party, fix["device"]), json.dumps(fix), qos=1)
+        return len(fixes)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def timetable_start(store, wanted: datetime, days: float) -> datetime:
+    """`wanted` when the store's timetable covers it, else the timetable's first day (00:00 UTC)."""
+    from corridor.store import network as netstore
+    with store.read() as conn:
+        first = netstore.list_departures(conn, limit=1)
+        later = netstore.list_departures(conn, start=wanted + timedelta(days=min(days, 30)), limit=1)
+    if not first or (first[0][0].departs_at <= wanted and later):
+        return wanted
+    t = first[0][0].departs_at.astimezone(UTC) + timedelta(days=1)
+    return t.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def connect(twin: Twin, store, days: float) -> Booker:
+    """Wire the model to the store: bookings through the booking service, storms as closure notices."""
+    from corridor.notices.service import publish
+    start = twin.t0
+    booker = Booker(store, hops(twin), start - timedelta(days=1), start + timedelta(days=days + 40))
+
+    def book(shipper, forwarder, path, ready_at, sizes):
+        return booker.book(shipper, forwarder, path, ready_at, sizes)
+
+    def notify(port: str, loc: str, start_h: float, end_h: float) -> None:
+        a, b = twin.t0 + timedelta(hours=start_h), twin.t0 + timedelta(hours=end_h)
+        until = twin.at(end_h, loc).isoformat(timespec="minutes")
+        try:
+            out = publish(store, operator=port, kind="closure", location=loc, starts_at=a, ends_at=b,
+                          text=f"port closed by storm until {until}", facilities=facilities(port))
+        except Exception:                     # a notice refused must not stop the corridor
+            log.exception("closure notice of %s could not be published", port)
+            return
+        booker.cancel_from(loc, a, b)
+        twin.stats.notices.append((port, out.id, len(out.departures), len(out.bookings)))
+
+    twin.book, twin.notify = book, notify
+    return booker
+
+
+def hops(twin: Twin) -> set[tuple[str, str]]:
+    """Every (from, to) hop a twin booking may take."""
+    out = set()
+    for origin in twin.sc["origins"]:
+        for border in ("KZ_ALT", "KZ_DOS"):
+            for port in ("KZ_AKX", "KZ_KUR"):
+                for dest in twin.sc["destinations"]:
+                    p = twin.path(origin, border, port, dest)
+                    out.update(zip(p, p[1:]))
+    return out
 
 
 @dataclass
@@ -85,7 +169,9 @@ class Result:
         return {"scenario": self.scenario.name, "seed": self.seed, "simulated_days": self.days,
                 "start": self.twin.t0.isoformat(), "trains": st.trains, "onward_trains": st.onward_trains,
                 "containers": st.containers, "teu": st.teu, "delivered": st.delivered,
-                "bookings": st.bookings, "reused_containers": st.reused, "storm_days": st.storm_days,
+                "bookings": st.bookings, "unbooked_shares": st.unbooked, "reused_containers": st.reused,
+                "storm_days": st.storm_days, "closure_notices": len(st.notices),
+                "bookings_alerted": sum(n[3] for n in st.notices),
                 "events": f.stored if f else 0, "messages": f.messages if f else 0,
                 "records": f.records if f else 0, "duplicates": f.duplicates if f else 0,
                 "quarantined": f.quarantined if f else 0, "messages_by_format": dict(f.by_format) if f else {},
@@ -95,78 +181,96 @@ class Result:
 
 
 def simulate(store=None, scenario: Scenario | None = None, *, days: float = 365, seed: int = 1,
-             batch_hours: float = 24, progress=None) -> Result:
+             batch_hours: float = 24, progress=None, mqtt_url: str | None = None) -> Result:
     """Run the model for `days`; with a store, every report goes through the ingest path.
 
-    `progress(done_days, total_days)` is called after each window. Without a store the model
-    runs alone (what-if comparisons): the statistics are the same for the same seed.
+    With a store the shippers book through the booking service on the store's timetable (the run
+    starts on the timetable's first day when the scenario's start is outside it) and storms are
+    published as closure notices. `progress(done_days, total_days)` is called after each window.
+    Without a store the model runs alone (what-if comparisons, calibration).
     """
     scenario = scenario or load_scenario()
     network = load_network()
     wall = time.perf_counter()
-    sink, edi_ids, book = None, {}, None
+    sink, edi_ids = None, {}
     outbox = Outbox()
     if store is not None:
         edi_ids = ensure_parties(store)
-        sink = Sink(store)
-
-        def book(shipper, forwarder, origin, dest, ready_at, sizes):
-            with store.tx() as conn:
-                return create_booking(conn, shipper=shipper, forwarder=forwarder, origin=origin,
-                                      destination=dest, ready_at=ready_at, sizes=sizes, now=ready_at)
-    twin = Twin(scenario, network, seed=seed, voice=outbox if sink else None, book=book)
+        sink = Sink(store, mqtt_url)
+        begin = datetime(scenario.start.year, scenario.start.month, scenario.start.day, tzinfo=UTC)
+        begin = timetable_start(store, begin, days)
+        if begin.date() != scenario.start:
+            scenario = Scenario(scenario.name, {**scenario.params, "start": begin.date().isoformat()})
+    twin = Twin(scenario, network, seed=seed, voice=outbox if sink else None)
+    if store is not None:
+        connect(twin, store, days)
     twin.start(days)
     end = days * 24
     t = 0.0
-    while t < end:
-        t = min(end, t + batch_hours)
-        twin.env.run(until=t)
-        if sink:
-            received = twin.t0 + timedelta(hours=t)
-            for msg in outbox.drain(edi_ids):
-                sink(msg, received)
-        if progress:
-            progress(t / 24, days)
+    try:
+        while t < end:
+            t = min(end, t + batch_hours)
+            twin.env.run(until=t)
+            if sink:
+                received = twin.t0 + timedelta(hours=t)
+                for msg in outbox.drain(edi_ids):
+                    sink(msg, received)
+            if progress:
+                progress(t / 24, days)
+    finally:
+        if sink and sink.mqtt:
+            sink.mqtt.close()
     return Result(scenario, seed, days, twin, sink.feed if sink else None, time.perf_counter() - wall)
 
 
 def run_live(store, speed: float = 3600, stop_event: threading.Event | None = None, *,
              scenario: Scenario | None = None, seed: int = 1, start: datetime | None = None,
-             tick_seconds: float = 1.0, max_days: float = 3650) -> Result:
+             tick_seconds: float = 1.0, max_days: float = 3650, warmup_days: float = 20,
+             mqtt_url: str | None = None) -> Result:
     """Feed a running store continuously: `speed` simulated seconds per real second (3600 = 1 h/s).
 
-    The model starts at `start` (default: today 00:00 UTC minus 20 days, so trains are already on
-    the way) and reports once per simulated hour until `stop_event` is set or `max_days` pass.
+    The model starts `warmup_days` before now and runs those days at once (trains are on the way
+    when the demo opens); from now on it keeps pace with the wall clock at `speed`, reporting once
+    per simulated hour, until `stop_event` is set or `max_days` pass. Positions go over MQTT when
+    `mqtt_url` (default: CORRIDOR_MQTT_URL) is set.
     """
     stop_event = stop_event or threading.Event()
+    mqtt_url = mqtt_url if mqtt_url is not None else os.environ.get("CORRIDOR_MQTT_URL") or None
     now = datetime.now(UTC)
-    start = start or (now - timedelta(days=20)).replace(hour=0, minute=0, second=0, microsecond=0)
-    scenario = scenario or load_scenario(start=start.date().isoformat())
-    if scenario.start != start.date():
-        scenario.params["start"] = start.date().isoformat()
+    start = start or (now - timedelta(days=warmup_days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    scenario = scenario or load_scenario()
+    scenario = Scenario(scenario.name, {**scenario.params, "start": start.date().isoformat()})
     network = load_network()
     edi_ids = ensure_parties(store)
-    sink = Sink(store)
+    sink = Sink(store, mqtt_url)
     outbox = Outbox()
-
-    def book(shipper, forwarder, origin, dest, ready_at, sizes):
-        with store.tx() as conn:
-            return create_booking(conn, shipper=shipper, forwarder=forwarder, origin=origin,
-                                  destination=dest, ready_at=ready_at, sizes=sizes, now=ready_at)
-    twin = Twin(scenario, network, seed=seed, voice=outbox, book=book)
+    twin = Twin(scenario, network, seed=seed, voice=outbox)
+    connect(twin, store, max_days)
     twin.start(max_days)
     wall = time.perf_counter()
-    sim_h = 0.0
-    step = speed * tick_seconds / 3600.0
-    while not stop_event.is_set() and sim_h < max_days * 24:
-        target = sim_h + step
-        while sim_h < target:                      # report once per simulated hour
-            sim_h = min(target, sim_h + 1.0)
-            twin.env.run(until=sim_h)
+
+    def advance(to_h: float, step: float) -> float:
+        h = twin.env.now
+        while h < to_h and not stop_event.is_set():
+            h = min(to_h, h + step)
+            twin.env.run(until=h)
             for msg in outbox.drain(edi_ids):
                 try:
-                    sink(msg, twin.t0 + timedelta(hours=sim_h))
+                    sink(msg, twin.t0 + timedelta(hours=h))
                 except Exception:                  # one bad message must not stop the demo
                     log.exception("twin message from %s could not be ingested", msg.party)
-        stop_event.wait(tick_seconds)
-    return Result(scenario, seed, sim_h / 24, twin, sink.feed, time.perf_counter() - wall)
+        return h
+
+    try:
+        # the past up to now at once, in 6-hour windows: the map has trains on the way at once
+        sim_h = advance((now - twin.t0).total_seconds() / 3600, 6.0)
+        live_from, live_wall = sim_h, time.monotonic()
+        while not stop_event.is_set() and sim_h < max_days * 24:
+            # keep pace with the wall clock (never drift behind by the time ingest takes)
+            target = live_from + (time.monotonic() - live_wall) * speed / 3600.0
+            sim_h = advance(min(target, max_days * 24), 1.0)
+            stop_event.wait(max(0.0, tick_seconds - ((time.monotonic() - live_wall) % tick_seconds)))
+    finally:
+        if sink.mqtt:
+            sink.mqtt.close()
+    return Result(scenario, seed, twin.env.now / 24, twin, sink.feed, time.perf_counter() - wall)

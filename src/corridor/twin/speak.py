@@ -138,13 +138,16 @@ def _codeco(recs, party, edi, n) -> bytes:
 
 # ---- DCSA JSON --------------------------------------------------------------------------------
 def _dcsa(recs, party, edi, n) -> bytes:
-    """DCSA Track & Trace 2.2 transport events (ARRI/DEPA of a sailing), as a carrier pushes them."""
+    """DCSA Track & Trace 2.2 transport events (ARRI/DEPA of a sailing), as a carrier pushes them.
+
+    The transportCallID is the Corridor timetable departure the sailing runs as, when known.
+    """
     events = []
-    for (t, _k, code, loc, voyage, vessel, imo, _a, _b, _c) in recs:
+    for (t, _k, code, loc, voyage, vessel, imo, dep_id, _b, _c) in recs:
         events.append({
             "eventCreatedDateTime": t.isoformat(), "eventType": "TRANSPORT", "eventClassifierCode": "ACT",
             "eventDateTime": t.isoformat(), "transportEventTypeCode": code,
-            "transportCall": {"transportCallID": f"{voyage}-{loc}", "carrierVoyageNumber": voyage,
+            "transportCall": {"transportCallID": dep_id or f"{voyage}-{loc}", "carrierVoyageNumber": voyage,
                               "UNLocationCode": loc, "facilityTypeCode": "POTE", "modeOfTransport": "VESSEL",
                               "vessel": {"vesselIMONumber": imo, "vesselName": vessel,
                                          "vesselOperatorCarrierCode": party}}})

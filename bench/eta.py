@@ -1,0 +1,109 @@
+"""Bench: ETA accuracy on simulated journeys, 7, 3 and 1 days before the actual arrival.
+
+    python bench/eta.py [--days 90] [--seed 1]
+
+The twin runs through the real ingest path with the tracking hooks on, so Corridor publishes its
+ETA (EST discharge events) exactly as it would live. For each delivered container trip of a
+booking, the ETA "known at" a horizon is the latest one Corridor had published from reports up
+to that moment (the simulated time of a published ETA is the latest report it was computed
+from). Its error against the actual arrival at the destination is compared, in the same run, with
+the naive baseline: the booking's planned (promised) arrival.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from sqlalchemy import select  # noqa: E402
+
+from corridor.bootstrap import load_default_network  # noqa: E402
+from corridor.store import Store  # noqa: E402
+from corridor.store.tables import bookings, events, locations, trips  # noqa: E402
+from corridor.tracking import hooks  # noqa: E402,F401 - the tracking steps on the ingest path
+from corridor.twin.run import simulate  # noqa: E402
+
+HORIZONS_D = (7, 3, 1)
+
+
+def samples(store: Store) -> dict[int, list[tuple[float, float]]]:
+    """Horizon (days) -> [(|ETA error| h, |planned error| h)] over trips with an actual arrival."""
+    with store.read() as conn:
+        refs: dict[str, set[str]] = {}
+        for r in conn.execute(select(locations.c.id, locations.c.code)).all():
+            refs[r.id] = {r.id, r.code} - {None}
+        plan = {r.ref: (r.destination, r.promised_arrival) for r in conn.execute(
+            select(bookings.c.ref, bookings.c.destination, bookings.c.promised_arrival)).all()}
+        trip_bkg = dict(conn.execute(select(trips.c.id, trips.c.booking_ref).where(
+            trips.c.booking_ref.is_not(None))).all())
+        rows = conn.execute(select(events.c.trip_id, events.c.seq, events.c.code, events.c.classifier,
+                                   events.c.event_time, events.c.location, events.c.source_party)
+                            .where(events.c.trip_id.is_not(None), events.c.kind != "ALERT")
+                            .order_by(events.c.trip_id, events.c.seq)).all()
+    by_trip: dict[str, list] = {}
+    for r in rows:
+        by_trip.setdefault(r.trip_id, []).append(r)
+    out: dict[int, list[tuple[float, float]]] = {h: [] for h in HORIZONS_D}
+    for trip_id, evs in by_trip.items():
+        bkg = trip_bkg.get(trip_id)
+        if bkg not in plan or plan[bkg][1] is None:
+            continue
+        dest, promised = plan[bkg]
+        arrived = min((e.event_time for e in evs if e.classifier == "ACT" and e.source_party != "CORRIDOR"
+                       and e.code in ("ARRI", "DISC") and e.location in refs.get(dest, ())), default=None)
+        if arrived is None:
+            continue
+        as_of, published = None, []     # (simulated time it was known, ETA)
+        for e in evs:
+            if e.source_party == "CORRIDOR" and e.classifier == "EST" and as_of is not None:
+                published.append((as_of, e.event_time))
+            elif e.classifier == "ACT" and e.source_party != "CORRIDOR":
+                as_of = max(as_of or e.event_time, e.event_time)
+        for h in HORIZONS_D:
+            cut = arrived - timedelta(days=h)
+            known = [eta for t, eta in published if t <= cut]
+            if known:
+                err = abs((known[-1] - arrived).total_seconds()) / 3600
+                out[h].append((err, abs((promised - arrived).total_seconds()) / 3600))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--days", type=float, default=90)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        store = Store(f"sqlite:///{Path(d) / 'eta.db'}")
+        store.upgrade()
+        load_default_network(store, days=30)
+        t = time.perf_counter()
+        r = simulate(store, days=args.days, seed=args.seed)
+        sim_s = time.perf_counter() - t
+        got = samples(store)
+        store.dispose()
+    report = {"simulated_days": args.days, "seed": args.seed, "simulation_seconds": round(sim_s, 1),
+              "events": r.summary()["events"], "horizons": {}}
+    for h, xs in got.items():
+        if not xs:
+            report["horizons"][f"{h}d"] = {"trips": 0}
+            continue
+        eta_mae = statistics.fmean(x for x, _ in xs)
+        base_mae = statistics.fmean(y for _, y in xs)
+        report["horizons"][f"{h}d"] = {"trips": len(xs), "eta_mae_h": round(eta_mae, 1),
+                                       "planned_mae_h": round(base_mae, 1),
+                                       "eta_median_h": round(statistics.median(x for x, _ in xs), 1),
+                                       "better_than_planned": eta_mae < base_mae}
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The twin's shippers book through the real booking service, on concrete timetable departures.
+
+The model knows the way a train's boxes will go (origin, Chinese border, Kazakh border, Caspian
+port, Alat, onward); the booker finds, hop by hop, the first departure with room that connects,
+and books it with `BookingService.book` (reserved space, legs, promised arrival, PLN events).
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from corridor.booking.service import BookingService
+from corridor.domain.bookings import ContainerRequest
+from corridor.domain.errors import DomainError
+from corridor.domain.timetable import Departure
+from corridor.store import Store
+from corridor.store import network as netstore
+
+log = logging.getLogger("corridor.twin")
+CONNECT = timedelta(hours=2)          # least time between arriving somewhere and leaving again
+SEARCH = timedelta(days=10)           # how far ahead a hop looks for a departure with room
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """A booking the twin made: its reference and the departure of each hop."""
+
+    ref: str
+    legs: dict                         # (from, to) -> Departure
+
+
+class Booker:
+    """Books shippers' shares of a train on the timetable of one store (departures read once)."""
+
+    def __init__(self, store: Store, hops: set[tuple[str, str]], start: datetime, end: datetime):
+        self.service = BookingService(store)
+        self.deps: dict[tuple[str, str], list[Departure]] = defaultdict(list)
+        self.free: dict[str, int] = {}
+        with store.read() as conn:
+            for a, b in hops:
+                for dep, reserved in netstore.list_departures(conn, start=start, end=end, origin=a, destination=b):
+                    if dep.status != "cancelled":
+                        self.deps[(a, b)].append(dep)
+                        self.free[dep.id] = dep.capacity_teu - reserved
+        self.times = {k: [d.departs_at for d in v] for k, v in self.deps.items()}
+        self.failed = 0
+
+    def covers(self, when: datetime) -> bool:
+        """Whether the timetable read has departures after `when` (else booking is pointless)."""
+        return any(ts and ts[-1] > when for ts in self.times.values())
+
+    def first(self, hop: tuple[str, str], after: datetime, teu: int) -> Departure | None:
+        """The first departure on `hop` leaving at or after `after` with `teu` free, within SEARCH."""
+        deps, times = self.deps.get(hop), self.times.get(hop)
+        if not deps:
+            return None
+        for i in range(bisect.bisect_left(times, after), len(deps)):
+            d = deps[i]
+            if d.departs_at > after + SEARCH:
+                return None
+            if self.free[d.id] >= teu and d.status != "cancelled":
+                return d
+        return None
+
+    def journey(self, path: list[str], ready: datetime, teu: int) -> list[Departure] | None:
+        """Connected departures along `path` from `ready`, or None when a hop has no room."""
+        out, t = [], ready
+        for a, b in zip(path, path[1:]):
+            d = self.first((a, b), t, teu)
+            if d is None:
+                return None
+            out.append(d)
+            t = d.arrives_at + CONNECT
+        return out
+
+    def book(self, shipper: str, forwarder: str | None, path: list[str], ready: datetime,
+             sizes: dict[str, int]) -> Booked | None:
+        """A confirmed booking along `path`; None when no journey has room (the share goes unbooked)."""
+        containers = tuple(ContainerRequest(n, s) for s, n in sorted(sizes.items()))
+        teu = sum(c.teu for c in containers)
+        deps = self.journey(path, ready, teu)
+        if deps is None:
+            self.failed += 1
+            return None
+        try:
+            rec = self.service.book(shipper, path[0], path[-1], ready, containers, [d.id for d in deps],
+                                    forwarder=forwarder, created_by="twin", with_alternatives=False)
+        except DomainError as e:            # another client took the space meanwhile: unbooked, said why
+            log.info("twin booking %s -> %s not made: %s", path[0], path[-1], e)
+            self.failed += 1
+            return None
+        for d in deps:
+            self.free[d.id] -= teu
+        return Booked(rec.booking.ref, {(d.origin, d.destination): d for d in deps})
+
+    def cancel_from(self, location: str, start: datetime, end: datetime) -> None:
+        """Forget departures a closure notice cancelled, so later bookings avoid them."""
+        for (a, _b), deps in self.deps.items():
+            if a == location:
+                for d in deps:
+                    if start <= d.departs_at < end:
+                        self.free[d.id] = -1
