@@ -77,7 +77,7 @@ def delivery_log(sid: str, limit: int = Query(100, ge=1, le=1000), before: int |
 
 
 @router.post("/subscriptions/{sid}/replay", summary="Deliver a subscription's events again from a cursor")
-def replay(sid: str, cursor: int = Query(0, ge=0, description="event sequence number to replay after"),
+def replay(sid: str, cursor: int = Query(0, ge=0, le=2**62, description="event sequence number to replay after"),
            p: Principal = Depends(writer), store: Store = Depends(get_store)) -> dict:
     with store.tx() as conn:
         r = outbox.get(conn, sid)
@@ -88,7 +88,7 @@ def replay(sid: str, cursor: int = Query(0, ge=0, description="event sequence nu
 
 @router.get("/stream", summary="Live events as Server-Sent Events, filtered and visibility-checked")
 async def stream(request: Request, booking: str | None = None, container: str | None = None,
-                 facility: str | None = None, after: int | None = Query(None, ge=0),
+                 facility: str | None = None, after: int | None = Query(None, ge=0, le=2**62),
                  max_seconds: float = Query(0, ge=0, le=86400, description="close after this long (0: never)"),
                  p: Principal = Depends(principal), store: Store = Depends(get_store)):
     """Each event is `id: <seq>` + `data: <json>`; reconnect with Last-Event-ID to resume."""
@@ -121,8 +121,9 @@ async def stream(request: Request, booking: str | None = None, container: str | 
         last = start if start >= 0 else await run_in_threadpool(head)
         t_end = time.monotonic() + max_seconds if max_seconds else None
         yield ": corridor stream\n\n"
-        idle = 0.0
-        while not (t_end and time.monotonic() > t_end):
+        idle, first = 0.0, True
+        while first or not (t_end and time.monotonic() > t_end):
+            first = False   # always fetch once, however short max_seconds is
             if await request.is_disconnected():
                 break
             batch = await run_in_threadpool(fetch, last)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from ..domain.parties import Party, Role
 from .tables import aliases, parties
@@ -19,11 +19,11 @@ def fold(value: str) -> str:
 
 def upsert_party(conn: Connection, p: Party) -> None:
     """Create or replace a party."""
-    conn.execute(delete(parties).where(parties.c.id == p.id))
-    conn.execute(insert(parties).values(
-        id=p.id, name=p.name, roles=sorted(r.value for r in p.roles), country=p.country,
-        facilities=sorted(p.facilities), services=sorted(p.services), edi_ids=list(p.edi_ids),
-        created_at=datetime.now(timezone.utc)))
+    values = dict(name=p.name, roles=sorted(r.value for r in p.roles), country=p.country,
+                  facilities=sorted(p.facilities), services=sorted(p.services), edi_ids=list(p.edi_ids))
+    # update in place: keys, bookings and audit rows refer to the party
+    if conn.execute(update(parties).where(parties.c.id == p.id).values(**values)).rowcount == 0:
+        conn.execute(insert(parties).values(id=p.id, created_at=datetime.now(timezone.utc), **values))
     for edi in p.edi_ids:
         set_alias(conn, "party", edi, p.id, note="EDIFACT interchange id")
 
