@@ -54,6 +54,15 @@ def load_network(conn: Connection, name: str = "corridor") -> Network | None:
     return Network(locations=locs, links=out, name=name)
 
 
+# Bumped whenever departures are added or change status in this process, so in-memory
+# timetables (the ETA's) know to reload; other processes rely on their cache's time-to-live.
+TIMETABLE_GENERATION = [0]
+
+
+def _timetable_changed() -> None:
+    TIMETABLE_GENERATION[0] += 1
+
+
 def _offset(dt: datetime) -> int:
     off = dt.utcoffset()
     return int(off.total_seconds() // 60) if off else 0
@@ -75,6 +84,7 @@ def save_departures(conn: Connection, deps: Iterable[Departure], chunk: int = 50
     rows = [departure_row(d) for d in deps if d.id not in existing]
     for i in range(0, len(rows), chunk):
         conn.execute(insert(departures), rows[i:i + chunk])
+    _timetable_changed()
     return len(rows)
 
 
@@ -152,6 +162,7 @@ def set_status(conn: Connection, dep_id: str, status: str, delay: timedelta | No
         if row is None:
             return False
         values["departs_at"], values["arrives_at"] = row.departs_at + delay, row.arrives_at + delay
+    _timetable_changed()
     return conn.execute(update(departures).where(departures.c.id == dep_id).values(**values)).rowcount == 1
 
 

@@ -7,6 +7,8 @@ link (from actual events against the timetable) widen or shift the range where h
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -146,21 +148,78 @@ def _delay(history: History, link_id: str, mode: str) -> Spread:
 # --- the database side ------------------------------------------------------------------------
 
 class StoredDepartures:
-    """Departures from the `departures` table: cancelled skipped, full ones skipped."""
+    """Departures from the `departures` table: cancelled skipped, full ones skipped.
+
+    Laying a trip's remaining legs asks for many departures; one query each made the ETA the
+    slowest step of ingest. The timetable is therefore held in memory per store, grouped by
+    (origin, destination) and sorted by departure time, reloaded when this process changes it
+    (store.network.TIMETABLE_GENERATION) or after TIMETABLE_TTL_S; reserved TEU are refreshed
+    every RESERVED_TTL_S (free space only decides which sailing a late box can still take).
+    """
 
     def __init__(self, conn: Connection):
         self.conn = conn
+        self.tt = _timetable(conn)
 
     def next_departure(self, origin: str, destination: str, after: datetime) -> Departure | None:
-        r = self.conn.execute(select(departures).where(
-            departures.c.origin == origin, departures.c.destination == destination,
-            departures.c.departs_at >= after, departures.c.status != "cancelled",
-            departures.c.reserved_teu < departures.c.capacity_teu).order_by(departures.c.departs_at).limit(1)).first()
-        return row_to_departure(r) if r else None
+        times, deps = self.tt.by_pair.get((origin, destination), ((), ()))
+        reserved = self.tt.reserved(self.conn)
+        for i in range(bisect_left(times, after), len(deps)):
+            d = deps[i]
+            if d.status != "cancelled" and reserved.get(d.id, 0) < d.capacity_teu:
+                return d
+        return None
 
     def departure(self, dep_id: str) -> Departure | None:
-        r = self.conn.execute(select(departures).where(departures.c.id == dep_id)).first()
-        return row_to_departure(r) if r else None
+        d = self.tt.by_id.get(dep_id)
+        if d is None:   # added after the cache was built (another process): read it directly
+            r = self.conn.execute(select(departures).where(departures.c.id == dep_id)).first()
+            d = row_to_departure(r) if r else None
+        return d
+
+
+TIMETABLE_TTL_S = 300.0
+RESERVED_TTL_S = 30.0
+
+
+class _CachedTimetable:
+    def __init__(self, conn: Connection):
+        from ..store.network import TIMETABLE_GENERATION
+        self.generation = TIMETABLE_GENERATION[0]
+        self.loaded = time.monotonic()
+        pairs: dict[tuple[str, str], list[Departure]] = {}
+        self.by_id: dict[str, Departure] = {}
+        for r in conn.execute(select(departures)).all():
+            d = row_to_departure(r)
+            self.by_id[d.id] = d
+            pairs.setdefault((d.origin, d.destination), []).append(d)
+        self.by_pair = {}
+        for k, v in pairs.items():
+            v.sort(key=lambda d: d.departs_at)
+            self.by_pair[k] = ([d.departs_at for d in v], v)
+        self._reserved: dict[str, int] = {}
+        self._reserved_at = -1e9
+
+    def fresh(self) -> bool:
+        from ..store.network import TIMETABLE_GENERATION
+        return self.generation == TIMETABLE_GENERATION[0] and time.monotonic() - self.loaded < TIMETABLE_TTL_S
+
+    def reserved(self, conn: Connection) -> dict[str, int]:
+        if time.monotonic() - self._reserved_at > RESERVED_TTL_S:
+            from ..store.network import reserved_map
+            self._reserved, self._reserved_at = reserved_map(conn), time.monotonic()
+        return self._reserved
+
+
+_TIMETABLES: dict[str, _CachedTimetable] = {}
+
+
+def _timetable(conn: Connection) -> _CachedTimetable:
+    key = conn.engine.url.render_as_string(hide_password=True)
+    tt = _TIMETABLES.get(key)
+    if tt is None or not tt.fresh():
+        tt = _TIMETABLES[key] = _CachedTimetable(conn)
+    return tt
 
 
 class Places:
