@@ -122,6 +122,8 @@ def test_never_raises(junk):
     assert r.events == [] and r.rejections
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=",;\t\n\"'abc0123456789:-+TZ_ event_codetimeLOADGTIN", max_size=200))
 def test_fuzz_never_raises(text):
     r = parse_csv("event_code,event_time,equipment\n" + text)
     assert r.meta.get("profile") == "default"
