@@ -5,6 +5,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from corridor.domain.events import Classifier, EventKind
 from corridor.ingest.csvfmt import (DEFAULT_HEADER, detect_profile, load_profiles, parse_csv,
