@@ -205,6 +205,8 @@ class Ingestor:
         attributed_keys: list[tuple[str, str]] = []
         coupling: list[tuple] = []
         boxes = sorted({e.equipment for e in ready if e.equipment and e.kind != EventKind.ALERT})
+        if boxes:
+            repo.lock_containers(conn, boxes)   # two workers never create two trips for one box
         known = repo.trips_of_many(conn, boxes) if boxes else {}
         before = {t.id: t for ts in known.values() for t in ts}
         sizes: dict[str, str | None] = {}    # size type of each new trip's container

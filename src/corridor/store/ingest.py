@@ -156,6 +156,18 @@ def _trip(r) -> Trip:
                 starts_at=r.starts_at, ends_at=r.ends_at)
 
 
+def lock_containers(conn: Connection, equipment: list[str]) -> None:
+    """Serialise trip attribution per container across concurrent ingest workers.
+
+    PostgreSQL: transaction-scoped advisory locks, taken in sorted order (no deadlock between
+    two messages). SQLite needs none: its writers already take the database lock at BEGIN.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    for box in sorted(set(equipment)):
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%(k)s))", {"k": "trip:" + box})
+
+
 def trips_of(conn: Connection, equipment: str) -> list[Trip]:
     """Every trip of one container, oldest first."""
     rows = conn.execute(select(trips).where(trips.c.equipment == equipment).order_by(trips.c.starts_at)).all()
