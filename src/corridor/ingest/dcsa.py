@@ -94,7 +94,8 @@ def _container(value: Any) -> str:
     return container_number(value)   # InvalidEquipment is a ValueError with the precise reason
 
 
-def _degrees(limit: float, max_len: int):
+def _degree_check(limit: float, max_len: int):
+    """Return a function that turns a decimal-degree string into a float or raises the reason."""
     def check(value: Any) -> float:
         if not isinstance(value, str) or len(value) > max_len:
             raise ValueError(f"must be a decimal string of at most {max_len} characters")
@@ -105,7 +106,11 @@ def _degrees(limit: float, max_len: int):
         if not -limit <= number <= limit:
             raise ValueError(f"{value} is outside -{limit:g}..{limit:g}")
         return number
-    return PlainValidator(check)
+    return check
+
+
+def _degrees(limit: float, max_len: int):
+    return PlainValidator(_degree_check(limit, max_len))
 
 
 def _s(n: int):
@@ -424,6 +429,11 @@ class _Reject(Exception):
 def parse_dcsa(raw: bytes | str | list | dict, *, source_party: str = "",
                received_at: datetime | None = None) -> ParseResult:
     """Return the Events of a DCSA TNT 2.2 or 3.0 payload, one Rejection per bad event; never raises."""
+    return _parse(raw, source_party, received_at, fast=True)
+
+
+def _parse(raw, source_party: str, received_at: datetime | None, *, fast: bool) -> ParseResult:
+    """Return parse_dcsa's result; fast=False validates every event with the Pydantic models alone."""
     received_at = received_at or datetime.now(timezone.utc)
     if received_at.tzinfo is None:   # a caller's naive clock is taken as UTC rather than failing every event
         received_at = received_at.replace(tzinfo=timezone.utc)
@@ -443,7 +453,8 @@ def parse_dcsa(raw: bytes | str | list | dict, *, source_party: str = "",
         ref = item.get("eventID") if isinstance(item, dict) else None
         ref = ref if isinstance(ref, str) else None
         try:
-            version, event = _parse_one(item, path, source_party, parties, received_at, result)
+            version, event = _parse_one(item, path, source_party, parties, received_at, result,
+                                        fast)
             versions.add(version)
             if event is None:
                 continue
@@ -541,7 +552,8 @@ def _expected(error: dict) -> str | None:
     return error["type"].replace("_", " ")
 
 
-def _parse_one(item, path, source_party, parties, received_at, result) -> tuple[str, Event | None]:
+def _parse_one(item, path, source_party, parties, received_at, result,
+               fast: bool = False) -> tuple[str, Event | None]:
     """Return ("2.2"|"3.0", Event or None when skipped) or raise _Reject."""
     if not isinstance(item, dict):
         raise _Reject(path, f"{path or 'event'} is a JSON {type(item).__name__}, not an event object",
@@ -559,6 +571,10 @@ def _parse_one(item, path, source_party, parties, received_at, result) -> tuple[
     if model is None:
         raise _Reject(_join(path, "eventType"), f"eventType {event_type!r} is not a DCSA 2.2 event type",
                       "one of " + ", ".join(EVENT_TYPES_22))
+    if fast:
+        event = _fast_22(item, event_type, path, source_party, parties, received_at)
+        if event is not None:
+            return "2.2", event
     return "2.2", _event_22(_validate(model, item, path), path, source_party, parties, received_at)
 
 
@@ -638,6 +654,231 @@ def _event_22(m: Event22, path, source_party, parties, received_at) -> Event:
         element, _ = problems[0]
         raise _Reject(_join(path, element), "; ".join(p for _, p in problems),
                       "times that can be true: ACT events in the past, created after they happened")
+    return event
+
+
+# ---- 2.2 fast path: plain checks for the common, valid event ------------------------------
+# Pydantic validation is half the cost of a DCSA file. A valid 2.2 event with only the spec's
+# keys is checked here with the same rules and mapped as _event_22 maps it; anything this path
+# cannot vouch for (unknown keys, odd types, any failed check) goes to the models, so every
+# rejection keeps the models' reason.
+class _Decline(Exception):
+    """The fast path cannot vouch for this event; the Pydantic models decide."""
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")   # pydantic refuses lone surrogates in str fields
+_UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+_IMO_22 = re.compile(r"[0-9]{7}\Z")   # the model's \d also takes other scripts' digits: those go slow
+_LATITUDE_22, _LONGITUDE_22 = _degree_check(90, 10), _degree_check(180, 11)
+_KEYS_EVENT = frozenset(Event22.model_fields)
+_KEYS_22 = {name: frozenset(model.model_fields) for name, model in MODELS_22.items()}
+_KEYS_CALL = frozenset(TransportCall22.model_fields)
+_KEYS_LOCATION = frozenset(Location22.model_fields)
+_KEYS_ADDRESS = frozenset(Address22.model_fields)
+_KEYS_VESSEL = frozenset(Vessel22.model_fields)
+_KEYS_REFERENCE = frozenset(Reference22.model_fields)
+_KEYS_DOCUMENT = frozenset(DocumentReference22.model_fields)
+_KEYS_SEAL = frozenset(Seal22.model_fields)
+_ADDRESS_LIMITS = tuple((name, field.metadata[0].max_length)
+                        for name, field in Address22.model_fields.items())
+_CLASSIFIERS_22 = frozenset(("ACT", "PLN", "EST"))
+_TRANSPORT_CODES_22 = frozenset(("ARRI", "DEPA"))
+_SHIPMENT_CODES_22 = frozenset(ShipmentEvent22.model_fields["shipmentEventTypeCode"].annotation.__args__)
+_EQUIPMENT_CODES_22 = frozenset(EquipmentEvent22.model_fields["equipmentEventTypeCode"].annotation.__args__)
+_FACILITY_TYPES, _MODES = frozenset(FACILITY_TYPES_22), frozenset(MODES_22)
+_DOCUMENT_TYPES, _REFERENCE_TYPES = frozenset(DOCUMENT_TYPES_22), frozenset(REFERENCE_TYPES_22)
+_CODE_LISTS, _CARRIER_LISTS = frozenset(("BIC", "SMDG")), frozenset(("SMDG", "NMFTA"))
+_SEAL_SOURCES, _SEAL_TYPES = frozenset(("CAR", "SHI", "PHY", "VET", "CUS")), frozenset(("KLP", "BLT", "WIR"))
+_EMPTY_LADEN = frozenset(("EMPTY", "LADEN"))
+
+
+def _text(d: dict, key: str, max_len: int | None = None, required: bool = False) -> str | None:
+    """Return d[key] when a string the model would take (None when absent and optional)."""
+    v = d.get(key)
+    if v is None:
+        if required:
+            raise _Decline
+        return None
+    if type(v) is not str or (max_len is not None and len(v) > max_len) or (
+            not v.isascii() and _SURROGATE.search(v)):
+        raise _Decline
+    return v
+
+
+def _code(d: dict, key: str, allowed: frozenset, required: bool = False) -> str | None:
+    """Return d[key] when one of the allowed codes (None when absent and optional)."""
+    v = d.get(key)
+    if v is None:
+        if required:
+            raise _Decline
+        return None
+    if type(v) is not str or v not in allowed:
+        raise _Decline
+    return v
+
+
+def _obj(v: Any, keys: frozenset) -> dict | None:
+    """Return v when None or a JSON object with only the spec's keys."""
+    if v is not None and (type(v) is not dict or not v.keys() <= keys):
+        raise _Decline
+    return v
+
+
+def _objs(v: Any, keys: frozenset) -> list[dict]:
+    """Return the objects of a JSON array (empty when None) with only the spec's keys."""
+    if v is None:
+        return []
+    if type(v) is not list:
+        raise _Decline
+    for o in v:
+        _obj(o, keys)
+        if o is None:
+            raise _Decline
+    return v
+
+
+def _optional(d: dict, key: str, check) -> Any:
+    v = d.get(key)
+    return None if v is None else check(v)
+
+
+def _location_22(loc: dict) -> tuple[str | None, float | None, float | None]:
+    """Return (UN/LOCODE, latitude, longitude) of a checked 2.2 location."""
+    _text(loc, "locationName", 100)
+    _text(loc, "facilityCode", 6)
+    _code(loc, "facilityCodeListProvider", _CODE_LISTS)
+    address = _obj(loc.get("address"), _KEYS_ADDRESS)
+    if address is not None:
+        for name, limit in _ADDRESS_LIMITS:
+            _text(address, name, limit)
+    return (_optional(loc, "UNLocationCode", un_location_code), _optional(loc, "latitude", _LATITUDE_22),
+            _optional(loc, "longitude", _LONGITUDE_22))
+
+
+def _fast_call_22(tc: dict) -> tuple[TransportCall, dict, dict | None]:
+    """Return what _transport_call_22 returns, plus the checked inner location (or None)."""
+    call_id = _text(tc, "transportCallID", 100, required=True)
+    service = _text(tc, "carrierServiceCode", 5)
+    carrier_voyage = _text(tc, "carrierVoyageNumber", 50)
+    export_voyage = _text(tc, "exportVoyageNumber", 50)
+    import_voyage = _text(tc, "importVoyageNumber", 50)
+    sequence = tc.get("transportCallSequenceNumber")
+    if sequence is not None and type(sequence) is not int:   # strict: no bool, no float
+        raise _Decline
+    un_code = _optional(tc, "UNLocationCode", un_location_code)
+    facility = _text(tc, "facilityCode", 6)
+    code_list = _code(tc, "facilityCodeListProvider", _CODE_LISTS)
+    facility_type = _code(tc, "facilityTypeCode", _FACILITY_TYPES)
+    other = _text(tc, "otherFacility", 50)
+    mode = _code(tc, "modeOfTransport", _MODES, required=True)
+    loc = _obj(tc.get("location"), _KEYS_LOCATION)
+    checked = _location_22(loc) if loc is not None else None
+    inner = checked[0] if checked else None
+    if un_code and inner and inner != un_code:
+        raise _Decline   # the model names the contradiction
+    vessel = _obj(tc.get("vessel"), _KEYS_VESSEL)
+    imo = vessel_name = None
+    if vessel is not None:
+        imo = _text(vessel, "vesselIMONumber", required=True)
+        if not _IMO_22.match(imo):
+            raise _Decline
+        vessel_name = _text(vessel, "vesselName", 35)
+        _text(vessel, "vesselFlag", 2)
+        _text(vessel, "vesselCallSignNumber", 10)
+        _text(vessel, "vesselOperatorCarrierCode", 10)
+        _code(vessel, "vesselOperatorCarrierCodeListProvider", _CARRIER_LISTS)
+    call = TransportCall(mode=mode, location=un_code or inner or other, facility_code=facility,
+                         facility_type=facility_type, voyage=export_voyage or carrier_voyage,
+                         service=service, vehicle=(imo or vessel_name) if vessel is not None else None)
+    extra = {"transport_call_id": call_id, "import_voyage": import_voyage, "vessel_name": vessel_name,
+             "facility_code_list": code_list, "call_sequence": sequence}
+    return call, {k: v for k, v in extra.items() if v is not None}, checked
+
+
+def _fast_refs_22(item: dict, documents: bool) -> tuple[tuple[str, str], ...]:
+    """Return _document_refs of the event: document references, then references."""
+    out = []
+    if documents:
+        for d in _objs(item.get("documentReferences"), _KEYS_DOCUMENT):
+            kind = _code(d, "documentReferenceType", _BKG_TRD, required=True)
+            out.append((DOC_TO_REF.get(kind, kind), _text(d, "documentReferenceValue", required=True)))
+    for r in _objs(item.get("references"), _KEYS_REFERENCE):
+        out.append((_code(r, "referenceType", _REFERENCE_TYPES, required=True),
+                    _text(r, "referenceValue", 100, required=True)))
+    return tuple(out)
+
+
+_BKG_TRD = frozenset(("BKG", "TRD"))
+
+
+def _fast_22(item: dict, event_type: str, path: str, source_party: str, parties: frozenset,
+             received_at: datetime) -> Event | None:
+    """Return the Event _event_22 would make of a plain valid 2.2 event, or None to use the models."""
+    try:
+        return _fast_event_22(item, event_type, path, source_party, parties, received_at)
+    except Exception:   # _Decline, or any check that raised: the models give the exact reason
+        return None
+
+
+def _fast_event_22(item, event_type, path, source_party, parties, received_at) -> Event | None:
+    if not item.keys() <= _KEYS_22[event_type]:
+        return None
+    event_id = item.get("eventID")
+    if event_id is not None and (type(event_id) is not str or not _UUID_TEXT.match(event_id)):
+        return None
+    common = dict(classifier=Classifier(_code(item, "eventClassifierCode", _CLASSIFIERS_22, required=True)),
+                  event_time=offset_datetime(item.get("eventDateTime")), source_party=source_party,
+                  parties=parties, created_at=offset_datetime(item.get("eventCreatedDateTime")),
+                  event_id=event_id)
+    extra: dict = {"dcsa_version": "2.2"}
+    if event_type == "TRANSPORT":
+        code = _code(item, "transportEventTypeCode", _TRANSPORT_CODES_22, required=True)
+        delay = _text(item, "delayReasonCode", 3)
+        remark = _text(item, "changeRemark", 250)
+        tc = _obj(item.get("transportCall"), _KEYS_CALL)
+        if tc is None:
+            return None
+        call, extra_tc, loc = _fast_call_22(tc)
+        extra.update(extra_tc, delay_reason=delay)
+        event = Event(kind=EventKind.TRANSPORT, code=code, location=call.location, transport_call=call,
+                      references=_fast_refs_22(item, True), reason=remark,
+                      lat=loc[1] if loc else None, lon=loc[2] if loc else None, extra=extra, **common)
+    elif event_type == "SHIPMENT":
+        code = _code(item, "shipmentEventTypeCode", _SHIPMENT_CODES_22, required=True)
+        document_id = _text(item, "documentID", required=True)
+        doc_type = _code(item, "documentTypeCode", _DOCUMENT_TYPES, required=True)
+        reason = _text(item, "reason")
+        event = Event(kind=EventKind.SHIPMENT, code=code,
+                      references=((DOC_TO_REF.get(doc_type, doc_type), document_id),)
+                      + _fast_refs_22(item, False), reason=reason, extra=extra, **common)
+    else:
+        code = _code(item, "equipmentEventTypeCode", _EQUIPMENT_CODES_22, required=True)
+        box = item.get("equipmentReference")
+        if box is not None:
+            if type(box) is not str:
+                return None
+            box = container_number(box)
+        size_type = _text(item, "ISOEquipmentCode", 4)
+        empty = _code(item, "emptyIndicatorCode", _EMPTY_LADEN, required=True)
+        where = _obj(item.get("eventLocation"), _KEYS_LOCATION)
+        place, lat, lon = _location_22(where) if where is not None else (None, None, None)
+        tc = _obj(item.get("transportCall"), _KEYS_CALL)
+        call, extra_tc, _ = _fast_call_22(tc) if tc is not None else (None, {}, None)
+        seals = []
+        for s in _objs(item.get("seals"), _KEYS_SEAL):
+            seal = {"sealNumber": _text(s, "sealNumber", 15, required=True),
+                    "sealSource": _code(s, "sealSource", _SEAL_SOURCES),
+                    "sealType": _code(s, "sealType", _SEAL_TYPES, required=True)}
+            seals.append({k: v for k, v in seal.items() if v is not None})
+        extra.update(extra_tc, seals=seals or None)
+        event = Event(kind=EventKind.EQUIPMENT, code=code,
+                      location=(place if where is not None else None) or (call.location if call else None),
+                      equipment=box, size_type=size_type, empty=empty == "EMPTY", transport_call=call,
+                      references=_fast_refs_22(item, True), lat=lat, lon=lon, extra=extra, **common)
+    for key in [k for k, v in event.extra.items() if v is None]:
+        del event.extra[key]
+    if _plausible(event, path, received_at):
+        return None   # the models' path raises the rejection with its exact wording
     return event
 
 

@@ -172,6 +172,8 @@ class Ingestor:
             result.events = []
         if party and not dry_run:
             self._stowage(conn, result, party, received_at)
+            for why in self._schedule(conn, result, party):
+                hold("rejected", why, None)
 
         # one look-up per message for its places, then each event is checked and expanded
         codes = sorted({e.location for e in result.events if e.location})
@@ -359,6 +361,34 @@ class Ingestor:
         sizes[trip.id] = e.size_type
         trips.sort(key=lambda t: t.starts_at)
         return trip
+
+    def _schedule(self, conn, result: ParseResult, party: str) -> list[str]:
+        """Apply a carrier's schedule changes (IFTSAI: a delayed or cancelled sailing) as operator
+        notices, so ETAs, alerts and open bookings react; returns the reasons of refused changes."""
+        from ..notices.service import NoticeRefused, apply_notice
+        refused, done = [], set()
+        for u in result.schedule:
+            if u.status not in ("delayed", "cancelled"):
+                continue
+            dep = repo.departure_for_call(conn, u.location, u.voyage, party,
+                                          arrival=u.planned_arrival,
+                                          departure=u.planned_departure or u.estimated_departure)
+            if dep is None:
+                result.warnings.append(f"schedule change of voyage {u.voyage} at {u.location} ({u.status}) "
+                                       "matches no departure in the timetable; kept with the message only")
+                continue
+            if dep.id in done:
+                continue
+            done.add(dep.id)
+            delay = ((u.estimated_arrival - u.planned_arrival).total_seconds() / 3600
+                     if u.status == "delayed" and u.estimated_arrival and u.planned_arrival else None)
+            try:
+                apply_notice(conn, operator=party, kind=u.status, departure_id=dep.id, delay_hours=delay,
+                             starts_at=dep.departs_at,
+                             text=f"IFTSAI {u.message_ref or ''} voyage {u.voyage or '?'} ({u.vessel or 'vessel'})")
+            except NoticeRefused as e:
+                refused.append(f"schedule change of voyage {u.voyage} at {u.location}: {e}")
+        return refused
 
     def _stowage(self, conn, result: ParseResult, party: str, received_at: datetime) -> None:
         """A bay plan says which containers are on which sailing: record them as consists."""

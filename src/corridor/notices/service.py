@@ -58,47 +58,56 @@ def publish(store: Store, *, operator: str, kind: str, starts_at: datetime, ends
         raise DomainError("a delayed notice gives delay_hours")
     if kind in ("closure", "queue", "works") and not location:
         raise DomainError(f"a {kind} notice names the location")
-    now = datetime.now(timezone.utc)
     with store.tx() as conn:
-        dep = netstore.get_departure(conn, departure_id) if departure_id else None
-        if departure_id and dep is None:
-            raise DomainError(f"no departure {departure_id!r}")
-        if not is_admin:
-            own = (dep and dep[0].operator == operator) or (location and facilities and location in facilities) \
-                or (dep and facilities and dep[0].origin in facilities)
-            if not own:
-                raise NoticeRefused(f"{operator} may publish notices only for its own facilities and services")
-        nid = repo.add_notice(conn, operator=operator, kind=kind, location=location, departure_id=departure_id,
-                              starts_at=starts_at, ends_at=ends_at, delay_hours=delay_hours, text=text,
-                              created_at=now)
-        out = NoticeOutcome(nid, kind)
-        if kind == "cancelled":
-            netstore.set_status(conn, departure_id, "cancelled")
-            out.departures = [departure_id]
-        elif kind == "delayed":
-            netstore.set_status(conn, departure_id, "delayed", timedelta(hours=delay_hours))
-            out.departures = [departure_id]
-        elif kind == "closure":
-            out.departures = repo.departures_from(conn, location, starts_at, ends_at)
-            for d in out.departures:
-                netstore.set_status(conn, d, "cancelled")
-        elif delay_hours:   # a border queue or works: departures in the window leave later
-            out.departures = repo.departures_from(conn, location, starts_at, ends_at)
-            for d in out.departures:
-                netstore.set_status(conn, d, "delayed", timedelta(hours=delay_hours))
-        alerts = []
-        for b in repo.bookings_on(conn, out.departures):
-            out.bookings.append(b.ref)
-            parties = frozenset({b.shipper, *([b.forwarder] if b.forwarder else []), *(b.nominated or [])})
-            reason = (f"notice {nid} from {operator}: {kind}"
-                      + (f" of departure {b.departure_id}" if kind in ("cancelled", "delayed") else
-                         f" at {location} from {starts_at.isoformat()}"
-                         + (f" to {ends_at.isoformat()}" if ends_at else ""))
-                      + (f" (+{delay_hours:g} h)" if delay_hours else "") + (f": {text}" if text else "")
-                      + "; re-routing options: GET /api/v1/bookings/" + b.ref + "/reroute")
-            alerts.append(Event(EventKind.ALERT, "NOTC", Classifier.ACT, now, location=b.origin,
-                                references=(("BKG", b.ref),), source_party="CORRIDOR", parties=parties,
-                                reason=reason, extra={"notice": nid, "departure_id": b.departure_id}))
-        out.bookings = sorted(set(out.bookings))
-        record(conn, alerts, now)
+        return apply_notice(conn, operator=operator, kind=kind, starts_at=starts_at, ends_at=ends_at,
+                            location=location, departure_id=departure_id, delay_hours=delay_hours, text=text,
+                            facilities=facilities, is_admin=is_admin)
+
+
+def apply_notice(conn, *, operator: str, kind: str, starts_at: datetime, ends_at: datetime | None = None,
+                 location: str | None = None, departure_id: str | None = None, delay_hours: float | None = None,
+                 text: str = "", facilities: frozenset[str] | None = None, is_admin: bool = False) -> NoticeOutcome:
+    """`publish` inside the caller's transaction (the ingest path applies IFTSAI schedule changes)."""
+    now = datetime.now(timezone.utc)
+    dep = netstore.get_departure(conn, departure_id) if departure_id else None
+    if departure_id and dep is None:
+        raise DomainError(f"no departure {departure_id!r}")
+    if not is_admin:
+        own = (dep and dep[0].operator == operator) or (location and facilities and location in facilities) \
+            or (dep and facilities and dep[0].origin in facilities)
+        if not own:
+            raise NoticeRefused(f"{operator} may publish notices only for its own facilities and services")
+    nid = repo.add_notice(conn, operator=operator, kind=kind, location=location, departure_id=departure_id,
+                          starts_at=starts_at, ends_at=ends_at, delay_hours=delay_hours, text=text,
+                          created_at=now)
+    out = NoticeOutcome(nid, kind)
+    if kind == "cancelled":
+        netstore.set_status(conn, departure_id, "cancelled")
+        out.departures = [departure_id]
+    elif kind == "delayed":
+        netstore.set_status(conn, departure_id, "delayed", timedelta(hours=delay_hours))
+        out.departures = [departure_id]
+    elif kind == "closure":
+        out.departures = repo.departures_from(conn, location, starts_at, ends_at)
+        for d in out.departures:
+            netstore.set_status(conn, d, "cancelled")
+    elif delay_hours:   # a border queue or works: departures in the window leave later
+        out.departures = repo.departures_from(conn, location, starts_at, ends_at)
+        for d in out.departures:
+            netstore.set_status(conn, d, "delayed", timedelta(hours=delay_hours))
+    alerts = []
+    for b in repo.bookings_on(conn, out.departures):
+        out.bookings.append(b.ref)
+        parties = frozenset({b.shipper, *([b.forwarder] if b.forwarder else []), *(b.nominated or [])})
+        reason = (f"notice {nid} from {operator}: {kind}"
+                  + (f" of departure {b.departure_id}" if kind in ("cancelled", "delayed") else
+                     f" at {location} from {starts_at.isoformat()}"
+                     + (f" to {ends_at.isoformat()}" if ends_at else ""))
+                  + (f" (+{delay_hours:g} h)" if delay_hours else "") + (f": {text}" if text else "")
+                  + "; re-routing options: GET /api/v1/bookings/" + b.ref + "/reroute")
+        alerts.append(Event(EventKind.ALERT, "NOTC", Classifier.ACT, now, location=b.origin,
+                            references=(("BKG", b.ref),), source_party="CORRIDOR", parties=parties,
+                            reason=reason, extra={"notice": nid, "departure_id": b.departure_id}))
+    out.bookings = sorted(set(out.bookings))
+    record(conn, alerts, now)
     return out

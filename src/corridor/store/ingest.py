@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..domain.trips import Trip
-from .parties import fold
+from .parties import fold, resolve_alias
 from .tables import aliases, bookings, consists, events, locations, quarantine, raw_messages, trips
 
 
@@ -430,3 +430,30 @@ def canonical_locations(conn: Connection, codes: list[str]) -> dict[str, str | N
                               .where(aliases.c.kind == "location", aliases.c.value.in_(keys[i:i + 500]))).all():
             found[r.value] = r.code or r.target
     return {c: found.get(f) for c, f in folded.items()}
+
+
+def departure_for_call(conn: Connection, location: str, voyage: str | None, operator: str, *,
+                       arrival=None, departure=None, window_hours: float = 12.0):
+    """The timetable departure a carrier's port call means: the same voyage number, else the
+    operator's departure arriving at (or leaving) that place closest to the given time."""
+    from datetime import timedelta
+
+    from .network import row_to_departure
+    from .tables import departures
+    loc_id = resolve_alias(conn, "location", location)
+    if loc_id is None:
+        return None
+    if voyage:
+        r = conn.execute(select(departures).where(departures.c.voyage == voyage, or_(
+            departures.c.origin == loc_id, departures.c.destination == loc_id))).first()
+        if r:
+            return row_to_departure(r)
+    when, col = (arrival, departures.c.arrives_at) if arrival else (departure, departures.c.departs_at)
+    side = departures.c.destination if arrival else departures.c.origin
+    if when is None:
+        return None
+    w = timedelta(hours=window_hours)
+    rows = conn.execute(select(departures).where(side == loc_id, departures.c.operator == operator,
+                                                 col >= when - w, col <= when + w)).all()
+    best = min(rows, key=lambda r: abs((getattr(r, col.name) - when).total_seconds()), default=None)
+    return row_to_departure(best) if best else None
