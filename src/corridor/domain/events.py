@@ -147,4 +147,5 @@ def event_keys(e: Event) -> tuple[str, str]:
 
 
 def _digest(parts) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    # surrogatepass: a lone surrogate a sender slipped into a reference must not break storage
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -124,7 +124,8 @@ UUIDStr = Annotated[str, PlainValidator(_uuid)]
 
 class _Strict(BaseModel):
     # strict: a number is not a string; extra keys are tolerated as the spec does not forbid them
-    model_config = ConfigDict(strict=True, extra="allow")
+    # defer_build: schemas are built on first use, so a file the fast path carries never pays for them
+    model_config = ConfigDict(strict=True, extra="allow", defer_build=True)
 
 
 # ---- DCSA TNT 2.2 -------------------------------------------------------------------------
@@ -669,8 +670,11 @@ class _Decline(Exception):
 _SURROGATE = re.compile("[\ud800-\udfff]")   # pydantic refuses lone surrogates in str fields
 _UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _IMO_22 = re.compile(r"[0-9]{7}\Z")   # the model's \d also takes other scripts' digits: those go slow
+_BOX = re.compile(r"[A-Z]{3}[UJZR][0-9]{7}\Z")   # already normalised: container_number returns it as is
+# ISO 6346 letter values run from A=10 and skip the multiples of 11
+_BOX_VALUES = {**{str(d): d for d in range(10)},
+               **dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", (v for v in range(10, 39) if v % 11)))}
 _LATITUDE_22, _LONGITUDE_22 = _degree_check(90, 10), _degree_check(180, 11)
-_KEYS_EVENT = frozenset(Event22.model_fields)
 _KEYS_22 = {name: frozenset(model.model_fields) for name, model in MODELS_22.items()}
 _KEYS_CALL = frozenset(TransportCall22.model_fields)
 _KEYS_LOCATION = frozenset(Location22.model_fields)
@@ -679,8 +683,8 @@ _KEYS_VESSEL = frozenset(Vessel22.model_fields)
 _KEYS_REFERENCE = frozenset(Reference22.model_fields)
 _KEYS_DOCUMENT = frozenset(DocumentReference22.model_fields)
 _KEYS_SEAL = frozenset(Seal22.model_fields)
-_ADDRESS_LIMITS = tuple((name, field.metadata[0].max_length)
-                        for name, field in Address22.model_fields.items())
+_ADDRESS_LIMITS = (("name", 100), ("street", 100), ("streetNumber", 50), ("floor", 50),
+                   ("postCode", 10), ("city", 65), ("stateRegion", 65), ("country", 75))
 _CLASSIFIERS_22 = frozenset(("ACT", "PLN", "EST"))
 _TRANSPORT_CODES_22 = frozenset(("ARRI", "DEPA"))
 _SHIPMENT_CODES_22 = frozenset(ShipmentEvent22.model_fields["shipmentEventTypeCode"].annotation.__args__)
@@ -735,6 +739,12 @@ def _objs(v: Any, keys: frozenset) -> list[dict]:
         if o is None:
             raise _Decline
     return v
+
+
+def _box_check_digit(box: str) -> str:
+    """Return the ISO 6346 check digit of a container number's first ten characters."""
+    values = _BOX_VALUES
+    return str(sum(values[c] << i for i, c in enumerate(box[:10])) % 11 % 10)
 
 
 def _optional(d: dict, key: str, check) -> Any:
@@ -857,7 +867,8 @@ def _fast_event_22(item, event_type, path, source_party, parties, received_at) -
         if box is not None:
             if type(box) is not str:
                 return None
-            box = container_number(box)
+            if not (_BOX.match(box) and _box_check_digit(box) == box[10]):
+                box = container_number(box)   # normalises, or raises and the models decide
         size_type = _text(item, "ISOEquipmentCode", 4)
         empty = _code(item, "emptyIndicatorCode", _EMPTY_LADEN, required=True)
         where = _obj(item.get("eventLocation"), _KEYS_LOCATION)
