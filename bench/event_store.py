@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import sys
 import tempfile
 import time
@@ -55,25 +54,12 @@ def corridor_append(path: str, events: list[Event], chunk: int) -> float:
 
 
 def peer_executemany(path: str, template: str, events: list[Event], chunk: int) -> float:
-    """Bare sqlite3: same DDL and indexes (copied from a migrated empty file), tuples ready-made."""
-    import shutil
-    shutil.copyfile(template, path)
+    """Bare sqlite3: same DDL and indexes (copied from a migrated empty file), tuples ready-made.
+    The very peer bench/ingest.py uses, fed the rows Corridor would write."""
+    from ingest import COLS, sqlite_peer   # bench/ingest.py, beside this script
     now = datetime.now(timezone.utc)
     rows = [ev.event_row(e, now) for e in events]
-    cols = list(rows[0])
-    tuples = [tuple(_plain(r[c]) for c in cols) for r in rows]
-    sql = f"INSERT INTO events ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})"
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    t = time.perf_counter()
-    for i in range(0, len(tuples), chunk):
-        db.execute("BEGIN IMMEDIATE")
-        db.executemany(sql, tuples[i:i + chunk])
-        db.execute("COMMIT")
-    dt = time.perf_counter() - t
-    db.close()
-    return dt
+    return sqlite_peer(template, path, [tuple(_plain(r[c]) for c in COLS) for r in rows], chunk)
 
 
 def _plain(v):
