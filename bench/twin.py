@@ -19,6 +19,7 @@ from pathlib import Path
 from corridor.bootstrap import load_default_network
 from corridor.store import Store
 from corridor.twin.run import simulate
+from corridor.wiring import ensure_wired
 
 
 def main() -> None:
@@ -27,6 +28,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--profile", action="store_true", help="print the 25 costliest functions of the ingest run")
     args = ap.parse_args()
+    # the real path: tracking (status, ETA, alerts, outbox) runs inside every ingest transaction,
+    # as under `corridor simulate` and `corridor serve`
+    ensure_wired()
     t = time.perf_counter()
     model = simulate(None, days=args.days, seed=args.seed)
     model_s = time.perf_counter() - t

@@ -111,6 +111,25 @@ class Event:
         return replace(self, trip_id=trip_id, parties=self.parties | parties)
 
 
+def _unpickle(cls, values: tuple):
+    new = object.__new__(cls)
+    for setter, v in zip(_SETTERS[cls], values):
+        setter(new, v)
+    return new
+
+
+def _reduce(self):
+    # events cross process boundaries (parsing on other cores: corridor.ingest.pool); they are
+    # validated already, so they are rebuilt slot by slot, not by dataclass's generic __setstate__
+    return _unpickle, (type(self), tuple(getattr(self, n) for n in self.__slots__))
+
+
+_SETTERS: dict[type, list] = {}
+for _cls in (TransportCall, Event):
+    _SETTERS[_cls] = [_cls.__dict__[n].__set__ for n in _cls.__slots__]
+    _cls.__reduce__ = _reduce
+
+
 def event_keys(e: Event) -> tuple[str, str]:
     """(milestone_key, dedup_key) of an event, computed together on the append path.
 
