@@ -164,3 +164,34 @@ def test_events_keep_their_received_time_and_offset(store):
     assert o.quarantined == 1
     with store.read() as conn:
         assert repo.get_raw(conn, o.message_id).received_at == t
+
+
+def test_a_ferry_line_posts_its_own_sailings_without_listing_services(loaded_store):
+    """The operator of a timetable departure may post its transport events anywhere it calls;
+    another line's voyage at a port it does not run is refused."""
+    from corridor.access.visibility import posting_rights
+    from corridor.store.parties import get_party
+    from corridor.store.tables import departures
+    with loaded_store.read() as conn:
+        mine = conn.execute(select(departures.c.operator, departures.c.voyage, departures.c.destination)
+                            .where(departures.c.voyage.is_not(None), departures.c.destination == "AZ_ALA")
+                            .limit(1)).first()
+        other = conn.execute(select(departures.c.voyage).where(
+            departures.c.voyage.is_not(None), departures.c.operator != mine.operator)).first()
+    assert mine is not None and other is not None
+    with loaded_store.tx() as conn:
+        upsert_party(conn, Party("LINE", "A ferry line", frozenset({Role.FERRY_OPERATOR}), "AZ"))
+        conn.execute(departures.update().where(departures.c.operator == mine.operator).values(operator="LINE"))
+    with loaded_store.read() as conn:
+        allowed = posting_rights(conn, get_party(conn, "LINE"))
+
+    def arrival(voyage: str) -> dict:
+        return {"eventID": str(uuid.uuid4()), "eventType": "TRANSPORT", "eventClassifierCode": "ACT",
+                "eventDateTime": "2026-03-04T10:00:00+04:00", "eventCreatedDateTime": "2026-03-04T10:00:00+04:00",
+                "transportEventTypeCode": "ARRI",
+                "transportCall": {"transportCallID": f"{voyage}-AZALA", "carrierVoyageNumber": voyage,
+                                  "UNLocationCode": "AZALA", "modeOfTransport": "VESSEL"}}
+    o = Ingestor(loaded_store).ingest(json.dumps([arrival(mine.voyage), arrival(other.voyage)]).encode(),
+                                      source_party="LINE", fmt="dcsa-json", allowed=allowed)
+    assert (o.stored, o.quarantined) == (1, 1)
+    assert "only for its own facilities and services" in o.reasons[0]

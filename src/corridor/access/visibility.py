@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from sqlalchemy import ColumnElement, Connection, Text, false, or_, select, type_coerce
 
@@ -138,6 +139,27 @@ def can_post_event(v: Viewer, e: Event, departure_operator: str | None = None) -
         return (f"party {v.id} may post events only for its own facilities and services; "
                 f"{e.location or 'no location'} is not one of them")
     return None  # shippers/forwarders: attribution to their own trips is checked on the trip
+
+
+def posting_rights(conn: Connection, party) -> Callable[[Event], str | None] | None:
+    """`allowed(event)` for a sender on the ingest path (API, MQTT, NATS workers); None for the
+    administrator. An operator's own departures count as its services: a ferry line posts the
+    events of its sailings by voyage number or departure id without listing services."""
+    if party.is_admin:
+        return None
+    viewer = viewer_for(conn, party)
+    ids, voyages = set(), set()
+    if party.is_operator:
+        for r in conn.execute(select(departures.c.id, departures.c.voyage).where(departures.c.operator == party.id)):
+            ids.add(r.id)
+            if r.voyage:
+                voyages.add(r.voyage)
+
+    def allowed(e: Event) -> str | None:
+        tc = e.transport_call
+        own = tc is not None and (tc.departure_id in ids or (tc.voyage is not None and tc.voyage in voyages))
+        return can_post_event(viewer, e, party.id if own else None)
+    return allowed
 
 
 def owners_of(conn: Connection, v: Viewer, kind: str, ref: str) -> set[str] | None:

@@ -83,14 +83,11 @@ class JetStreamPublisher:
 
 def sender_rights(store: Store, party_id: str):
     """`allowed(event)` for a party's posting rights (None for the administrator or unknown)."""
-    from ..access.visibility import can_post_event, viewer_for
+    from ..access.visibility import posting_rights
     from ..store.parties import get_party, resolve_alias
     with store.read() as conn:
         party = get_party(conn, resolve_alias(conn, "party", party_id) or party_id) if party_id else None
-        if party is None or party.is_admin:
-            return None
-        viewer = viewer_for(conn, party)
-    return lambda e: can_post_event(viewer, e)
+        return None if party is None else posting_rights(conn, party)
 
 
 def run_ingest_worker(store: Store, url: str, *, cfg: StreamConfig = StreamConfig(), batch: int = 20,
