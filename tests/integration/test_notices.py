@@ -68,3 +68,35 @@ def test_operators_may_only_publish_for_their_own_facilities(loaded_store):
                 starts_at=datetime.now(timezone.utc), facilities=frozenset({"AZ_ALA"}))
     with pytest.raises(DomainError, match="delay_hours"):
         publish(loaded_store, operator="X", kind="delayed", departure_id="nope", starts_at=datetime.now(timezone.utc))
+
+
+def test_a_closure_alert_reaches_the_timeline_of_each_container_under_way(loaded_store):
+    import json
+    from corridor.access.visibility import viewer_for
+    from corridor.ingest.service import Ingestor
+    from corridor.tracking.timeline import trip_timeline
+    from corridor.wiring import ensure_wired
+    ensure_wired()
+    start = datetime.now(timezone.utc) + timedelta(days=10)
+    with loaded_store.tx() as conn:
+        dep = _caspian_sailing(conn, start)
+        _book_on(conn, "CB-TEST-2", dep)
+        ps.upsert_party(conn, Party("PORTAKTAU", "Aktau", frozenset({Role.TERMINAL}), "KZ",
+                                    facilities=frozenset({"KZ_AKX"})))
+    gate_in = {"eventID": "6c1f0e3e-0000-4000-8000-000000000001", "eventType": "EQUIPMENT",
+               "eventClassifierCode": "ACT", "eventDateTime": "2026-03-02T08:10:00+05:00",
+               "eventCreatedDateTime": "2026-03-02T08:10:00+05:00", "equipmentEventTypeCode": "GTIN",
+               "equipmentReference": "MSKU1234565", "emptyIndicatorCode": "LADEN",
+               "eventLocation": {"UNLocationCode": "KZAAU"},
+               "documentReferences": [{"documentReferenceType": "BKG", "documentReferenceValue": "CB-TEST-2"}]}
+    o = Ingestor(loaded_store).ingest(json.dumps([gate_in]).encode(), source_party="PORTAKTAU", fmt="dcsa-json")
+    assert o.stored == 1
+    publish(loaded_store, operator="PORTAKTAU", kind="closure", location="KZ_AKX",
+            starts_at=dep.departs_at - timedelta(hours=1), ends_at=dep.departs_at + timedelta(days=2),
+            text="storm, port closed", facilities=frozenset({"KZ_AKX"}))
+    with loaded_store.read() as conn:
+        rows = conn.execute(select(events.c.equipment, events.c.trip_id).where(events.c.code == "NOTC")).all()
+        trip_id = next(r.trip_id for r in rows if r.equipment == "MSKU1234565")
+        tl = trip_timeline(conn, trip_id, viewer_for(conn, ps.get_party(conn, "ACME")))
+    assert sorted((r.equipment or "") for r in rows) == ["", "MSKU1234565"]   # the booking's and the box's
+    assert any(a["code"] == "NOTC" and "storm" in (a.get("reason") or "") for a in tl["alerts"]), tl["alerts"]

@@ -7,7 +7,7 @@ reason, so tracking, ETAs, webhooks and the planner all see the same change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from ..domain.errors import DomainError
@@ -16,6 +16,7 @@ from ..store import Store
 from ..eventlog import record
 from ..store import network as netstore
 from ..store import notices as repo
+from ..store.ingest import trips_of_booking
 
 KINDS = ("cancelled", "delayed", "closure", "queue", "works")
 
@@ -105,9 +106,15 @@ def apply_notice(conn, *, operator: str, kind: str, starts_at: datetime, ends_at
                      + (f" to {ends_at.isoformat()}" if ends_at else ""))
                   + (f" (+{delay_hours:g} h)" if delay_hours else "") + (f": {text}" if text else "")
                   + "; re-routing options: GET /api/v1/bookings/" + b.ref + "/reroute")
-        alerts.append(Event(EventKind.ALERT, "NOTC", Classifier.ACT, now, location=b.origin,
-                            references=(("BKG", b.ref),), source_party="CORRIDOR", parties=parties,
-                            reason=reason, extra={"notice": nid, "departure_id": b.departure_id}))
+        alert = Event(EventKind.ALERT, "NOTC", Classifier.ACT, now, location=b.origin,
+                      references=(("BKG", b.ref),), source_party="CORRIDOR", parties=parties,
+                      reason=reason, extra={"notice": nid, "departure_id": b.departure_id})
+        alerts.append(alert)
+        # and on each container of the booking under way, so its own timeline and subscribers see it
+        for trip in trips_of_booking(conn, b.ref):
+            if trip.ends_at is None:
+                alerts.append(replace(alert, equipment=trip.equipment, trip_id=trip.id,
+                                      parties=parties | trip.parties))
     out.bookings = sorted(set(out.bookings))
     record(conn, alerts, now)
     return out
