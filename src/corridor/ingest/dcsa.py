@@ -12,15 +12,16 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import replace
+from dataclasses import MISSING, fields, replace
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (BaseModel, ConfigDict, Field, PlainValidator, ValidationError,
                       model_validator)
 
 from corridor.domain.equipment import container_number
-from corridor.domain.events import Classifier, Event, EventKind, TransportCall
+from corridor.domain.events import CODES, Classifier, Event, EventKind, TransportCall
 from corridor.ingest.results import ParseResult, Rejection
 
 FORMAT = "dcsa-json"
@@ -56,7 +57,10 @@ def offset_datetime(value: Any) -> datetime:
     """Return the aware datetime of an RFC 3339 string; naive or malformed times raise."""
     if not isinstance(value, str) or not _RFC3339.match(value):
         raise ValueError(f"{value!r} is not an {DATETIME_EXPECTED}")
-    text = value.upper().replace("Z", "+00:00")
+    if value[10] == "T" and value[-6] in "+-" and "." not in value:
+        text = value   # the common shape: Python reads it as it is
+    else:
+        text = value.upper().replace("Z", "+00:00")
     head, _, rest = text.partition(".")
     if rest:  # Python takes at most 6 fraction digits
         digits = re.match(r"\d+", rest).group()
@@ -686,14 +690,43 @@ _KEYS_SEAL = frozenset(Seal22.model_fields)
 _ADDRESS_LIMITS = (("name", 100), ("street", 100), ("streetNumber", 50), ("floor", 50),
                    ("postCode", 10), ("city", 65), ("stateRegion", 65), ("country", 75))
 _CLASSIFIERS_22 = frozenset(("ACT", "PLN", "EST"))
-_TRANSPORT_CODES_22 = frozenset(("ARRI", "DEPA"))
-_SHIPMENT_CODES_22 = frozenset(ShipmentEvent22.model_fields["shipmentEventTypeCode"].annotation.__args__)
-_EQUIPMENT_CODES_22 = frozenset(EquipmentEvent22.model_fields["equipmentEventTypeCode"].annotation.__args__)
+# only codes Event takes: any other goes the models' way, where Event itself refuses it
+_TRANSPORT_CODES_22 = frozenset(("ARRI", "DEPA")) & CODES[EventKind.TRANSPORT]
+_SHIPMENT_CODES_22 = (frozenset(ShipmentEvent22.model_fields["shipmentEventTypeCode"].annotation.__args__)
+                      & CODES[EventKind.SHIPMENT])
+_EQUIPMENT_CODES_22 = (frozenset(EquipmentEvent22.model_fields["equipmentEventTypeCode"].annotation.__args__)
+                       & CODES[EventKind.EQUIPMENT])
 _FACILITY_TYPES, _MODES = frozenset(FACILITY_TYPES_22), frozenset(MODES_22)
 _DOCUMENT_TYPES, _REFERENCE_TYPES = frozenset(DOCUMENT_TYPES_22), frozenset(REFERENCE_TYPES_22)
 _CODE_LISTS, _CARRIER_LISTS = frozenset(("BIC", "SMDG")), frozenset(("SMDG", "NMFTA"))
 _SEAL_SOURCES, _SEAL_TYPES = frozenset(("CAR", "SHI", "PHY", "VET", "CUS")), frozenset(("KLP", "BLT", "WIR"))
 _EMPTY_LADEN = frozenset(("EMPTY", "LADEN"))
+_CLASSIFIER_OF = {c.value: c for c in Classifier}
+
+
+def _event_maker():
+    """Event(...) by keyword for values the fast path has checked as Event.__post_init__ checks them
+    (a code of the kind's set, an aware time): the slots are set directly, without the frozen
+    dataclass's object.__setattr__ per field. Built from Event's own fields, so it follows them."""
+    env: dict = {"_new": object.__new__, "_Event": Event}
+    params, body = [], ["    e = _new(_Event)"]
+    for f in fields(Event):
+        if f.default is not MISSING:
+            env[f"_d_{f.name}"] = f.default
+            params.append(f"{f.name}=_d_{f.name}")
+        elif f.default_factory is not MISSING:
+            env[f"_f_{f.name}"] = f.default_factory
+            params.append(f"{f.name}=None")
+            body.append(f"    if {f.name} is None: {f.name} = _f_{f.name}()")
+        else:
+            params.append(f.name)
+        env[f"_set_{f.name}"] = Event.__dict__[f.name].__set__
+        body.append(f"    _set_{f.name}(e, {f.name})")
+    exec("\n".join([f"def make(*, {', '.join(params)}):", *body, "    return e"]), env)  # noqa: S102
+    return env["make"]
+
+
+_make_event = _event_maker()
 
 
 def _text(d: dict, key: str, max_len: int | None = None, required: bool = False) -> str | None:
@@ -745,6 +778,12 @@ def _box_check_digit(box: str) -> str:
     """Return the ISO 6346 check digit of a container number's first ten characters."""
     values = _BOX_VALUES
     return str(sum(values[c] << i for i, c in enumerate(box[:10])) % 11 % 10)
+
+
+@lru_cache(maxsize=65536)   # a feed repeats its containers event after event
+def _normalised_box(box: str) -> bool:
+    """True when `box` is a normalised ISO 6346 number with its right check digit."""
+    return _BOX.match(box) is not None and _box_check_digit(box) == box[10]
 
 
 def _optional(d: dict, key: str, check) -> Any:
@@ -836,11 +875,17 @@ def _fast_event_22(item, event_type, path, source_party, parties, received_at) -
     event_id = item.get("eventID")
     if event_id is not None and (type(event_id) is not str or not _UUID_TEXT.match(event_id)):
         return None
-    common = dict(classifier=Classifier(_code(item, "eventClassifierCode", _CLASSIFIERS_22, required=True)),
-                  event_time=offset_datetime(item.get("eventDateTime")), source_party=source_party,
-                  parties=parties, created_at=offset_datetime(item.get("eventCreatedDateTime")),
-                  event_id=event_id)
-    extra: dict = {"dcsa_version": "2.2"}
+    classifier = _CLASSIFIER_OF[_code(item, "eventClassifierCode", _CLASSIFIERS_22, required=True)]
+    when = item.get("eventDateTime")
+    event_time = offset_datetime(when)
+    made = item.get("eventCreatedDateTime")
+    created = event_time if made == when else offset_datetime(made)   # senders often repeat the time
+    # what _plausible finds, as one test: the models' path words the rejection
+    limit = received_at + CLOCK_SKEW
+    if created > limit or (classifier is Classifier.ACT
+                           and (event_time > limit or created + CLOCK_SKEW < event_time)):
+        return None
+    extra: dict = {"dcsa_version": "2.2"}   # keys in _event_22's order: the stored JSON is the same
     if event_type == "TRANSPORT":
         code = _code(item, "transportEventTypeCode", _TRANSPORT_CODES_22, required=True)
         delay = _text(item, "delayReasonCode", 3)
@@ -849,48 +894,51 @@ def _fast_event_22(item, event_type, path, source_party, parties, received_at) -
         if tc is None:
             return None
         call, extra_tc, loc = _fast_call_22(tc)
-        extra.update(extra_tc, delay_reason=delay)
-        event = Event(kind=EventKind.TRANSPORT, code=code, location=call.location, transport_call=call,
-                      references=_fast_refs_22(item, True), reason=remark,
-                      lat=loc[1] if loc else None, lon=loc[2] if loc else None, extra=extra, **common)
-    elif event_type == "SHIPMENT":
+        extra.update(extra_tc)
+        if delay is not None:
+            extra["delay_reason"] = delay
+        return _make_event(kind=EventKind.TRANSPORT, code=code, classifier=classifier, event_time=event_time,
+                           location=call.location, transport_call=call, references=_fast_refs_22(item, True),
+                           lat=loc[1] if loc else None, lon=loc[2] if loc else None, source_party=source_party,
+                           parties=parties, created_at=created, reason=remark, event_id=event_id, extra=extra)
+    if event_type == "SHIPMENT":
         code = _code(item, "shipmentEventTypeCode", _SHIPMENT_CODES_22, required=True)
         document_id = _text(item, "documentID", required=True)
         doc_type = _code(item, "documentTypeCode", _DOCUMENT_TYPES, required=True)
         reason = _text(item, "reason")
-        event = Event(kind=EventKind.SHIPMENT, code=code,
-                      references=((DOC_TO_REF.get(doc_type, doc_type), document_id),)
-                      + _fast_refs_22(item, False), reason=reason, extra=extra, **common)
-    else:
-        code = _code(item, "equipmentEventTypeCode", _EQUIPMENT_CODES_22, required=True)
-        box = item.get("equipmentReference")
-        if box is not None:
-            if type(box) is not str:
-                return None
-            if not (_BOX.match(box) and _box_check_digit(box) == box[10]):
-                box = container_number(box)   # normalises, or raises and the models decide
-        size_type = _text(item, "ISOEquipmentCode", 4)
-        empty = _code(item, "emptyIndicatorCode", _EMPTY_LADEN, required=True)
-        where = _obj(item.get("eventLocation"), _KEYS_LOCATION)
-        place, lat, lon = _location_22(where) if where is not None else (None, None, None)
-        tc = _obj(item.get("transportCall"), _KEYS_CALL)
-        call, extra_tc, _ = _fast_call_22(tc) if tc is not None else (None, {}, None)
-        seals = []
-        for s in _objs(item.get("seals"), _KEYS_SEAL):
-            seal = {"sealNumber": _text(s, "sealNumber", 15, required=True),
-                    "sealSource": _code(s, "sealSource", _SEAL_SOURCES),
-                    "sealType": _code(s, "sealType", _SEAL_TYPES, required=True)}
-            seals.append({k: v for k, v in seal.items() if v is not None})
-        extra.update(extra_tc, seals=seals or None)
-        event = Event(kind=EventKind.EQUIPMENT, code=code,
-                      location=(place if where is not None else None) or (call.location if call else None),
-                      equipment=box, size_type=size_type, empty=empty == "EMPTY", transport_call=call,
-                      references=_fast_refs_22(item, True), lat=lat, lon=lon, extra=extra, **common)
-    for key in [k for k, v in event.extra.items() if v is None]:
-        del event.extra[key]
-    if _plausible(event, path, received_at):
-        return None   # the models' path raises the rejection with its exact wording
-    return event
+        refs = ((DOC_TO_REF.get(doc_type, doc_type), document_id),) + _fast_refs_22(item, False)
+        return _make_event(kind=EventKind.SHIPMENT, code=code, classifier=classifier, event_time=event_time,
+                           references=refs, source_party=source_party, parties=parties, created_at=created,
+                           reason=reason, event_id=event_id, extra=extra)
+    code = _code(item, "equipmentEventTypeCode", _EQUIPMENT_CODES_22, required=True)
+    box = item.get("equipmentReference")
+    if box is not None:
+        if type(box) is not str:
+            return None
+        if not _normalised_box(box):
+            box = container_number(box)   # normalises, or raises and the models decide
+    size_type = _text(item, "ISOEquipmentCode", 4)
+    empty = _code(item, "emptyIndicatorCode", _EMPTY_LADEN, required=True)
+    where = _obj(item.get("eventLocation"), _KEYS_LOCATION)
+    place, lat, lon = _location_22(where) if where is not None else (None, None, None)
+    tc = _obj(item.get("transportCall"), _KEYS_CALL)
+    call = None
+    if tc is not None:
+        call, extra_tc, _ = _fast_call_22(tc)
+        extra.update(extra_tc)
+    seals = []
+    for s in _objs(item.get("seals"), _KEYS_SEAL):
+        seal = {"sealNumber": _text(s, "sealNumber", 15, required=True),
+                "sealSource": _code(s, "sealSource", _SEAL_SOURCES),
+                "sealType": _code(s, "sealType", _SEAL_TYPES, required=True)}
+        seals.append({k: v for k, v in seal.items() if v is not None})
+    if seals:
+        extra["seals"] = seals
+    return _make_event(kind=EventKind.EQUIPMENT, code=code, classifier=classifier, event_time=event_time,
+                       location=place or (call.location if call else None), equipment=box, size_type=size_type,
+                       empty=empty == "EMPTY", transport_call=call, references=_fast_refs_22(item, True),
+                       lat=lat, lon=lon, source_party=source_party, parties=parties, created_at=created,
+                       event_id=event_id, extra=extra)
 
 
 # ---- 3.0 -> Event -------------------------------------------------------------------------

@@ -13,14 +13,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from ..domain.events import Event, EventKind, event_keys
 from ..domain.trips import Trip, attribute
 from ..store import Store
 from ..store import events as evstore
 from ..store import ingest as repo
-from ..store.parties import get_party, resolve_alias
 from .results import ParseResult, Rejection
 
 log = logging.getLogger("corridor.ingest")
@@ -99,8 +98,13 @@ class Ingestor:
     # -- public ------------------------------------------------------------------------------
     def ingest(self, content: bytes, *, source_party: str | None = None, filename: str | None = None,
                fmt: str | None = None, received_at: datetime | None = None, dry_run: bool = False,
-               allowed: Callable[[Event], str | None] | None = None) -> IngestOutcome:
-        """Take in one raw message. `allowed(event)` returns a reason when the sender may not post it."""
+               allowed: Callable[[Event], str | None] | None = None,
+               parsed: ParseResult | None = None) -> IngestOutcome:
+        """Take in one raw message. `allowed(event)` returns a reason when the sender may not post it.
+
+        `parsed`: the message already read by `parse` elsewhere (corridor.ingest.pool parses on
+        other cores); it must be the parse of this very content, format and sender.
+        """
         received_at = received_at or datetime.now(timezone.utc)
         fmt = fmt or detect(content, filename)
         if dry_run:
@@ -113,9 +117,10 @@ class Ingestor:
                 finally:
                     trans.rollback()
         with self.store.tx() as conn:
-            mid, _new = repo.keep_raw(conn, content, fmt=fmt, source_party=source_party or "",
-                                      received_at=received_at, filename=filename)
-            return self._process(conn, mid, content, fmt, source_party, filename, received_at, False, allowed)
+            mid, new = repo.keep_raw(conn, content, fmt=fmt, source_party=source_party or "",
+                                     received_at=received_at, filename=filename)
+            return self._process(conn, mid, content, fmt, source_party, filename, received_at, False, allowed,
+                                 fresh=new, parsed=parsed)
 
     def keep(self, content: bytes, *, source_party: str | None = None, filename: str | None = None,
              fmt: str | None = None, received_at: datetime | None = None) -> tuple[str, str, bool]:
@@ -147,9 +152,13 @@ class Ingestor:
         return self.process(message_id, allowed)
 
     # -- the pipeline ----------------------------------------------------------------------
-    def _process(self, conn, mid, content, fmt, source_party, filename, received_at, dry_run, allowed):
+    def _process(self, conn, mid, content, fmt, source_party, filename, received_at, dry_run, allowed,
+                 fresh=False, parsed: ParseResult | None = None):
+        """`fresh`: the raw message was first kept in this transaction (no quarantine of it to read)."""
         out = IngestOutcome(message_id=mid, format=fmt, filename=filename, dry_run=dry_run)
-        result = parse(content, fmt, source_party or "", received_at, tz_for=self._tz_for(conn), filename=filename)
+        registry = repo.Registry(conn)   # sender ids, places and zones: one read while nothing changed
+        result = parsed or parse(content, fmt, source_party or "", received_at,
+                                 tz_for=self._tz_for(conn, registry), filename=filename)
         out.warnings.extend(result.warnings)
         quarantine: list[dict] = []
 
@@ -159,7 +168,7 @@ class Ingestor:
                                "created_at": datetime.now(timezone.utc)})
             out.reasons.append(reason)
 
-        party = source_party or self._sender(conn, result.meta)
+        party = source_party or self._sender(conn, result.meta, registry)
         out.source_party = party or ""
         for rej in result.rejections:
             hold("rejected", _reason(rej), {k: v for k, v in asdict(rej).items() if v is not None})
@@ -175,9 +184,8 @@ class Ingestor:
             for why in self._schedule(conn, result, party):
                 hold("rejected", why, None)
 
-        # one look-up per message for its places, then each event is checked and expanded
-        codes = sorted({e.location for e in result.events if e.location})
-        places = repo.canonical_locations(conn, codes) if codes else {}
+        # the message's places from the registry, then each event is checked and expanded
+        places = registry.locations({e.location for e in result.events if e.location})
         checked: list[Event] = []
         for e in result.events:
             loc = places.get(e.location) if e.location else None
@@ -190,10 +198,13 @@ class Ingestor:
                 hold("rejected", why, {"event": _event_json(e)})
                 continue
             checked.append(e)
-        ready: list[Event] = []
         consists = self._consists(conn, checked)
-        for e in checked:
-            ready.extend(self._expand(consists, e))
+        if consists is None:
+            ready = checked
+        else:
+            ready = []
+            for e in checked:
+                ready.extend(self._expand(consists, e))
 
         # keys once per event; a re-sent event is already in the log: count it as a duplicate
         # before attributing it (attribution may differ now that later trips exist)
@@ -212,13 +223,17 @@ class Ingestor:
         known = repo.trips_of_many(conn, boxes) if boxes else {}
         before = {t.id: t for ts in known.values() for t in ts}
         sizes: dict[str, str | None] = {}    # size type of each new trip's container
-        shippers = repo.booking_parties(conn, sorted({b for e in ready if (b := e.reference("BKG"))}))
-        for e, k in zip(ready, keys):
+        # a booking's parties matter only to a trip it opens: read those whose container has no trip of it
+        bookings = [_booking(e) if e.equipment and e.kind != EventKind.ALERT else None for e in ready]
+        opening = {b for e, b in zip(ready, bookings)
+                   if b and not any(t.booking_ref == b for t in known.get(e.equipment, ()))}
+        shippers = repo.booking_parties(conn, sorted(opening)) if opening else {}
+        for e, k, bkg in zip(ready, keys, bookings):
             if not e.equipment or e.kind == EventKind.ALERT:
                 attributed.append(e)
                 attributed_keys.append(k)
                 continue
-            trip, why = self._trip(conn, e, known, shippers, sizes)
+            trip, why = self._trip(conn, e, known, shippers, sizes, bkg)
             if trip is None:
                 hold("held", f"{e.equipment} {e.code} at {e.location or '?'} "
                              f"{e.event_time.isoformat()}: {why}", {"event": _event_json(e)})
@@ -238,7 +253,7 @@ class Ingestor:
             return out
         stored, dups = evstore.append(conn, attributed, received_at, keys=attributed_keys, checked=True)
         out.stored, out.duplicates = len(stored), len(dups) + len(resent)
-        out.quarantined = repo.quarantine_sync(conn, mid, quarantine)
+        out.quarantined = repo.quarantine_sync(conn, mid, quarantine, fresh=fresh)
         status = "processed" if not quarantine else ("quarantined" if not stored and not out.duplicates else "partial")
         repo.finish_raw(conn, mid, status=status, stored=len(stored), duplicates=out.duplicates,
                         rejected=out.quarantined, source_party=party or None)
@@ -247,34 +262,32 @@ class Ingestor:
         return out
 
     # -- steps -------------------------------------------------------------------------------
-    def _sender(self, conn, meta: dict) -> str | None:
+    def _sender(self, conn, meta: dict, registry: repo.Registry | None = None) -> str | None:
         """The party behind the message's own sender id (EDIFACT UNB, MQTT topic), via the registry."""
         sender = _sender_code(meta)
         if not sender:
             return None
-        return resolve_alias(conn, "party", sender) or (sender if get_party(conn, sender) else None)
+        return (registry or repo.Registry(conn)).party(sender)
 
     def _location(self, conn, code: str | None) -> str | None:
         """Canonical location ref (UN/LOCODE, else corridor id) of an outside code; None if unknown."""
         if not code:
             return None
-        return repo.canonical_locations(conn, [code])[code]
+        return repo.Registry(conn).locations([code])[code]
 
-    def _tz_for(self, conn):
+    def _tz_for(self, conn, registry: repo.Registry | None = None):
         """Location code -> ZoneInfo, for senders that give local times without an offset.
 
-        Cached for one message only: an alias added meanwhile must count on the next one.
+        The registry answers from memory while no alias changed (an alias added counts at once).
         """
         from zoneinfo import ZoneInfo
+        registry = registry or repo.Registry(conn)
         cache: dict[str, object] = {}
 
         def tz_for(code: str):
             if code not in cache:
-                loc_id = resolve_alias(conn, "location", code) if code else None
-                from ..store.tables import locations
-                r = conn.execute(select(locations.c.timezone).where(locations.c.id == loc_id)).first() \
-                    if loc_id else None
-                cache[code] = ZoneInfo(r.timezone) if r else None
+                zone = registry.zone(code)
+                cache[code] = ZoneInfo(zone) if zone else None
             return cache[code]
         return tz_for
 
@@ -312,13 +325,13 @@ class Ingestor:
         return [e] + [_for_box(e, b) for b in boxes]
 
     def _trip(self, conn, e: Event, known: dict[str, list[Trip]], shippers: dict,
-              sizes: dict) -> tuple[Trip | None, str | None]:
+              sizes: dict, bkg: str | None) -> tuple[Trip | None, str | None]:
         """The trip an event belongs to; a new trip when the container has none open for it.
 
-        `known` holds the trips of the message's containers (loaded once, kept current here).
+        `known` holds the trips of the message's containers (loaded once, kept current here);
+        `bkg` is the event's booking reference.
         """
         trips = known.setdefault(e.equipment, [])
-        bkg = e.reference("BKG")
         if bkg and not any(t.booking_ref == bkg for t in trips):
             return self._new_trip(e, bkg, trips, shippers, sizes), None
         if not trips:
@@ -428,6 +441,14 @@ def _copier(*changed: str):
 _as_received = _copier("source_party", "message_id", "location")
 _on_trip = _copier("trip_id", "parties")
 _for_box = _copier("equipment")
+
+
+def _booking(e: Event) -> str | None:
+    """The event's first BKG reference (Event.reference, without its generator)."""
+    for kind, value in e.references:
+        if kind == "BKG":
+            return value
+    return None
 
 
 def _sender_code(meta: dict) -> str | None:

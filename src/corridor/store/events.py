@@ -90,15 +90,14 @@ def append(conn: Connection, batch: Sequence[Event], received_at: datetime | Non
         picked.append((e, k))
     if conn.dialect.name == "sqlite":
         stored = _append_sqlite(conn, picked, seen, received_at, checked)
+    elif conn.dialect.name == "postgresql" and len(picked) >= 200:
+        stored = _append_pg_copy(conn, picked, seen, received_at, checked)
     else:
         rows = [event_row(e, received_at, k) for e, k in picked]
-        if conn.dialect.name == "postgresql" and len(rows) >= 200:
-            stored = _append_pg_copy(conn, rows, seen)
-        else:
-            stmt = _insert(conn).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(
-                events.c.seq, events.c.dedup_key)
-            stored = [(seq, seen[key]) for seq, key in conn.execute(stmt, rows).all()]
-            stored.sort(key=lambda t: t[0])
+        stmt = _insert(conn).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(
+            events.c.seq, events.c.dedup_key)
+        stored = [(seq, seen[key]) for seq, key in conn.execute(stmt, rows).all()]
+        stored.sort(key=lambda t: t[0])
     if len(stored) < len(seen):
         got = {id(e) for _, e in stored}
         dups = in_batch_dups + [e for e in seen.values() if id(e) not in got]
@@ -111,6 +110,8 @@ _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"   # SQLAlchemy's own SQLite DATETIME forma
 _TIME_COLS = {"event_time", "created_at", "received_at"}
 _JSON_COLS = {"refs", "extra"}
 _UTC = timezone.utc
+# JSONText's encoding (json.dumps with these options), built once: dumps builds an encoder per call
+_JSON = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
 def _sqlite_value(col: str, v):
@@ -127,7 +128,7 @@ def _sqlite_time(v: datetime | None) -> str | None:
     """The stored text of an aware time: UTC in SQLAlchemy's SQLite format (same as _SQLITE_TIME)."""
     if v is None:
         return None
-    return v.astimezone(_UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return v.astimezone(_UTC).isoformat(" ", "microseconds")[:-6]   # less the "+00:00" of UTC
 
 
 # the SQLite row is built straight as a tuple in this column order (checked against the table)
@@ -142,10 +143,18 @@ def _sqlite_tuples(picked: list[tuple[Event, tuple[str, str]]], received_at: dat
     if _COLS != _SQLITE_COLS:   # the table changed: the generic (slower) way stays right
         return [tuple(_sqlite_value(c, r[c]) for c in _COLS)
                 for r in (event_row(e, received_at, k) for e, k in picked)]
-    recv = _sqlite_time(received_at)
-    dumps = json.dumps
+    return _rows(picked, _sqlite_time(received_at), _sqlite_time)
+
+
+def _rows(picked: list[tuple[Event, tuple[str, str]]], received, time) -> list[tuple]:
+    """The rows of events in _SQLITE_COLS order, equal to `event_row`'s values with JSON as text and
+    each time passed through `time` (SQLite: its stored text; None: left as the aware datetime)."""
     party_sets: dict = {}
     offsets: dict = {}
+    ref_texts: dict = {}      # references -> JSON text: a batch repeats them
+    extra_texts: dict = {}    # (items, value types) of a plain extra -> JSON text
+    made: dict = {}       # created_at -> its stored form: often one per message
+    kinds, classifiers = _KIND_VALUES, _CLASSIFIER_VALUES
     out = []
     for e, (milestone, dedup) in picked:
         tc = e.transport_call
@@ -155,6 +164,17 @@ def _sqlite_tuples(picked: list[tuple[Event, tuple[str, str]]], received_at: dat
         if off is None:
             o = t.utcoffset()
             off = offsets[tz] = int(o.total_seconds() // 60) if o else 0
+        created = e.created_at
+        if time is not None:
+            when = time(t)
+            if created is t:   # many senders stamp both alike
+                created = when
+            elif created is not None:
+                c = made.get(created)
+                if c is None:
+                    c = made[created] = time(created)
+                created = c
+            t = when
         bkg = wgn = None
         refs = e.references
         for k, v in refs:
@@ -162,6 +182,24 @@ def _sqlite_tuples(picked: list[tuple[Event, tuple[str, str]]], received_at: dat
                 bkg = v
             elif k == "WGN" and wgn is None:
                 wgn = v
+        refs_text = None
+        if refs:
+            refs_text = ref_texts.get(refs)
+            if refs_text is None:
+                refs_text = ref_texts[refs] = _JSON([list(r) for r in refs])
+        extra = e.extra
+        if extra:
+            types = tuple(map(type, extra.values()))
+            if _PLAIN.issuperset(types):   # equal keys then mean equal JSON (not so for 1/True, 0.0/-0.0)
+                key = (tuple(extra.items()), types)
+                text = extra_texts.get(key)
+                if text is None:
+                    text = extra_texts[key] = _JSON(extra)
+                extra = text
+            else:
+                extra = _JSON(extra)
+        else:
+            extra = None
         pkey = (e.parties, e.source_party)
         ps = party_sets.get(pkey)
         if ps is None:
@@ -172,45 +210,78 @@ def _sqlite_tuples(picked: list[tuple[Event, tuple[str, str]]], received_at: dat
         else:
             mode = voyage = vehicle = dep = fac = ftype = None
             wagon = wgn
-        out.append((dedup, milestone, e.kind.value, e.code, e.classifier.value, _sqlite_time(t), off,
-                    e.location, e.equipment, e.trip_id, bkg, mode, voyage, vehicle, dep, fac, ftype, wagon,
-                    dumps([list(r) for r in refs], separators=(",", ":"), default=str) if refs else None,
-                    e.lat, e.lon, e.source_party or "", ps, e.message_id, _sqlite_time(e.created_at), recv,
-                    e.event_id, e.reason, dumps(e.extra, separators=(",", ":"), default=str) if e.extra else None))
+        out.append((dedup, milestone, kinds[e.kind], e.code, classifiers[e.classifier], t, off, e.location,
+                    e.equipment, e.trip_id, bkg, mode, voyage, vehicle, dep, fac, ftype, wagon, refs_text, e.lat,
+                    e.lon, e.source_party or "", ps, e.message_id, created, received, e.event_id, e.reason, extra))
     return out
+
+
+_PLAIN = frozenset((str, int, bool, type(None)))
+_KIND_VALUES = {k: k.value for k in EventKind}
+_CLASSIFIER_VALUES = {c: c.value for c in Classifier}
 
 
 def _append_sqlite(conn: Connection, picked: list[tuple[Event, tuple[str, str]]], seen: dict,
                    received_at: datetime, checked: bool = False) -> list[tuple[int, Event]]:
     """SQLite fast path: the write lock is held from BEGIN IMMEDIATE, so a key check followed by a
-    plain executemany is race-free, and new rowids are consecutive after the current maximum."""
+    plain executemany is race-free, and new rowids are consecutive after the current maximum.
+    The statements go to the DB-API connection of the transaction (SQLAlchemy's execution
+    machinery costs more than they do)."""
+    db = conn.connection.driver_connection
     keys = [] if checked else list(seen)
     existing: set[str] = set()
     for i in range(0, len(keys), 500):
         part = keys[i:i + 500]
-        existing.update(k for (k,) in conn.exec_driver_sql(
-            f"SELECT dedup_key FROM events WHERE dedup_key IN ({','.join('?' * len(part))})", tuple(part)))
+        existing.update(k for (k,) in db.execute(
+            f"SELECT dedup_key FROM events WHERE dedup_key IN ({','.join('?' * len(part))})", part))
     new = [p for p in picked if p[1][1] not in existing] if existing else picked
     if not new:
         return []
-    first = (conn.exec_driver_sql("SELECT COALESCE(MAX(seq), 0) FROM events").scalar() or 0) + 1
-    sql = f"INSERT INTO events ({','.join(_COLS)}) VALUES ({','.join('?' * len(_COLS))})"
-    conn.exec_driver_sql(sql, _sqlite_tuples(new, received_at))
+    first = (db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0] or 0) + 1
+    db.executemany(_SQLITE_INSERT, _sqlite_tuples(new, received_at))
     return [(first + i, e) for i, (e, _k) in enumerate(new)]
 
 
-def _append_pg_copy(conn: Connection, rows: list[dict], seen: dict) -> list[tuple[int, Event]]:
+_SQLITE_INSERT = f"INSERT INTO events ({','.join(_COLS)}) VALUES ({','.join('?' * len(_COLS))})"
+
+
+def _append_pg_copy(conn: Connection, picked: list[tuple[Event, tuple[str, str]]], seen: dict,
+                    received_at: datetime, checked: bool = False) -> list[tuple[int, Event]]:
     """PostgreSQL bulk path: COPY into a session temp table, then one INSERT .. SELECT .. ON CONFLICT
-    DO NOTHING RETURNING — the database still decides what is new, at COPY speed."""
+    DO NOTHING RETURNING — the database still decides what is new, at COPY speed.
+
+    `checked` (the caller found none of the keys in this transaction): COPY straight into the log
+    with seqs drawn beforehand, under a savepoint. Should another writer have added one of the keys
+    since, the COPY fails on the unique key, the savepoint undoes it and the way above decides."""
+    if _COLS == _SQLITE_COLS:
+        rows = _rows(picked, received_at, None)
+    else:   # the table changed: the generic (slower) way stays right
+        rows = [[_pg_value(c, r[c]) for c in _COLS] for r in (event_row(e, received_at, k) for e, k in picked)]
     raw = conn.connection.driver_connection
+    if checked:
+        import psycopg
+        with raw.cursor() as cur:
+            cur.execute("WITH s AS (SELECT pg_get_serial_sequence('events', 'seq')::regclass AS seq) "
+                        "SELECT nextval(s.seq) FROM s, generate_series(1, %s)", (len(rows),))
+            seqs = [n for (n,) in cur.fetchall()]   # increasing, in the order of the rows
+            try:
+                with raw.transaction():   # a savepoint: the enclosing transaction stays usable
+                    with cur.copy(f"COPY events (seq,{','.join(_COLS)}) FROM STDIN") as copy:
+                        write = copy.write_row
+                        for n, r in zip(seqs, rows):
+                            write((n, *r))
+                return [(n, e) for n, (e, _k) in zip(seqs, picked)]
+            except psycopg.errors.UniqueViolation:
+                pass
     with raw.cursor() as cur:
         cur.execute("SELECT to_regclass('pg_temp._events_in')")
         if cur.fetchone()[0] is None:
             cur.execute(f"CREATE TEMP TABLE _events_in AS SELECT {','.join(_COLS)} FROM events WITH NO DATA")
             cur.execute("ALTER TABLE _events_in ADD COLUMN ord integer")
         with cur.copy(f"COPY _events_in ({','.join(_COLS)},ord) FROM STDIN") as copy:
+            write = copy.write_row
             for i, r in enumerate(rows):
-                copy.write_row([_pg_value(c, r[c]) for c in _COLS] + [i])
+                write((*r, i))
         cur.execute(f"INSERT INTO events ({','.join(_COLS)}) SELECT {','.join(_COLS)} FROM _events_in "
                     "ORDER BY ord ON CONFLICT (dedup_key) DO NOTHING RETURNING seq, dedup_key")
         out = [(seq, seen[key]) for seq, key in cur.fetchall()]
@@ -221,7 +292,7 @@ def _append_pg_copy(conn: Connection, rows: list[dict], seen: dict) -> list[tupl
 
 def _pg_value(col: str, v):
     if v is not None and col in _JSON_COLS:
-        return json.dumps(v, separators=(",", ":"), default=str)
+        return _JSON(v)
     return v
 
 

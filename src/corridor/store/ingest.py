@@ -4,16 +4,42 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import weakref
 from dataclasses import replace
 from datetime import datetime, timezone
 
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..domain.trips import Trip
-from .parties import fold, resolve_alias
-from .tables import aliases, bookings, consists, events, locations, quarantine, raw_messages, trips
+from .events import _sqlite_time
+from .parties import REGISTRY_GENERATION, fold, get_party, resolve_alias
+from .tables import consists, quarantine, raw_messages, trips
+
+# The statements run once per message go straight to the DB-API connection of the transaction:
+# through SQLAlchemy's execution machinery each costs more than the statement itself. The values
+# are written as the column types write them (UTC times in SQLAlchemy's SQLite text form, JSON text).
+_JSON = json.JSONEncoder(separators=(",", ":"), default=str).encode   # JSONText's own encoding
+
+
+def _db(conn: Connection):
+    """The DB-API connection under `conn` (sqlite3 or psycopg), inside the same transaction."""
+    return conn.connection.driver_connection
+
+
+def _pg(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _in(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _utc(v) -> datetime:
+    """A stored time read back raw: aware UTC, as UTCDateTime reads it."""
+    if isinstance(v, str):
+        v = datetime.fromisoformat(v)
+    return v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v.astimezone(timezone.utc)
 
 
 def content_id(content: bytes) -> str:
@@ -25,24 +51,33 @@ def keep_raw(conn: Connection, content: bytes, *, fmt: str, source_party: str, r
              filename: str | None) -> tuple[str, bool]:
     """Store a raw message once; returns (id, True if it was new)."""
     mid = content_id(content)
-    ins = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(raw_messages)
-    res = conn.execute(ins.values(id=mid, format=fmt, source_party=source_party, received_at=received_at,
-                                  filename=filename, size=len(content), content=content, status="pending",
-                                  stored=0, duplicates=0, rejected=0).on_conflict_do_nothing(index_elements=["id"]))
-    return mid, res.rowcount == 1
+    if received_at.tzinfo is None:
+        raise ValueError("naive datetime given to the store: times must carry an offset")
+    sql = ("INSERT INTO raw_messages (id, format, source_party, received_at, filename, size, content, status, "
+           "stored, duplicates, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, 0, 0) "
+           "ON CONFLICT (id) DO NOTHING")
+    if _pg(conn):
+        cur = _db(conn).execute(sql.replace("?", "%s"), (mid, fmt, source_party, received_at, filename,
+                                                         len(content), content))
+    else:
+        cur = _db(conn).execute(sql, (mid, fmt, source_party, _sqlite_time(received_at), filename, len(content),
+                                      content))
+    return mid, cur.rowcount == 1
 
 
 def known_events(conn: Connection, keys: list[str]) -> set[str]:
     """The event natural keys (dedup_key) among `keys` that the log holds already."""
     found: set[str] = set()
-    sqlite = conn.dialect.name == "sqlite"
+    db = _db(conn)
+    if _pg(conn):
+        if keys:
+            found.update(k for (k,) in db.execute("SELECT dedup_key FROM events WHERE dedup_key = ANY(%s)",
+                                                  (list(keys),)))
+        return found
     for i in range(0, len(keys), 500):
         part = keys[i:i + 500]
-        if sqlite:   # a plain statement: SQLAlchemy's per-call compile of a 500-item IN costs more
-            found.update(k for (k,) in conn.exec_driver_sql(
-                f"SELECT dedup_key FROM events WHERE dedup_key IN ({','.join('?' * len(part))})", tuple(part)))
-        else:
-            found.update(conn.execute(select(events.c.dedup_key).where(events.c.dedup_key.in_(part))).scalars())
+        found.update(k for (k,) in db.execute(f"SELECT dedup_key FROM events WHERE dedup_key IN ({_in(len(part))})",
+                                              part))
     return found
 
 
@@ -50,10 +85,13 @@ def finish_raw(conn: Connection, mid: str, *, status: str, stored: int, duplicat
                source_party: str | None = None) -> None:
     """Record the outcome of processing; `source_party` (e.g. resolved from the EDIFACT UNB via the
     alias registry) fills in a message kept without a sender, never replaces a known one."""
-    values = dict(status=status, stored=raw_messages.c.stored + stored, duplicates=duplicates, rejected=rejected)
+    sql = "UPDATE raw_messages SET status = ?, stored = stored + ?, duplicates = ?, rejected = ?"
+    params: tuple = (status, stored, duplicates, rejected)
     if source_party:
-        values["source_party"] = func.coalesce(func.nullif(raw_messages.c.source_party, ""), source_party)
-    conn.execute(update(raw_messages).where(raw_messages.c.id == mid).values(**values))
+        sql += ", source_party = COALESCE(NULLIF(source_party, ''), ?)"
+        params += (source_party,)
+    sql += " WHERE id = ?"
+    _db(conn).execute(sql.replace("?", "%s") if _pg(conn) else sql, params + (mid,))
 
 
 def mark_raw(conn: Connection, mid: str, status: str) -> None:
@@ -81,13 +119,17 @@ def _q_key(kind: str, reason: str, detail) -> str:
     return json.dumps([kind, reason, detail], sort_keys=True, default=str)
 
 
-def quarantine_sync(conn: Connection, mid: str, rows: list[dict]) -> int:
+def quarantine_sync(conn: Connection, mid: str, rows: list[dict], fresh: bool = False) -> int:
     """Make the open quarantine of a message equal `rows`; returns how many are open.
 
     Re-sending or replaying a message re-evaluates all of it: entries it still produces stay
     open (attempts counted), new ones are added, and those it no longer produces are resolved.
-    So nothing is held twice, and a fixed alias closes the entries it explains.
+    So nothing is held twice, and a fixed alias closes the entries it explains. `fresh` says the
+    message was kept in this very transaction: it has no entries yet, nothing to read.
     """
+    if fresh:
+        quarantine_add(conn, rows)
+        return len(rows)
     open_rows = quarantine_open_for(conn, mid)
     have: dict[str, list[int]] = {}
     for r in open_rows:
@@ -162,10 +204,11 @@ def lock_containers(conn: Connection, equipment: list[str]) -> None:
     PostgreSQL: transaction-scoped advisory locks, taken in sorted order (no deadlock between
     two messages). SQLite needs none: its writers already take the database lock at BEGIN.
     """
-    if conn.dialect.name != "postgresql":
+    if not _pg(conn) or not equipment:
         return
-    for box in sorted(set(equipment)):
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%(k)s))", {"k": "trip:" + box})
+    # one round trip: the locks are taken row by row in the order of the (sorted) array
+    _db(conn).execute("SELECT count(pg_advisory_xact_lock(hashtext(k))) FROM unnest(%s::text[]) AS k",
+                      (["trip:" + box for box in sorted(set(equipment))],))
 
 
 def trips_of(conn: Connection, equipment: str) -> list[Trip]:
@@ -175,45 +218,44 @@ def trips_of(conn: Connection, equipment: str) -> list[Trip]:
 
 
 def trips_of_many(conn: Connection, equipment: list[str]) -> dict[str, list[Trip]]:
-    """Every trip of each container, oldest first, in one round trip per 500 containers."""
+    """Every trip of each container, oldest first, in one round trip (per 500 containers on SQLite);
+    plain rows, each distinct party list decoded once."""
     out: dict[str, list[Trip]] = {}
-    if conn.dialect.name == "sqlite":
-        return _trips_of_many_sqlite(conn, equipment)
-    for i in range(0, len(equipment), 500):
-        rows = conn.execute(select(trips).where(trips.c.equipment.in_(equipment[i:i + 500]))
-                            .order_by(trips.c.equipment, trips.c.starts_at)).all()
-        for r in rows:
-            out.setdefault(r.equipment, []).append(_trip(r))
-    return out
-
-
-def _trips_of_many_sqlite(conn: Connection, equipment: list[str]) -> dict[str, list[Trip]]:
-    """`trips_of_many` on SQLite: plain rows, each distinct party list decoded once."""
-    out: dict[str, list[Trip]] = {}
+    if not equipment:
+        return out
+    db = _db(conn)
+    sql = "SELECT id, equipment, booking_ref, parties, starts_at, ends_at FROM trips WHERE equipment "
+    if _pg(conn):
+        batches = [db.execute(sql + "= ANY(%s) ORDER BY equipment, starts_at", (list(equipment),))]
+    else:
+        batches = (db.execute(sql + f"IN ({_in(len(part))}) ORDER BY equipment, starts_at", part)
+                   for part in (equipment[i:i + 500] for i in range(0, len(equipment), 500)))
     party_sets: dict[str, frozenset] = {}
-    utc = timezone.utc
-    for i in range(0, len(equipment), 500):
-        part = equipment[i:i + 500]
-        for tid, box, bkg, parties, start, end in conn.exec_driver_sql(
-                "SELECT id, equipment, booking_ref, parties, starts_at, ends_at FROM trips WHERE equipment IN "
-                f"({','.join('?' * len(part))}) ORDER BY equipment, starts_at", tuple(part)):
+    for rows in batches:
+        for tid, box, bkg, parties, start, end in rows:
             ps = party_sets.get(parties)
             if ps is None:
                 ps = party_sets[parties] = frozenset(json.loads(parties) if parties else ())
-            out.setdefault(box, []).append(Trip(
-                id=tid, equipment=box, booking_ref=bkg, parties=ps,
-                starts_at=datetime.fromisoformat(start).replace(tzinfo=utc),
-                ends_at=datetime.fromisoformat(end).replace(tzinfo=utc) if end else None))
+            out.setdefault(box, []).append(Trip(id=tid, equipment=box, booking_ref=bkg, parties=ps,
+                                                starts_at=_utc(start), ends_at=_utc(end) if end else None))
     return out
 
 
 def booking_parties(conn: Connection, refs: list[str]) -> dict[str, set[str]]:
     """The parties of each known booking (shipper, forwarder, nominated)."""
     out: dict[str, set[str]] = {}
-    for i in range(0, len(refs), 500):
-        for b in conn.execute(select(bookings.c.ref, bookings.c.shipper, bookings.c.forwarder, bookings.c.nominated)
-                              .where(bookings.c.ref.in_(refs[i:i + 500]))).all():
-            out[b.ref] = {b.shipper, *([b.forwarder] if b.forwarder else []), *(b.nominated or [])}
+    if not refs:
+        return out
+    db = _db(conn)
+    sql = "SELECT ref, shipper, forwarder, nominated FROM bookings WHERE ref "
+    if _pg(conn):
+        batches = [db.execute(sql + "= ANY(%s)", (list(refs),))]
+    else:
+        batches = (db.execute(sql + f"IN ({_in(len(part))})", part)
+                   for part in (refs[i:i + 500] for i in range(0, len(refs), 500)))
+    for rows in batches:
+        for ref, shipper, forwarder, nominated in rows:
+            out[ref] = {shipper, *([forwarder] if forwarder else []), *(json.loads(nominated) if nominated else [])}
     return out
 
 
@@ -250,17 +292,26 @@ def move_trip_start(conn: Connection, trip_id: str, at: datetime) -> None:
 
 def save_trips(conn: Connection, before: dict[str, Trip], after: list[Trip], sizes: dict[str, str | None]) -> None:
     """Write a message's trip changes at once: new trips inserted, changed windows updated."""
-    now = datetime.now(timezone.utc)
-    new = [{"id": t.id, "equipment": t.equipment, "booking_ref": t.booking_ref, "parties": sorted(t.parties),
-            "size_type": sizes.get(t.id), "starts_at": t.starts_at, "ends_at": t.ends_at, "created_at": now}
-           for t in after if t.id not in before]
-    if new:
-        conn.execute(insert(trips), new)
-    moved = [{"tid": t.id, "s": t.starts_at, "e": t.ends_at} for t in after
+    pg = _pg(conn)
+    stored = (lambda v: v) if pg else _sqlite_time   # a time as the column type writes it
+    now = stored(datetime.now(timezone.utc))
+    new = [(t.id, t.equipment, t.booking_ref, _JSON(sorted(t.parties)), sizes.get(t.id), stored(t.starts_at),
+            stored(t.ends_at), now) for t in after if t.id not in before]
+    moved = [(stored(t.starts_at), stored(t.ends_at), t.id) for t in after
              if (old := before.get(t.id)) is not None and (old.starts_at, old.ends_at) != (t.starts_at, t.ends_at)]
-    if moved:
-        conn.execute(update(trips).where(trips.c.id == bindparam("tid"))
-                     .values(starts_at=bindparam("s"), ends_at=bindparam("e")), moved)
+    if not (new or moved):
+        return
+    cur = _db(conn).cursor()
+    try:
+        if new:
+            sql = ("INSERT INTO trips (id, equipment, booking_ref, parties, size_type, starts_at, ends_at, "
+                   "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            cur.executemany(sql.replace("?", "%s") if pg else sql, new)
+        if moved:
+            sql = "UPDATE trips SET starts_at = ?, ends_at = ? WHERE id = ?"
+            cur.executemany(sql.replace("?", "%s") if pg else sql, moved)
+    finally:
+        cur.close()
 
 
 def end_trip(conn: Connection, trip_id: str, at: datetime) -> None:
@@ -421,15 +472,84 @@ class Consists:
 
 def canonical_locations(conn: Connection, codes: list[str]) -> dict[str, str | None]:
     """Outside location code -> canonical ref (UN/LOCODE, else corridor id); None when unknown."""
-    folded = {c: fold(c) for c in codes}
-    found: dict[str, str] = {}
-    keys = sorted(set(folded.values()))
-    for i in range(0, len(keys), 500):
-        for r in conn.execute(select(aliases.c.value, aliases.c.target, locations.c.code)
-                              .select_from(aliases.outerjoin(locations, locations.c.id == aliases.c.target))
-                              .where(aliases.c.kind == "location", aliases.c.value.in_(keys[i:i + 500]))).all():
-            found[r.value] = r.code or r.target
-    return {c: found.get(f) for c, f in folded.items()}
+    return Registry(conn).locations(codes)
+
+
+# --- the registry as the ingest path reads it ---------------------------------------------------
+
+_MEMOS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # engine -> (generation, look-ups)
+_MEMOS_LOCK = threading.Lock()
+_MEMO_MAX = 100_000   # look-ups kept per database: senders' typos must not grow it without end
+_UNSEEN = object()
+
+
+class Registry:
+    """Sender ids, place codes and their time zones, looked up through the alias registry.
+
+    Answers are kept per database (engine) in this process for as long as the registry
+    generation stays the same: every alias or party change renews it in its own transaction
+    (store.parties.registry_changed), so a change made anywhere counts from the next message on,
+    and an unchanged registry costs one read per message. A memo is only ever filled by reads
+    made after its generation was read, and a new generation starts an empty one.
+    """
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        sql = "SELECT value FROM meta_kv WHERE key = " + ("%s" if _pg(conn) else "?")
+        row = _db(conn).execute(sql, (REGISTRY_GENERATION,)).fetchone()
+        generation = row[0] if row else None
+        with _MEMOS_LOCK:
+            held = _MEMOS.get(conn.engine)
+            if held is None or held[0] != generation:
+                held = _MEMOS[conn.engine] = (generation, {})
+        self.memo: dict = held[1]
+
+    def party(self, code: str) -> str | None:
+        """The party an outside sender id stands for (an alias, else a party of that id), or None."""
+        found = self.memo.get(("party", code), _UNSEEN)
+        if found is _UNSEEN:
+            found = resolve_alias(self.conn, "party", code) or (code if get_party(self.conn, code) else None)
+            self._keep({("party", code): found})
+        return found
+
+    def places(self, codes) -> dict[str, tuple[str | None, str | None]]:
+        """Outside location code -> (canonical ref, IANA zone); (None, None) when unknown."""
+        out, missing = {}, []
+        for c in set(codes):
+            answer = self.memo.get(("place", c), _UNSEEN)
+            if answer is _UNSEEN:
+                missing.append(c)
+            else:
+                out[c] = answer
+        if missing:
+            folded = {c: fold(c) for c in missing}
+            keys = sorted(set(folded.values()))
+            sql = ("SELECT a.value, a.target, l.code, l.timezone FROM aliases a "
+                   "LEFT OUTER JOIN locations l ON l.id = a.target WHERE a.kind = 'location' AND a.value ")
+            db = _db(self.conn)
+            if _pg(self.conn):
+                rows = db.execute(sql + "= ANY(%s)", (keys,)).fetchall()
+            else:
+                rows = [r for i in range(0, len(keys), 500)
+                        for r in db.execute(sql + f"IN ({_in(len(keys[i:i + 500]))})", keys[i:i + 500])]
+            found = {value: (code or target, zone) for value, target, code, zone in rows}
+            answers = {c: found.get(f, (None, None)) for c, f in folded.items()}
+            self._keep({("place", c): a for c, a in answers.items()})
+            out.update(answers)
+        return out
+
+    def _keep(self, answers: dict) -> None:
+        if len(self.memo) + len(answers) > _MEMO_MAX:
+            self.memo.clear()   # start over rather than grow: the next messages read again
+        self.memo.update(answers)
+
+    def locations(self, codes) -> dict[str, str | None]:
+        """Outside location code -> canonical ref (UN/LOCODE, else corridor id); None when unknown."""
+        return {c: ref for c, (ref, _zone) in self.places(codes).items()}
+
+    def zone(self, code: str) -> str | None:
+        """The IANA zone name of the place an outside code stands for, None when unknown."""
+        return self.places((code,))[code][1] if code else None
 
 
 def departure_for_call(conn: Connection, location: str, voyage: str | None, operator: str, *,

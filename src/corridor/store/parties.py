@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import unicodedata
+import uuid
 from datetime import datetime, timezone
 
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..domain.parties import Party, Role
-from .tables import aliases, parties
+from .tables import aliases, meta_kv, parties
+
+# meta_kv key of the registry generation: a fresh random value on every alias or party change,
+# so each process's cache of look-ups (store.ingest.Registry) knows it must read again
+REGISTRY_GENERATION = "registry_generation"
 
 
 def fold(value: str) -> str:
@@ -26,6 +33,7 @@ def upsert_party(conn: Connection, p: Party) -> None:
         conn.execute(insert(parties).values(id=p.id, created_at=datetime.now(timezone.utc), **values))
     for edi in p.edi_ids:
         set_alias(conn, "party", edi, p.id, note="EDIFACT interchange id")
+    registry_changed(conn)   # a new party id is a sender the ingest path may now resolve
 
 
 def _party(r) -> Party:
@@ -47,6 +55,19 @@ def set_alias(conn: Connection, kind: str, value: str, target: str, note: str = 
     key = fold(value)
     conn.execute(delete(aliases).where(aliases.c.kind == kind, aliases.c.value == key))
     conn.execute(insert(aliases).values(kind=kind, value=key, target=target, note=note))
+    registry_changed(conn)
+
+
+def registry_changed(conn: Connection) -> None:
+    """Mark the alias registry and the parties changed, in the same transaction as the change.
+
+    A random value, not a counter: a database copied or re-created from a template can never
+    present an old generation with new contents.
+    """
+    token = uuid.uuid4().hex
+    ins = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(meta_kv)
+    conn.execute(ins.values(key=REGISTRY_GENERATION, value=token)
+                 .on_conflict_do_update(index_elements=["key"], set_={"value": token}))
 
 
 def resolve_alias(conn: Connection, kind: str, value: str) -> str | None:

@@ -28,6 +28,7 @@ def map_message(ctx: Context) -> list[Event]:
         raise Reject("CODECO without any EQD (container)", bgm, "EQD", "EQD+CN+<container number>")
     created = ctx.created()
     head_tdt = find(head, "TDT")
+    head_refs = ctx.references(head)
     events = []
     for group in groups:
         try:
@@ -44,7 +45,7 @@ def map_message(ctx: Context) -> list[Event]:
             events.append(Event(
                 kind=EventKind.EQUIPMENT, code=code, classifier=Classifier.ACT, event_time=timed[0],
                 location=place, equipment=eq, size_type=size, empty=empty, transport_call=call,
-                references=tuple(ctx.references(head) + ctx.references(group)),
+                references=tuple(head_refs + ctx.references(group)),
                 source_party=ctx.source_party, message_id=ctx.message_id, created_at=created,
                 event_id=f"{ctx.msg.ref}:{group[0].pos}"))
         except Reject as r:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Callable, Iterable
 
 from corridor.domain.equipment import container_number
@@ -24,6 +25,8 @@ REFERENCES = {"BN": "BKG", "BM": "BOL", "MB": "BOL", "BH": "BOL", "CN": "CN", "A
               "SMG": "SMGS", "CIM": "CIM", "AJE": "TRN", "AAN": "TRN"}
 # shape of an attempt at an ISO 6346 number: 4 letters then 6-7 digits (spaces and dashes allowed)
 _ISO_SHAPED = re.compile(r"^[A-Z]{3}[A-Z0-9]\s?-?\s?\d{6}\s?-?\s?\d?$")
+# a terminal reports the same containers over and over; a wrong number raises each time (not cached)
+_container = lru_cache(maxsize=65536)(container_number)
 
 
 class Reject(Exception):
@@ -110,7 +113,7 @@ class Context:
             self.warn(f"equipment {raw!r} is of type {qual!r}, not a container (CN); kept without ISO 6346 check")
             return raw, size, empty
         try:
-            return container_number(raw), size, empty
+            return _container(raw), size, empty
         except InvalidEquipment as exc:
             if _ISO_SHAPED.match(raw.upper()):
                 raise Reject(str(exc), eqd, "EQD/C237", "an ISO 6346 container number") from None
@@ -208,10 +211,11 @@ def dedupe(ctx: Context, events: list) -> list:
     """The events without exact repeats (same dedup key) inside one message, warning about them."""
     seen, out = set(), []
     for e in events:
-        if e.dedup_key in seen:
+        key = e.dedup_key
+        if key in seen:
             ctx.warn(f"message {ctx.msg.ref!r}: {e.code} of {e.subject or 'the same subject'} is repeated; "
                      f"kept once")
             continue
-        seen.add(e.dedup_key)
+        seen.add(key)
         out.append(e)
     return out

@@ -14,6 +14,14 @@ FORMATS = {
     "303": (12, "%Y%m%d%H%M", True), "304": (14, "%Y%m%d%H%M%S", True),
 }
 _BY_DIGITS = {8: "102", 12: "203", 14: "204", 10: "201", 6: "101"}
+# four-digit-year patterns read by slicing: where the plain split is a valid time strptime gives the
+# same, and anything else still goes to strptime (its reading and its error text)
+_SLICES = {
+    "%Y%m%d": (8, lambda d: datetime(int(d[:4]), int(d[4:6]), int(d[6:8]))),
+    "%Y%m%d%H%M": (12, lambda d: datetime(int(d[:4]), int(d[4:6]), int(d[6:8]), int(d[8:10]), int(d[10:12]))),
+    "%Y%m%d%H%M%S": (14, lambda d: datetime(int(d[:4]), int(d[4:6]), int(d[6:8]), int(d[8:10]), int(d[10:12]),
+                                            int(d[12:14]))),
+}
 _ZONE = re.compile(r"^(?:(?P<utc>Z|UTC|GMT|UT)|(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>\d{2})?)$")
 
 
@@ -47,7 +55,7 @@ def parse_dtm(value: str, fmt: str) -> tuple[datetime, bool, str | None]:
     if zone and not spec[2]:
         raise DateError(f"{value!r}: format {fmt} carries no time zone, but {zone!r} follows the digits")
     try:
-        dt = datetime.strptime(head, spec[1])
+        dt = _sliced(head, spec[1]) or datetime.strptime(head, spec[1])
     except ValueError as exc:
         raise DateError(f"{value!r} is not a valid date ({exc})") from None
     if spec[1].startswith("%y"):   # two-digit years: 70-99 are the 1900s, like the UNB rule
@@ -63,6 +71,17 @@ def parse_dtm(value: str, fmt: str) -> tuple[datetime, bool, str | None]:
     if offset > timedelta(hours=14):
         raise DateError(f"{value!r}: offset {zone} is beyond ±14:00")
     return dt.replace(tzinfo=timezone(offset if m["sign"] == "+" else -offset)), True, note
+
+
+def _sliced(digits: str, pattern: str) -> datetime | None:
+    """The datetime of all-digit text in a four-digit-year pattern, None when the plain split fails."""
+    spec = _SLICES.get(pattern)
+    if spec is None or len(digits) != spec[0]:
+        return None
+    try:
+        return spec[1](digits)
+    except ValueError:
+        return None
 
 
 def localize(dt: datetime, zone: tzinfo | None) -> datetime:

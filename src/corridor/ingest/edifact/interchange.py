@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from pydifact.control import Characters
 from pydifact.exceptions import EDISyntaxError
-from pydifact.parser import Parser, TokenIterator
+from pydifact.parser import Parser
 from pydifact.tokenizer import Tokenizer
 
 from corridor.ingest.results import Rejection
@@ -222,7 +222,9 @@ def _segments(body: str, chars: Characters, env: Envelope, first_pos: int):
     parser = Parser(characters=chars)
     while start < len(body):
         tokenizer = Tokenizer()
-        raws = parser.convert_tokens_to_raw_segments(TokenIterator(tokenizer.get_tokens(body[start:], chars)))
+        # the token stream straight in: the parser only iterates it (TokenIterator's push-back is
+        # for pydifact's own loop), so no wrapper call per token
+        raws = parser.convert_tokens_to_raw_segments(tokenizer.get_tokens(body[start:], chars))
         try:
             for raw in raws:
                 tag = raw[0]
