@@ -43,14 +43,39 @@ class Feed:
 class Sink:
     """Posts the twin's messages through the real ingest path (corridor.ingest.service.Ingestor)."""
 
-    def __init__(self, store, mqtt_url: str | None = None):
+    def __init__(self, store, mqtt_url: str | None = None, parse_workers: int = 0):
         from corridor.ingest.service import Ingestor
         self.ingestor = Ingestor(store)
         self.feed = Feed()
         self.positions = importlib.util.find_spec("corridor.ingest.positions") is not None
         self.mqtt = PositionPublisher(mqtt_url) if mqtt_url else None
+        self.pool = None
+        if parse_workers:
+            from corridor.ingest.pool import ParsePool
+            self.pool = ParsePool(store, parse_workers)
 
-    def __call__(self, msg: Message, received_at: datetime) -> None:
+    @staticmethod
+    def _sender(msg: Message) -> str | None:
+        # EDIFACT senders are known by their UNB interchange id (the alias registry), as in reality
+        return None if msg.fmt == "edifact" else msg.party
+
+    def window(self, messages: list[Message], received_at: datetime) -> None:
+        """Ingest one window's messages in order; with a parse pool, the costly parses of the
+        window start at once on the other cores while the earlier messages are stored."""
+        ahead = {}
+        if self.pool:
+            ahead = {i: self.pool.submit(m.content, m.fmt, self._sender(m), received_at)
+                     for i, m in enumerate(messages) if self.pool.takes(m.fmt)}
+        for i, msg in enumerate(messages):
+            self(msg, received_at, ahead.get(i))
+
+    def close(self) -> None:
+        if self.pool:
+            self.pool.close()
+        if self.mqtt:
+            self.mqtt.close()
+
+    def __call__(self, msg: Message, received_at: datetime, parsed=None) -> None:
         f = self.feed
         if msg.fmt == "position-json" and self.mqtt:   # trackers speak MQTT, as in the field
             f.by_format["mqtt"] += self.mqtt.publish(msg.party, json.loads(msg.content))
@@ -60,9 +85,9 @@ class Sink:
             f.skipped_formats.add(msg.fmt)
             return
         t = time.perf_counter()
-        # EDIFACT senders are known by their UNB interchange id (the alias registry), as in reality
-        out = self.ingestor.ingest(msg.content, source_party=None if msg.fmt == "edifact" else msg.party,
-                                   fmt=msg.fmt, received_at=received_at)
+        extra = {"parsed": parsed.result()} if parsed is not None else {}
+        out = self.ingestor.ingest(msg.content, source_party=self._sender(msg), fmt=msg.fmt,
+                                   received_at=received_at, **extra)
         f.ingest_seconds += time.perf_counter() - t
         f.messages += 1
         f.records += msg.records
@@ -181,13 +206,15 @@ class Result:
 
 
 def simulate(store=None, scenario: Scenario | None = None, *, days: float = 365, seed: int = 1,
-             batch_hours: float = 24, progress=None, mqtt_url: str | None = None) -> Result:
+             batch_hours: float = 24, progress=None, mqtt_url: str | None = None,
+             parse_workers: int = 0) -> Result:
     """Run the model for `days`; with a store, every report goes through the ingest path.
 
     With a store the shippers book through the booking service on the store's timetable (the run
     starts on the timetable's first day when the scenario's start is outside it) and storms are
     published as closure notices. `progress(done_days, total_days)` is called after each window.
-    Without a store the model runs alone (what-if comparisons, calibration).
+    Without a store the model runs alone (what-if comparisons, calibration). `parse_workers`
+    processes parse EDIFACT while the caller stores (corridor.ingest.pool).
     """
     scenario = scenario or load_scenario()
     network = load_network()
@@ -196,7 +223,7 @@ def simulate(store=None, scenario: Scenario | None = None, *, days: float = 365,
     outbox = Outbox()
     if store is not None:
         edi_ids = ensure_parties(store)
-        sink = Sink(store, mqtt_url)
+        sink = Sink(store, mqtt_url, parse_workers)
         begin = datetime(scenario.start.year, scenario.start.month, scenario.start.day, tzinfo=UTC)
         begin = timetable_start(store, begin, days)
         if begin.date() != scenario.start:
@@ -212,14 +239,12 @@ def simulate(store=None, scenario: Scenario | None = None, *, days: float = 365,
             t = min(end, t + batch_hours)
             twin.env.run(until=t)
             if sink:
-                received = twin.t0 + timedelta(hours=t)
-                for msg in outbox.drain(edi_ids):
-                    sink(msg, received)
+                sink.window(outbox.drain(edi_ids), twin.t0 + timedelta(hours=t))
             if progress:
                 progress(t / 24, days)
     finally:
-        if sink and sink.mqtt:
-            sink.mqtt.close()
+        if sink:
+            sink.close()
     return Result(scenario, seed, days, twin, sink.feed if sink else None, time.perf_counter() - wall)
 
 
@@ -271,6 +296,5 @@ def run_live(store, speed: float = 3600, stop_event: threading.Event | None = No
             sim_h = advance(min(target, max_days * 24), 1.0)
             stop_event.wait(max(0.0, tick_seconds - ((time.monotonic() - live_wall) % tick_seconds)))
     finally:
-        if sink.mqtt:
-            sink.mqtt.close()
+        sink.close()
     return Result(scenario, seed, twin.env.now / 24, twin, sink.feed, time.perf_counter() - wall)
