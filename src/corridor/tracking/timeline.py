@@ -1,10 +1,21 @@
 """Timelines: a container trip (or a booking's trips) as legs and milestones with planned,
 estimated and actual times, the current state from `trip_status`, the latest position joined to
-its leg, the ETA with its range, and the alerts. Reads only what the viewer may see."""
+its leg, the ETA with its range, and the alerts. Reads only what the viewer may see.
+
+A trip's timeline depends on its events and on one row (`store.reads.head_query`: the trips row,
+the status row, the booking's destination, the newest event seq). A timeline that shows every
+event of the trip (to the administrator and to the trip's own parties) is kept per process with
+that row; a read compares the row and rebuilds only when something changed, so a new event or
+ETA is seen at once. Viewers who see part of a trip (operators, authorities) get it built each time.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import threading
+import weakref
+from collections import OrderedDict
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -13,13 +24,14 @@ from sqlalchemy import Connection, and_, or_, select
 from ..access.visibility import Viewer, event_clause, trip_clause
 from ..domain.equipment import is_container_number
 from ..domain.events import Event
+from ..store import reads
 from ..store import tracking as repo
-from ..store.events import row_to_event, select_events
-from ..store.tables import bookings, events, locations, trip_status, trips
+from ..store.tables import events, locations, trips
 
 KIND = {"LOAD": "load", "DEPA": "depart", "ARRI": "arrive", "DISC": "discharge", "GTIN": "gate_in",
         "GTOT": "gate_out", "PICK": "pick_up", "DROP": "drop_off", "STUF": "stuff", "STRP": "strip",
         "INSP": "inspect"}
+KEPT_PER_STORE = 4096   # timelines kept (as JSON, about 6 kB each) per store and process
 
 
 def event_json(seq: int, e: Event, received_at: datetime | None = None) -> dict:
@@ -35,9 +47,14 @@ def event_json(seq: int, e: Event, received_at: datetime | None = None) -> dict:
             "received_at": received_at.isoformat() if received_at else None}
 
 
-def _visible(q, v: Viewer):
-    c = event_clause(v)
-    return q if c is None else q.where(c)
+@lru_cache(maxsize=512)
+def _offset(minutes: int) -> timezone:
+    return timezone(timedelta(minutes=minutes))
+
+
+def sender_time(e) -> datetime:
+    """An event row's time in the sender's offset, as the log keeps it (`store.events.row_to_event`)."""
+    return e.event_time.astimezone(_offset(e.event_offset))
 
 
 def _places(conn: Connection) -> dict[str, dict]:
@@ -57,26 +74,32 @@ def _read_places(conn: Connection) -> dict[str, dict]:
     return out
 
 
-def milestones(items: list[tuple[int, Event]], places: dict[str, dict]) -> list[dict]:
-    """Milestones (one per code, place and vehicle) with planned/estimated/actual; latest report wins."""
+_FIELD = {"PLN": "planned", "EST": "estimated", "ACT": "actual"}
+
+
+def milestones(items: list, places: dict[str, dict]) -> list[dict]:
+    """Milestones (one per code, place and vehicle) with planned/estimated/actual; latest report wins.
+    `items`: a trip's event rows (`store.reads.EVENT_FACTS`) in append order."""
     ms: dict[tuple, dict] = {}
-    for seq, e in items:
-        if e.kind.value in ("IOT", "ALERT", "SHIPMENT"):
+    for e in items:
+        if e.kind in ("IOT", "ALERT", "SHIPMENT"):
             continue
-        tc = e.transport_call
-        vehicle = (tc.voyage or tc.vehicle or tc.departure_id) if tc else None
+        call = e.mode or e.voyage or e.vehicle or e.departure_id or e.facility_code   # it has a transport call
+        vehicle = (e.voyage or e.vehicle or e.departure_id) if call else None
         key = (e.code, e.location, vehicle)
         if vehicle is None:   # a report without the vehicle (Corridor's ETA) joins that milestone
             key = next((k for k in ms if k[:2] == key[:2]), key)
-        m = ms.setdefault(key, {"code": e.code, "milestone": KIND.get(e.code, e.code.lower()), "location": e.location,
-                                "vehicle": vehicle, "mode": tc.mode if tc else None,
-                                "departure_id": tc.departure_id if tc else None,
-                                "planned": None, "estimated": None, "actual": None, "seq": seq})
-        field = {"PLN": "planned", "EST": "estimated", "ACT": "actual"}[e.classifier.value]
-        m[field] = e.event_time.isoformat()   # append order: a later EST supersedes an earlier one
-        if e.classifier.value == "EST" and e.extra.get("eta_low"):
+        m = ms.get(key)
+        if m is None:
+            m = ms[key] = {"code": e.code, "milestone": KIND.get(e.code, e.code.lower()), "location": e.location,
+                           "vehicle": vehicle, "mode": (e.mode or "") if call else None,
+                           "departure_id": e.departure_id if call else None,
+                           "planned": None, "estimated": None, "actual": None, "seq": e.seq}
+        field = _FIELD[e.classifier]
+        m[field] = sender_time(e).isoformat()   # append order: a later EST supersedes an earlier one
+        if field == "estimated" and e.extra and e.extra.get("eta_low"):
             m["estimated_range"] = [e.extra["eta_low"], e.extra["eta_high"]]
-        m["seq"] = max(m["seq"], seq)
+        m["seq"] = max(m["seq"], e.seq)
         p = places.get(e.location or "", {})
         if p.get("border"):
             m["border_crossing"] = True
@@ -140,73 +163,197 @@ def _leg_at(ls: list[dict], when: str) -> dict | None:
     return None
 
 
-def trip_timeline(conn: Connection, trip_id: str, v: Viewer) -> dict | None:
-    """The timeline of one trip as the viewer may see it; None when it does not exist for them."""
-    q = select(trips).where(trips.c.id == trip_id)
-    tc = trip_clause(v)
-    t = conn.execute(q if tc is None else q.where(tc)).first()
-    if t is None:
-        return None
-    rows = conn.execute(_visible(select_events().where(events.c.trip_id == trip_id), v)).all()
-    items = [(r.seq, row_to_event(r)) for r in rows]
-    st = conn.execute(select(trip_status).where(trip_status.c.trip_id == trip_id)).first()
-    ms = milestones(items, _places(conn))
-    ls = legs(ms)
-    pos = None
-    if st is not None and st.lat is not None:
-        when = st.position_at.isoformat()
-        leg = _leg_at(ls, when)
-        pos = {"lat": st.lat, "lon": st.lon, "at": when, "leg": leg["vehicle"] if leg else None}
-    zones = repo.zones(conn)
-    where = st.location if st is not None else None
-    dest = _destination(conn, t.booking_ref, ms)
-    if pos:
-        pos["at"] = local(pos["at"], where, zones)
-    _localize(ms, ls, zones)
-    alerts = [{"code": e.code, "at": local(e.event_time, e.location, zones), "reason": e.reason,
-               "location": e.location} for _, e in items if e.kind.value == "ALERT"]
-    return {
-        "trip_id": t.id, "equipment": t.equipment, "booking_ref": t.booking_ref,
-        "starts_at": t.starts_at.isoformat(), "ends_at": t.ends_at.isoformat() if t.ends_at else None,
-        "status": None if st is None else {
-            "state": st.state, "location": st.location, "vehicle": st.vehicle, "departure_id": st.departure_id,
-            "since": local(st.since, where, zones), "last_heard_at": local(st.last_heard_at, where, zones),
-            "timezone": zones.get(where or "")},
-        "eta": None if st is None or st.eta is None else {
-            "eta": local(st.eta, dest, zones), "low": local(st.eta_low, dest, zones),
-            "high": local(st.eta_high, dest, zones), "destination": dest, "timezone": zones.get(dest or "")},
-        "position": pos, "legs": ls, "milestones": ms, "alerts": alerts,
-    }
+# --- reads ----------------------------------------------------------------------------------------
+
+_QUERIES = {"status": reads.status_query, "head": reads.head_query}
 
 
-def _destination(conn: Connection, booking_ref: str | None, ms: list[dict]) -> str | None:
-    """Where the ETA points: the booking's destination, else the last estimated discharge place."""
-    if booking_ref:
-        r = conn.execute(select(bookings.c.destination).where(bookings.c.ref == booking_ref)).first()
-        if r is not None:
-            return r.destination
-    return next((m["location"] for m in reversed(ms) if m["code"] == "DISC" and m["estimated"]), None)
+def _prepared(conn: Connection, what: str, by: str, v: Viewer) -> reads.Prepared:
+    """The statement of `what` by `by` for this viewer: compiled per viewer only when visibility
+    narrows it (the administrator's has no clause)."""
+    if v.sees_all:
+        return reads.prepared(conn, (what, by, None), _QUERIES[what], by)
+    return reads.prepared(conn, (what, by, v), lambda: _QUERIES[what](by, trip_clause(v)))
+
+
+def _find(conn: Connection, what: str, ref: str, v: Viewer) -> tuple | None:
+    """The row of the viewer's latest visible trip of a container number, or of a trip id.
+
+    Container numbers are 11 characters and Corridor's trip ids longer ('<box>-<start>'), so the
+    likely column is read first and the other only when that finds nothing (one indexed read)."""
+    up = ref.upper()
+    if len(up) == 11:
+        rows = _prepared(conn, what, "equipment", v).rows(conn, up) or \
+            _prepared(conn, what, "trip", v).rows(conn, ref)
+    else:
+        rows = _prepared(conn, what, "trip", v).rows(conn, ref) or \
+            _prepared(conn, what, "equipment", v).rows(conn, up)
+    return rows[0] if rows else None
+
+
+def container_status(conn: Connection, ref: str, v: Viewer):
+    """The status of the viewer's latest visible trip of a container number or trip id: its
+    `trip_status` row (as `status.get` has it, as a named tuple) with `trip`, the trip id; None
+    when there is no such trip or nothing has been heard of it yet."""
+    row = _find(conn, "status", ref, v)
+    return None if row is None or row.trip_id is None else row
 
 
 def latest_trip(conn: Connection, ref: str, v: Viewer) -> str | None:
     """A trip id given as such, or the viewer's latest visible trip of a container number."""
-    tc = trip_clause(v)
-    q = select(trips.c.id).where(or_(trips.c.id == ref, trips.c.equipment == ref.upper()))
-    q = q.order_by(trips.c.starts_at.desc()).limit(1)
-    r = conn.execute(q if tc is None else q.where(tc)).first()
-    return r.id if r else None
+    row = _find(conn, "status", ref, v)
+    return row.trip if row else None
+
+
+class _Kept:
+    """A timeline's JSON and what it was built from (the head row, zones and places)."""
+
+    __slots__ = ("stamp", "zones", "places", "body")
+
+    def __init__(self, stamp: tuple, zones: dict, places: dict, body: bytes):
+        self.stamp, self.zones, self.places, self.body = stamp, zones, places, body
+
+
+class _Shelf:
+    """Kept timelines of one store, least recently read dropped first."""
+
+    def __init__(self):
+        self.items: OrderedDict[str, _Kept] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, trip_id: str) -> _Kept | None:
+        with self.lock:
+            k = self.items.get(trip_id)
+            if k is not None:
+                self.items.move_to_end(trip_id)
+            return k
+
+    def put(self, trip_id: str, kept: _Kept) -> None:
+        with self.lock:
+            self.items[trip_id] = kept
+            self.items.move_to_end(trip_id)
+            while len(self.items) > KEPT_PER_STORE:
+                self.items.popitem(last=False)
+
+
+_SHELVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # engine -> _Shelf
+
+
+def _shelf(conn: Connection) -> _Shelf:
+    s = _SHELVES.get(conn.engine)
+    if s is None:
+        s = _SHELVES.setdefault(conn.engine, _Shelf())
+    return s
+
+
+def forget(conn: Connection | None = None) -> None:
+    """Drop the kept timelines (of one store, or all): the next reads build them again."""
+    if conn is None:
+        _SHELVES.clear()
+    else:
+        _SHELVES.pop(conn.engine, None)
+
+
+def _same(k: _Kept, zones: dict, places: dict) -> bool:
+    """The kept timeline was made with these zones and places (reread every minute: compared
+    once by content, then by identity)."""
+    if k.zones is zones and k.places is places:
+        return True
+    if k.zones == zones and k.places == places:
+        k.zones, k.places = zones, places
+        return True
+    return False
+
+
+def _timeline(conn: Connection, h, v: Viewer) -> tuple[dict | None, bytes | None]:
+    """(doc, body) of one head row's timeline as the viewer may see it: a kept JSON body (no doc),
+    or a doc just built, with its body when it is kept (a whole trip, seen by its parties)."""
+    whole = v.sees_all or f'"{v.id}"' in (h.parties or "")   # the trip's own party sees all its events
+    zones, places = repo.zones(conn), _places(conn)
+    if not whole:
+        q = reads.prepared(conn, ("events", v), lambda: reads.trip_events_query(event_clause(v)))
+        return _build(h, q.rows(conn, h.id), zones, places), None
+    shelf = _shelf(conn)
+    k = shelf.get(h.id)
+    if k is not None and k.stamp == h and _same(k, zones, places):
+        return None, k.body
+    q = reads.prepared(conn, ("events", None), reads.trip_events_query)
+    doc = _build(h, q.rows(conn, h.id), zones, places)
+    body = _json(doc)
+    shelf.put(h.id, _Kept(h, zones, places, body))
+    return doc, body
+
+
+def _doc(answer: tuple[dict | None, bytes | None]) -> dict:
+    doc, body = answer
+    return doc if doc is not None else json.loads(body)   # a fresh dict: the caller may change it
+
+
+def _build(h, items: list, zones: dict[str, str], places: dict[str, dict]) -> dict:
+    ms = milestones(items, places)
+    ls = legs(ms)
+    pos = None
+    if h.st_lat is not None:
+        when = h.st_position_at.isoformat()
+        leg = _leg_at(ls, when)
+        pos = {"lat": h.st_lat, "lon": h.st_lon, "at": when, "leg": leg["vehicle"] if leg else None}
+    has_status = h.st_trip_id is not None
+    where = h.st_location
+    dest = h.destination or next((m["location"] for m in reversed(ms) if m["code"] == "DISC" and m["estimated"]),
+                                 None)   # the booking's destination, else the last estimated discharge place
+    if pos:
+        pos["at"] = local(pos["at"], where, zones)
+    _localize(ms, ls, zones)
+    alerts = [{"code": e.code, "at": local(sender_time(e), e.location, zones), "reason": e.reason,
+               "location": e.location} for e in items if e.kind == "ALERT"]
+    return {
+        "trip_id": h.id, "equipment": h.equipment, "booking_ref": h.booking_ref,
+        "starts_at": h.starts_at.isoformat(), "ends_at": h.ends_at.isoformat() if h.ends_at else None,
+        "status": None if not has_status else {
+            "state": h.st_state, "location": where, "vehicle": h.st_vehicle,
+            "departure_id": h.st_departure_id, "since": local(h.st_since, where, zones),
+            "last_heard_at": local(h.st_last_heard_at, where, zones), "timezone": zones.get(where or "")},
+        "eta": None if not has_status or h.st_eta is None else {
+            "eta": local(h.st_eta, dest, zones), "low": local(h.st_eta_low, dest, zones),
+            "high": local(h.st_eta_high, dest, zones), "destination": dest, "timezone": zones.get(dest or "")},
+        "position": pos, "legs": ls, "milestones": ms, "alerts": alerts,
+    }
+
+
+def _json(doc: dict) -> bytes:
+    """The body FastAPI's JSONResponse would send for `doc`."""
+    return json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+def trip_timeline(conn: Connection, trip_id: str, v: Viewer) -> dict | None:
+    """The timeline of one trip as the viewer may see it; None when it does not exist for them."""
+    rows = _prepared(conn, "head", "trip", v).rows(conn, trip_id)
+    return _doc(_timeline(conn, rows[0], v)) if rows else None
+
+
+def container_timeline(conn: Connection, ref: str, v: Viewer) -> dict | None:
+    """The timeline of the viewer's latest visible trip of a container number (or of a trip id)."""
+    row = _find(conn, "head", ref, v)
+    return None if row is None else _doc(_timeline(conn, row, v))
+
+
+def container_json(conn: Connection, ref: str, v: Viewer) -> bytes | None:
+    """`container_timeline` as the JSON body of the API answer (kept with the timeline)."""
+    row = _find(conn, "head", ref, v)
+    if row is None:
+        return None
+    doc, body = _timeline(conn, row, v)
+    return body if body is not None else _json(doc)
 
 
 def booking_timeline(conn: Connection, ref: str, v: Viewer) -> dict | None:
     """Every visible trip of a booking with its timeline, and the booking's latest ETA."""
-    tc = trip_clause(v)
-    q = select(trips.c.id).where(trips.c.booking_ref == ref).order_by(trips.c.equipment)
-    ids = conn.execute(q if tc is None else q.where(tc)).scalars().all()
-    if not ids:
+    rows = _prepared(conn, "head", "booking", v).rows(conn, ref)
+    if not rows:
         return None
-    tls = [t for i in ids if (t := trip_timeline(conn, i, v))]
-    b = conn.execute(select(bookings.c.origin, bookings.c.destination, bookings.c.promised_arrival, bookings.c.status)
-                     .where(bookings.c.ref == ref)).first()
+    tls = [_doc(_timeline(conn, r, v)) for r in rows]
+    bq = reads.prepared(conn, ("booking",), reads.booking_query)
+    b = next(iter(bq.rows(conn, ref)), None)
     etas = [t["eta"] for t in tls if t["eta"]]
     return {"booking_ref": ref,
             "booking": None if b is None else {"origin": b.origin, "destination": b.destination, "status": b.status,
