@@ -26,6 +26,10 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=60000")
+        # the event log's indexes are on random keys: a page cache of 64 MiB (not 2) keeps their
+        # inner pages in memory, and checkpoints every 16 MiB of WAL (not 4) fsync less often
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.execute("PRAGMA wal_autocheckpoint=4096")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -1,16 +1,20 @@
-"""Tracking reads and writes: trip status rows, booking destinations, zones, positions, deliveries.
+"""Tracking reads and writes: trip status rows, booking plans, published ETAs, the ETA's reference
+data (places, timetable, history), subscriptions and their outbox, zones, positions, deliveries.
 
-Bulk by design: the ingest hook calls these once per batch of events, never once per event.
+Bulk by design: the ingest hook calls these once per batch of events, never once per event or trip.
 """
 
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import Callable
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
-from .tables import bookings, deliveries, departures, locations, subscriptions, trip_status, trips
+from .tables import (booking_legs, bookings, deliveries, departures, events, links, locations, outbox,
+                     subscriptions, trip_status, trips)
+from .types import UTCDateTime
 
 STATUS_COLUMNS = [c.name for c in trip_status.columns if c.name != "trip_id"]
 PLACES_TTL_S = 60.0   # places change only when an operator edits the network
@@ -28,12 +32,78 @@ def cached(conn: Connection, name: str, build: Callable[[Connection], object]):
     return value
 
 
+# The status rows are read and written on every ingest batch: plain driver SQL there, because
+# SQLAlchemy's per-value processing cost more than the queries. Values convert as UTCDateTime does.
+_STATUS_NAMES = [c.name for c in trip_status.columns]
+_STATUS_TIMES = {c.name for c in trip_status.columns if isinstance(c.type, UTCDateTime)}
+# what folding events in changes; equipment, booking and the ETA stay as they were read
+MOVING_COLUMNS = ["state", "location", "vehicle", "departure_id", "since", "last_event_seq", "last_heard_at",
+                  "lat", "lon", "position_at", "parties"]
+_CHUNK = 500   # bound parameters per IN list (old SQLite builds allow 999)
+_UTC = timezone.utc
+
+
+def _ph(conn: Connection) -> str:
+    return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
+def _from_db(v):
+    """A stored time as an aware UTC datetime (what UTCDateTime returns)."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        v = datetime.fromisoformat(v)
+    return v.replace(tzinfo=_UTC) if v.tzinfo is None else v.astimezone(_UTC)
+
+
+def _to_db(conn: Connection) -> Callable:
+    """Aware datetime -> the driver value UTCDateTime would bind (SQLite: SQLAlchemy's text format).
+
+    Memoised per call: the boxes of one train share their times."""
+    memo: dict = {None: None}
+    sqlite = conn.dialect.name == "sqlite"
+
+    def to_db(v):
+        out = memo.get(v, memo)
+        if out is memo:
+            u = v.astimezone(_UTC)
+            out = memo[v] = u.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else u
+        return out
+    return to_db
+
+
+def _times_from_db() -> Callable:
+    """`_from_db`, memoised for one read."""
+    memo: dict = {None: None}
+
+    def from_db(v):
+        out = memo.get(v, memo)
+        if out is memo:
+            out = memo[v] = _from_db(v)
+        return out
+    return from_db
+
+
+def _in_chunks(conn: Connection, sql: str, keys: list, *params):
+    """Rows of `sql` (its `{}` becomes an IN list of placeholders) over `keys` in chunks, then `params`."""
+    ph = _ph(conn)
+    for i in range(0, len(keys), _CHUNK):
+        part = keys[i:i + _CHUNK]
+        yield from conn.exec_driver_sql(sql.format(",".join([ph] * len(part))), (*part, *params))
+
+
 def statuses(conn: Connection, trip_ids: list[str]) -> dict[str, dict]:
-    """The trip_status rows of these trips as dicts, by trip id (one query)."""
-    if not trip_ids:
-        return {}
-    rows = conn.execute(select(trip_status).where(trip_status.c.trip_id.in_(sorted(set(trip_ids))))).all()
-    return {r.trip_id: dict(r._mapping) for r in rows}
+    """The trip_status rows of these trips as dicts, by trip id (one query per 500 trips)."""
+    out: dict[str, dict] = {}
+    from_db = _times_from_db()
+    times = [i for i, n in enumerate(_STATUS_NAMES) if n in _STATUS_TIMES]
+    sql = f"SELECT {', '.join(_STATUS_NAMES)} FROM trip_status WHERE trip_id IN ({{}})"
+    for r in _in_chunks(conn, sql, sorted(set(trip_ids))):
+        r = list(r)
+        for i in times:
+            r[i] = from_db(r[i])
+        out[r[0]] = dict(zip(_STATUS_NAMES, r))
+    return out
 
 
 def trip_heads(conn: Connection, trip_ids: list[str]) -> dict[str, object]:
@@ -46,24 +116,212 @@ def trip_heads(conn: Connection, trip_ids: list[str]) -> dict[str, object]:
 
 
 def destination_refs(conn: Connection, booking_refs: list[str]) -> dict[str, set[str]]:
-    """Booking ref -> refs (id and code) of its destination (one query)."""
-    refs = sorted({b for b in booking_refs if b})
-    if not refs:
-        return {}
-    rows = conn.execute(select(bookings.c.ref, locations.c.id, locations.c.code)
-                        .join(locations, bookings.c.destination == locations.c.id)
-                        .where(bookings.c.ref.in_(refs))).all()
-    return {r.ref: {r.id, r.code} - {None} for r in rows}
+    """Booking ref -> refs (id and code) of its destination (one query per 500 bookings)."""
+    sql = ("SELECT b.ref, l.id, l.code FROM bookings b JOIN locations l ON b.destination = l.id "
+           "WHERE b.ref IN ({})")
+    return {ref: {i, code} - {None} for ref, i, code in _in_chunks(conn, sql, sorted({b for b in booking_refs if b}))}
 
 
-def save_statuses(conn: Connection, new: list[dict], changed: list[dict]) -> None:
-    """Insert new status rows and update changed ones, each as one executemany."""
+def save_statuses(conn: Connection, new: list[dict], changed: list[dict],
+                  columns: list[str] = STATUS_COLUMNS) -> None:
+    """Insert new status rows and update `columns` of changed ones, each as one executemany."""
+    to_db, ph = _to_db(conn), _ph(conn)
+
+    def rows(dicts: list[dict], cols: list[str]) -> list[tuple]:
+        times = [i for i, c in enumerate(cols) if c in _STATUS_TIMES]
+        out = []
+        for r in dicts:
+            v = [r.get(c) for c in cols]
+            for i in times:
+                v[i] = to_db(v[i])
+            out.append(tuple(v))
+        return out
     if new:
-        conn.execute(insert(trip_status), [{c: r.get(c) for c in ["trip_id", *STATUS_COLUMNS]} for r in new])
+        conn.exec_driver_sql(f"INSERT INTO trip_status ({', '.join(_STATUS_NAMES)}) "
+                             f"VALUES ({', '.join([ph] * len(_STATUS_NAMES))})", rows(new, _STATUS_NAMES))
     if changed:
-        stmt = update(trip_status).where(trip_status.c.trip_id == bindparam("_tid")).values(
-            {c: bindparam(c) for c in STATUS_COLUMNS})
-        conn.execute(stmt, [{"_tid": r["trip_id"], **{c: r.get(c) for c in STATUS_COLUMNS}} for r in changed])
+        conn.exec_driver_sql(f"UPDATE trip_status SET {', '.join(f'{c} = {ph}' for c in columns)} WHERE trip_id = {ph}",
+                             rows(changed, [*columns, "trip_id"]))
+
+
+def status(conn: Connection, trip_id: str) -> dict | None:
+    """The status row of one trip as a dict, or None."""
+    r = conn.execute(select(trip_status).where(trip_status.c.trip_id == trip_id)).first()
+    return dict(r._mapping) if r else None
+
+
+def open_statuses(conn: Connection) -> list[dict]:
+    """Status rows of the trips still under way (not delivered, trip not ended)."""
+    rows = conn.execute(select(trip_status).join(trips, trips.c.id == trip_status.c.trip_id).where(
+        trip_status.c.state != "delivered", trips.c.ends_at.is_(None))).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def set_etas(conn: Connection, etas: list[tuple[str, datetime | None, datetime | None, datetime | None]]) -> None:
+    """Store (trip id, ETA, low, high) on the status rows (one executemany)."""
+    if etas:
+        to_db, ph = _to_db(conn), _ph(conn)
+        conn.exec_driver_sql(f"UPDATE trip_status SET eta = {ph}, eta_low = {ph}, eta_high = {ph} WHERE trip_id = {ph}",
+                             [(to_db(at), to_db(low), to_db(high), t) for t, at, low, high in etas])
+
+
+def booking_plans(conn: Connection, booking_refs: list[str | None]
+                  ) -> dict[str, tuple[list[tuple[str, str, str]], str | None, datetime | None]]:
+    """Booking ref -> (active legs as (origin, destination, departure id) in order, destination,
+    promised arrival) (two queries per 500 bookings). A ref with legs but no booking row has no destination here."""
+    refs = sorted({b for b in booking_refs if b})
+    out: dict[str, tuple[list, str | None, datetime | None]] = {
+        ref: ([], dest, _from_db(promised)) for ref, dest, promised in _in_chunks(
+            conn, "SELECT ref, destination, promised_arrival FROM bookings WHERE ref IN ({})", refs)}
+    sql = (f"SELECT booking_ref, origin, destination, departure_id FROM booking_legs "
+           f"WHERE booking_ref IN ({{}}) AND active = {_ph(conn)} ORDER BY booking_ref, seq")
+    for ref, origin, dest, dep in _in_chunks(conn, sql, refs, True):
+        out.setdefault(ref, ([], None, None))[0].append((origin, dest, dep))
+    return out
+
+
+def planned_places(conn: Connection, trip_ids: list[str]) -> dict[str, str]:
+    """Trip id -> place of its latest planned/estimated milestone from outside Corridor (one query)."""
+    if not trip_ids:
+        return {}
+    rows = conn.execute(select(events.c.trip_id, events.c.location).where(
+        events.c.trip_id.in_(sorted(set(trip_ids))), events.c.classifier.in_(("PLN", "EST")),
+        events.c.location.is_not(None), events.c.source_party != "CORRIDOR")
+        .order_by(events.c.event_time, events.c.seq)).all()
+    return {r.trip_id: r.location for r in rows}   # ascending time: the latest wins
+
+
+def last_published(conn: Connection, trip_ids: list[str], publisher: str) -> dict[str, datetime]:
+    """Trip id -> event time of the latest ETA (EST) `publisher` published for it (one query per 500 trips)."""
+    ph = _ph(conn)
+    sql = ("SELECT e.trip_id, e.event_time FROM events e JOIN (SELECT MAX(seq) AS seq FROM events "
+           f"WHERE trip_id IN ({{}}) AND source_party = {ph} AND classifier = 'EST' GROUP BY trip_id) m "
+           "ON e.seq = m.seq")
+    return {t: _from_db(at) for t, at in _in_chunks(conn, sql, sorted(set(trip_ids)), publisher)}
+
+
+# --- reference data of the ETA: places, links, the timetable, observed history -----------------
+
+def place_rows(conn: Connection) -> list:
+    """(id, code, data) of every location."""
+    return conn.execute(select(locations.c.id, locations.c.code, locations.c.data)).all()
+
+
+def link_data(conn: Connection) -> dict[str, dict]:
+    """Link id -> its data (origin, destination, mode, ...)."""
+    return {r.id: r.data for r in conn.execute(select(links.c.id, links.c.data)).all()}
+
+
+def network_texts(conn: Connection) -> tuple:
+    """The stored locations and links as plain driver values: cheap to compare, to see whether they changed."""
+    return (tuple(conn.exec_driver_sql("SELECT id, code, data FROM locations ORDER BY id")),
+            tuple(conn.exec_driver_sql("SELECT id, data FROM links ORDER BY id")))
+
+
+def departure_marks(conn: Connection) -> list[tuple]:
+    """(id, status, departs_at, arrives_at) of every departure as plain driver values, in table order.
+
+    These are all that change in a stored departure (store.network.set_status; new ones are
+    inserted, none deleted), so comparing them tells which rows a cached timetable must read again."""
+    return [tuple(r) for r in conn.exec_driver_sql("SELECT id, status, departs_at, arrives_at FROM departures")]
+
+
+def departure_rows(conn: Connection, ids: list[str] | None = None) -> list:
+    """Every departures row, or those with these ids (one query per 500)."""
+    if ids is None:
+        return conn.execute(select(departures)).all()
+    return [r for i in range(0, len(ids), _CHUNK)
+            for r in conn.execute(select(departures).where(departures.c.id.in_(ids[i:i + _CHUNK]))).all()]
+
+
+def arrivals_against_timetable(conn: Connection, max_rows: int) -> list:
+    """The latest actual arrivals (ARRI/DISC at a departure's destination), newest first:
+    (link_id, departure_id, event_time, timetabled arrives_at)."""
+    return conn.execute(
+        select(departures.c.link_id, events.c.departure_id, events.c.event_time, departures.c.arrives_at)
+        .join(departures, departures.c.id == events.c.departure_id)
+        .join(locations, locations.c.id == departures.c.destination)
+        .where(events.c.classifier == "ACT", events.c.code.in_(("ARRI", "DISC")),
+               (events.c.location == locations.c.code) | (events.c.location == locations.c.id))
+        .order_by(events.c.seq.desc()).limit(max_rows)).all()
+
+
+def discharges_and_loads(conn: Connection, max_rows: int) -> list:
+    """The latest actual DISC/LOAD of container trips, newest first: (trip_id, code, location, event_time)."""
+    return conn.execute(
+        select(events.c.trip_id, events.c.code, events.c.location, events.c.event_time)
+        .where(events.c.classifier == "ACT", events.c.code.in_(("DISC", "LOAD")), events.c.trip_id.is_not(None))
+        .order_by(events.c.seq.desc()).limit(max_rows)).all()
+
+
+# --- subscriptions and the outbox ---------------------------------------------------------------
+
+def active_subscriptions(conn: Connection) -> list:
+    return conn.execute(select(subscriptions).where(subscriptions.c.active.is_(True)).order_by(subscriptions.c.id)).all()
+
+
+def departure_operators(conn: Connection, dep_ids: set[str]) -> dict[str, str]:
+    """Departure id -> operator (one query)."""
+    if not dep_ids:
+        return {}
+    return dict(conn.execute(select(departures.c.id, departures.c.operator)
+                             .where(departures.c.id.in_(sorted(dep_ids)))).all())
+
+
+def queue(conn: Connection, pending: list[tuple[str, int]], now: datetime) -> None:
+    """Queue (subscription id, event seq) pairs as pending outbox rows, due `now` (one executemany)."""
+    if pending:
+        at, ph = _to_db(conn)(now), _ph(conn)
+        conn.exec_driver_sql("INSERT INTO outbox (subscription_id, event_seq, status, attempts, next_attempt_at, "
+                             f"created_at) VALUES ({ph}, {ph}, 'pending', 0, {ph}, {ph})",
+                             [(sid, seq, at, at) for sid, seq in pending])
+
+
+def advance_cursors(conn: Connection, cursors: dict[str, int]) -> None:
+    """Move each subscription's cursor forward to the given seq (never back)."""
+    for sid, cur in cursors.items():
+        conn.execute(update(subscriptions).where(subscriptions.c.id == sid, subscriptions.c.cursor < cur)
+                     .values(cursor=cur))
+
+
+def event_head(conn: Connection) -> int:
+    """The highest event seq stored (0 when there is none)."""
+    return conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
+
+
+def add_subscription(conn: Connection, **values) -> None:
+    conn.execute(insert(subscriptions).values(**values))
+
+
+def subscription(conn: Connection, sid: str):
+    return conn.execute(select(subscriptions).where(subscriptions.c.id == sid)).first()
+
+
+def subscriptions_of(conn: Connection, party_id: str | None) -> list:
+    """Subscriptions of a party (every one for None), oldest first."""
+    q = select(subscriptions).order_by(subscriptions.c.created_at, subscriptions.c.id)
+    return conn.execute(q if party_id is None else q.where(subscriptions.c.party_id == party_id)).all()
+
+
+def change_subscription(conn: Connection, sid: str, **values) -> bool:
+    return conn.execute(update(subscriptions).where(subscriptions.c.id == sid).values(**values)).rowcount == 1
+
+
+def remove_subscription(conn: Connection, sid: str) -> bool:
+    """Delete a subscription and its queued rows."""
+    conn.execute(delete(outbox).where(outbox.c.subscription_id == sid))
+    return conn.execute(delete(subscriptions).where(subscriptions.c.id == sid)).rowcount == 1
+
+
+def unqueue_after(conn: Connection, sid: str, after_seq: int) -> None:
+    """Drop a subscription's queued rows for events after `after_seq` (before a replay)."""
+    conn.execute(delete(outbox).where(outbox.c.subscription_id == sid, outbox.c.event_seq > after_seq))
+
+
+def event_rows_between(conn: Connection, after_seq: int, upto_seq: int) -> list:
+    """Full event rows with after_seq < seq <= upto_seq, in append order (store.events.row_to_event reads them)."""
+    from .events import select_events
+    return conn.execute(select_events().where(events.c.seq > after_seq, events.c.seq <= upto_seq)).all()
 
 
 def zones(conn: Connection) -> dict[str, str]:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from ..domain.events import Classifier, Event, EventKind
-from ..store.tables import trip_status, trips
+from ..store import tracking as repo
 from .eta import Eta, Places, observed
 
 LATE_TOLERANCE = timedelta(hours=6)
@@ -52,10 +52,7 @@ def sweep(conn: Connection, now: datetime, *, silent_hours: float = SILENT_HOURS
     """Time-driven alerts for open trips: SILN (nothing heard) and DWEL (dwell above normal)."""
     hist = observed(conn)
     out: list[Event] = []
-    rows = conn.execute(select(trip_status).join(trips, trips.c.id == trip_status.c.trip_id).where(
-        trip_status.c.state != "delivered", trips.c.ends_at.is_(None))).all()
-    for r in rows:
-        s = dict(r._mapping)
+    for s in repo.open_statuses(conn):
         heard = s.get("last_heard_at")
         if heard and now - heard > timedelta(hours=silent_hours):
             out.append(alert(s, "SILN", heard + timedelta(hours=silent_hours),

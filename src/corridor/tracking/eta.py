@@ -12,13 +12,14 @@ from bisect import bisect_left
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from operator import itemgetter
 from typing import Callable, Protocol
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_
 
 from ..domain.timetable import Departure
+from ..store import tracking as repo
 from ..store.network import row_to_departure
-from ..store.tables import booking_legs, bookings, departures, events, links, locations
 
 SCENARIOS = ("low", "mid", "high")
 # without history a late arrival is judged by mode: (early, typical, late) hours against the timetable
@@ -36,7 +37,7 @@ class Spread:
     high: float
 
     def pick(self, scenario: str) -> float:
-        return {"low": self.low, "mid": self.mid, "high": self.high}[scenario]
+        return getattr(self, scenario)   # "low" | "mid" | "high"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +112,28 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
     results: dict[str, datetime] = {}
     mid_legs: list[LaidLeg] = []
     missed: list[tuple[str, str]] = []
+    delays: dict[str, Spread] = {}      # the same links and places come up in every scenario
+    transfers: dict[tuple[str, bool], Spread] = {}
+
+    def delay(link_id: str) -> Spread:
+        s = delays.get(link_id)
+        if s is None:
+            s = delays[link_id] = _delay(history, link_id, mode_of(link_id))
+        return s
+
     for sc in SCENARIOS:
         t = ready_at
         if aboard is not None:
-            run = _delay(history, aboard.link_id, mode_of(aboard.link_id)).pick(sc)
+            run = delay(aboard.link_id).pick(sc)
             t = max(ready_at, aboard.arrives_at + timedelta(hours=aboard_late_h + run))
         for i, h in enumerate(hops):
-            ready = t + timedelta(hours=transfer_h(h.origin, "" if i else "first").pick(sc)) \
-                if (i or aboard is not None) else t
+            if i or aboard is not None:
+                tr = transfers.get((h.origin, not i))
+                if tr is None:
+                    tr = transfers[(h.origin, not i)] = transfer_h(h.origin, "" if i else "first")
+                ready = t + timedelta(hours=tr.pick(sc))
+            else:
+                ready = t
             dep = None
             if h.booked:
                 b = source.departure(h.booked)
@@ -130,8 +145,7 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
                     return None
                 if sc == "mid" and h.booked and h.booked != dep.id:
                     missed.append((h.booked, dep.id))
-            run = _delay(history, dep.link_id, mode_of(dep.link_id)).pick(sc)
-            t = max(dep.arrives_at + timedelta(hours=run), dep.departs_at)
+            t = max(dep.arrives_at + timedelta(hours=delay(dep.link_id).pick(sc)), dep.departs_at)
             if sc == "mid":
                 mid_legs.append(LaidLeg(h.origin, h.destination, dep.id, dep.departs_at, t, h.booked))
         results[sc] = t
@@ -140,9 +154,13 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
                legs=tuple(mid_legs), missed=tuple(missed))
 
 
+_DEFAULT_SPREAD = {m: Spread(*v) for m, v in DEFAULT_DELAY_H.items()}
+_UNKNOWN_MODE_SPREAD = Spread(0.0, 0.0, 12.0)
+
+
 def _delay(history: History, link_id: str, mode: str) -> Spread:
     s = history.delay.get(link_id)
-    return s if s is not None else Spread(*DEFAULT_DELAY_H.get(mode, (0.0, 0.0, 12.0)))
+    return s if s is not None else _DEFAULT_SPREAD.get(mode, _UNKNOWN_MODE_SPREAD)
 
 
 # --- the database side ------------------------------------------------------------------------
@@ -154,17 +172,21 @@ class StoredDepartures:
     slowest step of ingest. The timetable is therefore held in memory per store, grouped by
     (origin, destination) and sorted by departure time, reloaded when this process changes it
     (store.network.TIMETABLE_GENERATION) or after TIMETABLE_TTL_S; reserved TEU are refreshed
-    every RESERVED_TTL_S (free space only decides which sailing a late box can still take).
+    every RESERVED_TTL_S (free space only decides which sailing a late box can still take) and
+    read once per instance, so every ETA of one ingest batch sees the same free space.
     """
 
     def __init__(self, conn: Connection):
         self.conn = conn
         self.tt = _timetable(conn)
+        self._reserved: dict[str, int] | None = None
 
     def next_departure(self, origin: str, destination: str, after: datetime) -> Departure | None:
         times, deps = self.tt.by_pair.get((origin, destination), ((), ()))
-        reserved = self.tt.reserved(self.conn)
-        for i in range(bisect_left(times, after), len(deps)):
+        if self._reserved is None:
+            self._reserved = self.tt.reserved(self.conn)
+        reserved = self._reserved
+        for i in range(bisect_left(times, after.astimezone(timezone.utc)), len(deps)):
             d = deps[i]
             if d.status != "cancelled" and reserved.get(d.id, 0) < d.capacity_teu:
                 return d
@@ -173,8 +195,8 @@ class StoredDepartures:
     def departure(self, dep_id: str) -> Departure | None:
         d = self.tt.by_id.get(dep_id)
         if d is None:   # added after the cache was built (another process): read it directly
-            r = self.conn.execute(select(departures).where(departures.c.id == dep_id)).first()
-            d = row_to_departure(r) if r else None
+            rows = repo.departure_rows(self.conn, [dep_id])
+            d = row_to_departure(rows[0]) if rows else None
         return d
 
 
@@ -183,20 +205,31 @@ RESERVED_TTL_S = 30.0
 
 
 class _CachedTimetable:
-    def __init__(self, conn: Connection):
+    """The timetable by id and by (origin, destination); `times` are UTC (fast to compare).
+
+    A reload (a notice cancelled one departure) reads again only the rows whose marks changed.
+    """
+
+    def __init__(self, conn: Connection, previous: _CachedTimetable | None = None):
         from ..store.network import TIMETABLE_GENERATION
         self.generation = TIMETABLE_GENERATION[0]
         self.loaded = time.monotonic()
-        pairs: dict[tuple[str, str], list[Departure]] = {}
+        pairs: dict[tuple[str, str], list[tuple[datetime, Departure]]] = {}
         self.by_id: dict[str, Departure] = {}
-        for r in conn.execute(select(departures)).all():
-            d = row_to_departure(r)
+        marks = repo.departure_marks(conn)
+        self.marks = {m[0]: m for m in marks}
+        old_marks, old = (previous.marks, previous.by_id) if previous else ({}, {})
+        stale = [m[0] for m in marks if old_marks.get(m[0]) != m]
+        read = {r.id: row_to_departure(r)
+                for r in repo.departure_rows(conn, stale if len(stale) < len(marks) // 2 else None)}
+        for m in marks:   # in table order, as a plain read of the table would give them
+            d = read.get(m[0]) or old[m[0]]
             self.by_id[d.id] = d
-            pairs.setdefault((d.origin, d.destination), []).append(d)
+            pairs.setdefault((d.origin, d.destination), []).append((d.departs_at.astimezone(timezone.utc), d))
         self.by_pair = {}
         for k, v in pairs.items():
-            v.sort(key=lambda d: d.departs_at)
-            self.by_pair[k] = ([d.departs_at for d in v], v)
+            v.sort(key=itemgetter(0))   # stable: equal times keep table order
+            self.by_pair[k] = ([t for t, _ in v], [d for _, d in v])
         self._reserved: dict[str, int] = {}
         self._reserved_at = -1e9
 
@@ -218,7 +251,7 @@ def _timetable(conn: Connection) -> _CachedTimetable:
     key = conn.engine.url.render_as_string(hide_password=True)
     tt = _TIMETABLES.get(key)
     if tt is None or not tt.fresh():
-        tt = _TIMETABLES[key] = _CachedTimetable(conn)
+        tt = _TIMETABLES[key] = _CachedTimetable(conn, tt)
     return tt
 
 
@@ -229,13 +262,13 @@ class Places:
         self.id_of: dict[str, str] = {}
         self.ref_of: dict[str, str] = {}
         self.transfer: dict[str, float] = {}
-        for r in conn.execute(select(locations.c.id, locations.c.code, locations.c.data)).all():
+        for r in repo.place_rows(conn):
             self.id_of[r.id] = r.id
             if r.code:
                 self.id_of[r.code] = r.id
             self.ref_of[r.id] = r.code or r.id
             self.transfer[r.id] = float((r.data or {}).get("min_transfer_hours") or 0.0)
-        self.links: dict[str, dict] = {r.id: r.data for r in conn.execute(select(links.c.id, links.c.data)).all()}
+        self.links: dict[str, dict] = repo.link_data(conn)
         self.link_of: dict[tuple[str, str], dict] = {}
         for d in self.links.values():
             self.link_of[(d["origin"], d["destination"])] = d
@@ -251,6 +284,21 @@ class Places:
         return Spread(base, base, base)
 
 
+_PLACES: dict[str, tuple[tuple, Places]] = {}
+
+
+def current_places(conn: Connection) -> Places:
+    """`Places(conn)`, built again only when the stored locations or links changed (checked each call)."""
+    raw = repo.network_texts(conn)
+    key = conn.engine.url.render_as_string(hide_password=True)
+    hit = _PLACES.get(key)
+    if hit is not None and hit[0] == raw:
+        return hit[1]
+    places = Places(conn)
+    _PLACES[key] = (raw, places)
+    return places
+
+
 _HISTORY: dict[str, tuple[float, History]] = {}
 HISTORY_TTL_S = 300.0
 
@@ -262,14 +310,8 @@ def observed(conn: Connection, key: str = "", max_rows: int = 20000) -> History:
         return hit[1]
     h = History()
     delays: dict[str, list[float]] = {}
-    q = (select(departures.c.link_id, events.c.departure_id, events.c.event_time, departures.c.arrives_at)
-         .join(departures, departures.c.id == events.c.departure_id)
-         .join(locations, locations.c.id == departures.c.destination)
-         .where(events.c.classifier == "ACT", events.c.code.in_(("ARRI", "DISC")),
-                (events.c.location == locations.c.code) | (events.c.location == locations.c.id))
-         .order_by(events.c.seq.desc()).limit(max_rows))
     seen: set[str] = set()
-    for r in conn.execute(q).all():
+    for r in repo.arrivals_against_timetable(conn, max_rows):
         if r.departure_id in seen:     # one sample per departure: every box on it arrived together
             continue
         seen.add(r.departure_id)
@@ -277,10 +319,7 @@ def observed(conn: Connection, key: str = "", max_rows: int = 20000) -> History:
     h.delay = {k: s for k, v in delays.items() if (s := spread(v))}
     dwell: dict[str, list[float]] = {}
     last: dict[str, tuple[str, datetime]] = {}
-    q = (select(events.c.trip_id, events.c.code, events.c.location, events.c.event_time)
-         .where(events.c.classifier == "ACT", events.c.code.in_(("DISC", "LOAD")), events.c.trip_id.is_not(None))
-         .order_by(events.c.seq.desc()).limit(max_rows))
-    for r in sorted(conn.execute(q).all(), key=lambda r: (r.trip_id, r.event_time)):
+    for r in sorted(repo.discharges_and_loads(conn, max_rows), key=lambda r: (r.trip_id, r.event_time)):
         prev = last.get(r.trip_id)
         if r.code == "LOAD" and prev and prev[0] == r.location:
             dwell.setdefault(r.location, []).append((r.event_time - prev[1]).total_seconds() / 3600)
@@ -293,23 +332,19 @@ def observed(conn: Connection, key: str = "", max_rows: int = 20000) -> History:
 
 def booking_hops(conn: Connection, booking_ref: str | None) -> tuple[list[Hop], str | None, datetime | None]:
     """(hops of the booking's active legs, destination location id, promised arrival)."""
-    if not booking_ref:
-        return [], None, None
-    b = conn.execute(select(bookings.c.destination, bookings.c.promised_arrival)
-                     .where(bookings.c.ref == booking_ref)).first()
-    legs = conn.execute(select(booking_legs).where(booking_legs.c.booking_ref == booking_ref,
-                                                   booking_legs.c.active.is_(True))
-                        .order_by(booking_legs.c.seq)).all()
-    hops = [Hop(l.origin, l.destination, l.departure_id) for l in legs]
-    return hops, (b.destination if b else (hops[-1].destination if hops else None)), (b.promised_arrival if b else None)
+    return _plan(repo.booking_plans(conn, [booking_ref]), booking_ref)
+
+
+def _plan(plans: dict, booking_ref: str | None) -> tuple[list[Hop], str | None, datetime | None]:
+    """One booking's entry of `store.tracking.booking_plans` as hops; the last leg's end without a booking row."""
+    legs, dest, promised = plans.get(booking_ref or "") or ((), None, None)
+    hops = [Hop(*leg) for leg in legs]
+    return hops, dest if dest is not None else (hops[-1].destination if hops else None), promised
 
 
 def planned_destination(conn: Connection, trip_id: str, places: Places) -> str | None:
     """Without a booking: the place of the trip's latest planned/estimated milestone."""
-    r = conn.execute(select(events.c.location).where(
-        events.c.trip_id == trip_id, events.c.classifier.in_(("PLN", "EST")), events.c.location.is_not(None),
-        events.c.source_party != "CORRIDOR").order_by(events.c.event_time.desc()).limit(1)).first()
-    return places.id_of.get(r.location) if r else None
+    return places.id_of.get(repo.planned_places(conn, [trip_id]).get(trip_id))
 
 
 def route_hops(conn: Connection, origin: str, destination: str, ready_at: datetime, places: Places) -> list[Hop]:
@@ -331,14 +366,55 @@ def route_hops(conn: Connection, origin: str, destination: str, ready_at: dateti
 def trip_eta(conn: Connection, status: dict, *, key: str = "",
              places: Places | None = None) -> tuple[Eta | None, dict]:
     """The ETA of one trip from its status row; also returns context (destination, promise, hops)."""
+    return trip_etas(conn, [status], key=key, places=places)[0]
+
+
+def trip_etas(conn: Connection, statuses: list[dict], *, key: str = "",
+              places: Places | None = None) -> list[tuple[Eta | None, dict]]:
+    """`trip_eta` of many trips, in their order: bookings and planned places read in bulk, and the
+    timetable, free space and history taken once, so boxes with the same remaining legs from the
+    same moment (a train's load) share one laying."""
     places = places or Places(conn)
-    hops, dest, promised = booking_hops(conn, status.get("booking_ref"))
-    dest = dest or planned_destination(conn, status["trip_id"], places)
+    plans = repo.booking_plans(conn, [st.get("booking_ref") for st in statuses])
+    by_ref = {ref: _plan(plans, ref) for ref in {st.get("booking_ref") for st in statuses}}   # boxes share bookings
+    planned = [by_ref[st.get("booking_ref")] for st in statuses]
+    unbooked = [st["trip_id"] for st, (_, dest, _) in zip(statuses, planned) if not dest]
+    milestones = repo.planned_places(conn, unbooked)
+    batch = _Batch(conn, key, places)
+    out = []
+    for st, (hops, dest, promised) in zip(statuses, planned):
+        dest = dest or places.id_of.get(milestones.get(st["trip_id"]))
+        out.append(_trip_eta(st, hops, dest, promised, batch))
+    return out
+
+
+class _Batch:
+    """What the ETAs of one batch share: departures, places, history, and the layings done so far."""
+
+    def __init__(self, conn: Connection, key: str, places: Places):
+        self.conn, self.key, self.places = conn, key, places
+        self.src = StoredDepartures(conn)
+        self._history: History | None = None
+        self._laid: dict[tuple, Eta | None] = {}
+
+    def lay(self, hops: list[Hop], ready_at: datetime, aboard: Departure | None, late_h: float) -> Eta | None:
+        # the offset is part of the key: the ETA keeps the offset of the time it was laid from
+        k = (tuple(hops), ready_at, ready_at.utcoffset(), aboard.id if aboard else None, late_h)
+        if k not in self._laid:
+            if self._history is None:
+                self._history = observed(self.conn, self.key)
+            self._laid[k] = lay(hops, ready_at, self.src, history=self._history, mode_of=self.places.mode_of,
+                                transfer_h=self.places.transfer_h, aboard=aboard, aboard_late_h=late_h)
+        return self._laid[k]
+
+
+def _trip_eta(status: dict, hops: list[Hop], dest: str | None, promised: datetime | None,
+              batch: _Batch) -> tuple[Eta | None, dict]:
     ctx = {"destination": dest, "promised_arrival": promised, "booked_stops": set()}
     ctx["booked_stops"] = {h.origin for h in hops} | {h.destination for h in hops}
     if dest is None:
         return None, ctx
-    src = StoredDepartures(conn)
+    src, places = batch.src, batch.places
     here = places.id_of.get(status.get("location") or "")
     as_of = status.get("since") or status.get("last_heard_at")
     aboard, late_h = None, 0.0
@@ -358,12 +434,11 @@ def trip_eta(conn: Connection, status: dict, *, key: str = "",
         return None, ctx
     idx = next((i for i, h in enumerate(hops) if h.origin == here), None)
     remaining = hops[idx:] if idx is not None else (
-        [] if here == dest else route_hops(conn, here, dest, as_of, places))
+        [] if here == dest else route_hops(batch.conn, here, dest, as_of, places))
     if not remaining and here != dest:
         return None, ctx
     ctx["off_route"] = bool(hops) and idx is None and here not in ctx["booked_stops"]
-    eta = lay(remaining, as_of, src, history=observed(conn, key), mode_of=places.mode_of,
-              transfer_h=places.transfer_h, aboard=aboard, aboard_late_h=late_h)
+    eta = batch.lay(remaining, as_of, aboard, late_h)
     if eta is None and not remaining and aboard is None:
         eta = Eta(as_of, as_of, as_of)
     return eta, ctx
@@ -378,5 +453,5 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-__all__ = ["Eta", "Hop", "History", "LaidLeg", "Spread", "lay", "observed", "trip_eta", "StoredDepartures",
-           "Places", "spread", "and_"]
+__all__ = ["Eta", "Hop", "History", "LaidLeg", "Spread", "lay", "observed", "trip_eta", "trip_etas",
+           "StoredDepartures", "Places", "current_places", "spread", "and_"]

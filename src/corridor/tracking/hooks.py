@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from ..domain.events import Classifier, Event, EventKind
 from ..ingest import service
 from ..store import events as evstore
 from ..store import tracking as repo
-from ..store.tables import events
 from . import alerts, outbox, status
-from .eta import Places, trip_eta
+from .eta import Places, current_places, trip_etas
 
 CORRIDOR = "CORRIDOR"
 ETA_THRESHOLD = timedelta(hours=6)   # publish a new EST when the ETA moves by more than this
@@ -27,18 +26,12 @@ def after_append(conn: Connection, stored: list[tuple[int, Event]]) -> None:
     """The AFTER_APPEND hook: status, ETA, alerts, outbox for newly stored events."""
     if not stored:
         return
-    moved = status.apply(conn, stored)
+    moved, rows = status.fold(conn, stored)
     derived: list[tuple[int, Event]] = []
     if moved:
-        # one read of the places and of the published ETAs per batch, then the ETA of each moved trip
-        places = Places(conn)
-        published = last_published_many(conn, sorted(moved))
-        rows = repo.statuses(conn, sorted(moved))
-        new: list[Event] = []
-        for trip_id in sorted(moved):
-            if trip_id in rows:
-                new += _refresh(conn, rows[trip_id], places, published.get(trip_id))
-        derived = store_derived(conn, new)
+        # a fixed number of queries per batch, whatever the number of trips that moved
+        sts = [rows[t] for t in sorted(moved)]
+        derived = store_derived(conn, _refresh(conn, sts, current_places(conn)), rows)
     outbox.fan_out(conn, stored + derived)
 
 
@@ -47,26 +40,34 @@ def refresh(conn: Connection, trip_id: str) -> list[tuple[int, Event]]:
     st = status.get(conn, trip_id)
     if st is None:
         return []
-    return store_derived(conn, _refresh(conn, st, Places(conn), last_published(conn, trip_id)))
+    return store_derived(conn, _refresh(conn, [st], current_places(conn)))
 
 
-def _refresh(conn: Connection, st: dict, places: Places, last: datetime | None) -> list[Event]:
-    """The ETA of one trip stored on its status row; returns the EST and alert events it implies."""
-    eta, ctx = trip_eta(conn, st, key=str(conn.engine.url), places=places)
-    status.set_eta(conn, st["trip_id"], *(eta.at, eta.low, eta.high) if eta else (None, None, None))
-    new: list[Event] = alerts.on_eta(st, eta, ctx, places)
-    if eta is not None and ctx.get("destination"):
-        if last is None or abs(eta.at - last) > ETA_THRESHOLD:
-            new.append(est_event(st, eta, places.ref_of.get(ctx["destination"], ctx["destination"])))
+def _refresh(conn: Connection, sts: list[dict], places: Places) -> list[Event]:
+    """The ETAs of these trips stored on their status rows; returns the EST and alert events they imply."""
+    if not sts:
+        return []
+    published = last_published_many(conn, [st["trip_id"] for st in sts])
+    etas = trip_etas(conn, sts, key=str(conn.engine.url), places=places)
+    repo.set_etas(conn, [(st["trip_id"], *((eta.at, eta.low, eta.high) if eta else (None, None, None)))
+                         for st, (eta, _) in zip(sts, etas)])
+    new: list[Event] = []
+    for st, (eta, ctx) in zip(sts, etas):
+        new += alerts.on_eta(st, eta, ctx, places)
+        if eta is not None and ctx.get("destination"):
+            last = published.get(st["trip_id"])
+            if last is None or abs(eta.at - last) > ETA_THRESHOLD:
+                new.append(est_event(st, eta, places.ref_of.get(ctx["destination"], ctx["destination"])))
     return new
 
 
-def store_derived(conn: Connection, new: list[Event]) -> list[tuple[int, Event]]:
-    """Append Corridor's own events (EST, ALERT) and fold them into the status."""
+def store_derived(conn: Connection, new: list[Event], known: dict[str, dict] | None = None
+                  ) -> list[tuple[int, Event]]:
+    """Append Corridor's own events (EST, ALERT) and fold them into the status (`known`: status.fold's rows)."""
     if not new:
         return []
     stored, _ = evstore.append(conn, new)
-    status.apply(conn, stored)
+    status.fold(conn, stored, known)
     return stored
 
 
@@ -82,20 +83,12 @@ def est_event(st: dict, eta, destination_ref: str) -> Event:
 
 def last_published(conn: Connection, trip_id: str) -> datetime | None:
     """The event time of the latest ETA Corridor published for a trip."""
-    r = conn.execute(select(events.c.event_time).where(
-        events.c.trip_id == trip_id, events.c.source_party == CORRIDOR, events.c.classifier == "EST")
-        .order_by(events.c.seq.desc()).limit(1)).first()
-    return r.event_time if r else None
+    return repo.last_published(conn, [trip_id], CORRIDOR).get(trip_id)
 
 
 def last_published_many(conn: Connection, trip_ids: list[str]) -> dict[str, datetime]:
     """Trip id -> event time of the latest ETA Corridor published for it (one query)."""
-    if not trip_ids:
-        return {}
-    rows = conn.execute(select(events.c.trip_id, events.c.event_time).where(
-        events.c.trip_id.in_(trip_ids), events.c.source_party == CORRIDOR, events.c.classifier == "EST")
-        .order_by(events.c.seq)).all()
-    return {r.trip_id: r.event_time for r in rows}   # ascending seq: the latest wins
+    return repo.last_published(conn, trip_ids, CORRIDOR)
 
 
 def sweep(store, now: datetime, *, silent_hours: float = alerts.SILENT_HOURS) -> int:

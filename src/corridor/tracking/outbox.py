@@ -6,13 +6,14 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import datetime, timezone
+from typing import Callable
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection
 
 from ..access.visibility import can_see_event, viewer_for
 from ..domain.events import Event
+from ..store import tracking as repo
 from ..store.parties import get_party
-from ..store.tables import departures, outbox, subscriptions
 from .dcsa_out import dcsa_22_gap
 
 # DCSA subscription body fields that filter events (list-valued ones are OR-ed)
@@ -38,15 +39,24 @@ def seq_of(event_uuid_text: str) -> int | None:
     return u.int & ((1 << 60) - 1) if u.int >> 100 == 0xC0881D0 else None
 
 
+_TC_FILTERS = {"transportCallID", "vesselIMONumber", "carrierVoyageNumber", "exportVoyageNumber",
+               "carrierServiceCode"}   # the value filters read from the DCSA transport call
+
+
 def matches(filters: dict, e: Event, dcsa: dict | None) -> bool:
     """True when event `e` (and its DCSA 2.2 JSON `dcsa`) passes a subscription's filters."""
+    return _matches(filters, e, dcsa is None, lambda: dcsa)
+
+
+def _matches(filters: dict, e: Event, gap: bool, dcsa: Callable[[], dict]) -> bool:
+    """`matches`, with the DCSA JSON made by `dcsa()` only when a filter reads it (`gap`: there is none)."""
     if filters.get("format") == "corridor":
         if e.kind.value == "ALERT" and not filters.get("alerts", True):
             return False
         if filters.get("booking") and e.reference("BKG") != filters["booking"]:
             return False
         return not filters.get("container") or e.equipment == filters["container"]
-    if dcsa is None:
+    if gap:
         return False
     kind = e.kind.value
     if filters.get("eventType") and kind not in filters["eventType"]:
@@ -55,9 +65,12 @@ def matches(filters: dict, e: Event, dcsa: dict | None) -> bool:
                    ("equipmentEventTypeCode", "EQUIPMENT")):
         if filters.get(key) and kind == k and e.code not in filters[key]:
             return False
-    if filters.get("documentTypeCode") and kind == "SHIPMENT" and dcsa.get("documentTypeCode") not in filters["documentTypeCode"]:
+    if filters.get("documentTypeCode") and kind == "SHIPMENT" and dcsa().get("documentTypeCode") not in filters["documentTypeCode"]:
         return False
-    tc = dcsa.get("transportCall") or {}
+    wanted = [(k, v) for k, v in filters.items() if k in VALUE_FILTERS and v not in (None, "")]
+    if not wanted:
+        return True
+    tc = (dcsa().get("transportCall") or {}) if any(k in _TC_FILTERS for k, _ in wanted) else {}
     checks = {
         "carrierBookingReference": e.reference("BKG"), "bookingReference": e.reference("BKG"),
         "transportDocumentReference": e.reference("BOL"), "transportCallID": tc.get("transportCallID"),
@@ -65,44 +78,53 @@ def matches(filters: dict, e: Event, dcsa: dict | None) -> bool:
         "carrierVoyageNumber": tc.get("exportVoyageNumber"), "exportVoyageNumber": tc.get("exportVoyageNumber"),
         "carrierServiceCode": tc.get("carrierServiceCode"), "equipmentReference": e.equipment,
         "UNLocationCode": e.location, "transportDocumentID": None, "scheduleID": None}
-    return all(checks[k] == v for k, v in filters.items() if k in VALUE_FILTERS and v not in (None, ""))
+    return all(checks[k] == v for k, v in wanted)
+
+
+class _LazyDcsa:
+    """One stored event's DCSA 2.2 JSON, made once and only if a subscription's filter reads it."""
+
+    __slots__ = ("seq", "event", "now", "json")
+
+    def __init__(self, seq: int, event: Event, now: datetime):
+        self.seq, self.event, self.now, self.json = seq, event, now, None
+
+    def __call__(self) -> dict:
+        if self.json is None:
+            from .dcsa_out import to_dcsa_22
+            self.json = to_dcsa_22(self.event, event_uuid(self.seq), self.now)
+        return self.json
 
 
 def fan_out(conn: Connection, stored: list[tuple[int, Event]], now: datetime | None = None) -> int:
     """Queue every stored event for every active subscription it matches and its party may see."""
     if not stored:
         return 0
-    subs = conn.execute(select(subscriptions).where(subscriptions.c.active.is_(True))).all()
+    subs = repo.active_subscriptions(conn)
     if not subs:
         return 0
     now = now or datetime.now(timezone.utc)
-    from .dcsa_out import to_dcsa_22
-    dcsa: dict[int, dict | None] = {}
-    for seq, e in stored:
-        dcsa[seq] = None if dcsa_22_gap(e) else to_dcsa_22(e, event_uuid(seq), now)  # only for matching
+    gaps = {seq: dcsa_22_gap(e) is not None for seq, e in stored} \
+        if any((s.filters or {}).get("format") != "corridor" for s in subs) else {}
+    lazy = [(seq, e, gaps.get(seq, True), _LazyDcsa(seq, e, now)) for seq, e in stored]
     dep_ids = {e.transport_call.departure_id for _, e in stored if e.transport_call and e.transport_call.departure_id}
-    operator = dict(conn.execute(select(departures.c.id, departures.c.operator)
-                                 .where(departures.c.id.in_(sorted(dep_ids)))).all()) if dep_ids else {}
+    operator = repo.departure_operators(conn, dep_ids)
     rows, cursors = [], {}
     for s in subs:
         party = get_party(conn, s.party_id)
         if party is None:
             continue
         viewer = viewer_for(conn, party)
-        for seq, e in stored:
-            if not matches(s.filters, e, dcsa[seq]):
+        for seq, e, gap, dcsa in lazy:
+            if not _matches(s.filters, e, gap, dcsa):
                 continue
             dep = e.transport_call.departure_id if e.transport_call else None
             if not can_see_event(viewer, e, departure_operator=operator.get(dep)):
                 continue
-            rows.append({"subscription_id": s.id, "event_seq": seq, "status": "pending", "attempts": 0,
-                         "next_attempt_at": now, "created_at": now})
+            rows.append((s.id, seq))
             cursors[s.id] = max(cursors.get(s.id, 0), seq)
-    if rows:
-        conn.execute(insert(outbox), rows)
-    for sid, cur in cursors.items():
-        conn.execute(update(subscriptions).where(subscriptions.c.id == sid, subscriptions.c.cursor < cur)
-                     .values(cursor=cur))
+    repo.queue(conn, rows, now)
+    repo.advance_cursors(conn, cursors)
     return len(rows)
 
 
@@ -121,46 +143,38 @@ def decode_secret(text: str) -> bytes:
 
 def create(conn: Connection, party_id: str, callback_url: str, secret: bytes, filters: dict) -> str:
     """Store a subscription; returns its id. It receives events stored from now on."""
-    from ..store.tables import events
-    from sqlalchemy import func
     sid, now = str(uuid.uuid4()), datetime.now(timezone.utc)
-    head = conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
-    conn.execute(insert(subscriptions).values(id=sid, party_id=party_id, callback_url=callback_url, secret=secret,
-                                              filters=filters, cursor=head, created_at=now, updated_at=now,
-                                              active=True))
+    repo.add_subscription(conn, id=sid, party_id=party_id, callback_url=callback_url, secret=secret,
+                          filters=filters, cursor=repo.event_head(conn), created_at=now, updated_at=now, active=True)
     return sid
 
 
 def get(conn: Connection, sid: str):
-    return conn.execute(select(subscriptions).where(subscriptions.c.id == sid)).first()
+    return repo.subscription(conn, sid)
 
 
 def list_for(conn: Connection, party_id: str | None) -> list:
-    q = select(subscriptions).order_by(subscriptions.c.created_at, subscriptions.c.id)
-    return conn.execute(q if party_id is None else q.where(subscriptions.c.party_id == party_id)).all()
+    return repo.subscriptions_of(conn, party_id)
 
 
 def change(conn: Connection, sid: str, **values) -> bool:
     values["updated_at"] = datetime.now(timezone.utc)
-    return conn.execute(update(subscriptions).where(subscriptions.c.id == sid).values(**values)).rowcount == 1
+    return repo.change_subscription(conn, sid, **values)
 
 
 def remove(conn: Connection, sid: str) -> bool:
-    conn.execute(delete(outbox).where(outbox.c.subscription_id == sid))
-    return conn.execute(delete(subscriptions).where(subscriptions.c.id == sid)).rowcount == 1
+    return repo.remove_subscription(conn, sid)
 
 
 def replay(conn: Connection, sid: str, after_seq: int) -> int:
     """Queue again every visible, matching event after `after_seq` for one subscription."""
-    from ..store.events import row_to_event, select_events
-    from ..store.tables import events
+    from ..store.events import row_to_event
     s = get(conn, sid)
     if s is None:
         raise KeyError(sid)
     now = datetime.now(timezone.utc)
-    conn.execute(delete(outbox).where(outbox.c.subscription_id == sid, outbox.c.event_seq > after_seq))
-    rows = conn.execute(select_events().where(events.c.seq > after_seq, events.c.seq <= s.cursor)).all()
-    n = 0
+    repo.unqueue_after(conn, sid, after_seq)
+    rows = repo.event_rows_between(conn, after_seq, s.cursor)
     party = get_party(conn, s.party_id)
     viewer = viewer_for(conn, party)
     from .dcsa_out import to_dcsa_22
@@ -169,9 +183,6 @@ def replay(conn: Connection, sid: str, after_seq: int) -> int:
         e = row_to_event(r)
         d = None if dcsa_22_gap(e) else to_dcsa_22(e, event_uuid(r.seq), r.received_at)
         if matches(s.filters, e, d) and can_see_event(viewer, e):
-            out.append({"subscription_id": sid, "event_seq": r.seq, "status": "pending", "attempts": 0,
-                        "next_attempt_at": now, "created_at": now})
-    if out:
-        conn.execute(insert(outbox), out)
-        n = len(out)
-    return n
+            out.append((sid, r.seq))
+    repo.queue(conn, out, now)
+    return len(out)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
 from ..domain.events import Classifier, Event, EventKind
 from ..store.events import party_set
 from ..store import tracking as repo
-from ..store.tables import trip_status
 
 # state after an actual movement; the mode decides between rail and sea
 _ON_VEHICLE = {"LOAD", "DEPA"}
 _AT_FACILITY = {"DISC", "GTIN", "ARRI", "DROP", "STRP", "STUF", "INSP", "RSEA"}
+_TIMES = ("since", "last_heard_at", "position_at")   # the times folding sets (from event times)
 
 
 def vehicle_state(mode: str | None) -> str:
@@ -49,13 +49,23 @@ def apply(conn: Connection, stored: list[tuple[int, Event]]) -> set[str]:
     batch (not per event or per trip): nothing is recomputed from scratch. Late reports (older
     than the current state) update `last_heard_at` but not the state.
     """
+    return fold(conn, stored)[0]
+
+
+def fold(conn: Connection, stored: list[tuple[int, Event]],
+         known: dict[str, dict] | None = None) -> tuple[set[str], dict[str, dict]]:
+    """`apply`, also returning the touched status rows as stored (times in UTC, like a read gives).
+
+    `known`: rows a `fold` of this same transaction returned, used instead of reading them again."""
     by_trip: dict[str, list[tuple[int, Event]]] = {}
     for seq, e in stored:
         if e.trip_id:
             by_trip.setdefault(e.trip_id, []).append((seq, e))
     if not by_trip:
-        return set()
-    current = repo.statuses(conn, list(by_trip))
+        return set(), {}
+    known = known or {}
+    current = {t: known[t] for t in by_trip if t in known}
+    current.update(repo.statuses(conn, [t for t in by_trip if t not in current]))
     missing = [t for t in by_trip if t not in current]
     heads = repo.trip_heads(conn, missing)
     rows: dict[str, dict] = {}
@@ -63,15 +73,18 @@ def apply(conn: Connection, stored: list[tuple[int, Event]]) -> set[str]:
         if trip_id in current:
             rows[trip_id] = current[trip_id]
         elif (t := heads.get(trip_id)) is not None:
-            rows[trip_id] = {"trip_id": trip_id, "equipment": t.equipment, "booking_ref": t.booking_ref,
-                             "state": "planned", "last_event_seq": 0, "parties": party_set(t.parties)}
+            rows[trip_id] = {**dict.fromkeys(repo.STATUS_COLUMNS), "trip_id": trip_id, "equipment": t.equipment,
+                             "booking_ref": t.booking_ref, "state": "planned", "last_event_seq": 0,
+                             "parties": party_set(t.parties)}
     finals = repo.destination_refs(conn, [r.get("booking_ref") for r in rows.values()])
     moved: set[str] = set()
     for trip_id, row in rows.items():
         final = finals.get(row.get("booking_ref"), set())
+        parties = set(row["parties"].split())
         for seq, e in sorted(by_trip[trip_id], key=lambda p: p[1].event_time):
             row["last_event_seq"] = max(row["last_event_seq"], seq)
-            row["parties"] = party_set(set(row["parties"].split()) | e.parties | {e.source_party})
+            parties |= e.parties
+            parties.add(e.source_party)
             if e.classifier != Classifier.ACT or e.source_party == "CORRIDOR" and e.kind == EventKind.ALERT:
                 continue
             if row.get("last_heard_at") is None or e.event_time > row["last_heard_at"]:
@@ -84,20 +97,22 @@ def apply(conn: Connection, stored: list[tuple[int, Event]]) -> set[str]:
                 continue
             if _next_state(row, e, final):
                 moved.add(trip_id)
+        row["parties"] = party_set(parties)
+        for c in _TIMES:
+            if row[c] is not None:
+                row[c] = row[c].astimezone(timezone.utc)
     new = [r for t, r in rows.items() if t not in current]
     moved |= {r["trip_id"] for r in new}
-    repo.save_statuses(conn, new, [r for t, r in rows.items() if t in current])
-    return moved
+    repo.save_statuses(conn, new, [r for t, r in rows.items() if t in current], repo.MOVING_COLUMNS)
+    return moved, rows
 
 
 def get(conn: Connection, trip_id: str) -> dict | None:
     """The status row of a trip as a dict, or None."""
-    r = conn.execute(select(trip_status).where(trip_status.c.trip_id == trip_id)).first()
-    return dict(r._mapping) if r else None
+    return repo.status(conn, trip_id)
 
 
 def set_eta(conn: Connection, trip_id: str, eta: datetime | None, low: datetime | None,
             high: datetime | None) -> None:
     """Store the current ETA and its range on the status row."""
-    conn.execute(update(trip_status).where(trip_status.c.trip_id == trip_id).values(
-        eta=eta, eta_low=low, eta_high=high))
+    repo.set_etas(conn, [(trip_id, eta, low, high)])
