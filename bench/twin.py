@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import os
 import pstats
 import tempfile
 import time
@@ -27,8 +26,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--days", type=float, default=365)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--parse-workers", type=int, default=max(0, (os.cpu_count() or 1) - 1),
-                    help="processes parsing EDIFACT beside the store step (default: one per spare core)")
+    ap.add_argument("--parse-workers", type=int, default=0,
+                    help="processes parsing EDIFACT beside the store step (default 0: in-process)")
     ap.add_argument("--profile", action="store_true", help="print the 25 costliest functions of the ingest run")
     args = ap.parse_args()
     # the real path: tracking (status, ETA, alerts, outbox) runs inside every ingest transaction,

@@ -31,9 +31,9 @@ def simulate(
     report: Path = typer.Option(None, "--report", help="Write report.md, summary.json and SVG plots here."),
     compare: bool = typer.Option(False, "--compare", help="Run two scenarios (model only) side by side."),
     no_ingest: bool = typer.Option(False, "--no-ingest", help="Run the model alone, without the store."),
-    parse_workers: int = typer.Option(None, "--parse-workers", min=0,
+    parse_workers: int = typer.Option(0, "--parse-workers", min=0,
                                       help="Processes that parse EDIFACT while the store step runs "
-                                           "(default: one per spare core; 0: parse in-process)."),
+                                           "(default 0: parse in-process)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Run the corridor twin: trains, Caspian sailings, storms, Alat, onward rail, through real ingest."""
@@ -71,9 +71,6 @@ def simulate(
     with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f} days"),
                   TimeElapsedColumn(), console=err, transient=as_json) as bar:
         task = bar.add_task("twin", total=days)
-        if parse_workers is None:
-            import os
-            parse_workers = max(0, (os.cpu_count() or 1) - 1)
         result = run(store, loaded[0], days=days, seed=seed, parse_workers=parse_workers if store else 0,
                      progress=lambda done, total: bar.update(task, completed=done))
     if report:
