@@ -9,6 +9,7 @@ event log's natural key decides (see corridor.domain.events.event_keys).
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -89,6 +90,23 @@ def detect(content: bytes, filename: str | None) -> str:
     return detect_format(content, filename)
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """One raw message for `Ingestor.ingest_many` (the arguments of `Ingestor.ingest`)."""
+
+    content: bytes
+    source_party: str | None = None
+    filename: str | None = None
+    fmt: str | None = None
+    received_at: datetime | None = None
+    allowed: Callable[[Event], str | None] | None = None
+    parsed: ParseResult | Future | None = None   # a parse made elsewhere (a Future: awaited in turn)
+
+
+def _ready(parsed: ParseResult | Future | None) -> ParseResult | None:
+    return parsed.result() if isinstance(parsed, Future) else parsed
+
+
 class Ingestor:
     """The ingest path over one store. Thread-safe: each call is its own transaction."""
 
@@ -122,6 +140,48 @@ class Ingestor:
             return self._process(conn, mid, content, fmt, source_party, filename, received_at, False, allowed,
                                  fresh=new, parsed=parsed)
 
+    def ingest_many(self, messages: list[Incoming]) -> list[IngestOutcome]:
+        """Take in several raw messages in one transaction (group commit), in order.
+
+        Each message is processed exactly as `ingest` would (it sees what the earlier ones
+        stored); the tracking hooks run once over everything stored, before the one commit.
+        A feed of many small messages (the twin's windows, a folder, a pulled NATS batch)
+        writes each index page once instead of once per message. Should the batch fail, every
+        message is taken in again on its own, so one bad message cannot sink the others; the
+        first failure is raised after the rest went in (as `ingest` raises it).
+        """
+        if not messages:
+            return []
+        stored: list[tuple[int, Event]] = []
+        try:
+            with self.store.tx() as conn:
+                outs = []
+                for m in messages:
+                    received_at = m.received_at or datetime.now(timezone.utc)
+                    fmt = m.fmt or detect(m.content, m.filename)
+                    mid, new = repo.keep_raw(conn, m.content, fmt=fmt, source_party=m.source_party or "",
+                                             received_at=received_at, filename=m.filename)
+                    outs.append(self._process(conn, mid, m.content, fmt, m.source_party, m.filename, received_at,
+                                              False, m.allowed, fresh=new, parsed=_ready(m.parsed),
+                                              deferred=stored))
+                for hook in AFTER_APPEND:
+                    hook(conn, stored)
+                return outs
+        except Exception:
+            if len(messages) == 1:
+                raise
+            log.warning("a batch of %d messages failed; taking them in one by one", len(messages), exc_info=True)
+        outs, failed = [], None
+        for m in messages:
+            try:
+                outs.append(self.ingest(m.content, source_party=m.source_party, filename=m.filename, fmt=m.fmt,
+                                        received_at=m.received_at, allowed=m.allowed, parsed=_ready(m.parsed)))
+            except Exception as e:   # the others still go in; the caller learns of the first failure
+                failed = failed or e
+        if failed is not None:
+            raise failed
+        return outs
+
     def keep(self, content: bytes, *, source_party: str | None = None, filename: str | None = None,
              fmt: str | None = None, received_at: datetime | None = None) -> tuple[str, str, bool]:
         """Keep a raw message for later processing (status 'pending'); returns (id, format, new)."""
@@ -153,8 +213,11 @@ class Ingestor:
 
     # -- the pipeline ----------------------------------------------------------------------
     def _process(self, conn, mid, content, fmt, source_party, filename, received_at, dry_run, allowed,
-                 fresh=False, parsed: ParseResult | None = None):
-        """`fresh`: the raw message was first kept in this transaction (no quarantine of it to read)."""
+                 fresh=False, parsed: ParseResult | None = None, deferred: list | None = None):
+        """`fresh`: the raw message was first kept in this transaction (no quarantine of it to read).
+
+        `deferred`: collect the stored events there and leave the hooks to the caller (one run per batch).
+        """
         out = IngestOutcome(message_id=mid, format=fmt, filename=filename, dry_run=dry_run)
         registry = repo.Registry(conn)   # sender ids, places and zones: one read while nothing changed
         result = parsed or parse(content, fmt, source_party or "", received_at,
@@ -257,6 +320,9 @@ class Ingestor:
         status = "processed" if not quarantine else ("quarantined" if not stored and not out.duplicates else "partial")
         repo.finish_raw(conn, mid, status=status, stored=len(stored), duplicates=out.duplicates,
                         rejected=out.quarantined, source_party=party or None)
+        if deferred is not None:
+            deferred.extend(stored)
+            return out
         for hook in AFTER_APPEND:
             hook(conn, stored)
         return out
