@@ -39,7 +39,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         store = Store(f"sqlite:///{Path(d) / 'twin.db'}")
         store.upgrade()
-        load_default_network(store, days=30)
+        # a timetable that covers the whole run and the journeys still under way at its end (as
+        # `corridor init` gives): shippers book on it all year, and ETAs are laid on it
+        load_default_network(store, days=int(args.days) + 60)
         prof = cProfile.Profile() if args.profile else None
         if prof:
             prof.enable()

@@ -203,9 +203,10 @@ class BookingService:
         """The departures `ids` as a connected journey from origin to destination, or the reason not."""
         if not ids:
             raise DomainError("no departures given for the booking; choose an option of a quote")
+        found = netstore.get_departures(conn, ids)
         deps = []
         for dep_id in ids:
-            got = netstore.get_departure(conn, dep_id)
+            got = found.get(dep_id)
             if got is None:
                 raise DomainError(f"departure {dep_id!r} does not exist; list them with `corridor departures`")
             deps.append(got[0])
@@ -232,7 +233,10 @@ class BookingService:
         return deps
 
     def _reserve_all(self, conn: Connection, deps: Sequence[Departure], teu: int) -> None:
-        """Reserve `teu` on each departure (id order: a fixed lock order); SpaceUnavailable on the first full one."""
+        """Reserve `teu` on each departure (one statement); SpaceUnavailable names the first full one
+        (id order: a fixed lock order)."""
+        if netstore.reserve_all(conn, [d.id for d in deps], teu):
+            return
         for dep in sorted(deps, key=lambda x: x.id):
             if not netstore.reserve(conn, dep.id, teu):
                 got = netstore.get_departure(conn, dep.id)

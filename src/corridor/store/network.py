@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
@@ -57,10 +57,29 @@ def load_network(conn: Connection, name: str = "corridor") -> Network | None:
 # Bumped whenever departures are added or change status in this process, so in-memory
 # timetables (the ETA's) know to reload; other processes rely on their cache's time-to-live.
 TIMETABLE_GENERATION = [0]
+# generation -> the one departure that change touched (a notice's set_status), so a cached
+# timetable re-reads those rows alone; a generation missing here (new departures) means all
+CHANGED_DEPARTURE: dict[int, str] = {}
+_CHANGES_KEPT = 10_000
 
 
-def _timetable_changed() -> None:
+def _timetable_changed(dep_id: str | None = None) -> None:
     TIMETABLE_GENERATION[0] += 1
+    if dep_id is not None:
+        CHANGED_DEPARTURE[TIMETABLE_GENERATION[0]] = dep_id
+        CHANGED_DEPARTURE.pop(TIMETABLE_GENERATION[0] - _CHANGES_KEPT, None)
+
+
+def changed_since(generation: int) -> set[str] | None:
+    """The departures changed in this process after `generation`; None when some change was not
+    of single departures (a timetable load) or is too old to be known."""
+    ids = set()
+    for g in range(generation + 1, TIMETABLE_GENERATION[0] + 1):
+        d = CHANGED_DEPARTURE.get(g)
+        if d is None:
+            return None
+        ids.add(d)
+    return ids
 
 
 def _offset(dt: datetime) -> int:
@@ -127,6 +146,30 @@ def get_departure(conn: Connection, dep_id: str) -> tuple[Departure, int] | None
     return (row_to_departure(r), r.reserved_teu) if r else None
 
 
+def get_departures(conn: Connection, dep_ids: Sequence[str]) -> dict[str, tuple[Departure, int]]:
+    """`get_departure` of several ids in one read: id -> (departure, reserved TEU); unknown ids left out."""
+    rows = conn.execute(select(departures).where(departures.c.id.in_(sorted(set(dep_ids))))).all()
+    return {r.id: (row_to_departure(r), r.reserved_teu) for r in rows}
+
+
+def reserve_all(conn: Connection, dep_ids: Sequence[str], teu: int) -> bool:
+    """Reserve `teu` on every one of these departures in one statement; False (and nothing
+    reserved) when any is cancelled or would be oversold. The check and the reservation are one
+    statement inside the caller's transaction: the row locks (PostgreSQL) or the write lock
+    (SQLite) hold until it ends, so no other booking slips in between."""
+    ids = sorted(set(dep_ids))
+    fits = (departures.c.id.in_(ids), departures.c.status != "cancelled",
+            departures.c.reserved_teu + teu <= departures.c.capacity_teu)
+    done = conn.execute(update(departures).where(*fits).values(reserved_teu=departures.c.reserved_teu + teu)
+                        .returning(departures.c.id)).scalars().all()
+    if len(done) == len(ids):
+        return True
+    if done:   # the whole journey or none of it
+        conn.execute(update(departures).where(departures.c.id.in_(done))
+                     .values(reserved_teu=departures.c.reserved_teu - teu))
+    return False
+
+
 def reserved_map(conn: Connection, start: datetime | None = None) -> dict[str, int]:
     """Reserved TEU per departure id (only departures with reservations)."""
     q = select(departures.c.id, departures.c.reserved_teu).where(departures.c.reserved_teu > 0)
@@ -162,7 +205,7 @@ def set_status(conn: Connection, dep_id: str, status: str, delay: timedelta | No
         if row is None:
             return False
         values["departs_at"], values["arrives_at"] = row.departs_at + delay, row.arrives_at + delay
-    _timetable_changed()
+    _timetable_changed(dep_id)
     return conn.execute(update(departures).where(departures.c.id == dep_id).values(**values)).rowcount == 1
 
 

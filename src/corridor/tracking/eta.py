@@ -7,7 +7,7 @@ link (from actual events against the timetable) widen or shift the range where h
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 
 import time
 from dataclasses import dataclass, field
@@ -237,6 +237,38 @@ class _CachedTimetable:
         from ..store.network import TIMETABLE_GENERATION
         return self.generation == TIMETABLE_GENERATION[0] and time.monotonic() - self.loaded < TIMETABLE_TTL_S
 
+    def patch(self, conn: Connection) -> bool:
+        """Catch up with departures this process changed (notices) by re-reading those rows alone;
+        False when that cannot be done (a load of new departures, or the time-to-live is over).
+
+        A year's timetable is some 90,000 departures: a storm closure must not cost a reload of all."""
+        from ..store.network import TIMETABLE_GENERATION, changed_since
+        if time.monotonic() - self.loaded >= TIMETABLE_TTL_S:
+            return False
+        generation = TIMETABLE_GENERATION[0]
+        ids = changed_since(self.generation)
+        if ids is None:
+            return False
+        for r in repo.departure_rows(conn, sorted(ids)):
+            d = row_to_departure(r)
+            old = self.by_id.get(d.id)
+            if old is None:       # not in this timetable (added elsewhere): a full reload finds it
+                return False
+            pair = (old.origin, old.destination)
+            # new lists, swapped in whole: a reader in another thread keeps a consistent pair
+            times, deps = (list(x) for x in self.by_pair[pair])
+            i = next(i for i, x in enumerate(deps) if x is old)
+            del times[i], deps[i]
+            t = d.departs_at.astimezone(timezone.utc)
+            j = bisect_right(times, t)
+            times.insert(j, t)
+            deps.insert(j, d)
+            self.by_pair[pair] = (times, deps)
+            self.by_id[d.id] = d
+            self.marks[d.id] = None      # a later reload reads this row again
+        self.generation = generation
+        return True
+
     def reserved(self, conn: Connection) -> dict[str, int]:
         if time.monotonic() - self._reserved_at > RESERVED_TTL_S:
             from ..store.network import reserved_map
@@ -250,7 +282,7 @@ _TIMETABLES: dict[str, _CachedTimetable] = {}
 def _timetable(conn: Connection) -> _CachedTimetable:
     key = conn.engine.url.render_as_string(hide_password=True)
     tt = _TIMETABLES.get(key)
-    if tt is None or not tt.fresh():
+    if tt is None or not (tt.fresh() or tt.patch(conn)):
         tt = _TIMETABLES[key] = _CachedTimetable(conn, tt)
     return tt
 
