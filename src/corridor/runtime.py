@@ -241,9 +241,18 @@ def close_publisher(app) -> None:
             pub.close()
 
 
+def flush_audit(app) -> None:
+    """Store the app's queued audit rows (reads of others' data) before the process ends."""
+    from .access import audit
+    store = getattr(app.state, "store", None)
+    if store is not None and not audit.flush(store):
+        log.error("shutdown: queued audit rows could not all be stored")
+
+
 def install_lifespan(app, runtime: Runtime | None = None) -> None:
-    """Wrap the app's lifespan: start the node's runtime at startup; stop it and close the NATS
-    publisher at shutdown. Safe to call again to attach a runtime to an already wrapped app."""
+    """Wrap the app's lifespan: start the node's runtime at startup; stop it, close the NATS
+    publisher and store the queued audit rows at shutdown. Safe to call again to attach a runtime
+    to an already wrapped app."""
     if runtime is not None:
         app.state.corridor_runtime = runtime
     if getattr(app.state, "corridor_lifespan", False):
@@ -264,6 +273,7 @@ def install_lifespan(app, runtime: Runtime | None = None) -> None:
                 if rt is not None:
                     rt.stop()
                 close_publisher(a)
+                flush_audit(a)
 
     app.router.lifespan_context = lifespan
 

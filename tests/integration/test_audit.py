@@ -6,7 +6,7 @@ import logging
 
 from sqlalchemy import select
 
-from corridor.access import keys
+from corridor.access import audit, keys
 from corridor.store.tables import audit_log
 
 from test_access_matrix import BOX_A, ROLES, build_world
@@ -15,6 +15,7 @@ HOOK_SECRET = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI="
 
 
 def _rows(store) -> list[dict]:
+    assert audit.flush(store)   # reads of others' data are queued: store them first
     with store.read() as conn:
         return [dict(r._mapping) for r in conn.execute(select(audit_log).order_by(audit_log.c.id)).all()]
 

@@ -9,10 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..store.tables import api_keys
+from ..store.tables import api_keys, meta_kv
 
 PREFIX = "cor_"
+# meta_kv key renewed by every revocation, so each process's kept keys (access.keycache) are
+# re-read on the next request; a random value for the reason given at store.parties.registry_changed
+ACCESS_GENERATION = "access_generation"
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,18 @@ def list_keys(conn: Connection, party_id: str | None = None) -> list[KeyInfo]:
 
 
 def revoke(conn: Connection, key_id: str) -> bool:
-    """Revoke a key by id; False when there is no such active key."""
+    """Revoke a key by id; False when there is no such active key.
+
+    Refused from the next request on, in every process: the access generation is renewed in the
+    same transaction, and this process's kept copy is dropped at once."""
     res = conn.execute(update(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
                        .values(revoked_at=datetime.now(timezone.utc)))
-    return res.rowcount == 1
+    if res.rowcount != 1:
+        return False
+    token = secrets.token_hex(16)
+    ins = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(meta_kv)
+    conn.execute(ins.values(key=ACCESS_GENERATION, value=token)
+                 .on_conflict_do_update(index_elements=["key"], set_={"value": token}))
+    from .keycache import forget
+    forget(conn.engine, key_id=key_id)
+    return True

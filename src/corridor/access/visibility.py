@@ -9,10 +9,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
-from sqlalchemy import ColumnElement, Connection, Text, false, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Connection, Text, bindparam, false, or_, select, type_coerce
 
 from ..domain.events import Event
 from ..domain.parties import Party, Role
@@ -44,6 +48,31 @@ def viewer_for(conn: Connection, party: Party) -> Viewer:
     country = frozenset(ref[r.id] for r in rows if party.country and r.country == party.country
                         and Role.AUTHORITY in party.roles)
     return Viewer(party, fac, country)
+
+
+VIEWER_SECONDS = 5.0   # how long a built Viewer is kept: it reads every location
+_viewers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # engine -> {Party: (stamp, Viewer)}
+_viewers_lock = threading.Lock()
+
+
+def cached_viewer(conn: Connection, party: Party) -> Viewer:
+    """`viewer_for`, kept per database and party for VIEWER_SECONDS: locations rarely change, and a
+    changed party is a different key. A party with nothing to resolve (no facilities, not an
+    authority of a country) needs no read at all."""
+    if not party.facilities and not (party.country and Role.AUTHORITY in party.roles):
+        return Viewer(party, frozenset(), frozenset())
+    now = time.monotonic()
+    with _viewers_lock:
+        kept = _viewers.setdefault(conn.engine, {}).get(party)
+    if kept is not None and now - kept[0] < VIEWER_SECONDS:
+        return kept[1]
+    v = viewer_for(conn, party)
+    with _viewers_lock:
+        per_db = _viewers.setdefault(conn.engine, {})
+        if len(per_db) > 1000:
+            per_db.clear()   # parties are few; many entries means many changes: start again
+        per_db[party] = (now, v)
+    return v
 
 
 def _like_token(col, pid: str):
@@ -162,6 +191,16 @@ def posting_rights(conn: Connection, party) -> Callable[[Event], str | None] | N
     return allowed
 
 
+@lru_cache(maxsize=1024)
+def _container_owners(v: Viewer):
+    """The statement of `owners_of`'s container branch for one viewer, built once: the audit
+    decision runs on every read of another party's box, and building the statement cost more
+    than running it."""
+    q = select(trips.c.parties).where(or_(trips.c.id == bindparam("ref"), trips.c.equipment == bindparam("box")))
+    tc = trip_clause(v)
+    return (q if tc is None else q.where(tc)).order_by(trips.c.starts_at.desc()).limit(1)
+
+
 def owners_of(conn: Connection, v: Viewer, kind: str, ref: str) -> set[str] | None:
     """The parties whose data `ref` is, when the viewer may see it; None when it may not (or it does not exist).
 
@@ -169,9 +208,7 @@ def owners_of(conn: Connection, v: Viewer, kind: str, ref: str) -> set[str] | No
     """
     from ..store.tables import trips as t
     if kind == "container":
-        q = select(t.c.parties).where(or_(t.c.id == ref, t.c.equipment == ref.upper()))
-        tc = trip_clause(v)
-        r = conn.execute((q if tc is None else q.where(tc)).order_by(t.c.starts_at.desc()).limit(1)).first()
+        r = conn.execute(_container_owners(v), {"ref": ref, "box": ref.upper()}).first()
         return None if r is None else set(r.parties or ())
     if kind == "booking":
         b = conn.execute(select(bookings.c.ref, bookings.c.shipper, bookings.c.forwarder)

@@ -94,5 +94,6 @@ def revoke_key(key_id: str, _: Principal = Depends(admin), store: Store = Depend
 @router.get("/audit", summary="The audit log, newest first (administrator)")
 def audit_log(party_id: str | None = None, limit: int = Query(100, ge=1, le=1000), _: Principal = Depends(admin),
               store: Store = Depends(get_store)) -> list[dict]:
+    audit.flush(store)   # reads are queued: show every one made before this request
     with store.read() as conn:
         return audit.entries(conn, party_id=party_id, limit=min(limit, 1000))

@@ -6,13 +6,15 @@ from dataclasses import dataclass
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
 
 from ..access import audit
-from ..access.keys import KeyInfo, KeyRejected, verify
-from ..access.visibility import is_read_only, owners_of, viewer_for
+from ..access.keycache import verified
+from ..access.keys import KeyInfo, KeyRejected
+from ..access.visibility import cached_viewer, is_read_only, owners_of
 from ..domain.parties import Party, Role
 from ..store import Store
-from ..store.parties import get_party
 from .problems import Problem
 
 bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
@@ -33,26 +35,37 @@ class Principal:
         return scope in self.key.scopes or "admin" in self.key.scopes
 
 
-def principal(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer),
-              store: Store = Depends(get_store)) -> Principal:
-    """The caller; 401 with the reason for a missing, unknown, expired or revoked key."""
+async def principal(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+    """The caller; 401 with the reason for a missing, unknown, expired or revoked key.
+
+    The key and its party come from the per-process key cache (access.keycache), and a GET is
+    audited on the same read connection (no write transaction on the request path). On SQLite
+    this runs on the event loop: one or two indexed reads of a local file (WAL readers never wait
+    for the writer) cost less than the hop to a worker thread and back; on PostgreSQL (a network
+    round trip) it runs in a worker thread."""
+    store: Store = request.app.state.store
+    if store.dialect == "sqlite":
+        return _principal(request, creds, store)
+    return await run_in_threadpool(_principal, request, creds, store)
+
+
+def _principal(request: Request, creds: HTTPAuthorizationCredentials | None, store: Store) -> Principal:
     if creds is None or creds.scheme.lower() != "bearer":
         raise Problem(401, "Unauthorized", "missing Authorization: Bearer <API key>")
-    try:
-        with store.read() as conn:
-            info = verify(conn, creds.credentials)
-            party = get_party(conn, info.party_id)
-    except KeyRejected as e:
-        raise Problem(401, "Unauthorized", str(e))
-    if party is None:
-        raise Problem(401, "Unauthorized", "the key's party no longer exists")
-    request.state.principal = p = Principal(info, party)
-    if request.method == "GET":
-        audit_read(request, p, store)
+    with store.read() as conn:
+        try:
+            info, party = verified(conn, creds.credentials)
+        except KeyRejected as e:
+            raise Problem(401, "Unauthorized", str(e))
+        if party is None:
+            raise Problem(401, "Unauthorized", "the key's party no longer exists")
+        request.state.principal = p = Principal(info, party)
+        if request.method == "GET":
+            audit_read(request, p, store, conn)
     return p
 
 
-def writer(p: Principal = Depends(principal)) -> Principal:
+async def writer(p: Principal = Depends(principal)) -> Principal:
     """A caller allowed to write (scope 'write'; never an authority, which reads only)."""
     if is_read_only(p.party):
         raise Problem(403, "Forbidden", f"party {p.party.id} is an authority: read-only")
@@ -76,8 +89,10 @@ _ADMIN_LISTS = {"/api/v1/quarantine", "/api/v1/quarantine/{entry_id}", "/v2/even
                 "/v2/event-subscriptions/{subscriptionID}"}
 
 
-def audit_read(request: Request, p: Principal, store: Store) -> None:
-    """Log the caller's read when what it reads belongs to another party (never the key itself)."""
+def audit_read(request: Request, p: Principal, store: Store, conn: Connection) -> None:
+    """Log the caller's read when what it reads belongs to another party (never the key itself).
+
+    Decided on the read connection `conn`; the row is queued to the store's audit writer."""
     route = request.scope.get("route")
     path = getattr(route, "path", None)
     party = p.party
@@ -88,21 +103,19 @@ def audit_read(request: Request, p: Principal, store: Store) -> None:
             from ..tracking.outbox import seq_of
             seq = seq_of(ref)
             ref = "" if seq is None else str(seq)
-        with store.tx() as conn:
-            owners = owners_of(conn, viewer_for(conn, party), kind, ref) if ref else None
-            if owners is not None:
-                audit.read_of_others(conn, party_id=party.id, key_id=p.key.key_id, target=request.url.path,
-                                     owners=owners)
+        owners = owners_of(conn, cached_viewer(conn, party), kind, ref) if ref else None
+        if owners is not None:
+            audit.read_of_others_later(store, party_id=party.id, key_id=p.key.key_id, target=request.url.path,
+                                       owners=owners)
         return
     broad = (path in _LISTS and not party.roles & {Role.SHIPPER, Role.FORWARDER}) or \
         (path in _ADMIN_LISTS and party.is_admin)
     if broad:
-        with store.tx() as conn:
-            audit.record(conn, party_id=party.id, key_id=p.key.key_id, action=f"READ {request.url.path}",
-                         target=request.url.path)
+        audit.later(store, party_id=party.id, key_id=p.key.key_id, action=f"READ {request.url.path}",
+                    target=request.url.path)
 
 
-def admin(p: Principal = Depends(principal)) -> Principal:
+async def admin(p: Principal = Depends(principal)) -> Principal:
     """The corridor administrator."""
     if not p.party.is_admin:
         raise Problem(403, "Forbidden", "administrator only")
