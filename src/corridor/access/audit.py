@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Connection, insert, select
 
+from ..store import db as _db
 from ..store.tables import audit_log
 
 log = logging.getLogger("corridor.audit")
@@ -182,6 +183,17 @@ def flush(store=None, timeout: float = 30.0) -> bool:
     for w in ws:
         ok = w.flush(timeout) and ok
     return ok
+
+
+def _on_dispose(store) -> None:
+    """A store being closed stores its queued rows first, and its writer is let go."""
+    if not flush(store, timeout=10.0):
+        log.error("audit rows of %s could not be stored before it closed", store.engine.url)
+    with _writers_lock:
+        _writers.pop(store.engine, None)
+
+
+_db.BEFORE_DISPOSE.append(_on_dispose)
 
 
 @atexit.register

@@ -49,6 +49,15 @@ async def principal(request: Request, creds: HTTPAuthorizationCredentials | None
     return await run_in_threadpool(_principal, request, creds, store)
 
 
+async def on_store(store: Store, fn, *args):
+    """Run `fn(*args)` (short store work) as `principal` does: inline on SQLite, where a read of a
+    local file costs less than the hop to a worker thread and back; in a worker thread on
+    PostgreSQL, where it waits on the network."""
+    if store.dialect == "sqlite":
+        return fn(*args)
+    return await run_in_threadpool(fn, *args)
+
+
 def _principal(request: Request, creds: HTTPAuthorizationCredentials | None, store: Store) -> Principal:
     if creds is None or creds.scheme.lower() != "bearer":
         raise Problem(401, "Unauthorized", "missing Authorization: Bearer <API key>")

@@ -18,7 +18,7 @@ from ..store import tracking as tracking_store
 from ..store.events import row_to_event, select_events
 from ..store.tables import events
 from ..tracking import hooks, outbox, timeline  # noqa: F401 - hooks registers the ingest steps
-from .deps import Principal, get_store, principal, writer
+from .deps import Principal, get_store, on_store, principal, writer
 from .problems import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["tracking"])
@@ -34,13 +34,18 @@ def _viewer(conn, party: Party) -> Viewer:
 
 @router.get("/containers/{ref}", response_model=dict,
             summary="Timeline, position, ETA and alerts of a container trip")
-def container(ref: str, p: Principal = Depends(principal), store: Store = Depends(get_store)) -> Response:
+async def container(ref: str, request: Request, p: Principal = Depends(principal)) -> Response:
     """`ref` is a container number (its latest trip the caller may see) or a trip id."""
-    with store.read() as conn:
-        body = timeline.container_json(conn, ref, _viewer(conn, p.party))
+    store: Store = request.app.state.store
+    body = await on_store(store, _container_json, store, ref, p.party)
     if body is None:
         raise Problem(404, "Not Found", f"no container trip {ref} that you may see")
     return Response(body, media_type="application/json")   # made once per kept timeline
+
+
+def _container_json(store: Store, ref: str, party: Party) -> bytes | None:
+    with store.read() as conn:
+        return timeline.container_json(conn, ref, _viewer(conn, party))
 
 
 @router.get("/bookings/{ref}/timeline", summary="Timelines of every container of a booking")

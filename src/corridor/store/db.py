@@ -13,6 +13,8 @@ from sqlalchemy.engine import make_url
 from .tables import metadata
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# called with the store before its engine is disposed (outer layers register: the audit writer)
+BEFORE_DISPOSE: list = []
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -27,9 +29,12 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=60000")
         # the event log's indexes are on random keys: a page cache of 64 MiB (not 2) keeps their
-        # inner pages in memory, and checkpoints every 16 MiB of WAL (not 4) fsync less often
+        # inner pages in memory; reads of the rest go through a shared memory map (no read call per
+        # page, no copy per connection); checkpoints every 64 MiB of WAL (not 4) write a page
+        # re-dirtied by many transactions back once (a simulated year: about 10% faster)
         cur.execute("PRAGMA cache_size=-65536")
-        cur.execute("PRAGMA wal_autocheckpoint=4096")
+        cur.execute("PRAGMA mmap_size=268435456")
+        cur.execute("PRAGMA wal_autocheckpoint=16384")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -99,6 +104,8 @@ class Store:
             return False
 
     def dispose(self) -> None:
+        for hook in BEFORE_DISPOSE:   # work queued for this store (audit rows) is stored first
+            hook(self)
         self.engine.dispose()
 
 
