@@ -26,10 +26,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--days", type=float, default=365)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--parse-workers", type=int, default=0,
-                    help="processes parsing EDIFACT beside the store step (default 0: in-process)")
+    ap.add_argument("--parse-workers", type=int, default=None,
+                    help="processes parsing EDIFACT beside the store step (default: as `corridor "
+                         "simulate`, 1 with two cores or more)")
     ap.add_argument("--profile", action="store_true", help="print the 25 costliest functions of the ingest run")
     args = ap.parse_args()
+    if args.parse_workers is None:
+        from corridor.twin.run import default_parse_workers
+        args.parse_workers = default_parse_workers()
     # the real path: tracking (status, ETA, alerts, outbox) runs inside every ingest transaction,
     # as under `corridor simulate` and `corridor serve`
     ensure_wired()

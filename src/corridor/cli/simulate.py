@@ -31,9 +31,9 @@ def simulate(
     report: Path = typer.Option(None, "--report", help="Write report.md, summary.json and SVG plots here."),
     compare: bool = typer.Option(False, "--compare", help="Run two scenarios (model only) side by side."),
     no_ingest: bool = typer.Option(False, "--no-ingest", help="Run the model alone, without the store."),
-    parse_workers: int = typer.Option(0, "--parse-workers", min=0,
+    parse_workers: int = typer.Option(None, "--parse-workers", min=0, show_default=False,
                                       help="Processes that parse EDIFACT while the store step runs "
-                                           "(default 0: parse in-process)."),
+                                           "(default: 1 with two cores or more, else 0: in-process)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Run the corridor twin: trains, Caspian sailings, storms, Alat, onward rail, through real ingest."""
@@ -71,6 +71,9 @@ def simulate(
     with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f} days"),
                   TimeElapsedColumn(), console=err, transient=as_json) as bar:
         task = bar.add_task("twin", total=days)
+        if parse_workers is None:
+            from corridor.twin.run import default_parse_workers
+            parse_workers = default_parse_workers()
         result = run(store, loaded[0], days=days, seed=seed, parse_workers=parse_workers if store else 0,
                      progress=lambda done, total: bar.update(task, completed=done))
     if report:
