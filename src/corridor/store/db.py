@@ -49,7 +49,10 @@ def make_engine(url: str) -> Engine:
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+        # a checkout never waits (no overflow limit): the API reads SQLite on the event loop
+        # (api.deps.on_store), where a wait for a free connection would stall every request
+        pool = {"pool_size": 16, "max_overflow": -1} if u.database and u.database != ":memory:" else {}
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60}, **pool)
         _sqlite_setup(engine)
         return engine
     if u.drivername in ("postgresql", "postgres"):
