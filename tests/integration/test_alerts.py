@@ -110,3 +110,14 @@ def test_dwell_above_normal_raises_dwel_and_reaches_subscriptions(loaded_store, 
     assert (corridor_sub, dwel[0].seq) in queued          # an alert is a notification like any event
     assert (dcsa_sub, dwel[0].seq) not in queued          # DCSA 2.2 has no alert events
     assert any(s == dcsa_sub for s, _ in queued)          # ...but the GTIN itself went to both
+
+
+def test_a_missed_connection_is_alerted_once_while_the_box_moves_on_toward_it(loaded_store, ferry_booking):
+    rec, booked = ferry_booking
+    came = booked.departs_at + timedelta(days=2)         # the booked sailing left two days ago
+    # gate in, out to the truck park, in again: three state changes, one missed connection
+    for i, code in enumerate(("GTIN", "GTOT", "GTIN")):
+        ingest(loaded_store, [box_event(code, came + timedelta(hours=3 * i), "KZAAU", box=BOX, bkg=rec.ref)], "ACME")
+    misses = [a for a in alerts_of(loaded_store) if a.code == "MISS"]
+    assert len(misses) == 1, [(a.event_time, a.extra) for a in misses]
+    assert misses[0].extra["booked"] == booked.id

@@ -6,6 +6,8 @@ Bulk by design: the ingest hook calls these once per batch of events, never once
 
 from __future__ import annotations
 
+import json
+
 import time
 from datetime import datetime, timezone
 from typing import Callable
@@ -198,6 +200,20 @@ def last_published(conn: Connection, trip_ids: list[str], publisher: str) -> dic
            f"WHERE trip_id IN ({{}}) AND source_party = {ph} AND classifier = 'EST' GROUP BY trip_id) m "
            "ON e.seq = m.seq")
     return {t: _from_db(at) for t, at in _in_chunks(conn, sql, sorted(set(trip_ids)), publisher)}
+
+
+def alerted_pairs(conn: Connection, trip_ids: list[str], code: str, publisher: str,
+                  fields: tuple[str, str]) -> dict[str, set[tuple]]:
+    """Trip id -> the (extra[fields[0]], extra[fields[1]]) of every `code` alert `publisher` raised
+    on it: what was said already (one query per 500 trips, on the trip index)."""
+    ph = _ph(conn)
+    sql = (f"SELECT trip_id, extra FROM events WHERE trip_id IN ({{}}) AND source_party = {ph} "
+           f"AND kind = 'ALERT' AND code = {ph}")
+    out: dict[str, set[tuple]] = {}
+    for trip_id, extra in _in_chunks(conn, sql, sorted(set(trip_ids)), publisher, code):
+        x = json.loads(extra) if isinstance(extra, str) else (extra or {})
+        out.setdefault(trip_id, set()).add((x.get(fields[0]), x.get(fields[1])))
+    return out
 
 
 # --- reference data of the ETA: places, links, the timetable, observed history -----------------

@@ -28,8 +28,11 @@ def alert(status: dict, code: str, when: datetime, reason: str, *, location: str
                  parties=parties or frozenset(status["parties"].split()), reason=reason, extra=extra or {})
 
 
-def on_eta(status: dict, eta: Eta | None, ctx: dict, places: Places) -> list[Event]:
-    """Alerts that follow from a new ETA: LATE, MISS, OFFR."""
+def on_eta(status: dict, eta: Eta | None, ctx: dict, places: Places, said=()) -> list[Event]:
+    """Alerts that follow from a new ETA: LATE, MISS, OFFR.
+
+    `said`: the (booked, next) departures of the MISS alerts the trip has had. A missed connection
+    is news once (or when the departure it now waits for changes), not at every later move."""
     out: list[Event] = []
     promised = ctx.get("promised_arrival")
     if eta is not None and promised is not None and eta.at > promised + LATE_TOLERANCE:
@@ -38,6 +41,8 @@ def on_eta(status: dict, eta: Eta | None, ctx: dict, places: Places) -> list[Eve
                          f"promised arrival {promised.isoformat()}", location=places.ref_of.get(ctx["destination"]),
                          extra={"eta": eta.at.isoformat(), "promised": promised.isoformat()}))
     for booked, nxt in (eta.missed if eta else ()):
+        if (booked, nxt) in said:
+            continue
         out.append(alert(status, "MISS", status.get("since") or eta.at,
                          f"missed the booked departure {booked}; next with space: {nxt}",
                          extra={"booked": booked, "next": nxt}))

@@ -47,13 +47,15 @@ def _refresh(conn: Connection, sts: list[dict], places: Places) -> list[Event]:
     """The ETAs of these trips stored on their status rows; returns the EST and alert events they imply."""
     if not sts:
         return []
-    published = last_published_many(conn, [st["trip_id"] for st in sts])
+    ids = [st["trip_id"] for st in sts]
+    published = last_published_many(conn, ids)
+    missed = repo.alerted_pairs(conn, ids, "MISS", CORRIDOR, ("booked", "next"))
     etas = trip_etas(conn, sts, key=str(conn.engine.url), places=places)
     repo.set_etas(conn, [(st["trip_id"], *((eta.at, eta.low, eta.high) if eta else (None, None, None)))
                          for st, (eta, _) in zip(sts, etas)])
     new: list[Event] = []
     for st, (eta, ctx) in zip(sts, etas):
-        new += alerts.on_eta(st, eta, ctx, places)
+        new += alerts.on_eta(st, eta, ctx, places, said=missed.get(st["trip_id"], ()))
         if eta is not None and ctx.get("destination"):
             last = published.get(st["trip_id"])
             if last is None or abs(eta.at - last) > ETA_THRESHOLD:
