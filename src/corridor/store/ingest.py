@@ -35,6 +35,18 @@ def _in(n: int) -> str:
     return ",".join("?" * n)
 
 
+def _rows_in(conn: Connection, sql: str, keys: list, tail: str = ""):
+    """Rows of `sql` (ending with the column to match) for the column in `keys`, then `tail`:
+    one `= ANY(%s)` statement on PostgreSQL, IN lists of 500 on SQLite."""
+    db = _db(conn)
+    if _pg(conn):
+        yield from db.execute(f"{sql} = ANY(%s){tail}", (list(keys),))
+        return
+    for i in range(0, len(keys), 500):
+        part = keys[i:i + 500]
+        yield from db.execute(f"{sql} IN ({_in(len(part))}){tail}", part)
+
+
 def _utc(v) -> datetime:
     """A stored time read back raw: aware UTC, as UTCDateTime reads it."""
     if isinstance(v, str):
@@ -67,18 +79,9 @@ def keep_raw(conn: Connection, content: bytes, *, fmt: str, source_party: str, r
 
 def known_events(conn: Connection, keys: list[str]) -> set[str]:
     """The event natural keys (dedup_key) among `keys` that the log holds already."""
-    found: set[str] = set()
-    db = _db(conn)
-    if _pg(conn):
-        if keys:
-            found.update(k for (k,) in db.execute("SELECT dedup_key FROM events WHERE dedup_key = ANY(%s)",
-                                                  (list(keys),)))
-        return found
-    for i in range(0, len(keys), 500):
-        part = keys[i:i + 500]
-        found.update(k for (k,) in db.execute(f"SELECT dedup_key FROM events WHERE dedup_key IN ({_in(len(part))})",
-                                              part))
-    return found
+    if not keys:
+        return set()
+    return {k for (k,) in _rows_in(conn, "SELECT dedup_key FROM events WHERE dedup_key", keys)}
 
 
 def finish_raw(conn: Connection, mid: str, *, status: str, stored: int, duplicates: int, rejected: int,
@@ -223,21 +226,15 @@ def trips_of_many(conn: Connection, equipment: list[str]) -> dict[str, list[Trip
     out: dict[str, list[Trip]] = {}
     if not equipment:
         return out
-    db = _db(conn)
-    sql = "SELECT id, equipment, booking_ref, parties, starts_at, ends_at FROM trips WHERE equipment "
-    if _pg(conn):
-        batches = [db.execute(sql + "= ANY(%s) ORDER BY equipment, starts_at", (list(equipment),))]
-    else:
-        batches = (db.execute(sql + f"IN ({_in(len(part))}) ORDER BY equipment, starts_at", part)
-                   for part in (equipment[i:i + 500] for i in range(0, len(equipment), 500)))
+    sql = "SELECT id, equipment, booking_ref, parties, starts_at, ends_at FROM trips WHERE equipment"
     party_sets: dict[str, frozenset] = {}
-    for rows in batches:
-        for tid, box, bkg, parties, start, end in rows:
-            ps = party_sets.get(parties)
-            if ps is None:
-                ps = party_sets[parties] = frozenset(json.loads(parties) if parties else ())
-            out.setdefault(box, []).append(Trip(id=tid, equipment=box, booking_ref=bkg, parties=ps,
-                                                starts_at=_utc(start), ends_at=_utc(end) if end else None))
+    # a container's rows all come in one batch, in start order
+    for tid, box, bkg, parties, start, end in _rows_in(conn, sql, equipment, " ORDER BY equipment, starts_at"):
+        ps = party_sets.get(parties)
+        if ps is None:
+            ps = party_sets[parties] = frozenset(json.loads(parties) if parties else ())
+        out.setdefault(box, []).append(Trip(id=tid, equipment=box, booking_ref=bkg, parties=ps,
+                                            starts_at=_utc(start), ends_at=_utc(end) if end else None))
     return out
 
 
@@ -246,16 +243,9 @@ def booking_parties(conn: Connection, refs: list[str]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     if not refs:
         return out
-    db = _db(conn)
-    sql = "SELECT ref, shipper, forwarder, nominated FROM bookings WHERE ref "
-    if _pg(conn):
-        batches = [db.execute(sql + "= ANY(%s)", (list(refs),))]
-    else:
-        batches = (db.execute(sql + f"IN ({_in(len(part))})", part)
-                   for part in (refs[i:i + 500] for i in range(0, len(refs), 500)))
-    for rows in batches:
-        for ref, shipper, forwarder, nominated in rows:
-            out[ref] = {shipper, *([forwarder] if forwarder else []), *(json.loads(nominated) if nominated else [])}
+    for ref, shipper, forwarder, nominated in _rows_in(
+            conn, "SELECT ref, shipper, forwarder, nominated FROM bookings WHERE ref", refs):
+        out[ref] = {shipper, *([forwarder] if forwarder else []), *(json.loads(nominated) if nominated else [])}
     return out
 
 
@@ -525,13 +515,8 @@ class Registry:
             folded = {c: fold(c) for c in missing}
             keys = sorted(set(folded.values()))
             sql = ("SELECT a.value, a.target, l.code, l.timezone FROM aliases a "
-                   "LEFT OUTER JOIN locations l ON l.id = a.target WHERE a.kind = 'location' AND a.value ")
-            db = _db(self.conn)
-            if _pg(self.conn):
-                rows = db.execute(sql + "= ANY(%s)", (keys,)).fetchall()
-            else:
-                rows = [r for i in range(0, len(keys), 500)
-                        for r in db.execute(sql + f"IN ({_in(len(keys[i:i + 500]))})", keys[i:i + 500])]
+                   "LEFT OUTER JOIN locations l ON l.id = a.target WHERE a.kind = 'location' AND a.value")
+            rows = list(_rows_in(self.conn, sql, keys))
             found = {value: (code or target, zone) for value, target, code, zone in rows}
             answers = {c: found.get(f, (None, None)) for c, f in folded.items()}
             self._keep({("place", c): a for c, a in answers.items()})
