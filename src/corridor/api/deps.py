@@ -39,20 +39,16 @@ async def principal(request: Request, creds: HTTPAuthorizationCredentials | None
     """The caller; 401 with the reason for a missing, unknown, expired or revoked key.
 
     The key and its party come from the per-process key cache (access.keycache), and a GET is
-    audited on the same read connection (no write transaction on the request path). On SQLite
-    this runs on the event loop: one or two indexed reads of a local file (WAL readers never wait
-    for the writer) cost less than the hop to a worker thread and back; on PostgreSQL (a network
-    round trip) it runs in a worker thread."""
+    audited on the same read connection (no write transaction on the request path)."""
     store: Store = request.app.state.store
-    if store.dialect == "sqlite":
-        return _principal(request, creds, store)
-    return await run_in_threadpool(_principal, request, creds, store)
+    return await on_store(store, _principal, request, creds, store)
 
 
 async def on_store(store: Store, fn, *args):
-    """Run `fn(*args)` (short store work) as `principal` does: inline on SQLite, where a read of a
-    local file costs less than the hop to a worker thread and back; in a worker thread on
-    PostgreSQL, where it waits on the network."""
+    """Run `fn(*args)` (short store work): inline on SQLite, where one or two indexed reads of a
+    local file (WAL readers never wait for the writer; the pool never makes a checkout wait) cost
+    less than the hop to a worker thread and back; in a worker thread on PostgreSQL, where it
+    waits on the network."""
     if store.dialect == "sqlite":
         return fn(*args)
     return await run_in_threadpool(fn, *args)
