@@ -7,7 +7,7 @@ natural key that makes re-sent input collapse, `milestone_key` groups PLN/EST re
 from __future__ import annotations
 
 from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary,
-                        MetaData, String, Table, Text, UniqueConstraint)
+                        MetaData, String, Table, Text, UniqueConstraint, text)
 
 from .types import JSONText, UTCDateTime
 
@@ -193,7 +193,6 @@ events = Table(
     Index("ix_events_equipment_time", "equipment", "event_time"),
     Index("ix_events_trip_seq", "trip_id", "seq"),
     Index("ix_events_booking", "booking_ref"),
-    Index("ix_events_milestone", "milestone_key"),
     Index("ix_events_location_time", "location", "event_time"),
     Index("ix_events_departure", "departure_id"),
 )
@@ -233,6 +232,9 @@ consists = Table(
     Column("source_party", String(40), nullable=False),
     Index("ix_consists_carrier", "carrier_kind", "carrier_id", "since"),
     Index("ix_consists_member", "member_kind", "member_id", "since"),
+    # the ingest path reads a message's members' open rows by member id alone
+    Index("ix_consists_open_member", "member_id", sqlite_where=text("until IS NULL"),
+          postgresql_where=text("until IS NULL")),
 )
 
 notices = Table(
