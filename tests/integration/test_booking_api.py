@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -29,7 +31,9 @@ def api(loaded_store):
     return call
 
 
-REQ = {"origin": "Xi'an", "destination": "TRIST", "ready": "2026-12-01", "containers": "2x40"}
+# a ready day a week ahead: the timetable starts a month back from today and quotes refuse past days
+READY = (date.today() + timedelta(days=7)).isoformat()
+REQ = {"origin": "Xi'an", "destination": "TRIST", "ready": READY, "containers": "2x40"}
 
 
 def test_quote_shape(api):
@@ -62,7 +66,7 @@ def test_book_list_visibility_cancel(api):
     assert b["status"] == "confirmed" and b["shipper"] == "ACME" and b["legs"]
     ref = b["ref"]
     dep = b["legs"][0]["departure_id"]
-    deps = api("GET", "/api/v1/departures", params={"from": "Xi'an", "start": "2026-12-01T00:00:00+08:00",
+    deps = api("GET", "/api/v1/departures", params={"from": "Xi'an", "start": f"{READY}T00:00:00+08:00",
                                                      "limit": 50}).json()["departures"]
     row = next(d for d in deps if d["id"] == dep)
     assert row["reserved_teu"] == 4 and row["free_teu"] == row["capacity_teu"] - 4

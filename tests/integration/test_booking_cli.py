@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 import pytest
 import typer
@@ -12,6 +13,9 @@ from corridor.cli import plan as plan_cli
 from corridor.domain.parties import Party, Role
 from corridor.settings import get_settings
 from corridor.store.parties import upsert_party
+
+# a ready day a week ahead: the timetable starts a month back from today and quotes refuse past days
+READY = (date.today() + timedelta(days=7)).isoformat()
 
 
 @pytest.fixture
@@ -28,7 +32,7 @@ def cli(sqlite_loaded_store, monkeypatch):
 
 
 def test_plan_json_shape(cli):
-    r = cli("plan", "--from", "XIA", "--to", "IST", "--containers", "2x40", "--ready", "2026-12-01", "--json")
+    r = cli("plan", "--from", "XIA", "--to", "IST", "--containers", "2x40", "--ready", READY, "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     opt = doc["options"][0]
@@ -44,7 +48,7 @@ def test_ambiguous_place_is_exit_4_with_candidates(cli):
 
 
 def test_book_then_list_and_departures_show_it(cli):
-    r = cli("book", "--from", "XIA", "--to", "Poti", "--containers", "1x40", "--ready", "2026-12-01",
+    r = cli("book", "--from", "XIA", "--to", "Poti", "--containers", "1x40", "--ready", READY,
             "--option", "1", "--shipper", "ACME", "--json")
     assert r.exit_code == 0, r.output
     b = json.loads(r.stdout)
@@ -55,6 +59,6 @@ def test_book_then_list_and_departures_show_it(cli):
                           "--days", "3", "--limit", "200", "--json").stdout)["departures"]
     row = next(d for d in deps if d["id"] == ferry["departure_id"])
     assert row["reserved_teu"] == 2
-    r = cli("book", "--from", "XIA", "--to", "Poti", "--ready", "2026-12-01", "--option", "9",
+    r = cli("book", "--from", "XIA", "--to", "Poti", "--ready", READY, "--option", "9",
             "--shipper", "ACME")
     assert r.exit_code == 4 and "option 9" in r.output

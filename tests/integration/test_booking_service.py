@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -33,7 +33,8 @@ def svc(loaded_store):
     return BookingService(loaded_store)
 
 
-def _quote(svc, frm="XIA", to="Poti", containers="2x40", day="2026-12-01"):
+def _quote(svc, frm="XIA", to="Poti", containers="2x40", day=None):
+    day = day or (date.today() + timedelta(days=7)).isoformat()   # quotes refuse past days
     return svc.quote(frm, to, ready_time(svc.network, frm, day), parse_containers(containers))
 
 
