@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from corridor.domain.events import Classifier, Event, EventKind, TransportCall
 from corridor.store import events as ev
@@ -39,6 +40,20 @@ def test_offsets_and_fields_survive_a_round_trip(store):
     assert back.event_time == e.event_time and back.event_time.utcoffset() == timedelta(hours=5)
     assert back.reference("BKG") == "B1" and back.transport_call.voyage == "V1"
     assert back.dedup_key == e.dedup_key and "PORTAKTAU" in back.parties
+
+
+def test_one_batch_keeps_each_events_own_offset_across_a_dst_change(store):
+    # Duisburg is UTC+1 in winter and UTC+2 in summer: one zone object, two offsets in one batch
+    berlin = ZoneInfo("Europe/Berlin")
+    batch = [_load(i, datetime(2026, m, 2, 9, 0, tzinfo=berlin)) for i, m in enumerate((1, 7, 1, 7))]
+    with store.tx() as conn:
+        stored, _ = ev.append(conn, batch)
+    assert len(stored) == 4
+    with store.read() as conn:
+        back = [ev.row_to_event(r) for r in conn.execute(ev.select_events()).all()]
+    assert sorted((b.event_time.utcoffset(), b.event_time) for b in back) == sorted(
+        (e.event_time.utcoffset(), e.event_time) for e in batch)
+    assert {b.event_time.utcoffset() for b in back} == {timedelta(hours=1), timedelta(hours=2)}
 
 
 def test_a_later_estimate_is_a_new_row_of_the_same_milestone(store):

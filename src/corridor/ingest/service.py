@@ -373,7 +373,9 @@ class Ingestor:
 
     def _consists(self, conn, events: list[Event]) -> repo.Consists | None:
         """The consists of every carrier the message's vehicle-level events name (one read)."""
-        moves = [(c, e.event_time) for e in events for c in self._carriers(e)]
+        # only an event without a container but with a transport call names a carrier (_carriers)
+        moves = [(c, e.event_time) for e in events if not e.equipment and e.transport_call is not None
+                 for c in self._carriers(e)]
         if not moves:
             return None
         times = [t for _, t in moves]
@@ -444,6 +446,8 @@ class Ingestor:
     def _schedule(self, conn, result: ParseResult, party: str) -> list[str]:
         """Apply a carrier's schedule changes (IFTSAI: a delayed or cancelled sailing) as operator
         notices, so ETAs, alerts and open bookings react; returns the reasons of refused changes."""
+        if not result.schedule:
+            return []
         from ..notices.service import NoticeRefused, apply_notice
         refused, done = [], set()
         for u in result.schedule:

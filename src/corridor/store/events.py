@@ -148,7 +148,7 @@ def _sqlite_tuples(picked: list[tuple[Event, tuple[str, str]]], received_at: dat
 
 def _rows(picked: list[tuple[Event, tuple[str, str]]], received, time) -> list[tuple]:
     """The rows of events in _SQLITE_COLS order, equal to `event_row`'s values with JSON as text and
-    each time passed through `time` (SQLite: its stored text; None: left as the aware datetime)."""
+    each time passed through `time` (SQLite: its stored text; PostgreSQL: ISO 8601 with the offset)."""
     party_sets: dict = {}
     offsets: dict = {}
     ref_texts: dict = {}      # references -> JSON text: a batch repeats them
@@ -163,7 +163,9 @@ def _rows(picked: list[tuple[Event, tuple[str, str]]], received, time) -> list[t
         off = offsets.get(tz)
         if off is None:
             o = t.utcoffset()
-            off = offsets[tz] = int(o.total_seconds() // 60) if o else 0
+            off = int(o.total_seconds() // 60) if o else 0
+            if type(tz) is timezone:   # a fixed offset; a zone's offset changes with the date (DST)
+                offsets[tz] = off
         created = e.created_at
         if time is not None:
             when = time(t)
@@ -254,14 +256,17 @@ def _append_pg_copy(conn: Connection, picked: list[tuple[Event, tuple[str, str]]
     with seqs drawn beforehand, under a savepoint. Should another writer have added one of the keys
     since, the COPY fails on the unique key, the savepoint undoes it and the way above decides."""
     if _COLS == _SQLITE_COLS:
-        rows = _rows(picked, received_at, None)
+        # times go as ISO 8601 text with their offset (the same instant): psycopg's own datetime
+        # adaptation costs more than the rest of the row together
+        rows = _rows(picked, received_at.isoformat(), datetime.isoformat)
     else:   # the table changed: the generic (slower) way stays right
         rows = [[_pg_value(c, r[c]) for c in _COLS] for r in (event_row(e, received_at, k) for e, k in picked)]
     raw = conn.connection.driver_connection
     if checked:
         import psycopg
         with raw.cursor() as cur:
-            cur.execute("WITH s AS (SELECT pg_get_serial_sequence('events', 'seq')::regclass AS seq) "
+            # MATERIALIZED: inlined, the sequence's name would be looked up again for every row
+            cur.execute("WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence('events', 'seq')::regclass AS seq) "
                         "SELECT nextval(s.seq) FROM s, generate_series(1, %s)", (len(rows),))
             seqs = [n for (n,) in cur.fetchall()]   # increasing, in the order of the rows
             try:

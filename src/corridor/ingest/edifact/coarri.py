@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from corridor.domain.events import Classifier, Event, EventKind
 
-from .common import Context, Reject, cancellation, dedupe, direction, find, loc, split
+from .common import Context, Reject, cancellation, dedupe, direction, find, loc, new_event, split
 
 BGM_DIRECTION = {"46": "LOAD", "44": "DISC"}
 
@@ -54,7 +54,7 @@ def vessel_operations(ctx: Context, bgm_direction: dict, classifier: Classifier,
             eq, size, empty = ctx.equipment(group[0])
             cell = find(group, "LOC", "147")
             extra = {"position": cell.el(1)} if cell is not None and cell.el(1) else {}
-            events.append(Event(
+            events.append(new_event(
                 kind=EventKind.EQUIPMENT, code=code, classifier=classifier, event_time=timed[0],
                 location=place, equipment=eq, size_type=size, empty=empty, transport_call=call,
                 references=tuple(dict.fromkeys(ctx.references(head) + ctx.references(group))),

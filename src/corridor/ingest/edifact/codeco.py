@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from corridor.domain.events import Classifier, Event, EventKind
 
-from .common import Context, Reject, cancellation, dedupe, find, loc, split
+from .common import Context, Reject, cancellation, dedupe, find, loc, new_event, split
 
 DIRECTION = {"34": "GTIN", "36": "GTOT"}
 
@@ -42,7 +42,7 @@ def map_message(ctx: Context) -> list[Event]:
                              "DTM+7:<CCYYMMDDHHMM>:203")
             eq, size, empty = ctx.equipment(group[0])
             call = ctx.transport(find(group, "TDT") or head_tdt, "TRUCK", place, facility)
-            events.append(Event(
+            events.append(new_event(
                 kind=EventKind.EQUIPMENT, code=code, classifier=Classifier.ACT, event_time=timed[0],
                 location=place, equipment=eq, size_type=size, empty=empty, transport_call=call,
                 references=tuple(head_refs + ctx.references(group)),

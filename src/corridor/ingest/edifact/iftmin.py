@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from corridor.domain.equipment import wagon_number
 from corridor.domain.errors import InvalidEquipment
-from corridor.domain.events import Classifier, Event, EventKind, TransportCall
+from corridor.domain.events import Classifier, Event, EventKind
 
-from .common import Context, Reject, cancellation, dedupe, find, loc
+from .common import Context, Reject, cancellation, dedupe, find, loc, new_call, new_event
 
 NOTES = {"722": "SMGS", "701": "CIM"}
 WAGON_QUALIFIERS = ("RR", "RW")   # railcar; some railways send RW (railway wagon)
@@ -53,13 +53,13 @@ def map_message(ctx: Context) -> list[Event]:
         common = dict(location=place, equipment=eq, size_type=size, empty=empty, references=refs,
                       source_party=ctx.source_party, message_id=ctx.message_id, created_at=accepted[0],
                       event_id=f"{ctx.msg.ref}:{seg.pos}")
-        events.append(Event(kind=EventKind.SHIPMENT, code="RECE", classifier=Classifier.ACT,
-                            event_time=accepted[0], **common))
+        events.append(new_event(kind=EventKind.SHIPMENT, code="RECE", classifier=Classifier.ACT,
+                                event_time=accepted[0], **common))
         if planned and eq:
-            call = TransportCall(mode="RAIL", location=place, facility_code=facility,
-                                 voyage=train or None, wagon=wagon)
-            events.append(Event(kind=EventKind.EQUIPMENT, code="LOAD", classifier=Classifier.PLN,
-                                event_time=planned[0], transport_call=call, **common))
+            call = new_call(mode="RAIL", location=place, facility_code=facility,
+                            voyage=train or None, wagon=wagon)
+            events.append(new_event(kind=EventKind.EQUIPMENT, code="LOAD", classifier=Classifier.PLN,
+                                    event_time=planned[0], transport_call=call, **common))
     return dedupe(ctx, events)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from corridor.domain.events import Classifier, Event, EventKind
 from corridor.ingest.results import ScheduleUpdate
 
-from .common import Context, Reject, find, loc
+from .common import Context, Reject, find, loc, new_event
 
 TIMES = {"132": ("estimated_arrival", "ARRI", Classifier.EST), "133": ("estimated_departure", "DEPA", Classifier.EST),
          "178": ("actual_arrival", "ARRI", Classifier.ACT), "186": ("actual_departure", "DEPA", Classifier.ACT),
@@ -69,7 +69,7 @@ def map_message(ctx: Context) -> tuple[list[Event], list[ScheduleUpdate]]:
                 call = ctx.transport(tdt, "VESSEL", place, facility)
                 for q, (seg, when) in times.items():
                     _, code, classifier = TIMES[q]
-                    events.append(Event(
+                    events.append(new_event(
                         kind=EventKind.TRANSPORT, code=code, classifier=classifier, event_time=when,
                         location=place, transport_call=call, source_party=ctx.source_party,
                         message_id=ctx.message_id, created_at=created, event_id=f"{ctx.msg.ref}:{seg.pos}",

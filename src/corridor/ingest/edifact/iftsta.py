@@ -32,7 +32,7 @@ import re
 
 from corridor.domain.events import Classifier, Event, EventKind
 
-from .common import Context, Reject, cancellation, find, loc
+from .common import Context, Reject, cancellation, find, loc, new_event
 from .interchange import Seg
 
 EQ, TR = EventKind.EQUIPMENT, EventKind.TRANSPORT
@@ -127,7 +127,7 @@ def _status_events(ctx: Context, group, refs_outer, created) -> list[Event]:
     route = [{"qualifier": s.el(0), "location": s.el(1)} for s in tdt_group if s.tag == "LOC"]
     events = []
     for eq, size, empty in equipment:
-        events.append(Event(
+        events.append(new_event(
             kind=kind, code=dcsa, classifier=classifier, event_time=when, location=place,
             equipment=eq, size_type=size, empty=empty if empty is not None else empty_hint,
             transport_call=call, references=tuple(refs), source_party=ctx.source_party,

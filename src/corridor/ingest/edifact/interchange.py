@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from pydifact.control import Characters
 from pydifact.exceptions import EDISyntaxError
-from pydifact.parser import Parser
+from pydifact.token import Token
 from pydifact.tokenizer import Tokenizer
 
 from corridor.ingest.results import Rejection
@@ -193,6 +193,8 @@ def _terminated(body: str, chars: Characters, env: Envelope) -> str:
 
 def _line_breaks(body: str, chars: Characters, env: Envelope, offset: int) -> None:
     """Warn about line breaks that sit inside a data element rather than between segments."""
+    if "\n" not in body:   # a file on one line has none to find
+        return
     t, r = chars.segment_terminator, chars.escape_character
     found = []
     for m in re.finditer(rf"(?:[^{re.escape(t)}\s]|{re.escape(r)}+{re.escape(t)})\r?\n", body):
@@ -216,22 +218,74 @@ def _segment_at(body: str, index: int, term: str, rel: str) -> int:
     return head.count(term) - head.count(rel + term) + head.count(rel + rel + term) + 1
 
 
+_TERMINATOR = Token.Type.TERMINATOR
+_DATA_SEPARATOR = Token.Type.DATA_SEPARATOR
+_COMPONENT_SEPARATOR = Token.Type.COMPONENT_SEPARATOR
+
+
+class _TokenizerCharacters:
+    """The service characters as pydifact's tokenizer reads them.
+
+    pydifact's Characters defines `__len__`, and its tokenizer tests `if self.characters` for
+    every character it reads: a Python call per character, a tenth of the tokenizer's time. This
+    object holds the same characters as plain attributes and is true without a call; anything
+    else a tokenizer asks of it comes from the Characters it was made from."""
+
+    __slots__ = ("component_separator", "data_separator", "decimal_point", "escape_character",
+                 "reserved_character", "segment_terminator", "line_terminators", "_characters")
+
+    def __init__(self, characters: Characters):
+        self._characters = characters
+        for name in self.__slots__[:-1]:
+            setattr(self, name, getattr(characters, name))
+
+    def __getattr__(self, name: str):
+        return getattr(self._characters, name)
+
+
 def _segments(body: str, chars: Characters, env: Envelope, first_pos: int):
-    """Yield Seg objects from pydifact's tokenizer, resuming at the next UNH after a syntax error."""
+    """Yield Seg objects from pydifact's tokenizer, resuming at the next UNH after a syntax error.
+
+    pydifact's tokenizer reads the text (release characters, separators, line ends); its tokens
+    are put together here element for element as pydifact's Parser.convert_tokens_to_raw_segments
+    does (tests/unit/test_edifact_tokens.py holds the two side by side), straight into Segs:
+    one loop over the tokens instead of the parser's generator inside this one."""
     pos, start = first_pos, 0
-    parser = Parser(characters=chars)
+    tokenizer_chars = _TokenizerCharacters(chars)
+    comp = chars.component_separator
     while start < len(body):
         tokenizer = Tokenizer()
-        # the token stream straight in: the parser only iterates it (TokenIterator's push-back is
-        # for pydifact's own loop), so no wrapper call per token
-        raws = parser.convert_tokens_to_raw_segments(tokenizer.get_tokens(body[start:], chars))
         try:
-            for raw in raws:
-                tag = raw[0]
-                if not isinstance(tag, str):
-                    tag = chars.component_separator.join(tag)
-                yield Seg(tag, raw[1:], pos)
-                pos += 1
+            in_segment = False
+            seg: list = []
+            element: list = []
+            empty = 0   # component separators since the last content (':::' leaves empty components)
+            for token in tokenizer.get_tokens(body[start:], tokenizer_chars):
+                kind = token.type
+                if in_segment:
+                    if kind is _TERMINATOR:
+                        in_segment = False
+                        n = len(element)
+                        seg.append("" if n == 0 else element[0] if n == 1 else element)
+                        element = []
+                        tag = seg[0]
+                        yield Seg(tag if isinstance(tag, str) else comp.join(tag), seg[1:], pos)
+                        pos += 1
+                        continue
+                else:
+                    seg, element, empty, in_segment = [], [], 0, True
+                if kind is _DATA_SEPARATOR:
+                    n = len(element)
+                    seg.append("" if n == 0 else element[0] if n == 1 else element)
+                    element, empty = [], 0
+                    continue
+                if kind is _COMPONENT_SEPARATOR:
+                    empty += 1
+                    continue
+                if empty:
+                    element.extend([""] * (empty - 1 if element else empty))
+                    empty = 0
+                element.append(token.value)
             return
         except EDISyntaxError as exc:
             at = start + tokenizer._message_index
