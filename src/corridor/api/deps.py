@@ -55,18 +55,32 @@ async def on_store(store: Store, fn, *args):
 
 
 def _principal(request: Request, creds: HTTPAuthorizationCredentials | None, store: Store) -> Principal:
-    if creds is None or creds.scheme.lower() != "bearer":
-        raise Problem(401, "Unauthorized", "missing Authorization: Bearer <API key>")
+    key = bearer_key(creds)
     with store.read() as conn:
-        try:
-            info, party = verified(conn, creds.credentials)
-        except KeyRejected as e:
-            raise Problem(401, "Unauthorized", str(e))
-        if party is None:
-            raise Problem(401, "Unauthorized", "the key's party no longer exists")
-        request.state.principal = p = Principal(info, party)
+        p = authenticate(request, key, conn)
         if request.method == "GET":
             audit_read(request, p, store, conn)
+    return p
+
+
+def bearer_key(creds: HTTPAuthorizationCredentials | None) -> str:
+    """The presented API key; 401 when there is none."""
+    if creds is None or creds.scheme.lower() != "bearer":
+        raise Problem(401, "Unauthorized", "missing Authorization: Bearer <API key>")
+    return creds.credentials
+
+
+def authenticate(request: Request, key: str, conn: Connection) -> Principal:
+    """The caller behind `key`, read on `conn` (401 for an unknown, expired or revoked key, or a
+    party gone); kept on the request for the edge middleware. Reads are audited by the caller:
+    `principal` does it, an endpoint that reads on the same connection does it itself."""
+    try:
+        info, party = verified(conn, key)
+    except KeyRejected as e:
+        raise Problem(401, "Unauthorized", str(e))
+    if party is None:
+        raise Problem(401, "Unauthorized", "the key's party no longer exists")
+    request.state.principal = p = Principal(info, party)
     return p
 
 
@@ -81,9 +95,9 @@ async def writer(p: Principal = Depends(principal)) -> Principal:
 
 # --- audit of reads of another party's data ----------------------------------------------------
 
-# one record: (route template, what its path parameter names, which path parameter)
-_ONE = {"/api/v1/containers/{ref}": ("container", "ref"),
-        "/api/v1/bookings/{ref}": ("booking", "ref"),
+# one record: (route template, what its path parameter names, which path parameter).
+# GET /api/v1/containers/{ref} decides in its endpoint (api.tracking.container), on the trip it shows.
+_ONE = {"/api/v1/bookings/{ref}": ("booking", "ref"),
         "/api/v1/bookings/{ref}/timeline": ("booking", "ref"),
         "/api/v1/bookings/{ref}/reroute": ("booking", "ref"),
         "/v2/events/{eventID}": ("event", "eventID")}
@@ -108,16 +122,21 @@ def audit_read(request: Request, p: Principal, store: Store, conn: Connection) -
             from ..tracking.outbox import seq_of
             seq = seq_of(ref)
             ref = "" if seq is None else str(seq)
-        owners = owners_of(conn, cached_viewer(conn, party), kind, ref) if ref else None
-        if owners is not None:
-            audit.read_of_others_later(store, party_id=party.id, key_id=p.key.key_id, target=request.url.path,
-                                       owners=owners)
+        audit_one(request, p, store, owners_of(conn, cached_viewer(conn, party), kind, ref) if ref else None)
         return
     broad = (path in _LISTS and not party.roles & {Role.SHIPPER, Role.FORWARDER}) or \
         (path in _ADMIN_LISTS and party.is_admin)
     if broad:
         audit.later(store, party_id=party.id, key_id=p.key.key_id, action=f"READ {request.url.path}",
                     target=request.url.path)
+
+
+def audit_one(request: Request, p: Principal, store: Store, owners: set[str] | None) -> None:
+    """Log the caller's read of one record whose parties are `owners` (None: nothing was shown),
+    unless it is one of them; the row is queued to the store's audit writer."""
+    if owners is not None:
+        audit.read_of_others_later(store, party_id=p.party.id, key_id=p.key.key_id, target=request.url.path,
+                                   owners=owners)
 
 
 async def admin(p: Principal = Depends(principal)) -> Principal:

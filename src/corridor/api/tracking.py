@@ -9,6 +9,7 @@ import time
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 
 from ..access.visibility import Viewer, event_clause, viewer_for
@@ -18,7 +19,8 @@ from ..store import tracking as tracking_store
 from ..store.events import row_to_event, select_events
 from ..store.tables import events
 from ..tracking import hooks, outbox, timeline  # noqa: F401 - hooks registers the ingest steps
-from .deps import Principal, get_store, on_store, principal, writer
+from .deps import (Principal, audit_one, authenticate, bearer, bearer_key, get_store, on_store, principal,
+                   writer)
 from .problems import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["tracking"])
@@ -34,18 +36,28 @@ def _viewer(conn, party: Party) -> Viewer:
 
 @router.get("/containers/{ref}", response_model=dict,
             summary="Timeline, position, ETA and alerts of a container trip")
-async def container(ref: str, request: Request, p: Principal = Depends(principal)) -> Response:
+async def container(ref: str, request: Request,
+                    creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Response:
     """`ref` is a container number (its latest trip the caller may see) or a trip id."""
     store: Store = request.app.state.store
-    body = await on_store(store, _container_json, store, ref, p.party)
+    body = await on_store(store, _container_json, request, creds, store, ref)
     if body is None:
         raise Problem(404, "Not Found", f"no container trip {ref} that you may see")
     return Response(body, media_type="application/json")   # made once per kept timeline
 
 
-def _container_json(store: Store, ref: str, party: Party) -> bytes | None:
+def _container_json(request: Request, creds: HTTPAuthorizationCredentials | None, store: Store,
+                    ref: str) -> bytes | None:
+    """The caller (as `deps.principal` has it), the audit of its read and the timeline, on one read
+    connection: the trip is found once, for what is shown and what is logged."""
+    key = bearer_key(creds)
     with store.read() as conn:
-        return timeline.container_json(conn, ref, _viewer(conn, party))
+        p = authenticate(request, key, conn)
+        v = _viewer(conn, p.party)
+        head = timeline.container_head(conn, ref, v)
+        if request.method == "GET":   # as deps.principal audits
+            audit_one(request, p, store, None if head is None else timeline.owners(head))
+        return None if head is None else timeline.head_json(conn, head, v)
 
 
 @router.get("/bookings/{ref}/timeline", summary="Timelines of every container of a booking")

@@ -18,7 +18,7 @@ from typing import Callable
 
 from sqlalchemy import Connection, Select, Text, bindparam, literal_column, select, type_coerce
 
-from .tables import bookings, events, trip_status, trips
+from .tables import bookings, events, trip_milestones, trip_status, trip_timelines, trips
 from .types import JSONText, UTCDateTime
 
 
@@ -137,16 +137,20 @@ def status_query(by: str, where=None) -> Select:
 
 def head_query(by: str, where=None) -> Select:
     """Everything a trip's timeline depends on besides its events, in one row per trip: the trips
-    row (parties as stored text), its status row, the booking's destination, and the newest event
-    seq (an index probe). Equal rows mean an unchanged timeline."""
+    row (parties as stored text), its status row, the booking's destination, the newest event
+    seq (an index probe), and its stored timeline's row (`trip_timelines`). Equal rows mean an
+    unchanged timeline."""
     newest = select(events.c.seq).where(events.c.trip_id == trips.c.id).order_by(events.c.seq.desc()) \
         .limit(literal_column("1")).offset(literal_column("0")).scalar_subquery()
+    tl = trip_timelines.c
     q = select(trips.c.id, trips.c.equipment, trips.c.booking_ref, type_coerce(trips.c.parties, Text).label("parties"),
                trips.c.starts_at, trips.c.ends_at,
                *[c.label("st_" + c.name) for c in trip_status.columns],
-               bookings.c.destination.label("destination"), newest.label("newest_seq")).select_from(
+               bookings.c.destination.label("destination"), newest.label("newest_seq"),
+               tl.last_seq.label("tl_last_seq"), tl.basis.label("tl_basis"), tl.alerts.label("tl_alerts")).select_from(
         trips.outerjoin(trip_status, trip_status.c.trip_id == trips.c.id)
-             .outerjoin(bookings, bookings.c.ref == trips.c.booking_ref))
+             .outerjoin(bookings, bookings.c.ref == trips.c.booking_ref)
+             .outerjoin(trip_timelines, tl.trip_id == trips.c.id))
     return _latest(q, by, where)
 
 
@@ -160,6 +164,15 @@ def trip_events_query(where=None) -> Select:
     if where is not None:
         q = q.where(where)
     return q.order_by(events.c.seq)
+
+
+def milestones_query() -> Select:
+    """A trip's stored milestones (`ref`: its id), in the order first reported: what a timeline's
+    legs and order take, and each as sent."""
+    m = trip_milestones.c
+    return select(m.code, m.location, m.vehicle, m.mode, m.departure_id, m.planned, m.estimated, m.actual, m.seq,
+                  m.body, m.times) \
+        .where(m.trip_id == _ref()).order_by(m.n)
 
 
 def booking_query() -> Select:

@@ -322,6 +322,37 @@ trip_status = Table(
     Column("parties", Text, nullable=False),
 )
 
+# A trip's timeline kept up to date event by event (tracking.timeline.fold_in, in the ingest
+# transaction), so that a first read of it takes its milestones as sent, not every event of the
+# trip and a build: one row per trip, and one per milestone (written again only when it changes).
+trip_timelines = Table(
+    "trip_timelines", metadata,
+    Column("trip_id", String(60), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),      # the newest event folded in
+    Column("basis", String(32), nullable=False),         # digest of the place names and zones it was made with
+    Column("alerts", Text, nullable=False),              # the body's "alerts", as sent
+    Column("milestones", Integer, nullable=False),       # how many (trip_milestones.n runs from 0)
+)
+
+trip_milestones = Table(
+    "trip_milestones", metadata,
+    Column("trip_id", String(60), primary_key=True),
+    Column("n", Integer, primary_key=True),              # in the order first reported
+    Column("code", String(4), nullable=False),           # with location and vehicle: the milestone
+    Column("location", String(40)),
+    Column("vehicle", String(80)),
+    Column("mode", String(6)),                           # with departure_id: what its leg takes
+    Column("departure_id", String(60)),
+    Column("planned", String(40)),                       # the times as the sender gave them (the order)
+    Column("estimated", String(40)),
+    Column("actual", String(40)),
+    Column("estimated_range", Text),                     # JSON, as the sender gave it
+    Column("seq", BigInteger, nullable=False),           # the newest event folded in
+    Column("body", Text, nullable=False),                # JSON: the milestone as sent (local times)
+    Column("times", Text, nullable=False),               # JSON: its planned, estimated, actual as sent (its leg's)
+    sqlite_with_rowid=False,   # a trip's rows together on disk: a read of them is one or two pages
+)
+
 meta_kv = Table(
     "meta_kv", metadata,
     Column("key", String(60), primary_key=True),

@@ -14,8 +14,9 @@ from typing import Callable
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from .reads import EVENT_FACTS
 from .tables import (booking_legs, bookings, deliveries, departures, events, links, locations, outbox,
-                     subscriptions, trip_status, trips)
+                     subscriptions, trip_milestones, trip_status, trip_timelines, trips)
 from .types import UTCDateTime
 
 STATUS_COLUMNS = [c.name for c in trip_status.columns if c.name != "trip_id"]
@@ -144,6 +145,88 @@ def save_statuses(conn: Connection, new: list[dict], changed: list[dict],
     if changed:
         conn.exec_driver_sql(f"UPDATE trip_status SET {', '.join(f'{c} = {ph}' for c in columns)} WHERE trip_id = {ph}",
                              rows(changed, [*columns, "trip_id"]))
+
+
+# --- stored timelines (tracking.timeline.fold_in) -------------------------------------------------
+
+def timeline_heads(conn: Connection, trip_ids: list[str]) -> dict[str, tuple[int, str, str, int]]:
+    """Trip id -> (last_seq, basis, alerts, milestones) of the stored timelines of these trips (one
+    query per 500).
+
+    On PostgreSQL the rows are locked, in trip order, until the transaction ends: two transactions
+    folding events of one trip (an ingest and an alert sweep) then fold one after the other, and
+    the second sees what the first stored. SQLite's writers are serial already."""
+    lock = " ORDER BY trip_id FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+    sql = f"SELECT trip_id, last_seq, basis, alerts, milestones FROM trip_timelines " \
+          f"WHERE trip_id IN ({{}}){lock}"
+    return {r[0]: r[1:] for r in _driver_rows(conn, sql, sorted(set(trip_ids)))}
+
+
+def milestone_rows(conn: Connection, trip_ids: list[str], codes: set[str], places: set[str | None]
+                   ) -> dict[str, list[tuple]]:
+    """Trip id -> (n, code, location, vehicle, (planned, estimated, actual, estimated_range, body)) of
+    its stored milestones with one of these codes
+    at one of these places (None: none), in order (one query per 500 trips): those that events with
+    them can join, not every milestone of the trip."""
+    ph, named = _ph(conn), sorted(p for p in places if p is not None)
+    where = f"location IN ({', '.join([ph] * len(named))})" if named else "1 = 0"
+    if None in places:
+        where += " OR location IS NULL"
+    sql = (f"SELECT trip_id, n, code, location, vehicle, planned, estimated, actual, estimated_range, body "
+           f"FROM trip_milestones WHERE trip_id IN ({{}}) "
+           f"AND code IN ({', '.join([ph] * len(codes))}) AND ({where}) ORDER BY trip_id, n")
+    out: dict[str, list[tuple]] = {}
+    for r in _driver_rows(conn, sql, sorted(set(trip_ids)), *sorted(codes), *named):
+        got = out.get(r[0])
+        if got is None:
+            got = out[r[0]] = []
+        got.append((*r[1:5], r[5:]))
+    return out
+
+
+def _driver_rows(conn: Connection, sql: str, keys: list, *params) -> list[tuple]:
+    """`_in_chunks` on the DB-API connection, all rows at once: no result object per row (these
+    reads run on every ingest batch)."""
+    db, ph, out = conn.connection.driver_connection, _ph(conn), []
+    for i in range(0, len(keys), _CHUNK):
+        part = keys[i:i + _CHUNK]
+        out += db.execute(sql.format(",".join([ph] * len(part))), (*part, *params)).fetchall()
+    return out
+
+
+def event_facts(conn: Connection, trip_ids: list[str]) -> dict[str, list]:
+    """Trip id -> what a timeline reads of each of its events (`store.reads.EVENT_FACTS`), in
+    append order (one query per 500 trips)."""
+    cols = [events.c.trip_id, *[events.c[n] for n in EVENT_FACTS]]
+    keys = sorted(set(trip_ids))
+    out: dict[str, list] = {}
+    for i in range(0, len(keys), _CHUNK):
+        for r in conn.execute(select(*cols).where(events.c.trip_id.in_(keys[i:i + _CHUNK])).order_by(events.c.seq)):
+            out.setdefault(r.trip_id, []).append(r)
+    return out
+
+
+TIMELINE_COLUMNS = [c.name for c in trip_timelines.columns]
+MILESTONE_COLUMNS = [c.name for c in trip_milestones.columns]
+
+
+def save_timelines(conn: Connection, heads: list[tuple], milestones: list[tuple], anew: list[str] = ()) -> None:
+    """Store timelines: their trip rows and changed milestone rows (tuples in TIMELINE_COLUMNS and
+    MILESTONE_COLUMNS order; new, or replacing the row of the same key), after dropping the
+    milestones of the trips in `anew` (folded again from all their events). One executemany each."""
+    ph = _ph(conn)
+
+    def upsert(table: str, names: list[str], keys: int, rows: list[tuple]) -> None:
+        if rows:
+            conn.exec_driver_sql(
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join([ph] * len(names))}) "
+                f"ON CONFLICT ({', '.join(names[:keys])}) DO UPDATE SET "
+                f"{', '.join(f'{c} = excluded.{c}' for c in names[keys:])}", rows)
+    for i in range(0, len(anew), _CHUNK):
+        part = tuple(anew[i:i + _CHUNK])
+        conn.exec_driver_sql(f"DELETE FROM trip_milestones WHERE trip_id IN ({', '.join([ph] * len(part))})", part)
+    upsert("trip_timelines", TIMELINE_COLUMNS, 1, heads)
+    upsert("trip_milestones", MILESTONE_COLUMNS, 2, milestones)
 
 
 def status(conn: Connection, trip_id: str) -> dict | None:

@@ -1,4 +1,5 @@
-"""The current state of each container trip, kept up to date event by event (`trip_status`)."""
+"""The current state of each container trip, kept up to date event by event (`trip_status`), and
+with it the trip's stored timeline (`trip_timelines`, `trip_milestones`: tracking.timeline.fold_in)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import Connection
 from ..domain.events import Classifier, Event, EventKind
 from ..store.events import party_set
 from ..store import tracking as repo
+from . import timeline
 
 # state after an actual movement; the mode decides between rail and sea
 _ON_VEHICLE = {"LOAD", "DEPA"}
@@ -43,7 +45,8 @@ def _next_state(row: dict, e: Event, final_refs: set[str]) -> bool:
 
 
 def apply(conn: Connection, stored: list[tuple[int, Event]]) -> set[str]:
-    """Fold newly stored events into `trip_status`; returns the trips whose position/state moved.
+    """Fold newly stored events into `trip_status` and the trips' stored timelines; returns the
+    trips whose position/state moved.
 
     Only the rows of the touched trips are read and written, in a fixed number of queries per
     batch (not per event or per trip): nothing is recomputed from scratch. Late reports (older
@@ -77,6 +80,7 @@ def fold(conn: Connection, stored: list[tuple[int, Event]],
                              "booking_ref": t.booking_ref, "state": "planned", "last_event_seq": 0,
                              "parties": party_set(t.parties)}
     finals = repo.destination_refs(conn, [r.get("booking_ref") for r in rows.values()])
+    prior = {t: r["last_event_seq"] for t, r in rows.items()}   # what the stored timelines hold already
     moved: set[str] = set()
     for trip_id, row in rows.items():
         final = finals.get(row.get("booking_ref"), set())
@@ -104,6 +108,7 @@ def fold(conn: Connection, stored: list[tuple[int, Event]],
     new = [r for t, r in rows.items() if t not in current]
     moved |= {r["trip_id"] for r in new}
     repo.save_statuses(conn, new, [r for t, r in rows.items() if t in current], repo.MOVING_COLUMNS)
+    timeline.fold_in(conn, {t: by_trip[t] for t in rows}, prior)
     return moved, rows
 
 

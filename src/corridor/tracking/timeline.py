@@ -3,18 +3,29 @@ estimated and actual times, the current state from `trip_status`, the latest pos
 its leg, the ETA with its range, and the alerts. Reads only what the viewer may see.
 
 A trip's timeline depends on its events and on one row (`store.reads.head_query`: the trips row,
-the status row, the booking's destination, the newest event seq). A timeline that shows every
-event of the trip (to the administrator and to the trip's own parties) is kept per process with
-that row; a read compares the row and rebuilds only when something changed, so a new event or
-ETA is seen at once. Viewers who see part of a trip (operators, authorities) get it built each time.
+the status row, the booking's destination, the newest event seq, the stored timeline's row).
+
+The part made from the events (legs, milestones, alerts) is kept up to date as events arrive:
+`fold_in`, a step of the status fold in the ingest transaction, folds each trip's new events into
+its stored milestones (`trip_milestones`: each as folded and as sent; only those an event makes or
+changes are written) and alerts (`trip_timelines`). A read of a whole trip takes them (one indexed
+range read) when they have folded the trip's newest event with the place names and zones in use;
+otherwise (events from before the tables, a network change not folded yet) the timeline is built
+from the trip's events, as it always was. Either way the answer is the same document.
+
+A timeline that shows every event of the trip (to the administrator and to the trip's own
+parties) is also kept per process with its head row; a read compares the row, so a new event or
+ETA is seen at once. Viewers who see part of a trip (operators, authorities) get it built from the
+events they may see, each time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -81,7 +92,21 @@ def milestones(items: list, places: dict[str, dict]) -> list[dict]:
     """Milestones (one per code, place and vehicle) with planned/estimated/actual; latest report wins.
     `items`: a trip's event rows (`store.reads.EVENT_FACTS`) in append order."""
     ms: dict[tuple, dict] = {}
+    _fold(ms, [], items, places)
+    return _in_order(ms)
+
+
+def _fold(ms: dict[tuple, dict | tuple], alerts: list[list], items: list, places: dict[str, dict],
+          changed: set | None = None) -> None:
+    """Fold event rows (append order, after those folded before) into milestones `ms` (by code,
+    place and vehicle, in the order first reported; times as the sender gave them) and `alerts`
+    ([code, sender's time, reason, place]): all that a timeline takes from the events.
+
+    A milestone in `ms` may be as stored (`_unstored`), read when an event joins it; `changed`
+    collects the keys of the milestones made or changed."""
     for e in items:
+        if e.kind == "ALERT":
+            alerts.append([e.code, sender_time(e).isoformat(), e.reason, e.location])
         if e.kind in ("IOT", "ALERT", "SHIPMENT"):
             continue
         call = e.mode or e.voyage or e.vehicle or e.departure_id or e.facility_code   # it has a transport call
@@ -90,7 +115,9 @@ def milestones(items: list, places: dict[str, dict]) -> list[dict]:
         if vehicle is None:   # a report without the vehicle (Corridor's ETA) joins that milestone
             key = next((k for k in ms if k[:2] == key[:2]), key)
         m = ms.get(key)
-        if m is None:
+        if m.__class__ is tuple:
+            m = ms[key] = _unstored(*m)
+        elif m is None:
             m = ms[key] = {"code": e.code, "milestone": KIND.get(e.code, e.code.lower()), "location": e.location,
                            "vehicle": vehicle, "mode": (e.mode or "") if call else None,
                            "departure_id": e.departure_id if call else None,
@@ -106,6 +133,22 @@ def milestones(items: list, places: dict[str, dict]) -> list[dict]:
         if p.get("gauge_change"):
             m["gauge_change"] = True
         m["place"] = p.get("name")
+        if changed is not None:
+            changed.add(key)
+
+
+def _unstored(planned: str | None, estimated: str | None, actual: str | None, estimated_range: str | None,
+              body: str) -> dict:
+    """A milestone as folded, from its stored row: as sent, with the sender's times put back (the
+    same keys in the same order: `_localize_milestone` changes only these values)."""
+    m = json.loads(body)
+    m["planned"], m["estimated"], m["actual"] = planned, estimated, actual
+    if estimated_range is not None:
+        m["estimated_range"] = json.loads(estimated_range)
+    return m
+
+
+def _in_order(ms: dict[tuple, dict]) -> list[dict]:
     return sorted(ms.values(), key=lambda m: (m["actual"] or m["estimated"] or m["planned"] or "", m["seq"]))
 
 
@@ -135,31 +178,44 @@ def local(moment: datetime | str | None, place: str | None, zones: dict[str, str
     when the place is unknown."""
     if moment is None:
         return None
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
     tz = zones.get(place or "")
+    if isinstance(moment, str):
+        return _local_text(moment, tz)
     return (moment.astimezone(_zone(tz)) if tz else moment).isoformat()
+
+
+@lru_cache(maxsize=65536)
+def _local_text(moment: str, tz: str | None) -> str:
+    """`local` of a sender's time as text: a trip's timeline is made again at each of its events,
+    from mostly the same times."""
+    t = datetime.fromisoformat(moment)
+    return (t.astimezone(_zone(tz)) if tz else t).isoformat()
 
 
 def _localize(ms: list[dict], ls: list[dict], zones: dict[str, str]) -> None:
     """Milestone and leg times in the local time of their place (after sorting on UTC)."""
     for m in ms:
-        for k in ("planned", "estimated", "actual"):
-            m[k] = local(m[k], m["location"], zones)
-        if m.get("estimated_range"):
-            m["estimated_range"] = [local(x, m["location"], zones) for x in m["estimated_range"]]
+        _localize_milestone(m, zones)
     for leg in ls:
         for end, place in (("depart", leg["from"]), ("arrive", leg["to"])):
             if leg[end]:
                 leg[end] = {k: local(v, place, zones) for k, v in leg[end].items()}
 
 
-def _leg_at(ls: list[dict], when: str) -> dict | None:
-    for leg in ls:
-        dep = (leg["depart"] or {}).get("actual")
-        arr = (leg["arrive"] or {}).get("actual")
+def _localize_milestone(m: dict, zones: dict[str, str]) -> dict:
+    for k in ("planned", "estimated", "actual"):
+        m[k] = local(m[k], m["location"], zones)
+    if m.get("estimated_range"):
+        m["estimated_range"] = [local(x, m["location"], zones) for x in m["estimated_range"]]
+    return m
+
+
+def _leg_at(spans: list, when: str) -> str | None:
+    """The vehicle of the leg under way at `when`; `spans`: [vehicle, actual departure, actual arrival]
+    of each leg, as the sender gave them."""
+    for vehicle, dep, arr in spans:
         if dep and dep <= when and (arr is None or when <= arr):
-            return leg
+            return vehicle
     return None
 
 
@@ -266,8 +322,9 @@ def _same(k: _Kept, zones: dict, places: dict) -> bool:
 
 
 def _timeline(conn: Connection, h, v: Viewer) -> tuple[dict | None, bytes | None]:
-    """(doc, body) of one head row's timeline as the viewer may see it: a kept JSON body (no doc),
-    or a doc just built, with its body when it is kept (a whole trip, seen by its parties)."""
+    """(doc, body) of one head row's timeline as the viewer may see it: a JSON body kept or made
+    from the stored timeline (no doc), or a doc just built, with its body when it is kept (a whole
+    trip, seen by its parties)."""
     whole = v.sees_all or f'"{v.id}"' in (h.parties or "")   # the trip's own party sees all its events
     zones, places = repo.zones(conn), _places(conn)
     if not whole:
@@ -277,11 +334,46 @@ def _timeline(conn: Connection, h, v: Viewer) -> tuple[dict | None, bytes | None
     k = shelf.get(h.id)
     if k is not None and k.stamp == h and _same(k, zones, places):
         return None, k.body
-    q = reads.prepared(conn, ("events", None), reads.trip_events_query)
-    doc = _build(h, q.rows(conn, h.id), zones, places)
-    body = _json(doc)
+    if h.tl_last_seq is not None and h.tl_last_seq == h.newest_seq and h.tl_basis == _basis(zones, places):
+        doc = None   # the stored milestones have every event of the trip, made with these places
+        q = reads.prepared(conn, ("milestones",), reads.milestones_query)
+        tail, dest, spans = _stored(q.rows(conn, h.id), h.tl_alerts)
+        body = _json(_head(h, h.destination or dest, spans, zones))[:-1] + b"," + tail.encode("utf-8") + b"}"
+    else:
+        q = reads.prepared(conn, ("events", None), reads.trip_events_query)
+        doc = _build(h, q.rows(conn, h.id), zones, places)
+        body = _json(doc)
     shelf.put(h.id, _Kept(h, zones, places, body))
     return doc, body
+
+
+_LEG_CODES = frozenset(("LOAD", "DEPA", "ARRI", "DISC"))
+
+
+def _stored(rows: list, alerts: str) -> tuple[str, str | None, list]:
+    """The "legs", "milestones" and "alerts" of a body from stored milestone rows
+    (`store.reads.milestones_query`) and alerts, as `_build` makes them; and what its head takes
+    from them: the last estimated discharge place, the legs' spans."""
+    rows = sorted(rows, key=lambda r: (r.actual or r.estimated or r.planned or "", r.seq))
+    out: dict[str, list] = {}   # as `legs` makes them: vehicle -> [its first milestone, depart, arrive]
+    for r in rows:
+        if not r.vehicle or r.code not in _LEG_CODES:
+            continue
+        leg = out.get(r.vehicle)
+        if leg is None:
+            leg = out[r.vehicle] = [r, None, None]
+        if r.code in ("LOAD", "DEPA") and (leg[1] is None or r.code == "DEPA"):
+            leg[1] = r
+        if r.code in ("ARRI", "DISC") and (leg[2] is None or r.code == "ARRI"):
+            leg[2] = r
+    # a leg's times are those of its milestones, at the same place: as sent already
+    sent = ",".join(f'{{"vehicle":{_text(v)},"mode":{_text(first.mode)},"departure_id":{_text(first.departure_id)},'
+                    f'"from":{_text(dep.location) if dep else "null"},"to":{_text(arr.location) if arr else "null"},'
+                    f'"depart":{dep.times if dep else "null"},"arrive":{arr.times if arr else "null"}}}'
+                    for v, (first, dep, arr) in out.items())
+    spans = [[v, dep.actual if dep else None, arr.actual if arr else None] for v, (_, dep, arr) in out.items()]
+    dest = next((r.location for r in reversed(rows) if r.code == "DISC" and r.estimated), None)
+    return f'"legs":[{sent}],"milestones":[{",".join(r.body for r in rows)}],"alerts":{alerts}', dest, spans
 
 
 def _doc(answer: tuple[dict | None, bytes | None]) -> dict:
@@ -290,22 +382,37 @@ def _doc(answer: tuple[dict | None, bytes | None]) -> dict:
 
 
 def _build(h, items: list, zones: dict[str, str], places: dict[str, dict]) -> dict:
-    ms = milestones(items, places)
+    """The timeline of head row `h` from its event rows `items` (append order)."""
+    ms: dict[tuple, dict] = {}
+    alerts: list[list] = []
+    _fold(ms, alerts, items, places)
+    ls, mss, als, dest, spans = _parts(_in_order(ms), alerts, zones)
+    return {**_head(h, h.destination or dest, spans, zones), "legs": ls, "milestones": mss, "alerts": als}
+
+
+def _parts(ms: list[dict], alerts: list[list], zones: dict[str, str]) -> tuple:
+    """(legs, milestones, alerts) of a timeline in local times, from its folded milestones (in
+    order; localised in place) and alerts; and what its head takes from them: the last estimated
+    discharge place, and the legs' spans (`_leg_at`)."""
     ls = legs(ms)
+    spans = [[leg["vehicle"], (leg["depart"] or {}).get("actual"), (leg["arrive"] or {}).get("actual")] for leg in ls]
+    dest = next((m["location"] for m in reversed(ms) if m["code"] == "DISC" and m["estimated"]), None)
+    _localize(ms, ls, zones)
+    als = [{"code": code, "at": local(at, where, zones), "reason": reason, "location": where}
+           for code, at, reason, where in alerts]
+    return ls, ms, als, dest, spans
+
+
+def _head(h, dest: str | None, spans, zones: dict[str, str]) -> dict:
+    """A timeline's fields from its head row, in order, up to its legs: the trip, the status, the ETA
+    (at `dest`: the booking's destination, else the last estimated discharge place) and the
+    position (on the leg `spans` place it on)."""
     pos = None
+    where = h.st_location
     if h.st_lat is not None:
         when = h.st_position_at.isoformat()
-        leg = _leg_at(ls, when)
-        pos = {"lat": h.st_lat, "lon": h.st_lon, "at": when, "leg": leg["vehicle"] if leg else None}
+        pos = {"lat": h.st_lat, "lon": h.st_lon, "at": local(when, where, zones), "leg": _leg_at(spans, when)}
     has_status = h.st_trip_id is not None
-    where = h.st_location
-    dest = h.destination or next((m["location"] for m in reversed(ms) if m["code"] == "DISC" and m["estimated"]),
-                                 None)   # the booking's destination, else the last estimated discharge place
-    if pos:
-        pos["at"] = local(pos["at"], where, zones)
-    _localize(ms, ls, zones)
-    alerts = [{"code": e.code, "at": local(sender_time(e), e.location, zones), "reason": e.reason,
-               "location": e.location} for e in items if e.kind == "ALERT"]
     return {
         "trip_id": h.id, "equipment": h.equipment, "booking_ref": h.booking_ref,
         "starts_at": h.starts_at.isoformat(), "ends_at": h.ends_at.isoformat() if h.ends_at else None,
@@ -316,13 +423,116 @@ def _build(h, items: list, zones: dict[str, str], places: dict[str, dict]) -> di
         "eta": None if not has_status or h.st_eta is None else {
             "eta": local(h.st_eta, dest, zones), "low": local(h.st_eta_low, dest, zones),
             "high": local(h.st_eta_high, dest, zones), "destination": dest, "timezone": zones.get(dest or "")},
-        "position": pos, "legs": ls, "milestones": ms, "alerts": alerts,
+        "position": pos,
     }
+
+
+# json.dumps with these options, its encoder made once (dumps makes one per call for them)
+_text = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
 def _json(doc: dict) -> bytes:
     """The body FastAPI's JSONResponse would send for `doc`."""
-    return json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    return _text(doc).encode("utf-8")
+
+
+_BASES: dict[tuple[int, int], tuple[dict, dict, str]] = {}
+
+
+def _basis(zones: dict[str, str], places: dict[str, dict]) -> str:
+    """A digest of the zones and place facts a timeline is made with: a stored timeline made with
+    others is not used (the same on every process; worked out once per cached copy)."""
+    hit = _BASES.get((id(zones), id(places)))
+    if hit is not None and hit[0] is zones and hit[1] is places:
+        return hit[2]
+    digest = hashlib.sha256(json.dumps([zones, places], sort_keys=True, separators=(",", ":")).encode()) \
+        .hexdigest()[:32]
+    if len(_BASES) >= 16:
+        _BASES.clear()
+    _BASES[(id(zones), id(places))] = (zones, places, digest)   # holds them: their ids stay theirs
+    return digest
+
+
+# --- kept up to date on ingest -------------------------------------------------------------------
+
+_Fact = namedtuple("_Fact", reads.EVENT_FACTS)
+
+
+def _fact(seq: int, e: Event) -> _Fact:
+    """What the stored row of a just-stored event gives a timeline (`store.reads.EVENT_FACTS`, as
+    `store.events.event_row` stores it), without reading it back."""
+    tc = e.transport_call
+    off = e.event_time.utcoffset()
+    extra = e.extra or None
+    if extra and "eta_low" in extra:   # the range a timeline shows: as the JSON column gives it back
+        extra = json.loads(json.dumps(extra, separators=(",", ":"), default=str))
+    return _Fact(seq, str(e.kind), e.code, str(e.classifier), e.event_time,
+                 int(off.total_seconds() // 60) if off else 0, e.location, tc.mode if tc else None,
+                 tc.voyage if tc else None, tc.vehicle if tc else None, tc.departure_id if tc else None,
+                 tc.facility_code if tc else None, extra, e.reason)
+
+
+def fold_in(conn: Connection, stored: dict[str, list[tuple[int, Event]]], prior: dict[str, int]) -> None:
+    """Fold newly stored events into their trips' stored timelines (`trip_timelines`,
+    `trip_milestones`), in the ingest transaction. `stored`: trip id -> its new events as (seq,
+    event); `prior`: trip id -> the newest seq folded for the trip before them (its status row's
+    `last_event_seq`; 0 when new).
+
+    The new events are folded onto the stored milestones; only those they make or change are
+    written (as sent, with the sender's times beside). A trip whose stored timeline is not at `prior` (events from
+    before the tables; events folded out of their order) or was made with other place names or
+    zones is folded again from all its events, read in one query. A fixed number of queries per
+    batch."""
+    if not stored:
+        return
+    zones, places = repo.zones(conn), _places(conn)
+    basis = _basis(zones, places)
+    held = repo.timeline_heads(conn, list(stored))
+    items: dict[str, list] = {}
+    again: list[str] = []
+    for t, new in stored.items():
+        last, made_with = held[t][:2] if t in held else (0, basis)
+        new = sorted(new, key=lambda p: p[0])
+        if last == prior.get(t, 0) and new[0][0] > last and made_with == basis:
+            items[t] = [_fact(seq, e) for seq, e in new]
+        else:
+            again.append(t)
+    onto = [t for t in items if t in held]
+    # the milestones the new events can join: same code, same place (what `_fold` looks up)
+    kept = repo.milestone_rows(conn, onto, {f.code for t in onto for f in items[t]},
+                               {f.location for t in onto for f in items[t]}) if onto else {}
+    items.update(repo.event_facts(conn, again))
+    heads, rows = [], []
+    for t, facts in items.items():
+        ms: dict[tuple, dict | tuple] = {}   # in the order first reported: `_fold` joins the first
+        ns: dict[tuple, int] = {}
+        for n, code, where, vehicle, row in kept.get(t, ()):
+            ms[(code, where, vehicle)], ns[(code, where, vehicle)] = row, n
+        changed: set[tuple] = set()
+        alerts: list[list] = []
+        _fold(ms, alerts, facts, places, changed)
+        _, _, had, size = held[t] if t in held and t not in again else (0, 0, "[]", 0)
+        for key, m in ms.items():
+            if key in changed:
+                n = ns.get(key)
+                if n is None:   # a new milestone: after those there are
+                    n, size = size, size + 1
+                sent = _localize_milestone(dict(m), zones)
+                rng = m.get("estimated_range")
+                rows.append((t, n, m["code"], m["location"], m["vehicle"], m["mode"], m["departure_id"], m["planned"],
+                             m["estimated"], m["actual"], None if rng is None else _text(rng), m["seq"], _text(sent),
+                             _text({k: sent[k] for k in ("planned", "estimated", "actual")})))   # MILESTONE_COLUMNS
+        sent = [_text({"code": code, "at": local(at, where, zones), "reason": reason, "location": where})
+                for code, at, reason, where in alerts]
+        heads.append((t, facts[-1].seq, basis, _joined(had, sent), size))   # TIMELINE_COLUMNS
+    repo.save_timelines(conn, heads, rows, again)
+
+
+def _joined(array: str, more: list[str]) -> str:
+    """The JSON text of array `array` with the items `more` (JSON texts) after its own."""
+    if not more:
+        return array
+    return f"[{','.join(more)}]" if array == "[]" else f"{array[:-1]},{','.join(more)}]"
 
 
 def trip_timeline(conn: Connection, trip_id: str, v: Viewer) -> dict | None:
@@ -339,11 +549,25 @@ def container_timeline(conn: Connection, ref: str, v: Viewer) -> dict | None:
 
 def container_json(conn: Connection, ref: str, v: Viewer) -> bytes | None:
     """`container_timeline` as the JSON body of the API answer (kept with the timeline)."""
-    row = _find(conn, "head", ref, v)
-    if row is None:
-        return None
+    row = container_head(conn, ref, v)
+    return None if row is None else head_json(conn, row, v)
+
+
+def container_head(conn: Connection, ref: str, v: Viewer):
+    """The head row of the viewer's latest visible trip of a container number (or of a trip id),
+    or None: the trip `container_json` shows, with its parties (`owners`)."""
+    return _find(conn, "head", ref, v)
+
+
+def head_json(conn: Connection, row, v: Viewer) -> bytes:
+    """The JSON body of the timeline of a head row (`container_head`) as the viewer may see it."""
     doc, body = _timeline(conn, row, v)
     return body if body is not None else _json(doc)
+
+
+def owners(row) -> set[str]:
+    """The parties whose trip a head row is (as `access.visibility.owners_of` gives them)."""
+    return set(json.loads(row.parties) or ())
 
 
 def booking_timeline(conn: Connection, ref: str, v: Viewer) -> dict | None:
