@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from corridor.booking.service import BookingService
 from corridor.domain.bookings import ContainerRequest
 from corridor.domain.errors import DomainError
+from corridor.domain.network import Network
 from corridor.domain.timetable import Departure
 from corridor.store import Store
 from corridor.store import network as netstore
@@ -36,8 +37,17 @@ class Booked:
 class Booker:
     """Books shippers' shares of a train on the timetable of one store (departures read once)."""
 
-    def __init__(self, store: Store, hops: set[tuple[str, str]], start: datetime, end: datetime):
+    def __init__(self, store: Store, hops: set[tuple[str, str]], start: datetime, end: datetime,
+                 network: Network | None = None):
         self.service = BookingService(store)
+        # the connection a departure needs before it, as the route planner applies it: the link's
+        # dwell at its origin (border formalities, gauge change, vessel handling) or the station's
+        # least transfer time. Booking tighter connections promised arrivals no box could keep.
+        self.connect: dict[str, timedelta] = {}
+        if network is not None:
+            for link in network.links:
+                self.connect[link.id] = max(CONNECT, timedelta(hours=max(
+                    link.dwell_hours, network.locations[link.origin].min_transfer_hours)))
         self.deps: dict[tuple[str, str], list[Departure]] = defaultdict(list)
         self.free: dict[str, int] = {}
         with store.read() as conn:
@@ -53,15 +63,19 @@ class Booker:
         """Whether the timetable read has departures after `when` (else booking is pointless)."""
         return any(ts and ts[-1] > when for ts in self.times.values())
 
-    def first(self, hop: tuple[str, str], after: datetime, teu: int) -> Departure | None:
-        """The first departure on `hop` leaving at or after `after` with `teu` free, within SEARCH."""
+    def first(self, hop: tuple[str, str], after: datetime, teu: int, after_arrival: bool = False
+              ) -> Departure | None:
+        """The first departure on `hop` leaving at or after `after` with `teu` free, within SEARCH;
+        `after_arrival`: `after` is when the box arrives, so the departure's connection time applies."""
         deps, times = self.deps.get(hop), self.times.get(hop)
         if not deps:
             return None
-        for i in range(bisect.bisect_left(times, after), len(deps)):
+        for i in range(bisect.bisect_left(times, after + CONNECT if after_arrival else after), len(deps)):
             d = deps[i]
             if d.departs_at > after + SEARCH:
                 return None
+            if after_arrival and d.departs_at < after + self.connect.get(d.link_id, CONNECT):
+                continue
             if self.free[d.id] >= teu and d.status != "cancelled":
                 return d
         return None
@@ -70,11 +84,11 @@ class Booker:
         """Connected departures along `path` from `ready`, or None when a hop has no room."""
         out, t = [], ready
         for a, b in zip(path, path[1:]):
-            d = self.first((a, b), t, teu)
+            d = self.first((a, b), t, teu, after_arrival=bool(out))
             if d is None:
                 return None
             out.append(d)
-            t = d.arrives_at + CONNECT
+            t = d.arrives_at
         return out
 
     def book(self, shipper: str, forwarder: str | None, path: list[str], ready: datetime,

@@ -172,7 +172,7 @@ def connect(twin: Twin, store, days: float) -> Booker:
     """Wire the model to the store: bookings through the booking service, storms as closure notices."""
     from corridor.notices.service import publish
     start = twin.t0
-    booker = Booker(store, hops(twin), start - timedelta(days=1), start + timedelta(days=days + 40))
+    booker = Booker(store, hops(twin), start - timedelta(days=1), start + timedelta(days=days + 40), twin.net)
 
     def book(shipper, forwarder, path, ready_at, sizes):
         return booker.book(shipper, forwarder, path, ready_at, sizes)
