@@ -24,7 +24,7 @@ FACTS = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "c
 def test_scenario_file_merges_over_the_default():
     sc = load_scenario(SCENARIOS / "xian-10-more.yaml")
     assert sc.name == "xian-plus-10"
-    assert sc["origins"]["CN_XIA"] == {"trains_per_month": 30, "border": "KZ_ALT"}
+    assert sc["origins"]["CN_XIA"] == {"trains_per_month": 34, "border": "KZ_ALT"}
     assert sc["origins"]["CN_CQI"]["trains_per_month"] == load_scenario()["origins"]["CN_CQI"]["trains_per_month"]
 
 
