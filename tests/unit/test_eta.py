@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 from corridor.domain.network import Mode
 from corridor.domain.timetable import Departure
-from corridor.tracking.eta import History, Hop, Spread, lay
+from corridor.tracking.eta import History, Hop, Ride, Spread, lay
 
 T = datetime(2025, 3, 1, tzinfo=timezone.utc)
 
@@ -41,3 +41,23 @@ def test_in_time_for_the_booked_sailing_keeps_it():
     deps = [dep(1, "AKT", "ALA", 1, 20), dep(3, "AKT", "ALA", 5, 20)]
     eta = lay([Hop("AKT", "ALA", "AKT-ALA-1")], T, Source(deps), **KW)
     assert eta.legs[0].departure_id == "AKT-ALA-1" and not eta.missed and eta.low <= eta.at <= eta.high
+
+
+def test_a_box_riding_a_vehicle_off_the_timetable_is_laid_from_where_it_is_set_down():
+    # aboard a vessel that left at T+10h as no timetable departure: 10 h to ALA, then the next train on
+    deps = [dep(1, "ALA", "BKU", 0, 2), dep(2, "ALA", "BKU", 1, 2), dep(3, "ALA", "BKU", 2, 2)]
+    ride = Ride(T + timedelta(hours=10), 1, 10.0, "L")
+    eta = lay([Hop("AKT", "ALA", "AKT-ALA-9"), Hop("ALA", "BKU")], T + timedelta(hours=10), Source(deps),
+              ride=ride, **KW)
+    assert [l.departure_id for l in eta.legs] == [None, "ALA-BKU-2"] and not eta.missed
+    assert eta.legs[0].arrives_at == T + timedelta(hours=20) and eta.at == T + timedelta(days=1, hours=2)
+    assert eta.high == T + timedelta(days=2, hours=8)     # 6 h late into ALA misses the train at 24 h
+
+
+def test_a_box_still_to_be_set_down_waits_for_the_transfer_before_its_first_departure():
+    deps = [dep(1, "ALA", "BKU", 0, 2), dep(2, "ALA", "BKU", 1, 2)]
+    twelve = dict(KW, transfer_h=lambda *_: Spread(12, 12, 12))
+    hops = [Hop("ALA", "BKU")]
+    assert lay(hops, T - timedelta(hours=1), Source(deps), **twelve).legs[0].departure_id == "ALA-BKU-1"
+    laid = lay(hops, T - timedelta(hours=1), Source(deps), set_down=True, **twelve)
+    assert laid.legs[0].departure_id == "ALA-BKU-2"

@@ -3,6 +3,11 @@
 A box that reaches Aktau after the ferry left waits for the next sailing with space; cancelled
 departures are skipped and delayed ones carry their shifted times. Observed arrival delays per
 link (from actual events against the timetable) widen or shift the range where history exists.
+
+What the box is seen doing comes before what it was booked on: a box aboard a vehicle that reports
+no timetable departure rides it (its departure plus the links' running and stop times) to where it
+must change vehicle, and a box seen ahead of its booking is laid on the departures it can still
+take, not held to booked ones it has evidently not been waiting for.
 """
 
 from __future__ import annotations
@@ -51,14 +56,26 @@ class Hop:
 
 @dataclass(frozen=True, slots=True)
 class LaidLeg:
-    """A hop laid on a concrete departure, with the expected arrival."""
+    """A hop laid on a concrete departure, with the expected arrival (no departure id: hops ridden
+    on a vehicle that runs as no timetable departure)."""
 
     origin: str
     destination: str
-    departure_id: str
+    departure_id: str | None
     departs_at: datetime
     arrives_at: datetime
     booked: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ride:
+    """The vehicle the box is aboard, known by its moves alone: when it leaves (left) `hops[0].origin`,
+    how many of the remaining hops it carries the box, their running and stop hours, and its link."""
+
+    departs_at: datetime
+    hops: int
+    hours: float
+    link_id: str
 
 
 @dataclass(frozen=True)
@@ -102,18 +119,23 @@ def spread(samples: list[float]) -> Spread | None:
 
 
 def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history: History,
-        mode_of: Callable[[str], str], transfer_h: Callable[[str, str], Spread],
-        aboard: Departure | None = None, aboard_late_h: float = 0.0) -> Eta | None:
+        mode_of: Callable[[str], str], transfer_h: Callable[..., Spread],
+        aboard: Departure | None = None, aboard_late_h: float = 0.0, ride: Ride | None = None,
+        set_down: bool = False) -> Eta | None:
     """Lay the remaining hops on the timetable in three scenarios; None when no departure fits.
 
     `aboard` is the departure the box is on now (late by `aboard_late_h` hours at its departure);
-    then `ready_at` is when that was last known and `hops` start at its destination.
+    then `ready_at` is when that was last known and `hops` start at its destination. `ride` is a
+    vehicle without a timetable departure the box is on: it carries the box over the first
+    `ride.hops` hops, the rest are laid on the timetable from where it sets the box down.
+    `set_down`: the box arrived at hops[0].origin aboard and is still to be set down (discharged,
+    transshipped) there, so the first hop too waits for the place's transfer time.
     """
     results: dict[str, datetime] = {}
     mid_legs: list[LaidLeg] = []
     missed: list[tuple[str, str]] = []
     delays: dict[str, Spread] = {}      # the same links and places come up in every scenario
-    transfers: dict[tuple[str, bool], Spread] = {}
+    transfers: dict[tuple[str, str, bool], Spread] = {}
 
     def delay(link_id: str) -> Spread:
         s = delays.get(link_id)
@@ -121,16 +143,23 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
             s = delays[link_id] = _delay(history, link_id, mode_of(link_id))
         return s
 
+    first = ride.hops if ride is not None else 0
     for sc in SCENARIOS:
         t = ready_at
         if aboard is not None:
             run = delay(aboard.link_id).pick(sc)
             t = max(ready_at, aboard.arrives_at + timedelta(hours=aboard_late_h + run))
-        for i, h in enumerate(hops):
-            if i or aboard is not None:
-                tr = transfers.get((h.origin, not i))
+        elif ride is not None:
+            t = max(ready_at, ride.departs_at + timedelta(hours=ride.hours + delay(ride.link_id).pick(sc)))
+            if sc == "mid":     # no timetable departure: the vehicle is known by its moves alone
+                mid_legs.append(LaidLeg(hops[0].origin, hops[first - 1].destination, None, ride.departs_at, t,
+                                        hops[0].booked))
+        for i, h in enumerate(hops[first:], first):
+            if i or aboard is not None or set_down:
+                tr = transfers.get((h.origin, h.destination, not i))
                 if tr is None:
-                    tr = transfers[(h.origin, not i)] = transfer_h(h.origin, "" if i else "first")
+                    tr = transfers[(h.origin, h.destination, not i)] = transfer_h(h.origin, "" if i else "first",
+                                                                                  h.destination)
                 ready = t + timedelta(hours=tr.pick(sc))
             else:
                 ready = t
@@ -310,9 +339,14 @@ class Places:
         d = self.links.get(link_id) or self.links.get(link_id[:-1] if link_id.endswith("R") else link_id) or {}
         return d.get("mode", "rail")
 
-    def transfer_h(self, loc_id: str, _first: str = "") -> Spread:
-        """Hours from arrival at `loc_id` until the box can leave on the next link."""
+    def transfer_h(self, loc_id: str, _first: str = "", destination: str | None = None) -> Spread:
+        """Hours from arrival at `loc_id` until the box can leave on the next link (to `destination`):
+        the place's least transfer time, or the link's dwell at its origin (border formalities, break
+        of gauge, port handling) when longer, as the route planner and the timetable connect."""
         base = self.transfer.get(loc_id, 0.0)
+        link = self.link_of.get((loc_id, destination)) if destination else None
+        if link is not None:
+            base = max(base, float(link.get("dwell_hours") or 0.0))
         return Spread(base, base, base)
 
 
@@ -429,14 +463,16 @@ class _Batch:
         self._history: History | None = None
         self._laid: dict[tuple, Eta | None] = {}
 
-    def lay(self, hops: list[Hop], ready_at: datetime, aboard: Departure | None, late_h: float) -> Eta | None:
+    def lay(self, hops: list[Hop], ready_at: datetime, aboard: Departure | None, late_h: float,
+            ride: Ride | None = None, set_down: bool = False) -> Eta | None:
         # the offset is part of the key: the ETA keeps the offset of the time it was laid from
-        k = (tuple(hops), ready_at, ready_at.utcoffset(), aboard.id if aboard else None, late_h)
+        k = (tuple(hops), ready_at, ready_at.utcoffset(), aboard.id if aboard else None, late_h, ride, set_down)
         if k not in self._laid:
             if self._history is None:
                 self._history = observed(self.conn, self.key)
             self._laid[k] = lay(hops, ready_at, self.src, history=self._history, mode_of=self.places.mode_of,
-                                transfer_h=self.places.transfer_h, aboard=aboard, aboard_late_h=late_h)
+                                transfer_h=self.places.transfer_h, aboard=aboard, aboard_late_h=late_h,
+                                ride=ride, set_down=set_down)
         return self._laid[k]
 
 
@@ -450,7 +486,7 @@ def _trip_eta(status: dict, hops: list[Hop], dest: str | None, promised: datetim
     here = places.id_of.get(status.get("location") or "")
     as_of = status.get("since") or status.get("last_heard_at")
     aboard, late_h = None, 0.0
-    if status.get("state") in ("on_rail", "at_sea") and status.get("departure_id"):
+    if status.get("state") in ABOARD and status.get("departure_id"):
         aboard = src.departure(status["departure_id"])
         if aboard is not None:
             late_h = max(0.0, (as_of - aboard.departs_at).total_seconds() / 3600) if as_of else 0.0
@@ -470,10 +506,81 @@ def _trip_eta(status: dict, hops: list[Hop], dest: str | None, promised: datetim
     if not remaining and here != dest:
         return None, ctx
     ctx["off_route"] = bool(hops) and idx is None and here not in ctx["booked_stops"]
-    eta = batch.lay(remaining, as_of, aboard, late_h)
+    ride, set_down = None, False
+    if aboard is None and remaining and status.get("state") in ABOARD:
+        heard = status.get("last_heard_at")
+        left = heard if heard is not None and heard > as_of else None   # heard from on the way
+        if idx is not None and _ahead(hops, idx, as_of, left, src):
+            remaining = [Hop(h.origin, h.destination) for h in remaining]
+        ride = _ride(remaining, idx is not None and idx > 0 and _rides_on(places, hops[idx - 1], hops[idx]),
+                     status["state"], as_of, left, src, places)
+        set_down = ride is None
+    elif idx is not None and _ahead(hops, idx, as_of, None, src):
+        remaining = [Hop(h.origin, h.destination) for h in remaining]
+    eta = batch.lay(remaining, as_of, aboard, late_h, ride, set_down)
     if eta is None and not remaining and aboard is None:
         eta = Eta(as_of, as_of, as_of)
     return eta, ctx
+
+
+ABOARD = ("on_rail", "at_sea")
+AHEAD_SLACK = timedelta(hours=6)
+# hours from the report of a box put aboard to the vehicle's departure, when nothing else says:
+# a train leaves a few hours after its wagons are loaded, a ship soon after the last box is on board
+LEAVES_AFTER_H = {"on_rail": 3.0, "at_sea": 1.5}
+LEAVES_WITHIN_H = {"on_rail": 8.0, "at_sea": 3.0}
+_SEA = ("ferry", "feeder", "deep_sea")
+
+
+def _ahead(hops: list[Hop], idx: int, at: datetime, left: datetime | None, src: DepartureSource) -> bool:
+    """Whether the box at hops[idx].origin (since `at`; its vehicle heard on the way at `left`) runs
+    ahead of its booking: it got here before the departure booked into here arrives, or its vehicle
+    left before the booked departure from here. Its booked departures after that are not its own."""
+    prev = src.departure(hops[idx - 1].booked) if idx and hops[idx - 1].booked else None
+    if prev is not None and at < prev.arrives_at - AHEAD_SLACK:
+        return True
+    nxt = src.departure(hops[idx].booked) if left is not None and hops[idx].booked else None
+    return nxt is not None and left < nxt.departs_at - AHEAD_SLACK
+
+
+def _rides_on(places: Places, a: Hop, b: Hop) -> bool:
+    """Whether a box aboard on hop `a` stays aboard over hop `b`: a train runs through its stops
+    (borders included) until a break of gauge or another mode takes over."""
+    la, lb = places.link_of.get((a.origin, a.destination)), places.link_of.get((b.origin, b.destination))
+    if la is None or lb is None:
+        return False
+    return (la.get("mode") == lb.get("mode") == "rail"
+            and not str(lb.get("transfer") or "").startswith("gauge_change"))
+
+
+def _ride(hops: list[Hop], through: bool, state: str, at: datetime, left: datetime | None,
+          src: DepartureSource, places: Places) -> Ride | None:
+    """The vehicle a box aboard at hops[0].origin since `at` is on, when no timetable departure says.
+
+    `through`: the box came into this stop aboard and stays aboard (an arrival on the way), so the
+    vehicle leaves after its stop. Else the box was put aboard here: its vehicle leaves when heard
+    leaving (`left`), or on the booked departure it waits for, or soon. None when the box is to be
+    set down here: the vehicle's mode is not the next hop's, or the next hop begins with a break of
+    gauge and nothing was heard since (it arrived aboard the last vehicle; transshipment follows)."""
+    first = places.link_of.get((hops[0].origin, hops[0].destination))
+    if first is None or (first.get("mode") in _SEA) != (state == "at_sea"):
+        return None
+    if not through and left is None and str(first.get("transfer") or "").startswith("gauge_change"):
+        return None
+    if through:
+        departs = at + timedelta(hours=float(first.get("dwell_hours") or 0.0))
+    elif left is not None:
+        departs = min(left, at + timedelta(hours=LEAVES_WITHIN_H[state]))
+    else:
+        b = src.departure(hops[0].booked) if hops[0].booked else None
+        departs = (b.departs_at if b is not None and b.status != "cancelled" and b.departs_at >= at
+                   else at + timedelta(hours=LEAVES_AFTER_H[state]))
+    n, hours = 1, float(first.get("running_hours") or 0.0)
+    while n < len(hops) and _rides_on(places, hops[n - 1], hops[n]):
+        stop = places.link_of[(hops[n].origin, hops[n].destination)]   # its dwell: the train's stop there
+        hours += float(stop.get("dwell_hours") or 0.0) + float(stop.get("running_hours") or 0.0)
+        n += 1
+    return Ride(departs, n, hours, first["id"])
 
 
 def _first_departure(src: DepartureSource, hop: Hop) -> datetime | None:
@@ -485,5 +592,5 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-__all__ = ["Eta", "Hop", "History", "LaidLeg", "Spread", "lay", "observed", "trip_eta", "trip_etas",
+__all__ = ["Eta", "Hop", "History", "LaidLeg", "Ride", "Spread", "lay", "observed", "trip_eta", "trip_etas",
            "StoredDepartures", "Places", "current_places", "spread", "and_"]

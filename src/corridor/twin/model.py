@@ -26,6 +26,7 @@ UTC = timezone.utc
 CN_BORDER = {"KZ_ALT": "CN_HRS", "KZ_DOS": "CN_AKL"}
 OWNERS = ("TGHU", "CAIU", "TCNU", "FCIU", "MSKU", "KZTU")   # container owner prefixes on the corridor
 SIZES_40 = ("45G1", "42G1")
+SAILING_GRACE_H = 24.0     # a booked sailing no vessel ran as by then is gone (a storm cancelled it)
 
 
 @dataclass(slots=True)
@@ -95,6 +96,8 @@ class Twin:
         self.alat_yard: dict[str, list[Box]] = defaultdict(list)
         self.berths = simpy.Resource(self.env, capacity=int(scenario["alat_berths"]))
         self._border_at: dict[str, float] = {}
+        self._claimed: set[str] = set()             # booked sailings a vessel runs as
+        self._sailed: set[str] = set()              # ... and has sailed as
 
     # ---- time and places ------------------------------------------------------------------
     def at(self, hours: float, loc: str) -> datetime:
@@ -370,7 +373,12 @@ class Twin:
         self.queues[port].extend(boxes)
 
     def vessel(self, spec: dict, i: int):
-        """One feeder or ferry shuttling between its Kazakh port and Alat."""
+        """One feeder or ferry shuttling between its Kazakh port and Alat.
+
+        It sails on schedule or when loaded: as the earliest timetable sailing of its line that
+        waiting boxes are booked on (at that time, with those boxes and any without a sailing of
+        their own), or, with no booked sailing to run as, when full enough or waited long enough.
+        """
         env, st, rng = self.env, self.stats, self.rng
         port, operator, cap = spec["port"], spec["operator"], int(spec["capacity_teu"])
         name = f"{'FDR' if spec['kind'] == 'feeder' else 'FERRY'} {operator} {i + 1}"
@@ -379,33 +387,36 @@ class Twin:
         voyages = 0
         yield env.timeout(rng.uniform(0, 48))
         while True:
-            # at the Kazakh port: load until full enough or waited long enough, then sail when open
+            # at the Kazakh port: load for the scheduled sailing, or until full enough or waited long enough
             aboard: list[Box] = []
-            teu, since = 0, None
+            teu, since, sailing = 0, None, None
             while True:
-                q = self.queues[port]
-                took = []
-                while q and teu + (1 if q[0].size == "22G1" else 2) <= cap:
-                    b = q.pop(0)
-                    teu += 1 if b.size == "22G1" else 2
-                    took.append(b)
+                if sailing is None:
+                    sailing = self.sailing_due(port, operator)
+                took = self.take(port, cap - teu, sailing)
                 if took:
                     since = since if since is not None else env.now
                     aboard += took
+                    teu += sum(1 if b.size == "22G1" else 2 for b in took)
                 full = teu >= self.sc["sail_fill"] * cap
-                waited = since is not None and env.now - since >= self.sc["max_wait_hours"]
-                if (full or waited) and not self.closed:
+                if sailing is not None:    # leave loading in time to sail on schedule
+                    due = env.now >= self.hours(sailing.departs_at) - self.load_hours(teu) - 1.5
+                else:
+                    due = since is not None and env.now - since >= self.sc["max_wait_hours"]
+                if (full or due) and not self.closed:
                     break
                 yield env.timeout(1)
+            if sailing is not None:
+                self._sailed.add(sailing.id)
             voyages += 1
             voyage = f"{operator}{port[-3:]}{i + 1}{voyages:03d}"
             # loading takes quay time; COARRI reports it as the boxes go on board
-            yield env.timeout(max(1.0, teu / 100 * self.sc["load_hours_per_100_teu"]))
+            yield env.timeout(self.load_hours(teu))
             self.vessel_boxes(port_party, "LOAD", port, voyage, name, operator, aboard)
             yield env.timeout(1.5)
             while self.closed:
                 yield env.timeout(1)
-            dep_id = self.booked_sailing(port, aboard)
+            dep_id = sailing.id if sailing is not None else self.booked_sailing(port, aboard)
             self.sailing(operator, "DEPA", port, voyage, name, imo, dep_id)
             for b in aboard:
                 st.port_wait[port].append(env.now - b.port_arrival)
@@ -433,6 +444,47 @@ class Twin:
             while self.closed:
                 yield env.timeout(1)
             yield env.timeout(self.tri(self.sc["crossing_hours"]))
+
+    def load_hours(self, teu: int) -> float:
+        """Quay hours to load `teu` aboard."""
+        return max(1.0, teu / 100 * self.sc["load_hours_per_100_teu"])
+
+    def own_sailing(self, box: Box, port: str):
+        """The booked sailing a box at `port` still waits for, or None (unbooked, or its sailing has
+        gone or is long overdue: a box that missed its sailing takes the first vessel with room)."""
+        d = box.legs.get((port, "AZ_ALA")) if box.legs else None
+        if d is None or d.id in self._sailed or self.hours(d.departs_at) < self.env.now - SAILING_GRACE_H:
+            return None
+        return d
+
+    def sailing_due(self, port: str, operator: str):
+        """The earliest booked sailing of `operator` that boxes waiting at `port` are booked on and
+        no other vessel runs as; it is claimed for the asking vessel."""
+        best = None
+        for b in self.queues[port]:
+            d = self.own_sailing(b, port)
+            if (d is not None and d.operator == operator and d.id not in self._claimed
+                    and (best is None or d.departs_at < best.departs_at)):
+                best = d
+        if best is not None:
+            self._claimed.add(best.id)
+        return best
+
+    def take(self, port: str, room: int, sailing) -> list[Box]:
+        """Boxes from the port queue, in order, that go on this call: those booked on its sailing and
+        those without a sailing of their own; boxes booked on another sailing wait for it."""
+        q, took, keep = self.queues[port], [], []
+        for b in q:
+            size = 1 if b.size == "22G1" else 2
+            own = self.own_sailing(b, port)
+            if size <= room and (own is None or (sailing is not None and own.id == sailing.id)):
+                took.append(b)
+                room -= size
+            else:
+                keep.append(b)
+        if took:
+            q[:] = keep
+        return took
 
     def weather(self, days: float):
         """Caspian storm spells by month: the sea and its ports close; the port authorities say so."""
