@@ -149,14 +149,23 @@ def _sqlite_tuples(picked: list[tuple[Event, tuple[str, str]]], received_at: dat
 def _rows(picked: list[tuple[Event, tuple[str, str]]], received, time) -> list[tuple]:
     """The rows of events in _SQLITE_COLS order, equal to `event_row`'s values with JSON as text and
     each time passed through `time` (SQLite: its stored text; PostgreSQL: ISO 8601 with the offset)."""
+    row = _row_maker(received, time)
+    return [row(e, milestone, dedup) for e, (milestone, dedup) in picked]
+
+
+def _row_maker(received, time):
+    """A function (event, milestone key, dedup key) -> the event's row, as `_rows` makes them.
+
+    The texts a batch repeats (party sets, references, extras, offsets, created times) are made
+    once per maker: one maker serves one batch."""
     party_sets: dict = {}
     offsets: dict = {}
     ref_texts: dict = {}      # references -> JSON text: a batch repeats them
     extra_texts: dict = {}    # (items, value types) of a plain extra -> JSON text
     made: dict = {}       # created_at -> its stored form: often one per message
-    kinds, classifiers = _KIND_VALUES, _CLASSIFIER_VALUES
-    out = []
-    for e, (milestone, dedup) in picked:
+    kinds, classifiers, plain, encode = _KIND_VALUES, _CLASSIFIER_VALUES, _PLAIN, _JSON
+
+    def row(e: Event, milestone: str, dedup: str) -> tuple:
         tc = e.transport_call
         t = e.event_time
         tz = t.tzinfo
@@ -188,18 +197,18 @@ def _rows(picked: list[tuple[Event, tuple[str, str]]], received, time) -> list[t
         if refs:
             refs_text = ref_texts.get(refs)
             if refs_text is None:
-                refs_text = ref_texts[refs] = _JSON([list(r) for r in refs])
+                refs_text = ref_texts[refs] = encode([list(r) for r in refs])
         extra = e.extra
         if extra:
             types = tuple(map(type, extra.values()))
-            if _PLAIN.issuperset(types):   # equal keys then mean equal JSON (not so for 1/True, 0.0/-0.0)
+            if plain.issuperset(types):   # equal keys then mean equal JSON (not so for 1/True, 0.0/-0.0)
                 key = (tuple(extra.items()), types)
                 text = extra_texts.get(key)
                 if text is None:
-                    text = extra_texts[key] = _JSON(extra)
+                    text = extra_texts[key] = encode(extra)
                 extra = text
             else:
-                extra = _JSON(extra)
+                extra = encode(extra)
         else:
             extra = None
         pkey = (e.parties, e.source_party)
@@ -212,10 +221,10 @@ def _rows(picked: list[tuple[Event, tuple[str, str]]], received, time) -> list[t
         else:
             mode = voyage = vehicle = dep = fac = ftype = None
             wagon = wgn
-        out.append((dedup, milestone, kinds[e.kind], e.code, classifiers[e.classifier], t, off, e.location,
-                    e.equipment, e.trip_id, bkg, mode, voyage, vehicle, dep, fac, ftype, wagon, refs_text, e.lat,
-                    e.lon, e.source_party or "", ps, e.message_id, created, received, e.event_id, e.reason, extra))
-    return out
+        return (dedup, milestone, kinds[e.kind], e.code, classifiers[e.classifier], t, off, e.location,
+                e.equipment, e.trip_id, bkg, mode, voyage, vehicle, dep, fac, ftype, wagon, refs_text, e.lat,
+                e.lon, e.source_party or "", ps, e.message_id, created, received, e.event_id, e.reason, extra)
+    return row
 
 
 _PLAIN = frozenset((str, int, bool, type(None)))
@@ -265,19 +274,33 @@ def _append_pg_copy(conn: Connection, picked: list[tuple[Event, tuple[str, str]]
     if checked:
         import psycopg
         with raw.cursor() as cur:
-            # MATERIALIZED: inlined, the sequence's name would be looked up again for every row
-            cur.execute("WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence('events', 'seq')::regclass AS seq) "
-                        "SELECT nextval(s.seq) FROM s, generate_series(1, %s)", (len(rows),))
-            seqs = [n for (n,) in cur.fetchall()]   # increasing, in the order of the rows
+            seqs = _draw_seqs(cur, len(rows))
             try:
                 with raw.transaction():   # a savepoint: the enclosing transaction stays usable
-                    with cur.copy(f"COPY events (seq,{','.join(_COLS)}) FROM STDIN") as copy:
+                    with cur.copy(_COPY_IN) as copy:
                         write = copy.write_row
                         for n, r in zip(seqs, rows):
                             write((n, *r))
                 return [(n, e) for n, (e, _k) in zip(seqs, picked)]
             except psycopg.errors.UniqueViolation:
                 pass
+    return _merge_pg(raw, rows, seen)
+
+
+_COPY_IN = f"COPY events (seq,{','.join(_COLS)}) FROM STDIN"
+
+
+def _draw_seqs(cur, n: int) -> list[int]:
+    """`n` new seqs of the event log, increasing."""
+    # MATERIALIZED: inlined, the sequence's name would be looked up again for every row
+    cur.execute("WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence('events', 'seq')::regclass AS seq) "
+                "SELECT nextval(s.seq) FROM s, generate_series(1, %s)", (n,))
+    return [n for (n,) in cur.fetchall()]
+
+
+def _merge_pg(raw, rows: list, seen: dict) -> list[tuple[int, Event]]:
+    """Rows (without seq) into the log through a session temp table: the database decides what is
+    new (ON CONFLICT DO NOTHING); returns (seq, event) of those stored, in seq order."""
     with raw.cursor() as cur:
         cur.execute("SELECT to_regclass('pg_temp._events_in')")
         if cur.fetchone()[0] is None:
@@ -293,6 +316,78 @@ def _append_pg_copy(conn: Connection, picked: list[tuple[Event, tuple[str, str]]
         cur.execute("TRUNCATE _events_in")
     out.sort(key=lambda t: t[0])
     return out
+
+
+def streams(conn: Connection, expected: int) -> bool:
+    """True when `Stream` is the way to append about `expected` checked events on `conn`."""
+    return conn.dialect.name == "postgresql" and expected >= 200 and _COLS == _SQLITE_COLS
+
+
+class Stream:
+    """Append events to the PostgreSQL log while the caller is still deciding the next ones.
+
+    The ingest path attributes a message's events one by one in memory; each decided event's row
+    goes down an open COPY at once, so PostgreSQL inserts and indexes rows on its core while
+    Python works out the next ones on this one, instead of one after the other. The outcome is
+    `append(conn, events, received_at, keys, checked=True)`'s: seqs drawn beforehand (for
+    `expected` events, at most: the caller may hold some back) in append order, straight into
+    the log under a savepoint; should another writer have added one of the keys meanwhile, the
+    savepoint undoes the COPY and the temp-table way decides. The caller must not use the
+    connection between `__enter__` and `__exit__`.
+
+        with Stream(conn, received_at, len(events)) as log:
+            for e, keys in ...:
+                log.add(e, keys)
+        stored, duplicates = log.result()
+    """
+
+    def __init__(self, conn: Connection, received_at: datetime, expected: int):
+        self.raw = conn.connection.driver_connection
+        self.expected = expected
+        self.row = _row_maker(received_at.isoformat(), datetime.isoformat)
+        self.rows: list[tuple] = []
+        self.seen: dict[str, Event] = {}
+        self.dups: list[Event] = []
+        self.stored: list[tuple[int, Event]] | None = None
+
+    def __enter__(self) -> "Stream":
+        from contextlib import ExitStack
+        self._stack = stack = ExitStack()
+        cur = stack.enter_context(self.raw.cursor())
+        self.seqs = _draw_seqs(cur, self.expected)
+        stack.enter_context(self.raw.transaction())   # a savepoint: the enclosing transaction stays usable
+        self._write = stack.enter_context(cur.copy(_COPY_IN)).write_row
+        return self
+
+    def add(self, e: Event, keys: tuple[str, str]) -> None:
+        """Append one event (its `event_keys`); a key already added this time is a duplicate."""
+        milestone, dedup = keys
+        if dedup in self.seen:
+            self.dups.append(e)
+            return
+        self.seen[dedup] = e
+        r = self.row(e, milestone, dedup)
+        self._write((self.seqs[len(self.rows)], *r))   # IndexError past `expected`: the COPY is undone
+        self.rows.append(r)
+
+    def __exit__(self, kind, value, tb) -> bool:
+        import psycopg
+        if kind is not None:   # the caller failed: the COPY is cancelled, the savepoint undone
+            return self._stack.__exit__(kind, value, tb)
+        try:
+            self._stack.__exit__(None, None, None)
+        except psycopg.errors.UniqueViolation:
+            self.stored = _merge_pg(self.raw, self.rows, self.seen)
+        else:
+            self.stored = [(n, e) for n, e in zip(self.seqs, self.seen.values())]
+        return False
+
+    def result(self) -> tuple[list[tuple[int, Event]], list[Event]]:
+        """(stored as (seq, event), duplicates), as `append` returns them."""
+        if len(self.stored) < len(self.seen):
+            got = {id(e) for _, e in self.stored}
+            return self.stored, self.dups + [e for e in self.seen.values() if id(e) not in got]
+        return self.stored, self.dups
 
 
 def _pg_value(col: str, v):
