@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import MISSING, fields, replace
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -22,6 +22,7 @@ from pydantic import (BaseModel, ConfigDict, Field, PlainValidator, ValidationEr
 
 from corridor.domain.equipment import container_number
 from corridor.domain.events import CODES, Classifier, Event, EventKind, TransportCall
+from corridor.ingest.construct import slot_constructor
 from corridor.ingest.results import ParseResult, Rejection
 
 FORMAT = "dcsa-json"
@@ -704,29 +705,9 @@ _EMPTY_LADEN = frozenset(("EMPTY", "LADEN"))
 _CLASSIFIER_OF = {c.value: c for c in Classifier}
 
 
-def _event_maker():
-    """Event(...) by keyword for values the fast path has checked as Event.__post_init__ checks them
-    (a code of the kind's set, an aware time): the slots are set directly, without the frozen
-    dataclass's object.__setattr__ per field. Built from Event's own fields, so it follows them."""
-    env: dict = {"_new": object.__new__, "_Event": Event}
-    params, body = [], ["    e = _new(_Event)"]
-    for f in fields(Event):
-        if f.default is not MISSING:
-            env[f"_d_{f.name}"] = f.default
-            params.append(f"{f.name}=_d_{f.name}")
-        elif f.default_factory is not MISSING:
-            env[f"_f_{f.name}"] = f.default_factory
-            params.append(f"{f.name}=None")
-            body.append(f"    if {f.name} is None: {f.name} = _f_{f.name}()")
-        else:
-            params.append(f.name)
-        env[f"_set_{f.name}"] = Event.__dict__[f.name].__set__
-        body.append(f"    _set_{f.name}(e, {f.name})")
-    exec("\n".join([f"def make(*, {', '.join(params)}):", *body, "    return e"]), env)  # noqa: S102
-    return env["make"]
-
-
-_make_event = _event_maker()
+# Event(...) by keyword for values the fast path has checked as Event.__post_init__ checks them
+# (a code of the kind's set, an aware time)
+_make_event = slot_constructor(Event, post_init=False, none_is_default=True)
 
 
 def _text(d: dict, key: str, max_len: int | None = None, required: bool = False) -> str | None:
