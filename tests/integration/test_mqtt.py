@@ -38,13 +38,13 @@ def _publish(topic: str, payloads: list[dict]) -> None:
     c.loop_stop()
 
 
-def _wait(cond, timeout: float = 10.0) -> None:
+def _wait(cond, timeout: float = 10.0, consumer=None) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if cond():
             return
         time.sleep(0.05)
-    raise AssertionError("timed out waiting for the consumer")
+    raise AssertionError(f"timed out waiting for the consumer; stats {consumer.stats if consumer else '-'}")
 
 
 def _events(store) -> int:
@@ -67,7 +67,7 @@ def test_positions_over_mqtt_are_stored_once_even_when_resent(store):
                                    topic=topic)
     try:
         _publish(topic, [fix(0, device), fix(1, device), fix(0, device)])   # the last one re-sent
-        _wait(lambda: consumer.stats.messages == 3)
+        _wait(lambda: consumer.stats.messages == 3, consumer=consumer)
         assert (consumer.stats.stored, consumer.stats.duplicates, consumer.stats.failed) == (2, 1, 0)
         assert _events(store) == 2
         with store.read() as conn:
@@ -101,7 +101,7 @@ def test_unknown_party_topic_is_quarantined(store):
     consumer = start_mqtt_consumer(store, URL, client_id=f"corridor-test-{uuid.uuid4().hex[:8]}", topic=topic)
     try:
         _publish(topic, [fix(0, "trk-9")])
-        _wait(lambda: consumer.stats.messages == 1)
+        _wait(lambda: consumer.stats.messages == 1, consumer=consumer)
         assert consumer.stats.quarantined == 1 and _events(store) == 0
         with store.read() as conn:
             (q,) = repo.quarantine_list(conn)

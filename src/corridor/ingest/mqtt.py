@@ -57,6 +57,7 @@ class MqttConsumer:
         if u.scheme == "mqtts":
             self.client.tls_set()
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(1, 30)
 
@@ -77,7 +78,14 @@ class MqttConsumer:
         if reason_code.is_failure:
             log.error("MQTT connect refused: %s", reason_code)
             return
+        # ready only on SUBACK: a message published between SUBSCRIBE and SUBACK is not routed to
+        # a new session, so signalling at send time lost the first fix now and then
         client.subscribe(self.topic, qos=1)
+
+    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _props):
+        if any(rc.is_failure for rc in reason_codes):
+            log.error("MQTT subscription to %s refused: %s", self.topic, reason_codes)
+            return
         self.subscribed.set()
 
     def _on_message(self, client, _userdata, msg):
