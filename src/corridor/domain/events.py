@@ -165,6 +165,12 @@ def event_keys(e: Event) -> tuple[str, str]:
     return milestone, dedup
 
 
+def reasserted_key(dedup_key: str, created: datetime) -> str:
+    """The report key of an estimate its sender goes back to (A, then B, then A again): the same
+    report made anew at `created`, so a re-send of it still collapses onto it."""
+    return _digest((dedup_key, created.astimezone(timezone.utc).isoformat(timespec="seconds")))
+
+
 def _digest(parts) -> str:
     # surrogatepass: a lone surrogate a sender slipped into a reference must not break storage
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -306,9 +306,17 @@ class Ingestor:
         keys = [event_keys(e) for e in ready]
         known = repo.known_events(conn, list({k[1] for k in keys})) if ready else set()
         resent = [e for e, k in zip(ready, keys) if k[1] in known]
+        if resent and (anew := evstore.reassertions(conn, list(zip(ready, keys)), known)):
+            # an estimate its sender goes back to is a new report, under its own key
+            known |= repo.known_events(conn, list(anew.values()))
+            for i, key in anew.items():
+                keys[i] = (keys[i][0], key)
+            resent = [e for e, k in zip(ready, keys) if k[1] in known]
         if resent:
             kept = [(e, k) for e, k in zip(ready, keys) if k[1] not in known]
             ready, keys = [e for e, _ in kept], [k for _, k in kept]
+        # after the keys: a departure found now (the timetable may change) must not change them
+        ready = self._departures(conn, ready, party)
         attributed: list[Event] = []
         attributed_keys: list[tuple[str, str]] = []
         coupling: list[tuple] = []

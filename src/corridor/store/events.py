@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Select, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..domain.events import Classifier, Event, EventKind, TransportCall, event_keys
+from ..domain.events import Classifier, Event, EventKind, TransportCall, event_keys, reasserted_key
 from .tables import events
 
 _COLS = [c.name for c in events.columns if c.name != "seq"]
@@ -58,6 +58,44 @@ def event_row(e: Event, received_at: datetime, keys: tuple[str, str] | None = No
         "reason": e.reason,
         "extra": e.extra or None,
     }
+
+
+def reassertions(conn: Connection, items: Sequence[tuple[Event, tuple[str, str]]], known: set[str],
+                 made_at: datetime | None = None) -> dict[int, str]:
+    """Index in `items` -> the report key to store it under, for the estimates whose report key
+    (`known`: those the log holds) was given before but that their sender now re-asserts: made
+    after its current estimate for the milestone and differing from it (A, then B, then A again).
+
+    Everything else with a known key stays a duplicate: a re-send, an old report arriving late,
+    the current estimate made again, or another party reporting what a sender said (an export
+    posted back). `made_at` stands in for a report without a creation time (Corridor's own ETAs);
+    a sender's other reports without one are duplicates. Container estimates only: the query
+    runs on the container index."""
+    cand = [(i, e, k) for i, (e, k) in enumerate(items)
+            if k[1] in known and e.classifier is Classifier.EST and e.equipment]
+    if not cand:
+        return {}
+    c = events.c
+    rows = conn.execute(
+        select(c.milestone_key, c.source_party, c.event_time, c.created_at, c.received_at)
+        .where(c.equipment.in_(sorted({e.equipment for _, e, _ in cand})),
+               c.milestone_key.in_(sorted({k[0] for _, _, k in cand})),
+               c.classifier == Classifier.EST.value, c.source_party.in_(sorted({e.source_party for _, e, _ in cand})))
+        .order_by(c.seq)).all()
+    current: dict[tuple[str, str], tuple[datetime, datetime]] = {}   # (milestone, sender) -> (time, made)
+    for r in rows:
+        made = r.created_at or r.received_at
+        held = current.get((r.milestone_key, r.source_party))
+        if held is None or made >= held[1]:    # the one made last is current (append order on a tie)
+            current[(r.milestone_key, r.source_party)] = (r.event_time, made)
+    out: dict[int, str] = {}
+    for i, e, (milestone, dedup) in cand:
+        held = current.get((milestone, e.source_party))
+        made = e.created_at or made_at
+        if held is None or made is None or e.event_time == held[0] or made <= held[1]:
+            continue
+        out[i] = reasserted_key(dedup, made)
+    return out
 
 
 def _insert(conn: Connection):

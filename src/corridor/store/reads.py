@@ -155,7 +155,7 @@ def head_query(by: str, where=None) -> Select:
 
 
 EVENT_FACTS = ("seq", "kind", "code", "classifier", "event_time", "event_offset", "location", "mode", "voyage",
-               "vehicle", "departure_id", "facility_code", "extra", "reason")
+               "vehicle", "departure_id", "facility_code", "extra", "reason", "created_at")
 
 
 def trip_events_query(where=None) -> Select:

@@ -123,9 +123,14 @@ def _fold(ms: dict[tuple, dict | tuple], alerts: list[list], items: list, places
                            "departure_id": e.departure_id if call else None,
                            "planned": None, "estimated": None, "actual": None, "seq": e.seq}
         field = _FIELD[e.classifier]
-        m[field] = sender_time(e).isoformat()   # append order: a later EST supersedes an earlier one
-        if field == "estimated" and e.extra and e.extra.get("eta_low"):
-            m["estimated_range"] = [e.extra["eta_low"], e.extra["eta_high"]]
+        if field == "estimated":
+            if not _supersedes(e.created_at, m.get("estimated_as_of")):
+                continue   # an older estimate that arrived late: kept in the log, not current
+            m["estimated_as_of"] = e.created_at.astimezone(timezone.utc).isoformat() if e.created_at else None
+            m.pop("estimated_range", None)
+            if e.extra and e.extra.get("eta_low"):
+                m["estimated_range"] = [e.extra["eta_low"], e.extra["eta_high"]]
+        m[field] = sender_time(e).isoformat()
         m["seq"] = max(m["seq"], e.seq)
         p = places.get(e.location or "", {})
         if p.get("border"):
@@ -135,6 +140,13 @@ def _fold(ms: dict[tuple, dict | tuple], alerts: list[list], items: list, places
         m["place"] = p.get("name")
         if changed is not None:
             changed.add(key)
+
+
+def _supersedes(created: datetime | None, current: str | None) -> bool:
+    """Whether an estimate created at `created` replaces the one made at `current` (UTC ISO): the
+    one its sender created last is current (DCSA's eventCreatedDateTime); without both times,
+    append order decides."""
+    return created is None or current is None or created >= datetime.fromisoformat(current)
 
 
 def _unstored(planned: str | None, estimated: str | None, actual: str | None, estimated_range: str | None,
@@ -452,13 +464,18 @@ def _json(doc: dict) -> bytes:
 _BASES: dict[tuple[int, int], tuple[dict, dict, str]] = {}
 
 
+# the shape of a stored milestone; a timeline stored in another shape is folded again (2: the
+# estimate's creation time, `estimated_as_of`, decides which estimate is current)
+_FORMAT = 2
+
+
 def _basis(zones: dict[str, str], places: dict[str, dict]) -> str:
     """A digest of the zones and place facts a timeline is made with: a stored timeline made with
     others is not used (the same on every process; worked out once per cached copy)."""
     hit = _BASES.get((id(zones), id(places)))
     if hit is not None and hit[0] is zones and hit[1] is places:
         return hit[2]
-    digest = hashlib.sha256(json.dumps([zones, places], sort_keys=True, separators=(",", ":")).encode()) \
+    digest = hashlib.sha256(json.dumps([_FORMAT, zones, places], sort_keys=True, separators=(",", ":")).encode()) \
         .hexdigest()[:32]
     if len(_BASES) >= 16:
         _BASES.clear()
@@ -482,7 +499,7 @@ def _fact(seq: int, e: Event) -> _Fact:
     return _Fact(seq, str(e.kind), e.code, str(e.classifier), e.event_time,
                  int(off.total_seconds() // 60) if off else 0, e.location, tc.mode if tc else None,
                  tc.voyage if tc else None, tc.vehicle if tc else None, tc.departure_id if tc else None,
-                 tc.facility_code if tc else None, extra, e.reason)
+                 tc.facility_code if tc else None, extra, e.reason, e.created_at)
 
 
 def fold_in(conn: Connection, stored: dict[str, list[tuple[int, Event]]], prior: dict[str, int]) -> None:
