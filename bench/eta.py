@@ -6,8 +6,9 @@ The twin runs through the real ingest path with the tracking hooks on, so Corrid
 ETA (EST discharge events) exactly as it would live. For each delivered container trip of a
 booking, the ETA "known at" a horizon is the latest one Corridor had published from reports up
 to that moment (the simulated time of a published ETA is the latest report it was computed
-from). Its error against the actual arrival at the destination is compared, in the same run, with
-the naive baseline: the booking's planned (promised) arrival.
+from; of one the time-driven sweep laid again, the sweep's simulated time, its `created_at`).
+Its error against the actual arrival at the destination is compared, in the same run, with the
+naive baseline: the booking's planned (promised) arrival.
 
 The timetable covers the whole run and the journeys still under way at its end (as bench/twin.py
 and `corridor init` give): with a shorter one the ETA of a box finds no departure to lay its last
@@ -51,7 +52,8 @@ def samples(store: Store) -> dict[int, list[tuple[float, float]]]:
         trip_bkg = dict(conn.execute(select(trips.c.id, trips.c.booking_ref).where(
             trips.c.booking_ref.is_not(None))).all())
         rows = conn.execute(select(events.c.trip_id, events.c.seq, events.c.code, events.c.classifier,
-                                   events.c.event_time, events.c.location, events.c.source_party)
+                                   events.c.event_time, events.c.location, events.c.source_party,
+                                   events.c.created_at)
                             .where(events.c.trip_id.is_not(None), events.c.kind != "ALERT")
                             .order_by(events.c.trip_id, events.c.seq)).all()
     by_trip: dict[str, list] = {}
@@ -70,7 +72,8 @@ def samples(store: Store) -> dict[int, list[tuple[float, float]]]:
         as_of, published = None, []     # (simulated time it was known, ETA)
         for e in evs:
             if e.source_party == "CORRIDOR" and e.classifier == "EST" and as_of is not None:
-                published.append((as_of, e.event_time))
+                # laid by the sweep: known from its time, later than the last report
+                published.append((max(as_of, e.created_at or as_of), e.event_time))
             elif e.classifier == "ACT" and e.source_party != "CORRIDOR":
                 as_of = max(as_of or e.event_time, e.event_time)
         for h in HORIZONS_D:

@@ -86,3 +86,25 @@ def test_an_estimate_the_sender_goes_back_to_is_current_again(loaded_store):
     o = send(loaded_store, estimate(B, "2026-03-08T10:00:00+04:00"), sender="SHIPA")
     assert (o.stored, o.duplicates) == (0, 1)
     assert current(loaded_store) == A
+
+
+def test_an_eta_corridor_goes_back_to_is_published_again(loaded_store):
+    from datetime import datetime, timedelta, timezone
+    from types import SimpleNamespace
+    assert send(loaded_store, gate_in()).stored == 1
+    with loaded_store.read() as conn:
+        (st,) = [s for s in conn.execute(ev.select_events()).all()]
+    trip = {"trip_id": st.trip_id, "equipment": BOX, "booking_ref": None, "parties": "ASCO"}
+    a = datetime(2026, 3, 12, 8, tzinfo=timezone.utc)
+    b = a + timedelta(days=3)
+    published = []
+    for at in (a, b, a):
+        eta = SimpleNamespace(at=at, low=at - timedelta(hours=6), high=at + timedelta(hours=6))
+        with loaded_store.tx() as conn:
+            published += hooks.store_derived(conn, [hooks.est_event(trip, eta, "AZALA")])
+    assert [e.event_time for _, e in published] == [a, b, a]   # the third is not dropped as A's re-send
+    with loaded_store.read() as conn:
+        assert hooks.last_published(conn, st.trip_id) == a
+        tl = timeline.container_timeline(conn, BOX, viewer_for(conn, ADMIN))
+    (m,) = [m for m in tl["milestones"] if m["code"] == "DISC"]
+    assert datetime.fromisoformat(m["estimated"]) == a

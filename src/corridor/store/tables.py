@@ -320,6 +320,12 @@ trip_status = Table(
     Column("eta_low", UTCDateTime),
     Column("eta_high", UTCDateTime),
     Column("parties", Text, nullable=False),
+    # what the ETA was laid on next: the first laid departure the box has not boarded. Once it has
+    # left without the box the time-driven sweep lays the ETA again (tracking.hooks.relay_missed)
+    Column("next_departure_id", String(60)),
+    Column("next_departs_at", UTCDateTime),
+    Index("ix_trip_status_next_departs_at", "next_departs_at", sqlite_where=text("next_departs_at IS NOT NULL"),
+          postgresql_where=text("next_departs_at IS NOT NULL")),
 )
 
 # A trip's timeline kept up to date event by event (tracking.timeline.fold_in, in the ingest

@@ -235,19 +235,54 @@ def status(conn: Connection, trip_id: str) -> dict | None:
     return dict(r._mapping) if r else None
 
 
-def open_statuses(conn: Connection) -> list[dict]:
-    """Status rows of the trips still under way (not delivered, trip not ended)."""
-    rows = conn.execute(select(trip_status).join(trips, trips.c.id == trip_status.c.trip_id).where(
-        trip_status.c.state != "delivered", trips.c.ends_at.is_(None))).all()
-    return [dict(r._mapping) for r in rows]
+_ALERTED = ["trip_id", "equipment", "booking_ref", "state", "location", "since", "last_heard_at", "parties"]
 
 
-def set_etas(conn: Connection, etas: list[tuple[str, datetime | None, datetime | None, datetime | None]]) -> None:
-    """Store (trip id, ETA, low, high) on the status rows (one executemany)."""
-    if etas:
-        to_db, ph = _to_db(conn), _ph(conn)
+def alert_candidates(conn: Connection, heard_before: datetime) -> list[dict]:
+    """What the time-driven alerts read of the trips under way last heard from before `heard_before`
+    (silence) or at a facility (dwell): `_ALERTED` of their status rows, as dicts. Plain driver SQL:
+    this runs on every sweep."""
+    from_db = _times_from_db()
+    sql = (f"SELECT {', '.join('s.' + n for n in _ALERTED)} FROM trip_status s JOIN trips t ON t.id = s.trip_id "
+           f"WHERE s.state != 'delivered' AND t.ends_at IS NULL "
+           f"AND (s.last_heard_at < {_ph(conn)} OR s.state = 'at_facility')")
+    return [{**dict(zip(_ALERTED, r)), "since": from_db(r[5]), "last_heard_at": from_db(r[6])}
+            for r in conn.exec_driver_sql(sql, (_to_db(conn)(heard_before),))]
+
+
+def set_etas(conn: Connection, etas: list[tuple[str, datetime | None, datetime | None, datetime | None]],
+             laid_on: list[tuple[str | None, datetime | None]] | None = None) -> None:
+    """Store (trip id, ETA, low, high) on the status rows (one executemany); with `laid_on`, each
+    row's (id, departure time) of the first laid departure the box has not boarded, too."""
+    if not etas:
+        return
+    to_db, ph = _to_db(conn), _ph(conn)
+    if laid_on is None:
         conn.exec_driver_sql(f"UPDATE trip_status SET eta = {ph}, eta_low = {ph}, eta_high = {ph} WHERE trip_id = {ph}",
                              [(to_db(at), to_db(low), to_db(high), t) for t, at, low, high in etas])
+        return
+    conn.exec_driver_sql(f"UPDATE trip_status SET eta = {ph}, eta_low = {ph}, eta_high = {ph}, "
+                         f"next_departure_id = {ph}, next_departs_at = {ph} WHERE trip_id = {ph}",
+                         [(to_db(at), to_db(low), to_db(high), dep, to_db(dep_at), t)
+                          for (t, at, low, high), (dep, dep_at) in zip(etas, laid_on, strict=True)])
+
+
+def departed_without(conn: Connection, before: datetime, limit: int) -> list[tuple[str, bool]]:
+    """(trip id, still under way) of up to `limit` status rows whose next laid departure left before
+    `before`, the earliest first: one range read of the partial index on next_departs_at."""
+    ph = _ph(conn)
+    sql = ("SELECT s.trip_id, s.state, t.ends_at FROM trip_status s JOIN trips t ON t.id = s.trip_id "
+           f"WHERE s.next_departs_at < {ph} ORDER BY s.next_departs_at, s.trip_id LIMIT {int(limit)}")
+    return [(t, state != "delivered" and ends is None)
+            for t, state, ends in conn.exec_driver_sql(sql, (_to_db(conn)(before),))]
+
+
+def forget_next_departures(conn: Connection, trip_ids: list[str]) -> None:
+    """Clear the next laid departure of these trips (ended or delivered: nothing to lay again)."""
+    for i in range(0, len(trip_ids), _CHUNK):
+        part = trip_ids[i:i + _CHUNK]
+        conn.exec_driver_sql("UPDATE trip_status SET next_departure_id = NULL, next_departs_at = NULL "
+                             f"WHERE trip_id IN ({', '.join([_ph(conn)] * len(part))})", tuple(part))
 
 
 def booking_plans(conn: Connection, booking_refs: list[str | None]

@@ -53,20 +53,32 @@ def on_eta(status: dict, eta: Eta | None, ctx: dict, places: Places, said=()) ->
     return out
 
 
-def sweep(conn: Connection, now: datetime, *, silent_hours: float = SILENT_HOURS) -> list[Event]:
-    """Time-driven alerts for open trips: SILN (nothing heard) and DWEL (dwell above normal)."""
-    hist = observed(conn)
+def sweep(conn: Connection, now: datetime, *, silent_hours: float = SILENT_HOURS,
+          said: set[tuple] | frozenset = frozenset()) -> tuple[list[Event], set[tuple]]:
+    """Time-driven alerts for open trips: SILN (nothing heard) and DWEL (dwell above normal).
+
+    `said`: (trip, code, place, event time) of the alerts an earlier sweep of this process stored; they
+    are not made again (a box silent for weeks was alerted again at every sweep, to be dropped as
+    a duplicate only when stored). Returns the new alerts and every (trip, code, place, event time)
+    due now: the next sweep's `said`."""
+    hist = observed(conn, str(conn.engine.url))   # the ETA's history, cached: this runs every minute
     out: list[Event] = []
-    for s in repo.open_statuses(conn):
+    due: set[tuple] = set()
+    silent = timedelta(hours=silent_hours)
+    for s in repo.alert_candidates(conn, now - silent):
         heard = s.get("last_heard_at")
-        if heard and now - heard > timedelta(hours=silent_hours):
-            out.append(alert(s, "SILN", heard + timedelta(hours=silent_hours),
-                             f"nothing heard since {heard.isoformat()} ({(now - heard).total_seconds() / 3600:.0f} h)"))
+        if heard and now - heard > silent:
+            due.add(k := (s["trip_id"], "SILN", s["location"], heard + silent))
+            if k not in said:
+                hours = (now - heard).total_seconds() / 3600
+                out.append(alert(s, "SILN", heard + silent, f"nothing heard since {heard.isoformat()} ({hours:.0f} h)"))
         if s["state"] == "at_facility" and s.get("since"):
             normal = hist.dwell.get(s["location"])
             limit = normal.high if normal else DEFAULT_DWELL_HOURS
             if (now - s["since"]).total_seconds() / 3600 > limit:
-                out.append(alert(s, "DWEL", s["since"] + timedelta(hours=limit),
-                                 f"at {s['location']} since {s['since'].isoformat()}, above the normal "
-                                 f"{limit:.0f} h dwell there", extra={"limit_hours": limit}))
-    return out
+                at = s["since"] + timedelta(hours=limit)
+                due.add(k := (s["trip_id"], "DWEL", s["location"], at))
+                if k not in said:
+                    out.append(alert(s, "DWEL", at, f"at {s['location']} since {s['since'].isoformat()}, above the "
+                                     f"normal {limit:.0f} h dwell there", extra={"limit_hours": limit}))
+    return out, due

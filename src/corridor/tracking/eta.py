@@ -95,6 +95,11 @@ class Eta:
                           "booked": l.booked} for l in self.legs],
                 "missed": [{"booked": b, "next": n} for b, n in self.missed]}
 
+    def next_departure(self) -> LaidLeg | None:
+        """The first leg laid on a timetable departure: the one the box is to board next (the
+        departure a box is aboard, and a vehicle it rides without one, are no such leg)."""
+        return next((l for l in self.legs if l.departure_id is not None), None)
+
 
 class DepartureSource(Protocol):
     def next_departure(self, origin: str, destination: str, after: datetime) -> Departure | None: ...
@@ -121,7 +126,7 @@ def spread(samples: list[float]) -> Spread | None:
 def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history: History,
         mode_of: Callable[[str], str], transfer_h: Callable[..., Spread],
         aboard: Departure | None = None, aboard_late_h: float = 0.0, ride: Ride | None = None,
-        set_down: bool = False) -> Eta | None:
+        set_down: bool = False, not_before: datetime | None = None) -> Eta | None:
     """Lay the remaining hops on the timetable in three scenarios; None when no departure fits.
 
     `aboard` is the departure the box is on now (late by `aboard_late_h` hours at its departure);
@@ -130,6 +135,7 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
     `ride.hops` hops, the rest are laid on the timetable from where it sets the box down.
     `set_down`: the box arrived at hops[0].origin aboard and is still to be set down (discharged,
     transshipped) there, so the first hop too waits for the place's transfer time.
+    `not_before`: no departure before this is laid on (they left without the box: the sweep's now).
     """
     results: dict[str, datetime] = {}
     mid_legs: list[LaidLeg] = []
@@ -163,6 +169,8 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
                 ready = t + timedelta(hours=tr.pick(sc))
             else:
                 ready = t
+            if not_before is not None and ready < not_before:
+                ready = not_before
             dep = None
             if h.booked:
                 b = source.departure(h.booked)
@@ -435,18 +443,19 @@ def trip_eta(conn: Connection, status: dict, *, key: str = "",
     return trip_etas(conn, [status], key=key, places=places)[0]
 
 
-def trip_etas(conn: Connection, statuses: list[dict], *, key: str = "",
-              places: Places | None = None) -> list[tuple[Eta | None, dict]]:
+def trip_etas(conn: Connection, statuses: list[dict], *, key: str = "", places: Places | None = None,
+              not_before: datetime | None = None) -> list[tuple[Eta | None, dict]]:
     """`trip_eta` of many trips, in their order: bookings and planned places read in bulk, and the
     timetable, free space and history taken once, so boxes with the same remaining legs from the
-    same moment (a train's load) share one laying."""
+    same moment (a train's load) share one laying. `not_before`: departures before it are gone
+    (the time-driven sweep lays again the ETAs whose next departure left without the box)."""
     places = places or Places(conn)
     plans = repo.booking_plans(conn, [st.get("booking_ref") for st in statuses])
     by_ref = {ref: _plan(plans, ref) for ref in {st.get("booking_ref") for st in statuses}}   # boxes share bookings
     planned = [by_ref[st.get("booking_ref")] for st in statuses]
     unbooked = [st["trip_id"] for st, (_, dest, _) in zip(statuses, planned) if not dest]
     milestones = repo.planned_places(conn, unbooked)
-    batch = _Batch(conn, key, places)
+    batch = _Batch(conn, key, places, not_before)
     out = []
     for st, (hops, dest, promised) in zip(statuses, planned):
         dest = dest or places.id_of.get(milestones.get(st["trip_id"]))
@@ -457,8 +466,8 @@ def trip_etas(conn: Connection, statuses: list[dict], *, key: str = "",
 class _Batch:
     """What the ETAs of one batch share: departures, places, history, and the layings done so far."""
 
-    def __init__(self, conn: Connection, key: str, places: Places):
-        self.conn, self.key, self.places = conn, key, places
+    def __init__(self, conn: Connection, key: str, places: Places, not_before: datetime | None = None):
+        self.conn, self.key, self.places, self.not_before = conn, key, places, not_before
         self.src = StoredDepartures(conn)
         self._history: History | None = None
         self._laid: dict[tuple, Eta | None] = {}
@@ -472,7 +481,7 @@ class _Batch:
                 self._history = observed(self.conn, self.key)
             self._laid[k] = lay(hops, ready_at, self.src, history=self._history, mode_of=self.places.mode_of,
                                 transfer_h=self.places.transfer_h, aboard=aboard, aboard_late_h=late_h,
-                                ride=ride, set_down=set_down)
+                                ride=ride, set_down=set_down, not_before=self.not_before)
         return self._laid[k]
 
 

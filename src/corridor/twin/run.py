@@ -6,6 +6,7 @@ import importlib.util
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections import Counter
@@ -38,6 +39,9 @@ class Feed:
     reasons: Counter = field(default_factory=Counter)
     skipped_formats: set = field(default_factory=set)
     ingest_seconds: float = 0.0
+    sweeps: int = 0                        # time-driven sweeps run at simulated time (`Sweeper`)
+    swept: int = 0                         # events they stored (alerts, ETAs laid again)
+    sweep_seconds: float = 0.0
 
 
 class Sink:
@@ -120,6 +124,32 @@ class Sink:
                                    received_at=received_at, **extra)
         self.feed.ingest_seconds += time.perf_counter() - t
         self._count(msg, out)
+
+
+SWEEP_EVERY_H = 6.0
+
+
+class Sweeper:
+    """The time-driven sweep a server runs (`corridor.tracking.hooks.sweep`: silence, dwell, ETAs
+    whose departure left without the box), run at simulated time after a window's reports are in,
+    at most every SWEEP_EVERY_H simulated hours. Only where tracking is on the ingest path (wired):
+    without it there is no trip status to sweep, and importing it here would wire it."""
+
+    def __init__(self, store, feed: Feed, every_h: float = SWEEP_EVERY_H):
+        from corridor.ingest import service
+        hooks = sys.modules.get("corridor.tracking.hooks")
+        self.hooks = hooks if hooks is not None and hooks.after_append in service.AFTER_APPEND else None
+        self.store, self.feed, self.every_h, self.last_h = store, feed, every_h, 0.0
+
+    def __call__(self, t0: datetime, hours: float) -> None:
+        if self.hooks is None or hours - self.last_h < self.every_h:
+            return
+        self.last_h = hours
+        t = time.perf_counter()
+        alerts, relaid = self.hooks.sweep_counts(self.store, t0 + timedelta(hours=hours))
+        self.feed.sweeps += 1
+        self.feed.swept += alerts + relaid
+        self.feed.sweep_seconds += time.perf_counter() - t
 
 
 def default_parse_workers() -> int:
@@ -231,6 +261,8 @@ class Result:
                 "quarantined": f.quarantined if f else 0, "messages_by_format": dict(f.by_format) if f else {},
                 "skipped_formats": sorted(f.skipped_formats) if f else [],
                 "ingest_seconds": round(f.ingest_seconds, 2) if f else 0.0,
+                "sweeps": f.sweeps if f else 0, "sweep_events": f.swept if f else 0,
+                "sweep_seconds": round(f.sweep_seconds, 2) if f else 0.0,
                 "wall_seconds": round(self.wall_seconds, 2)}
 
 
@@ -243,16 +275,18 @@ def simulate(store=None, scenario: Scenario | None = None, *, days: float = 365,
     starts on the timetable's first day when the scenario's start is outside it) and storms are
     published as closure notices. `progress(done_days, total_days)` is called after each window.
     Without a store the model runs alone (what-if comparisons, calibration). `parse_workers`
-    processes parse EDIFACT while the caller stores (corridor.ingest.pool).
+    processes parse EDIFACT while the caller stores (corridor.ingest.pool). With tracking wired the
+    server's time-driven sweep runs at simulated time after the windows (`Sweeper`).
     """
     scenario = scenario or load_scenario()
     network = load_network()
     wall = time.perf_counter()
-    sink, edi_ids = None, {}
+    sink, sweeper, edi_ids = None, None, {}
     outbox = Outbox()
     if store is not None:
         edi_ids = ensure_parties(store)
         sink = Sink(store, mqtt_url, parse_workers)
+        sweeper = Sweeper(store, sink.feed)
         begin = datetime(scenario.start.year, scenario.start.month, scenario.start.day, tzinfo=UTC)
         begin = timetable_start(store, begin, days)
         if begin.date() != scenario.start:
@@ -269,6 +303,7 @@ def simulate(store=None, scenario: Scenario | None = None, *, days: float = 365,
             twin.env.run(until=t)
             if sink:
                 sink.window(outbox.drain(edi_ids), twin.t0 + timedelta(hours=t))
+                sweeper(twin.t0, t)
             if progress:
                 progress(t / 24, days)
     finally:
@@ -297,6 +332,7 @@ def run_live(store, speed: float = 3600, stop_event: threading.Event | None = No
     network = load_network()
     edi_ids = ensure_parties(store)
     sink = Sink(store, mqtt_url)
+    sweeper = Sweeper(store, sink.feed)
     outbox = Outbox()
     twin = Twin(scenario, network, seed=seed, voice=outbox)
     connect(twin, store, max_days)
@@ -313,6 +349,10 @@ def run_live(store, speed: float = 3600, stop_event: threading.Event | None = No
                     sink(msg, twin.t0 + timedelta(hours=h))
                 except Exception:                  # one bad message must not stop the demo
                     log.exception("twin message from %s could not be ingested", msg.party)
+            try:
+                sweeper(twin.t0, h)
+            except Exception:                      # nor a failed sweep: the next one retries
+                log.exception("sweep at simulated %s failed", twin.t0 + timedelta(hours=h))
         return h
 
     try:
