@@ -19,7 +19,7 @@ from typing import Callable
 
 from sqlalchemy import Connection
 
-from ..domain.events import Event, EventKind, event_keys
+from ..domain.events import Event, EventKind, TransportCall, event_keys
 from ..domain.trips import Trip, attribute
 from ..store import Store
 from ..store import events as evstore
@@ -36,6 +36,9 @@ AFTER_APPEND: list[Callable[[Connection, list[tuple[int, Event]]], None]] = []
 EARLY_REPORT = timedelta(days=30)
 
 FORMATS = ("edifact", "dcsa-json", "csv", "position-json")
+
+# which end of a departure an event's place is: boxes go on where it leaves, come off where it arrives
+_CALL_SIDE = {"DEPA": "origin", "LOAD": "origin", "ARRI": "destination", "DISC": "destination"}
 
 
 @dataclass
@@ -528,6 +531,49 @@ class Ingestor:
                 refused.append(f"schedule change of voyage {u.voyage} at {u.location}: {e}")
         return refused
 
+    def _departures(self, conn, events: list[Event], party: str | None) -> list[Event]:
+        """Name the timetable departure of each transport call: the one whose id the sender quotes
+        as its transportCallID, else the one its voyage or train number runs that leaves (DEPA,
+        LOAD) or reaches (ARRI, DISC) the event's place near its time (repo.CallDepartures
+        decides, as for IFTSAI schedule lines). One read per message; none without a call."""
+        ids, voyages = set(), set()
+        for e in events:
+            tc = e.transport_call
+            if tc is None or tc.departure_id:
+                continue
+            quoted = e.extra.get("transport_call_id") if e.extra else None
+            if quoted:
+                ids.add(quoted)
+            if tc.voyage and e.location and e.code in _CALL_SIDE:
+                voyages.add(tc.voyage)
+        if not ids and not voyages:
+            return events
+        timetable = repo.CallDepartures(conn, ids, voyages)
+        if not timetable.by_id:
+            return events
+        at: dict[tuple, list] = {}          # a voyage's departures at one place: once per message
+        calls: dict[tuple, TransportCall] = {}   # by the call's identity: a CSV's rows share theirs
+        out = []
+        for e in events:
+            tc = e.transport_call
+            dep = None
+            if tc is not None and not tc.departure_id:
+                quoted = e.extra.get("transport_call_id") if e.extra else None
+                if quoted in timetable.by_id:
+                    dep = quoted
+                elif tc.voyage and e.location and (side := _CALL_SIDE.get(e.code)):
+                    key = (e.location, tc.voyage, side, tc.mode)
+                    if key not in at:
+                        at[key] = timetable.at(*key)
+                    dep = timetable.pick(at[key], e.event_time, party)
+            if dep is not None:
+                call = calls.get((id(tc), dep))
+                if call is None:
+                    call = calls[(id(tc), dep)] = _of_departure(tc, dep)
+                e = _with_call(e, call)
+            out.append(e)
+        return out
+
     def _stowage(self, conn, result: ParseResult, party: str, received_at: datetime) -> None:
         """A bay plan says which containers are on which sailing: record them as consists."""
         repo.couple_many(conn, [("couple", "vessel", s.voyage, "container", s.equipment, received_at, party)
@@ -550,13 +596,14 @@ def _coupling(e: Event) -> tuple | None:
 # Event is a frozen, validated dataclass; the ingest path derives many copies of events it has
 # already validated (sender, message, place, trip, container). Setting the slots directly skips
 # re-validation and `dataclasses.replace`'s generic loop: each copier is unrolled once at import.
-def _copier(*changed: str):
-    """A function (event, *new values of `changed`) -> a copy of the event with those fields."""
-    names = [f.name for f in fields(Event)]
-    env = {"_new": Event.__new__, "_Event": Event}
+def _copier(*changed: str, cls: type = Event):
+    """A function (event, *new values of `changed`) -> a copy of the event with those fields
+    (of a `cls` instance: a transport call is copied the same way)."""
+    names = [f.name for f in fields(cls)]
+    env = {"_new": cls.__new__, "_Event": cls}
     lines = [f"def copy(e, {', '.join(changed)}):", "    new = _new(_Event)"]
     for n in names:
-        env[f"_set_{n}"] = Event.__dict__[n].__set__
+        env[f"_set_{n}"] = cls.__dict__[n].__set__
         lines.append(f"    _set_{n}(new, {n if n in changed else 'e.' + n})")
     lines.append("    return new")
     exec("\n".join(lines), env)   # noqa: S102 - code built from the dataclass's own field names
@@ -564,6 +611,8 @@ def _copier(*changed: str):
 
 
 _as_received = _copier("source_party", "message_id", "location")
+_with_call = _copier("transport_call")
+_of_departure = _copier("departure_id", cls=TransportCall)
 _on_trip = _copier("trip_id", "parties")
 _for_box = _copier("equipment")
 

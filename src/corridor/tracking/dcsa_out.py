@@ -1,8 +1,9 @@
 """DCSA Track & Trace 2.2 JSON out: one stored Event as GET /v2/events and webhooks deliver it.
 
 The inverse of `corridor.ingest.dcsa` for 2.2: `parse_dcsa([to_dcsa_22(e, ...)])` gives back the
-same Event for every field 2.2 can carry. What 2.2 cannot carry (trip, wagon, Corridor departure,
-SMGS/CIM/TRN references, IoT positions, alerts) stays in Corridor's own API.
+same Event for every field 2.2 can carry. What 2.2 cannot carry (trip, wagon, SMGS/CIM/TRN
+references, IoT positions, alerts) stays in Corridor's own API. The Corridor departure travels as the
+transportCallID when the sender gave none; ingest maps such an id back onto that departure.
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ def _transport_call(tc: TransportCall, event: Event, *, with_position: bool) -> 
     x = event.extra
     code = tc.location or (event.location if event.kind == EventKind.TRANSPORT else None)
     place = _place(code)
-    call_id = x.get("transport_call_id") or str(uuid.uuid5(
+    # the carrier's own id, else the timetable departure (ingest maps it back to that departure)
+    call_id = x.get("transport_call_id") or tc.departure_id or str(uuid.uuid5(
         _NAMESPACE, "|".join(str(p or "") for p in (tc.mode, code, tc.voyage, tc.vehicle, tc.service))))
     out: dict = {"transportCallID": call_id[:100]}
     if tc.service and len(tc.service) <= 5:
