@@ -61,3 +61,17 @@ def test_a_box_still_to_be_set_down_waits_for_the_transfer_before_its_first_depa
     assert lay(hops, T - timedelta(hours=1), Source(deps), **twelve).legs[0].departure_id == "ALA-BKU-1"
     laid = lay(hops, T - timedelta(hours=1), Source(deps), set_down=True, **twelve)
     assert laid.legs[0].departure_id == "ALA-BKU-2"
+
+
+def test_a_box_aboard_a_mapped_sailing_is_late_by_what_was_heard_of_it():
+    from corridor.tracking.eta import _late_aboard
+    t0 = datetime(2026, 3, 1, 10, tzinfo=timezone.utc)
+    sailing = Departure("S1", "L", "S", "OP", Mode.FERRY, "KZ_AKX", "AZ_ALA", t0, t0 + timedelta(hours=20), 100)
+    loaded = {"state": "at_sea", "last_heard_at": t0 - timedelta(hours=2)}
+    assert _late_aboard(sailing, loaded, "KZ_AKX", t0 - timedelta(hours=2)) == 0.0       # loaded before it sails
+    # its departure heard 5 h after the timetable's: 5 h late, not as if it sailed on time
+    left = {"state": "at_sea", "last_heard_at": t0 + timedelta(hours=5)}
+    assert _late_aboard(sailing, left, "KZ_AKX", t0 - timedelta(hours=2)) == 5.0
+    # arrived aboard at the sailing's end 2 h after its timetabled arrival: 2 h, not the whole crossing again
+    arrived = {"state": "at_sea", "last_heard_at": t0 + timedelta(hours=22)}
+    assert _late_aboard(sailing, arrived, "AZ_ALA", t0 + timedelta(hours=22)) == 2.0

@@ -497,8 +497,10 @@ def _trip_eta(status: dict, hops: list[Hop], dest: str | None, promised: datetim
     aboard, late_h = None, 0.0
     if status.get("state") in ABOARD and status.get("departure_id"):
         aboard = src.departure(status["departure_id"])
+        if aboard is not None and _runs_through(aboard, hops, places):
+            aboard = None   # a train that runs on past this departure's end: ridden by its moves below
         if aboard is not None:
-            late_h = max(0.0, (as_of - aboard.departs_at).total_seconds() / 3600) if as_of else 0.0
+            late_h = _late_aboard(aboard, status, here, as_of)
             here = aboard.destination
             as_of = max(as_of or aboard.departs_at, aboard.departs_at)
     if status.get("state") == "delivered":
@@ -590,6 +592,30 @@ def _ride(hops: list[Hop], through: bool, state: str, at: datetime, left: dateti
         hours += float(stop.get("dwell_hours") or 0.0) + float(stop.get("running_hours") or 0.0)
         n += 1
     return Ride(departs, n, hours, first["id"])
+
+
+def _runs_through(aboard: Departure, hops: list[Hop], places: Places) -> bool:
+    """Whether the box stays aboard past the end of the departure it is on (a block train through
+    its stops and borders): it does not change vehicle there, so no connection is laid there."""
+    i = next((i for i, h in enumerate(hops) if (h.origin, h.destination) == (aboard.origin, aboard.destination)),
+             None)
+    return i is not None and i + 1 < len(hops) and _rides_on(places, hops[i], hops[i + 1])
+
+
+def _late_aboard(aboard: Departure, status: dict, here: str | None, as_of: datetime | None) -> float:
+    """Hours the departure a box is aboard runs behind its timetable, by what was heard of the box.
+
+    Arrived aboard at its end: measured against the timetabled arrival (the run is behind it).
+    Heard from since it was put aboard (the vehicle's departure, a fix on the way): it left by
+    then, so not before. Else from when it was put aboard."""
+    if as_of is None:
+        return 0.0
+    if here == aboard.destination:
+        return max(0.0, (as_of - aboard.arrives_at).total_seconds() / 3600)
+    start, heard = as_of, status.get("last_heard_at")
+    if heard is not None and heard > as_of:
+        start = min(heard, as_of + timedelta(hours=LEAVES_WITHIN_H.get(status.get("state"), 8.0)))
+    return max(0.0, (start - aboard.departs_at).total_seconds() / 3600)
 
 
 def _first_departure(src: DepartureSource, hop: Hop) -> datetime | None:
