@@ -69,9 +69,12 @@ def test_a_box_aboard_a_mapped_sailing_is_late_by_what_was_heard_of_it():
     sailing = Departure("S1", "L", "S", "OP", Mode.FERRY, "KZ_AKX", "AZ_ALA", t0, t0 + timedelta(hours=20), 100)
     loaded = {"state": "at_sea", "last_heard_at": t0 - timedelta(hours=2)}
     assert _late_aboard(sailing, loaded, "KZ_AKX", t0 - timedelta(hours=2)) == 0.0       # loaded before it sails
-    # its departure heard 5 h after the timetable's: 5 h late, not as if it sailed on time
-    left = {"state": "at_sea", "last_heard_at": t0 + timedelta(hours=5)}
-    assert _late_aboard(sailing, left, "KZ_AKX", t0 - timedelta(hours=2)) == 5.0
+    # its departure heard 1.5 h after the timetable's: late by that, not as if it sailed on time
+    left = {"state": "at_sea", "last_heard_at": t0 + timedelta(hours=1.5)}
+    assert _late_aboard(sailing, left, "KZ_AKX", t0 - timedelta(hours=1)) == 1.5
+    # a fix heard long after (mid-sea): a ship leaves soon after its last box, not when next heard of
+    assert _late_aboard(sailing, {"state": "at_sea", "last_heard_at": t0 + timedelta(hours=9)}, "KZ_AKX",
+                        t0 - timedelta(hours=1)) == 2.0
     # arrived aboard at the sailing's end 2 h after its timetabled arrival: 2 h, not the whole crossing again
     arrived = {"state": "at_sea", "last_heard_at": t0 + timedelta(hours=22)}
     assert _late_aboard(sailing, arrived, "AZ_ALA", t0 + timedelta(hours=22)) == 2.0
