@@ -88,6 +88,18 @@ def test_a_copy_that_meets_a_key_stored_meanwhile_lets_the_database_decide(store
         assert ev.count(conn) == 250
 
 
+
+def test_a_small_batch_that_meets_stored_keys_stores_only_the_new_in_order(store):
+    # the small path (PostgreSQL: one INSERT .. VALUES .. ON CONFLICT DO NOTHING on the driver)
+    batch = varied_events(12)
+    with store.tx() as conn:
+        first, _ = ev.append(conn, [batch[3], batch[9]], RECEIVED)
+        stored, dups = ev.append(conn, batch + [batch[5]], RECEIVED)
+        assert [e for _, e in stored] == [e for i, e in enumerate(batch) if i not in (3, 9)]
+        assert [s for s, _ in stored] == sorted(s for s, _ in stored) and stored[0][0] > first[-1][0]
+        assert sorted(map(id, dups)) == sorted(map(id, [batch[3], batch[9], batch[5]]))
+        assert ev.count(conn) == 12
+
 def _gate_in(sender: str, place: str, box: str, ref: str) -> bytes:
     return (f"UNA:+.? 'UNB+UNOC:3+{sender}:ZZZ+CORRIDOR:ZZZ+260302:0810+{ref}'"
             "UNH+1+CODECO:D:95B:UN:ITG14'BGM+34+GI0001+9'"

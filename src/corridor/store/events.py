@@ -130,6 +130,8 @@ def append(conn: Connection, batch: Sequence[Event], received_at: datetime | Non
         stored = _append_sqlite(conn, picked, seen, received_at, checked)
     elif conn.dialect.name == "postgresql" and len(picked) >= 200:
         stored = _append_pg_copy(conn, picked, seen, received_at, checked)
+    elif conn.dialect.name == "postgresql" and _COLS == _SQLITE_COLS:
+        stored = _append_pg_values(conn, picked, seen, received_at)
     else:
         rows = [event_row(e, received_at, k) for e, k in picked]
         stmt = _insert(conn).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(
@@ -326,6 +328,22 @@ def _append_pg_copy(conn: Connection, picked: list[tuple[Event, tuple[str, str]]
 
 
 _COPY_IN = f"COPY events (seq,{','.join(_COLS)}) FROM STDIN"
+_VALUES_ROW = "(" + ",".join(["%s"] * len(_COLS)) + ")"
+
+
+def _append_pg_values(conn: Connection, picked: list[tuple[Event, tuple[str, str]]], seen: dict,
+                      received_at: datetime) -> list[tuple[int, Event]]:
+    """PostgreSQL, a small batch (an MQTT fix, an API post): one INSERT .. VALUES .. ON CONFLICT DO
+    NOTHING on the driver, the rows made as for COPY (times and JSON as text). Through SQLAlchemy's
+    insert, adapting each value cost 1.7 ms for 20 events, more than the rest of the message."""
+    rows = _rows(picked, received_at.isoformat(), datetime.isoformat)
+    sql = (f"INSERT INTO events ({','.join(_COLS)}) VALUES {','.join([_VALUES_ROW] * len(rows))} "
+           "ON CONFLICT (dedup_key) DO NOTHING RETURNING seq, dedup_key")
+    # rows take their seqs in VALUES order: sorted by seq, the stored keep the batch's order
+    out = [(seq, seen[key]) for seq, key in
+           conn.connection.driver_connection.execute(sql, [v for r in rows for v in r]).fetchall()]
+    out.sort(key=lambda t: t[0])
+    return out
 
 
 def _draw_seqs(cur, n: int) -> list[int]:
