@@ -194,3 +194,42 @@ def test_the_dcsa_export_carries_the_departure_back(loaded_store):
     assert bare.stored == 1, bare.reasons
     newest = _stored(loaded_store)[-1]
     assert (newest.voyage, newest.departure_id) == (None, dep.id)
+
+
+def _vessel_move(code: str, when: datetime, place: str, dep: Departure) -> bytes:
+    """A ferry line's DCSA 2.2 transport event quoting the sailing (its departure id and voyage)."""
+    return json.dumps([{
+        "eventID": str(uuid.uuid4()), "eventType": "TRANSPORT", "eventClassifierCode": "ACT",
+        "eventDateTime": _iso(when), "eventCreatedDateTime": _iso(when), "transportEventTypeCode": code,
+        "transportCall": {"transportCallID": dep.id, "carrierVoyageNumber": dep.voyage, "UNLocationCode": place,
+                          "facilityTypeCode": "POTE", "modeOfTransport": "VESSEL"}}]).encode()
+
+
+def test_a_ferry_heard_sailing_days_before_its_slot_is_laid_from_when_it_sailed(loaded_store):
+    # Caspian ferries sail when loaded: the line quotes the slot its voyage runs as, days ahead
+    from corridor.booking.containers import parse_containers
+    from corridor.booking.service import BookingService
+    party(loaded_store, "ACME", Role.SHIPPER)
+    dep = _sailing(loaded_store)
+    rec = BookingService(loaded_store).book("ACME", "KZAAU", "AZALA", dep.departs_at - timedelta(days=5),
+                                            parse_containers("1x40"), [dep.id], with_alternatives=False)
+    crossing, sailed = dep.arrives_at - dep.departs_at, dep.departs_at - timedelta(days=3)
+    ing = Ingestor(loaded_store)
+    head = "event_type,event_code,classifier,event_time,location,equipment,size_type,mode,voyage,booking_ref\n"
+    load = ing.ingest((head + f"EQUIPMENT,LOAD,ACT,{_iso(sailed - timedelta(hours=2))},KZAAU,{BOX},45G1,VESSEL,"
+                              f"{dep.voyage},{rec.ref}\n").encode(), source_party="PORTAKTAU", fmt="csv")
+    assert load.stored == 1, load.reasons
+    st = _status(loaded_store)
+    # put aboard (too early to name the sailing) and nothing since: it leaves no earlier than its slot
+    assert st.state == "at_sea" and st.eta > dep.arrives_at - timedelta(hours=12), (st.eta, dep.arrives_at)
+    out = ing.ingest(_vessel_move("DEPA", sailed, "KZAAU", dep), source_party="PORTAKTAU", fmt="dcsa-json")
+    assert out.stored == 2, out.reasons   # the vessel's move, and the box's aboard it
+    st = _status(loaded_store)
+    assert st.departure_id == dep.id
+    # heard sailing three days early: it arrives about a crossing after that, not at the slot's arrival
+    assert sailed + crossing <= st.eta < dep.arrives_at - timedelta(days=2), (st.eta, dep.arrives_at)
+    out = ing.ingest(_vessel_move("ARRI", sailed + crossing, "AZALA", dep), source_party="PORTAKTAU",
+                     fmt="dcsa-json")
+    assert out.stored == 2, out.reasons
+    st = _status(loaded_store)
+    assert st.location == "AZALA" and sailed + crossing <= st.eta < dep.arrives_at - timedelta(days=2), st.eta

@@ -502,7 +502,9 @@ def _trip_eta(status: dict, hops: list[Hop], dest: str | None, promised: datetim
         if aboard is not None:
             late_h = _late_aboard(aboard, status, here, as_of)
             here = aboard.destination
-            as_of = max(as_of or aboard.departs_at, aboard.departs_at)
+            # a run heard ahead of its timetable (a ferry that sailed when loaded) left early
+            left = aboard.departs_at + timedelta(hours=min(0.0, late_h))
+            as_of = max(as_of or left, left)
     if status.get("state") == "delivered":
         return None, ctx
     if here is None:
@@ -603,18 +605,21 @@ def _runs_through(aboard: Departure, hops: list[Hop], places: Places) -> bool:
 
 
 def _late_aboard(aboard: Departure, status: dict, here: str | None, as_of: datetime | None) -> float:
-    """Hours the departure a box is aboard runs behind its timetable, by what was heard of the box.
+    """Hours the departure a box is aboard runs behind its timetable (negative: ahead of it), by
+    what was heard of the box.
 
-    Arrived aboard at its end: measured against the timetabled arrival (the run is behind it).
-    Heard from since it was put aboard (the vehicle's departure, a fix on the way): it left by
-    then, so not before. Else from when it was put aboard."""
+    Arrived aboard at its end: measured against the timetabled arrival, early or late (it is
+    there). Heard from since it was put aboard (the vehicle's departure, a fix on the way): it
+    left by then, early or late; ferries on the Caspian sail when loaded, days before the slot
+    they run as. Put aboard and nothing since: it leaves no earlier than its timetable says."""
     if as_of is None:
         return 0.0
     if here == aboard.destination:
-        return max(0.0, (as_of - aboard.arrives_at).total_seconds() / 3600)
+        return (as_of - aboard.arrives_at).total_seconds() / 3600
     start, heard = as_of, status.get("last_heard_at")
     if heard is not None and heard > as_of:
         start = min(heard, as_of + timedelta(hours=LEAVES_WITHIN_H.get(status.get("state"), 8.0)))
+        return (start - aboard.departs_at).total_seconds() / 3600
     return max(0.0, (start - aboard.departs_at).total_seconds() / 3600)
 
 

@@ -24,7 +24,8 @@ def vehicle_state(mode: str | None) -> str:
 
 
 def _next_state(row: dict, e: Event, final_refs: set[str]) -> bool:
-    """Apply one ACT movement to a status row; True when where/how the box is changed."""
+    """Apply one ACT movement to a status row; True when where/how the box is changed, or the
+    departure it is on (the ETA is laid again)."""
     tc = e.transport_call
     if e.code in _ON_VEHICLE and tc is not None:
         state, vehicle, dep = vehicle_state(tc.mode), tc.voyage or tc.vehicle, tc.departure_id
@@ -38,10 +39,13 @@ def _next_state(row: dict, e: Event, final_refs: set[str]) -> bool:
     else:
         return False
     changed = (state, e.location, vehicle) != (row.get("state"), row.get("location"), row.get("vehicle"))
+    # news for the ETA too, though the box stays where it was: the departure it is on is named now,
+    # or that departure was heard leaving (early or late against its timetable)
+    news = changed or dep != row.get("departure_id") or (e.code == "DEPA" and dep is not None)
     row.update(state=state, location=e.location or row.get("location"), vehicle=vehicle, departure_id=dep)
     if changed:
         row["since"] = e.event_time
-    return changed
+    return news
 
 
 def apply(conn: Connection, stored: list[tuple[int, Event]]) -> set[str]:
