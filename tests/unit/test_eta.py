@@ -78,3 +78,18 @@ def test_a_box_aboard_a_mapped_sailing_is_late_by_what_was_heard_of_it():
     # arrived aboard at the sailing's end 2 h after its timetabled arrival: 2 h, not the whole crossing again
     arrived = {"state": "at_sea", "last_heard_at": t0 + timedelta(hours=22)}
     assert _late_aboard(sailing, arrived, "AZ_ALA", t0 + timedelta(hours=22)) == 2.0
+
+
+def test_a_box_aboard_a_run_heard_leaving_early_adds_only_the_runs_own_delay():
+    # the ferry sailed 72 h before its slot (sails when loaded); its arrivals against the slot
+    # (-50 h) would count that earliness a second time: only the run's own delay is added
+    sailing = dep(1, "AKT", "ALA", 5, 20)
+    hist = History(delay={"L": Spread(-60, -50, -14)}, running={"L": Spread(-2, 1, 4)})
+    eta = lay([], T + timedelta(days=2), Source([sailing]), history=hist, mode_of=lambda _: "ferry",
+              transfer_h=ZERO, aboard=sailing, aboard_late_h=-72.0)
+    assert eta.at == T + timedelta(days=2, hours=21)
+    assert (eta.low, eta.high) == (T + timedelta(days=2, hours=18), T + timedelta(days=2, hours=24))
+    # no run heard on the link yet: the arrivals against the slot are all there is
+    eta = lay([], T + timedelta(days=2), Source([sailing]), history=History(delay={"L": Spread(0, 2, 6)}),
+              mode_of=lambda _: "ferry", transfer_h=ZERO, aboard=sailing, aboard_late_h=-72.0)
+    assert eta.at == T + timedelta(days=2, hours=22)

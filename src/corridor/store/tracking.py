@@ -370,14 +370,32 @@ def departure_rows(conn: Connection, ids: list[str] | None = None) -> list:
 
 def arrivals_against_timetable(conn: Connection, max_rows: int) -> list:
     """The latest actual arrivals (ARRI/DISC at a departure's destination), newest first:
-    (link_id, departure_id, event_time, timetabled arrives_at)."""
+    (link_id, departure_id, event_time, timetabled arrives_at, timetabled departs_at)."""
     return conn.execute(
-        select(departures.c.link_id, events.c.departure_id, events.c.event_time, departures.c.arrives_at)
+        select(departures.c.link_id, events.c.departure_id, events.c.event_time, departures.c.arrives_at,
+               departures.c.departs_at)
         .join(departures, departures.c.id == events.c.departure_id)
         .join(locations, locations.c.id == departures.c.destination)
         .where(events.c.classifier == "ACT", events.c.code.in_(("ARRI", "DISC")),
                (events.c.location == locations.c.code) | (events.c.location == locations.c.id))
         .order_by(events.c.seq.desc()).limit(max_rows)).all()
+
+
+def departures_heard_leaving(conn: Connection, max_rows: int) -> dict[str, datetime]:
+    """Departure id -> when it was first heard leaving (an actual DEPA of it at its origin), over
+    the latest `max_rows` such reports."""
+    rows = conn.execute(
+        select(events.c.departure_id, events.c.event_time)
+        .join(departures, departures.c.id == events.c.departure_id)
+        .join(locations, locations.c.id == departures.c.origin)
+        .where(events.c.classifier == "ACT", events.c.code == "DEPA",
+               (events.c.location == locations.c.code) | (events.c.location == locations.c.id))
+        .order_by(events.c.seq.desc()).limit(max_rows)).all()
+    out: dict[str, datetime] = {}
+    for dep, t in rows:
+        if dep not in out or t < out[dep]:
+            out[dep] = t
+    return out
 
 
 def discharges_and_loads(conn: Connection, max_rows: int) -> list:

@@ -108,10 +108,16 @@ class DepartureSource(Protocol):
 
 @dataclass
 class History:
-    """Observed arrival delay per link and dwell per location (hours), where history exists."""
+    """Observed arrival delay per link and dwell per location (hours), where history exists.
+
+    `delay`: arrival against the timetabled arrival, for departures still to come (a ferry that
+    sails when loaded arrives days off its slot). `running`: the run's own delay, its arrival
+    against its heard departure plus the timetabled running time, for a box aboard a departure
+    heard leaving (how early or late it left is known then)."""
 
     delay: dict[str, Spread] = field(default_factory=dict)
     dwell: dict[str, Spread] = field(default_factory=dict)
+    running: dict[str, Spread] = field(default_factory=dict)
 
 
 def spread(samples: list[float]) -> Spread | None:
@@ -153,7 +159,8 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
     for sc in SCENARIOS:
         t = ready_at
         if aboard is not None:
-            run = delay(aboard.link_id).pick(sc)
+            # its lateness at departure is in aboard_late_h: only the run's own delay is added
+            run = (history.running.get(aboard.link_id) or delay(aboard.link_id)).pick(sc)
             t = max(ready_at, aboard.arrives_at + timedelta(hours=aboard_late_h + run))
         elif ride is not None:
             t = max(ready_at, ride.departs_at + timedelta(hours=ride.hours + delay(ride.link_id).pick(sc)))
@@ -384,13 +391,19 @@ def observed(conn: Connection, key: str = "", max_rows: int = 20000) -> History:
         return hit[1]
     h = History()
     delays: dict[str, list[float]] = {}
+    running: dict[str, list[float]] = {}
     seen: set[str] = set()
+    left = repo.departures_heard_leaving(conn, max_rows)
     for r in repo.arrivals_against_timetable(conn, max_rows):
         if r.departure_id in seen:     # one sample per departure: every box on it arrived together
             continue
         seen.add(r.departure_id)
         delays.setdefault(r.link_id, []).append((r.event_time - r.arrives_at).total_seconds() / 3600)
+        if (t := left.get(r.departure_id)) is not None and t <= r.event_time:
+            ran = (r.event_time - t) - (r.arrives_at - r.departs_at)
+            running.setdefault(r.link_id, []).append(ran.total_seconds() / 3600)
     h.delay = {k: s for k, v in delays.items() if (s := spread(v))}
+    h.running = {k: s for k, v in running.items() if (s := spread(v))}
     dwell: dict[str, list[float]] = {}
     last: dict[str, tuple[str, datetime]] = {}
     for r in sorted(repo.discharges_and_loads(conn, max_rows), key=lambda r: (r.trip_id, r.event_time)):
@@ -499,6 +512,8 @@ def _trip_eta(status: dict, hops: list[Hop], dest: str | None, promised: datetim
         aboard = src.departure(status["departure_id"])
         if aboard is not None and _runs_through(aboard, hops, places):
             aboard = None   # a train that runs on past this departure's end: ridden by its moves below
+        if aboard is not None and here == aboard.destination:
+            aboard = None   # arrived at its end (early or late): set down there, as a box off any timetable
         if aboard is not None:
             late_h = _late_aboard(aboard, status, here, as_of)
             here = aboard.destination
