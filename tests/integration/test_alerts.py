@@ -4,6 +4,9 @@ alerts are stored events and reach subscriptions through the outbox."""
 
 from __future__ import annotations
 
+import json
+import uuid
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,9 +15,11 @@ from sqlalchemy import select
 from corridor.booking.containers import parse_containers
 from corridor.booking.service import BookingService
 from corridor.domain.parties import Role
+from corridor.ingest.service import Ingestor
 from corridor.store import network as netstore
+from corridor.store import tracking as repo
 from corridor.store.tables import events, outbox, trip_status
-from corridor.tracking import hooks, outbox as subs
+from corridor.tracking import alerts, hooks, outbox as subs
 from corridor.tracking.alerts import DEFAULT_DWELL_HOURS, LATE_TOLERANCE, SILENT_HOURS
 
 from tracking_helpers import box_event, ingest, party
@@ -79,17 +84,95 @@ def test_box_reported_off_the_booked_route_raises_offr(loaded_store, ferry_booki
     assert len(offr) == 1 and "KZDOS" in offr[0].reason and "KZAAU" in offr[0].reason
 
 
-def test_silence_raises_siln_once(loaded_store, ferry_booking):
+def test_silence_aboard_counts_from_when_its_vehicle_was_due_to_leave_then_to_arrive(loaded_store, ferry_booking):
+    # put aboard: nothing is expected before the vessel is due to leave; heard leaving, nothing
+    # before it is due where the box is set down
     rec, booked = ferry_booking
     load = booked.departs_at - timedelta(hours=1)
     ingest(loaded_store, [box_event("LOAD", load, "KZAAU", box=BOX, bkg=rec.ref, mode="VESSEL",
                                     voyage=booked.id)], "ACME")
-    assert hooks.sweep(loaded_store, load + timedelta(hours=SILENT_HOURS - 1)) == 0   # not silent yet
-    assert hooks.sweep(loaded_store, load + timedelta(hours=SILENT_HOURS + 5)) == 1
-    assert hooks.sweep(loaded_store, load + timedelta(hours=SILENT_HOURS + 9)) == 0   # the same alert again
-    siln = [a for a in alerts_of(loaded_store) if a.code in ("SILN", "DWEL")]
-    assert [a.code for a in siln] == ["SILN"]                                     # aboard: no dwell
-    assert siln[0].event_time == load + timedelta(hours=SILENT_HOURS)
+    silent = timedelta(hours=SILENT_HOURS)
+    assert hooks.sweep(loaded_store, booked.departs_at + silent - timedelta(hours=1)) == 0   # not overdue yet
+    assert hooks.sweep(loaded_store, booked.departs_at + silent + timedelta(hours=1)) == 1
+    assert hooks.sweep(loaded_store, booked.departs_at + silent + timedelta(hours=5)) == 0   # the same alert again
+    [first] = [a for a in alerts_of(loaded_store) if a.code in ("SILN", "DWEL")]           # aboard: no dwell
+    assert first.code == "SILN" and first.event_time == booked.departs_at + silent
+    assert "due to leave KZAAU" in first.reason
+    # the line's report of the vessel leaving comes in late: a new spell, from when it is due at Alat
+    left = booked.departs_at + timedelta(minutes=30)
+    move = [{"eventID": str(uuid.uuid4()), "eventType": "TRANSPORT", "eventClassifierCode": "ACT",
+             "eventDateTime": left.isoformat(), "eventCreatedDateTime": left.isoformat(),
+             "transportEventTypeCode": "DEPA",
+             "transportCall": {"transportCallID": f"{booked.id}-KZAAU", "carrierVoyageNumber": booked.id,
+                               "UNLocationCode": "KZAAU", "modeOfTransport": "VESSEL"}}]
+    out = Ingestor(loaded_store).ingest(json.dumps(move).encode(), source_party="ACME", fmt="dcsa-json")
+    assert out.stored == 2, out.reasons   # the vessel's move and the box's aboard it
+    assert hooks.sweep(loaded_store, left + silent + timedelta(hours=1)) == 0            # on its way
+    assert hooks.sweep(loaded_store, booked.arrives_at + silent + timedelta(hours=2)) == 1
+    second = [a for a in alerts_of(loaded_store) if a.code == "SILN"][-1]
+    assert "due at AZALA" in second.reason
+    assert left + silent + timedelta(hours=1) < second.event_time <= booked.arrives_at + silent + timedelta(hours=2)
+
+
+def waiting_for_the_sailing(store, rec, booked, came):
+    """The box gates in at Aktau at `came`, laid on its booked sailing; then nothing is heard."""
+    ingest(store, [box_event("GTIN", came, "KZAAU", box=BOX, bkg=rec.ref)], "ACME")
+    st = status_of(store)
+    assert (st.next_departure_id, st.next_departs_at) == (booked.id, booked.departs_at)
+
+
+def silences(store) -> list:
+    return [a for a in alerts_of(store) if a.code == "SILN"]
+
+
+def test_a_box_waiting_for_its_sailing_is_not_silent_until_the_sailing_left_without_a_word(
+        loaded_store, ferry_booking):
+    rec, booked = ferry_booking
+    came = booked.departs_at - timedelta(days=2)
+    waiting_for_the_sailing(loaded_store, rec, booked, came)
+    for h in (SILENT_HOURS + 1, 2 * SILENT_HOURS - 1):                          # waiting, as planned
+        hooks.sweep(loaded_store, came + timedelta(hours=h))
+    assert silences(loaded_store) == []
+    # the sailing left; the sweep lays the box on a later one (and says MISS), which is no news of the box
+    hooks.sweep(loaded_store, booked.departs_at + timedelta(hours=2))
+    assert status_of(loaded_store).next_departure_id not in (None, booked.id)
+    hooks.sweep(loaded_store, booked.departs_at + timedelta(hours=SILENT_HOURS - 1))
+    assert silences(loaded_store) == []
+    for h in (1, 7):                                                             # once
+        hooks.sweep(loaded_store, booked.departs_at + timedelta(hours=SILENT_HOURS + h))
+    siln = silences(loaded_store)
+    assert len(siln) == 1 and siln[0].location == "KZAAU"
+    assert siln[0].event_time == booked.departs_at + timedelta(hours=SILENT_HOURS)
+    assert came.astimezone(timezone.utc).isoformat() in siln[0].reason and booked.id in siln[0].reason
+
+
+def test_the_first_silent_sweep_after_a_restart_says_it_once(loaded_store, ferry_booking):
+    # the expected move is laid again from the box's reports, not kept from the process before
+    rec, booked = ferry_booking
+    waiting_for_the_sailing(loaded_store, rec, booked, booked.departs_at - timedelta(hours=30))
+    hooks.sweep(loaded_store, booked.departs_at + timedelta(hours=2))                # laid on a later sailing
+    for h in (1, 2):
+        alerts._MOVES.clear()
+        hooks._SAID.clear()
+        hooks.sweep(loaded_store, booked.departs_at + timedelta(hours=SILENT_HOURS + h))
+    assert [a.event_time for a in silences(loaded_store)] == [booked.departs_at + timedelta(hours=SILENT_HOURS)]
+
+
+def test_a_box_with_no_departure_laid_is_silent_24_hours_after_its_last_report(loaded_store, ferry_booking):
+    rec, booked = ferry_booking
+    came = booked.arrives_at + timedelta(hours=3)                  # at its destination: nothing laid
+    ingest(loaded_store, [box_event("GTIN", came, "AZALA", box=BOX, bkg=rec.ref)], "ACME")
+    assert status_of(loaded_store).next_departs_at is None
+    assert hooks.sweep(loaded_store, came + timedelta(hours=SILENT_HOURS - 1)) == 0
+    assert hooks.sweep(loaded_store, came + timedelta(hours=SILENT_HOURS + 1)) == 1
+    siln = [a for a in alerts_of(loaded_store) if a.code == "SILN"]
+    assert [(a.event_time, a.location) for a in siln] == [(came + timedelta(hours=SILENT_HOURS), "AZALA")]
+    assert siln[0].reason == f"nothing heard since {came.astimezone(timezone.utc).isoformat()} (25 h)"
+    # heard again: a new spell is news again, once
+    ingest(loaded_store, [box_event("STRP", came + timedelta(hours=30), "AZALA", box=BOX, bkg=rec.ref)], "ACME")
+    for h in (30 + SILENT_HOURS + 1, 30 + SILENT_HOURS + 2):
+        hooks.sweep(loaded_store, came + timedelta(hours=h))
+    assert [a.event_time - came for a in silences(loaded_store)] == [timedelta(hours=h) for h in (24, 54)]
 
 
 def test_dwell_above_normal_raises_dwel_and_reaches_subscriptions(loaded_store, ferry_booking):
@@ -121,3 +204,20 @@ def test_a_missed_connection_is_alerted_once_while_the_box_moves_on_toward_it(lo
     misses = [a for a in alerts_of(loaded_store) if a.code == "MISS"]
     assert len(misses) == 1, [(a.event_time, a.extra) for a in misses]
     assert misses[0].extra["booked"] == booked.id
+
+
+def test_the_sweep_reads_its_candidates_through_indexes(store):
+    # not a scan of every trip ever tracked: boxes left at their last place for months are not read
+    with store.engine.connect() as conn:
+        sql = repo.alert_candidates_sql(conn)
+        if store.dialect == "sqlite":
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, ("2030-01-01",) * 6))
+            assert "SCAN" not in plan, plan
+            named = ("ix_trip_status_last_heard_at", "ix_trip_status_next_departs_at", "ix_trip_status_dwell_since")
+        else:   # the planner weighs the ranges by the table's statistics
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")   # only this transaction
+            t = datetime(2030, 1, 1, tzinfo=timezone.utc)
+            plan = " ".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql, (t,) * 6))
+            named = ("ix_trip_status_last_heard_at", "ix_trip_status_dwell_since")
+    for index in named:
+        assert index in plan, plan

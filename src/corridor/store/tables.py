@@ -326,6 +326,12 @@ trip_status = Table(
     Column("next_departs_at", UTCDateTime),
     Index("ix_trip_status_next_departs_at", "next_departs_at", sqlite_where=text("next_departs_at IS NOT NULL"),
           postgresql_where=text("next_departs_at IS NOT NULL")),
+    # the time-driven alerts' reads (store.tracking.alert_candidates): the boxes gone quiet in the
+    # last days, and those at a facility long enough to dwell, over open rows only
+    Index("ix_trip_status_last_heard_at", "last_heard_at", sqlite_where=text("state != 'delivered'"),
+          postgresql_where=text("state != 'delivered'")),
+    Index("ix_trip_status_dwell_since", "since", sqlite_where=text("state = 'at_facility'"),
+          postgresql_where=text("state = 'at_facility'")),
 )
 
 # A trip's timeline kept up to date event by event (tracking.timeline.fold_in, in the ingest

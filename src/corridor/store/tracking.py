@@ -235,19 +235,42 @@ def status(conn: Connection, trip_id: str) -> dict | None:
     return dict(r._mapping) if r else None
 
 
-_ALERTED = ["trip_id", "equipment", "booking_ref", "state", "location", "since", "last_heard_at", "parties"]
+_ALERTED = ["trip_id", "equipment", "booking_ref", "state", "location", "departure_id", "since", "last_heard_at",
+            "next_departs_at", "parties"]
+_ALERTED_TIMES = [i for i, n in enumerate(_ALERTED) if n in _STATUS_TIMES]
 
 
-def alert_candidates(conn: Connection, heard_before: datetime) -> list[dict]:
-    """What the time-driven alerts read of the trips under way last heard from before `heard_before`
-    (silence) or at a facility (dwell): `_ALERTED` of their status rows, as dicts. Plain driver SQL:
-    this runs on every sweep."""
-    from_db = _times_from_db()
-    sql = (f"SELECT {', '.join('s.' + n for n in _ALERTED)} FROM trip_status s JOIN trips t ON t.id = s.trip_id "
-           f"WHERE s.state != 'delivered' AND t.ends_at IS NULL "
-           f"AND (s.last_heard_at < {_ph(conn)} OR s.state = 'at_facility')")
-    return [{**dict(zip(_ALERTED, r)), "since": from_db(r[5]), "last_heard_at": from_db(r[6])}
-            for r in conn.exec_driver_sql(sql, (_to_db(conn)(heard_before),))]
+def alert_candidates(conn: Connection, quiet: tuple[datetime, datetime], settled: tuple[datetime, datetime]
+                     ) -> list[dict]:
+    """What the time-driven alerts read of the trips under way that may be due: last heard from in
+    the range `quiet` (since, before), or before it and laid on a departure not before its start
+    (silence; a box may wait long for its departure), or at a facility since a time in the
+    range `settled` (dwell) — `_ALERTED` of their status rows, as dicts, once each. Each term is a
+    range read of an index over open rows, not a scan of every trip ever tracked. Plain driver
+    SQL: this runs on every sweep."""
+    from_db, to_db = _times_from_db(), _to_db(conn)
+    # the second term: laid on a departure since the window opened, and heard before it (else the first term's)
+    params = tuple(to_db(t) for t in (*quiet, quiet[0], quiet[0], *settled))
+    out = []
+    for r in conn.connection.driver_connection.execute(alert_candidates_sql(conn), params).fetchall():
+        r = list(r)
+        for i in _ALERTED_TIMES:
+            r[i] = from_db(r[i])
+        out.append(dict(zip(_ALERTED, r)))
+    return out
+
+
+def alert_candidates_sql(conn: Connection) -> str:
+    """`alert_candidates`' query: three index range reads (see the indexes on trip_status)."""
+    ph = _ph(conn)
+    cols = (f"SELECT {', '.join('s.' + n for n in _ALERTED)} FROM trip_status s JOIN trips t ON t.id = s.trip_id "
+            f"WHERE t.ends_at IS NULL AND ")
+    # the second term reads the departures index: SQLite's planner would take the range of old
+    # reports, every box left for months, were it not told off that index by the unary +
+    plus = "+" if conn.dialect.name == "sqlite" else ""
+    return (f"{cols}s.state != 'delivered' AND s.last_heard_at >= {ph} AND s.last_heard_at < {ph} UNION "
+            f"{cols}s.state != 'delivered' AND s.next_departs_at >= {ph} AND {plus}s.last_heard_at < {ph} UNION "
+            f"{cols}s.state = 'at_facility' AND s.since >= {ph} AND s.since < {ph}")
 
 
 def set_etas(conn: Connection, etas: list[tuple[str, datetime | None, datetime | None, datetime | None]],

@@ -11,11 +11,14 @@ from sqlalchemy import Connection
 
 from ..domain.events import Classifier, Event, EventKind
 from ..store import tracking as repo
-from .eta import Eta, Places, observed
+from .eta import ABOARD, Eta, Places, StoredDepartures, current_places, observed, trip_etas
 
 LATE_TOLERANCE = timedelta(hours=6)
 SILENT_HOURS = 24.0
 DEFAULT_DWELL_HOURS = 72.0   # above this at one facility is abnormal where no history says otherwise
+# a time-driven alert that fell due longer ago than this is not raised afresh: the sweeps that ran
+# then (every minute) raised it. A box silent for months is not read again at every sweep.
+RAISED_WITHIN = timedelta(days=7)
 
 
 def alert(status: dict, code: str, when: datetime, reason: str, *, location: str | None = None,
@@ -57,28 +60,124 @@ def sweep(conn: Connection, now: datetime, *, silent_hours: float = SILENT_HOURS
           said: set[tuple] | frozenset = frozenset()) -> tuple[list[Event], set[tuple]]:
     """Time-driven alerts for open trips: SILN (nothing heard) and DWEL (dwell above normal).
 
-    `said`: (trip, code, place, event time) of the alerts an earlier sweep of this process stored; they
-    are not made again (a box silent for weeks was alerted again at every sweep, to be dropped as
-    a duplicate only when stored). Returns the new alerts and every (trip, code, place, event time)
-    due now: the next sweep's `said`."""
+    Silence is counted from the last report, or from the next move the box's plan expected after
+    it when that is later (`expected_moves`): a box waiting for its departure, or aboard a train
+    still on its way, is not silent. `said`: (trip, code, place, event time) of the alerts an
+    earlier sweep of this process stored; they are not made again (a box silent for weeks was
+    alerted again at every sweep, to be dropped as a duplicate only when stored). Returns the new
+    alerts and every (trip, code, place, event time) due now: the next sweep's `said`."""
     hist = observed(conn, str(conn.engine.url))   # the ETA's history, cached: this runs every minute
     out: list[Event] = []
     due: set[tuple] = set()
     silent = timedelta(hours=silent_hours)
-    for s in repo.alert_candidates(conn, now - silent):
-        heard = s.get("last_heard_at")
-        if heard and now - heard > silent:
-            due.add(k := (s["trip_id"], "SILN", s["location"], heard + silent))
+    # no dwell limit is below the smallest normal high anywhere (or the default): younger stays are
+    # not read, nor those whose dwell alert fell due before RAISED_WITHIN, nor long-silent boxes
+    limits = [DEFAULT_DWELL_HOURS, *(s.high for s in hist.dwell.values())]
+    rows = repo.alert_candidates(conn, (now - silent - RAISED_WITHIN, now - silent),
+                                 (now - timedelta(hours=max(limits)) - RAISED_WITHIN,
+                                  now - timedelta(hours=min(limits))))
+    quiet = [s for s in rows if s["last_heard_at"] is not None and now - s["last_heard_at"] > silent]
+    moves = expected_moves(conn, quiet)
+    for s in quiet:
+        heard, move = s["last_heard_at"], moves.get(s["trip_id"])
+        start = move[0] if move is not None and move[0] > heard else heard
+        if now - RAISED_WITHIN <= start + silent < now:
+            due.add(k := (s["trip_id"], "SILN", s["location"], start + silent))
             if k not in said:
                 hours = (now - heard).total_seconds() / 3600
-                out.append(alert(s, "SILN", heard + silent, f"nothing heard since {heard.isoformat()} ({hours:.0f} h)"))
+                why = f"nothing heard since {heard.isoformat()} ({hours:.0f} h)"
+                out.append(alert(s, "SILN", start + silent, f"{why}; {move[1]}" if start > heard else why))
+    for s in rows:
         if s["state"] == "at_facility" and s.get("since"):
             normal = hist.dwell.get(s["location"])
             limit = normal.high if normal else DEFAULT_DWELL_HOURS
-            if (now - s["since"]).total_seconds() / 3600 > limit:
-                at = s["since"] + timedelta(hours=limit)
+            at = s["since"] + timedelta(hours=limit)
+            if now - RAISED_WITHIN <= at < now:
                 due.add(k := (s["trip_id"], "DWEL", s["location"], at))
                 if k not in said:
                     out.append(alert(s, "DWEL", at, f"at {s['location']} since {s['since'].isoformat()}, above the "
                                      f"normal {limit:.0f} h dwell there", extra={"limit_hours": limit}))
     return out, due
+
+
+# what an expected move depends on: the status as the box's reports left it (the sweep laying the
+# ETA again on a later departure changes none of these, so it does not move the silence on)
+_REPORTED = ("state", "location", "departure_id", "since", "last_heard_at", "booking_ref")
+# store URL -> trip -> (its _REPORTED values, expected move): one laying per trip and report, not per sweep
+_MOVES: dict[str, dict[str, tuple]] = {}
+
+
+def expected_moves(conn: Connection, rows: list[dict]) -> dict[str, tuple[datetime, str]]:
+    """Trip id -> (when, what) of the next move the box's plan expected after its last report,
+    for those of `rows` (status rows, as `alert_candidates` gives) that have one.
+
+    A box at a facility is expected to leave on the first departure its ETA was laid on from its
+    reports (`next_departs_at` until the sweep lays it again on a later one: when that departure
+    left without a word the box is overdue from then, not from the next). A box aboard is expected
+    where its vehicle sets it down: the timetabled arrival of the departure it is aboard, or the
+    end of the ride laid for a vehicle known by its moves. Never a later leg's departure: that
+    would add the transfer and the wait at the next yard or port to a train nobody has heard of.
+    The laying is the ETA's own (`trip_etas`, without the sweep's `not_before`), kept per trip
+    until its reports change or the departure it names is changed by a notice."""
+    url = str(conn.engine.url)
+    memo, kept = _MOVES.get(url, {}), {}
+    src = StoredDepartures(conn)
+    need: list[dict] = []
+    for s in rows:
+        if s["state"] not in ABOARD and not (s.get("next_departs_at") and s["next_departs_at"] > s["last_heard_at"]):
+            continue   # nothing laid after its last report
+        hit = memo.get(s["trip_id"])
+        if hit is not None and hit[0] == tuple(s.get(c) for c in _REPORTED) and _unchanged(hit[1], src):
+            kept[s["trip_id"]] = hit
+        else:
+            need.append(s)
+    if need:
+        sts = repo.statuses(conn, [s["trip_id"] for s in need])
+        sts = [sts[s["trip_id"]] for s in need if s["trip_id"] in sts]
+        places = current_places(conn)
+        for st, (eta, _) in zip(sts, trip_etas(conn, sts, key=url, places=places)):
+            kept[st["trip_id"]] = (tuple(st.get(c) for c in _REPORTED), _next_move(st, eta, src, places))
+    _MOVES[url] = kept
+    return {t: v[1][:2] for t, v in kept.items() if v[1] is not None}
+
+
+def _next_move(st: dict, eta: Eta | None, src: StoredDepartures, places: Places) -> tuple | None:
+    """(when, what, departure id, its (status, departs, arrives) as read) of the move expected next."""
+    if eta is None:
+        return None
+    if st["state"] in ABOARD:
+        # put aboard (or stopped on the way) and not heard since: its vehicle is due to leave, and
+        # a box on a train that never left is overdue a day after it should have, not after its run
+        heard = st["last_heard_at"]
+        under_way = st.get("since") is not None and heard > st["since"]
+        ride = eta.legs[0] if eta.legs and eta.legs[0].departure_id is None else None
+        if ride is not None:
+            if not under_way and ride.departs_at > heard:
+                return (ride.departs_at, f"its vehicle was due to leave {places.ref_of.get(ride.origin, ride.origin)} "
+                        f"at {ride.departs_at.isoformat()}", None, None)
+            return (ride.arrives_at, f"its vehicle was due at {places.ref_of.get(ride.destination, ride.destination)} "
+                    f"at {ride.arrives_at.isoformat()}", None, None)
+        d = src.departure(st["departure_id"]) if st.get("departure_id") else None
+        if d is None:
+            return None   # arrived aboard where it is set down: that report is due now
+        if not under_way:
+            return (d.departs_at, f"its departure {d.id} was due to leave {places.ref_of.get(d.origin, d.origin)} "
+                    f"at {d.departs_at.isoformat()}", d.id, (d.status, d.departs_at, d.arrives_at))
+        at = min(d.arrives_at, heard + (d.arrives_at - d.departs_at))   # no later than its run from when heard
+        return (at, f"its departure {d.id} was due at {places.ref_of.get(d.destination, d.destination)} "
+                f"at {at.isoformat()}", d.id, (d.status, d.departs_at, d.arrives_at))
+    n = eta.next_departure()
+    if n is None:
+        return None
+    d = src.departure(n.departure_id)
+    return (n.departs_at, f"its departure {n.departure_id} was due to leave "
+            f"{places.ref_of.get(n.origin, n.origin)} at {n.departs_at.isoformat()}", n.departure_id,
+            (d.status, d.departs_at, d.arrives_at) if d else None)
+
+
+def _unchanged(move: tuple | None, src: StoredDepartures) -> bool:
+    """Whether the departure a kept move names is as it was (a notice may have delayed or cancelled it)."""
+    if move is None or move[2] is None:
+        return True
+    d = src.departure(move[2])
+    return d is not None and (d.status, d.departs_at, d.arrives_at) == move[3]
