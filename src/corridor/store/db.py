@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
+import threading
+import time
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+from urllib.request import pathname2url
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
@@ -15,10 +21,188 @@ from .tables import metadata
 MIGRATIONS = Path(__file__).with_name("migrations")
 # called with the store before its engine is disposed (outer layers register: the audit writer)
 BEFORE_DISPOSE: list = []
+log = logging.getLogger(__name__)
+
+# WAL checkpoints of a file store run on a thread of their own (CORRIDOR_SQLITE_CHECKPOINTER=0: in
+# the committing writer, as SQLite does by itself). SQLite has one writer, and the automatic
+# checkpoint made the commit that crossed 64 MiB of WAL copy it back into the file and sync both
+# (12% of the ingest writer's time over a simulated year); the thread's connection does that while
+# the writer works on (Python's sqlite3 lets go of the GIL inside SQLite).
+CHECKPOINT_POLL_SECONDS = 0.25  # how often the thread looks at the WAL (one stat call) and, when it
+                                # changed, checkpoints what was written since
+CHECKPOINT_IDLE_SECONDS = 2.0   # a WAL unchanged this long is checkpointed whole and truncated
+# The writer's own automatic checkpoint stays, at 4x the size: it bounds the WAL if the thread is
+# gone, and it is what lets the WAL start over under a writer that never pauses (a WAL starts over
+# at a write transaction that begins with all of it in the file, which a checkpoint beside a busy
+# writer never sees); by then the thread has copied all but the last quarter second.
+BACKSTOP_PAGES = 65536
+_WRITER_AUTOCHECKPOINT = 16384  # pages, without the thread: 64 MiB, see _on_connect
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_file(url: str) -> str | None:
+    """The absolute path of a file-backed SQLite database, else None (memory, URI names, PostgreSQL)."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:" \
+            or u.database.startswith("file:") or "uri" in u.query:
+        return None
+    return os.path.abspath(os.path.expanduser(u.database))
+
+
+def _checkpointer_wanted() -> bool:
+    return os.environ.get("CORRIDOR_SQLITE_CHECKPOINTER", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+_live_checkpointers: "weakref.WeakSet[WalCheckpointer]" = weakref.WeakSet()
+
+
+class WalCheckpointer:
+    """PASSIVE checkpoints of one SQLite file on a daemon thread, started by the first write.
+
+    PASSIVE takes no lock the writer or a reader holds, never waits, and copies only frames no
+    reader still needs: safe beside a writer, in this process or another (a second process doing
+    the same gets SQLITE_BUSY for its pass, which is logged, not raised). The thread's connection
+    runs nothing but the checkpoint pragma, so it never holds a read transaction that would keep
+    the WAL from starting over. It is opened by the thread and seen by no other, so a forked child
+    never uses it. The WAL's size and time stamp come from a stat call: the files are never opened
+    beside SQLite (closing such a descriptor would drop this process's POSIX locks on them).
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self.wal = path + "-wal"
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop: threading.Event | None = None
+        self._abandoned = False
+        _live_checkpointers.add(self)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> None:
+        """Start the thread (no-op when it runs); never raises."""
+        with self._lock:
+            if self._thread is not None or self._abandoned:
+                return
+            stop = threading.Event()
+            t = threading.Thread(target=self._run, args=(stop,), name="corridor-wal-checkpoint", daemon=True)
+            try:
+                t.start()
+            except Exception as e:  # noqa: BLE001 - no thread: the writer's backstop checkpoints
+                log.warning("WAL checkpoint thread for %s not started: %s", self.path, e)
+                return
+            self._thread, self._stop = t, stop
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the thread and wait for it (a checkpoint under way finishes first)."""
+        with self._lock:
+            t, stop = self._thread, self._stop
+            self._thread = self._stop = None
+        if t is None:
+            return
+        stop.set()
+        t.join(timeout)
+        if t.is_alive():
+            log.warning("WAL checkpoint thread for %s still running after %.0f s", self.path, timeout)
+
+    def abandon(self) -> None:
+        """Tell the thread to end, without waiting for it, and start none again (store dropped, exit)."""
+        with self._lock:
+            self._abandoned = True
+            stop, self._thread, self._stop = self._stop, None, None
+        if stop is not None:
+            stop.set()
+
+    def _after_fork(self) -> None:
+        # a forked child has the object but not the thread: it starts its own at its first write
+        self._lock = threading.Lock()
+        self._thread = self._stop = None
+
+    def _connect(self) -> sqlite3.Connection:
+        # mode=rw: a store whose file was removed is not created again; timeout 0: never waits
+        conn = sqlite3.connect(f"file:{pathname2url(self.path)}?mode=rw", uri=True, timeout=0,
+                               isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def _wal_state(self) -> tuple[int, int]:
+        try:
+            st = os.stat(self.wal)
+            return st.st_size, st.st_mtime_ns
+        except FileNotFoundError:
+            return 0, 0
+
+    def _run(self, stop: threading.Event) -> None:
+        conn = None
+        done = (0, 0)     # the WAL's (size, mtime) when the last pass began
+        seen = (0, 0)     # ... at the last look
+        quiet_since = time.monotonic()
+        tidy = True       # an idle WAL was checkpointed whole and truncated (or none was written)
+        warned = False
+
+        def checkpoint(mode: str) -> None:
+            nonlocal conn
+            if conn is None:
+                conn = self._connect()
+            t0 = time.perf_counter()
+            # fetchall steps the pragma to its end: the statement holds nothing afterwards
+            busy, frames, copied = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()[0]
+            log.debug("WAL checkpoint %s of %s: busy=%s frames=%s checkpointed=%s in %.3f s",
+                      mode, self.path, busy, frames, copied, time.perf_counter() - t0)
+
+        try:
+            while not stop.wait(CHECKPOINT_POLL_SECONDS):
+                try:
+                    state, now = self._wal_state(), time.monotonic()
+                    if state != seen:
+                        seen, quiet_since, tidy = state, now, False
+                    if state[0] == 0:
+                        if not os.path.exists(self.path):
+                            log.debug("WAL checkpoint thread of %s ends: the file is gone", self.path)
+                            return
+                        done = state
+                    elif state != done:
+                        # a commit in the same clock tick as this look leaves the time stamp as it
+                        # is: a look that close to the last write is not taken as the last word
+                        done = state if time.time_ns() - state[1] > 50_000_000 else (0, 0)
+                        checkpoint("PASSIVE")
+                    elif not tidy and now - quiet_since >= CHECKPOINT_IDLE_SECONDS:
+                        tidy = True
+                        # the rest and a WAL of zero bytes; with no busy wait it gives up (busy=1)
+                        # while a reader still uses the WAL or a writer is at work
+                        checkpoint("TRUNCATE")
+                except Exception as e:  # noqa: BLE001 - never into the application; tried again later
+                    (log.debug if warned else log.warning)("WAL checkpoint of %s failed: %s", self.path, e)
+                    warned = True
+                    if conn is not None:
+                        try:
+                            conn.close()
+                        except Exception:  # noqa: BLE001
+                            pass
+                        conn = None
+        except BaseException as e:  # noqa: BLE001 - the writer's backstop keeps the WAL bounded
+            log.warning("WAL checkpoint thread of %s ended: %s", self.path, e)
+        finally:
+            if conn is not None:
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001
+                    pass
+
+
+def _forget_checkpoint_threads() -> None:
+    for cp in list(_live_checkpointers):
+        cp._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_checkpoint_threads)
+
+
+def _sqlite_setup(engine: Engine, checkpointer: WalCheckpointer | None = None) -> None:
     """WAL + NORMAL sync; writers take the lock at BEGIN so concurrent writers queue, not deadlock."""
+    autocheckpoint = BACKSTOP_PAGES if checkpointer is not None else _WRITER_AUTOCHECKPOINT
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
@@ -31,10 +215,11 @@ def _sqlite_setup(engine: Engine) -> None:
         # the event log's indexes are on random keys: a page cache of 64 MiB (not 2) keeps their
         # inner pages in memory; reads of the rest go through a shared memory map (no read call per
         # page, no copy per connection); checkpoints every 64 MiB of WAL (not 4) write a page
-        # re-dirtied by many transactions back once (a simulated year: about 10% faster)
+        # re-dirtied by many transactions back once (a simulated year: about 10% faster); with the
+        # checkpoint thread the writer's own come at BACKSTOP_PAGES
         cur.execute("PRAGMA cache_size=-65536")
         cur.execute("PRAGMA mmap_size=268435456")
-        cur.execute("PRAGMA wal_autocheckpoint=16384")
+        cur.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -42,10 +227,15 @@ def _sqlite_setup(engine: Engine) -> None:
         opts = conn.get_execution_options()
         if opts.get("isolation_level") != "AUTOCOMMIT" and not opts.get("corridor_read"):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if checkpointer is not None and checkpointer._thread is None and not checkpointer._abandoned:
+                checkpointer.start()   # with the first write: a process that only reads needs none
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get WAL and serialised writers, PostgreSQL a pool."""
+def make_engine(url: str, checkpointer: WalCheckpointer | None = None) -> Engine:
+    """An engine for `url`; SQLite files get WAL and serialised writers, PostgreSQL a pool.
+
+    `checkpointer`: checkpoints the file's WAL off the writers' commits (`Store` passes one).
+    """
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
@@ -54,7 +244,7 @@ def make_engine(url: str) -> Engine:
         # (api.deps.on_store), where a wait for a free connection would stall every request
         pool = {"pool_size": 16, "max_overflow": -1} if u.database and u.database != ":memory:" else {}
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60}, **pool)
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, checkpointer if _sqlite_file(url) else None)
         return engine
     if u.drivername in ("postgresql", "postgres"):
         url = u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
@@ -66,7 +256,12 @@ class Store:
 
     def __init__(self, url: str):
         self.url = url
-        self.engine = make_engine(url)
+        path = _sqlite_file(url) if _checkpointer_wanted() else None
+        self.checkpointer = WalCheckpointer(path) if path else None
+        self.engine = make_engine(url, self.checkpointer)
+        if self.checkpointer is not None:
+            # a store dropped without dispose() does not leave its thread behind
+            weakref.finalize(self, self.checkpointer.abandon)
 
     @property
     def dialect(self) -> str:
@@ -113,6 +308,10 @@ class Store:
     def dispose(self) -> None:
         for hook in BEFORE_DISPOSE:   # work queued for this store (audit rows) is stored first
             hook(self)
+        if self.checkpointer is not None:
+            # before the engine's connections close: the last one to close checkpoints the WAL
+            # into the file and removes it, as without the thread
+            self.checkpointer.stop()
         self.engine.dispose()
 
 
