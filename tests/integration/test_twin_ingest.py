@@ -182,3 +182,23 @@ def test_live_twin_sends_positions_over_mqtt_and_shows_movement_at_once(sqlite_l
     with store.read() as conn:
         posi = conn.execute(select(events.c.source_party).where(events.c.code == "POSI")).scalars().all()
     assert posi and set(posi) == {"SILKWAY"}
+
+
+def test_a_journey_ends_when_the_consignee_collects_the_box(loaded_store):
+    # the destination terminal's gate-out closes the trip as delivered; before, every twin trip but
+    # Alat's stayed open at its destination for good (read by every sweep, alerted for dwell)
+    from corridor.store.tables import trip_status
+    simulate(loaded_store, _small(), days=30, seed=3)
+    with loaded_store.read() as conn:
+        outs = conn.execute(select(events.c.trip_id, events.c.source_party, events.c.location, events.c.event_time)
+                            .where(events.c.code == "GTOT", events.c.classifier == "ACT",
+                                   events.c.source_party != "PORTBAKU")).all()
+        assert outs and {o.source_party for o in outs} <= {"POTIPORT", "BATUMIPORT", "ADY", "TCDD"}
+        states = dict(conn.execute(select(trip_status.c.trip_id, trip_status.c.state)
+                                   .where(trip_status.c.trip_id.in_({o.trip_id for o in outs}))).all())
+        assert set(states.values()) == {"delivered"}
+        for o in outs:   # collected after it was set down there, never before
+            [arrived] = conn.execute(select(func.max(events.c.event_time)).where(
+                events.c.trip_id == o.trip_id, events.c.code == "DISC", events.c.classifier == "ACT",
+                events.c.location == o.location)).one()
+            assert arrived is not None and arrived < o.event_time

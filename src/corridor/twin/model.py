@@ -19,6 +19,10 @@ from corridor.domain.equipment import with_check_digit
 from corridor.domain.network import Network
 
 from .parties import PORT_PARTY, TRACKING_PARTY
+
+# who reports a box collected by its consignee where its journey ends (at Alat the port's own
+# gate-out is sent as the box leaves it)
+PICKED_UP_FROM = {"GE_PTI": "POTIPORT", "GE_BUS": "BATUMIPORT", "AZ_ABS": "ADY", "TR_KRS": "TCDD"}
 from .scenario import Scenario
 from .speak import PHASE_CONSIST, PHASE_MOVE, Outbox
 
@@ -76,6 +80,8 @@ class Twin:
     def __init__(self, scenario: Scenario, network: Network, seed: int = 1, voice: Outbox | None = None,
                  book=None):
         self.sc, self.net, self.rng = scenario, network, random.Random(seed)
+        # consignees' pick-ups draw from their own stream: the rest of a seed's run stays as it was
+        self.pickup_rng = random.Random(f"pickup-{seed}")
         self.wx = random.Random(seed * 7919 + 1)   # weather has its own stream: what-ifs share the storms
         self.env = simpy.Environment()
         self.voice = voice
@@ -582,6 +588,9 @@ class Twin:
         return self.arrived(boxes, dest)
 
     def arrived(self, boxes: list[Box], dest: str):
+        collected = dest in PICKED_UP_FROM
+        if collected:   # freed for another shipper once the consignee has it
+            self.env.process(self.collected(boxes, dest))
         st, now = self.stats, self.env.now
         month = self.at(now, dest).strftime("%Y-%m")
         for b in boxes:
@@ -590,6 +599,21 @@ class Twin:
             st.delivered += 1
             st.monthly[month][0] += 1
             st.monthly[month][1] += 1 if b.size == "22G1" else 2
+            if not collected:
+                self.release(b)
+
+    def collected(self, boxes: list[Box], dest: str):
+        """The consignee's trucks collect the boxes after half a day to three days: the terminal's
+        gate-out (a port's CODECO, a railway terminal's CSV row) closes each journey as delivered."""
+        yield self.env.timeout(self.pickup_rng.uniform(12, 72))
+        party, t = PICKED_UP_FROM[dest], self.at(self.env.now, dest)
+        if party in PORT_PARTY.values():
+            self.gate(party, "GTOT", dest, boxes, mode="TRUCK")
+        else:
+            for b in boxes:
+                self.say(PHASE_CONSIST, party, "csv", "csv",
+                         (t, "EQUIPMENT", "GTOT", self.code(dest), b.number, b.size, None, None, b.bkg, None))
+        for b in boxes:
             self.release(b)
 
     def sampler(self):
