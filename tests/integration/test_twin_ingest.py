@@ -104,9 +104,11 @@ def test_a_storm_closure_notice_cancels_sailings_and_alerts_the_bookings(loaded_
         cancelled = conn.execute(select(func.count()).select_from(departures).where(
             departures.c.status == "cancelled", departures.c.origin.in_(("KZ_AKX", "KZ_KUR", "AZ_ALA")))).scalar()
         assert cancelled >= sum(n[2] for n in st.notices) > 0
-        alert = conn.execute(select(events.c.booking_ref, events.c.reason).where(
+        alert = conn.execute(select(events.c.booking_ref, events.c.reason, events.c.event_time).where(
             events.c.code == "NOTC", events.c.booking_ref.is_not(None))).first()
         assert alert is not None and "closure" in alert.reason and "storm" in alert.reason
+        # raised at simulated time, when the port published it, not at the wall clock's
+        assert r.twin.t0 <= alert.event_time <= r.twin.t0 + timedelta(days=14), alert.event_time
         shipper = conn.execute(select(bookings.c.shipper).where(bookings.c.ref == alert.booking_ref)).scalar()
         tl = booking_timeline(conn, alert.booking_ref, viewer_for(conn, get_party(conn, shipper)))
         assert tl is not None

@@ -41,7 +41,8 @@ class NoticeOutcome:
 
 def publish(store: Store, *, operator: str, kind: str, starts_at: datetime, ends_at: datetime | None = None,
             location: str | None = None, departure_id: str | None = None, delay_hours: float | None = None,
-            text: str = "", facilities: frozenset[str] | None = None, is_admin: bool = False) -> NoticeOutcome:
+            text: str = "", facilities: frozenset[str] | None = None, is_admin: bool = False,
+            now: datetime | None = None) -> NoticeOutcome:
     """Record a notice, apply it to the timetable, alert the open bookings it touches.
 
     `location` is a Location id; `facilities` are the publishing operator's Location ids (checked
@@ -62,14 +63,18 @@ def publish(store: Store, *, operator: str, kind: str, starts_at: datetime, ends
     with store.tx() as conn:
         return apply_notice(conn, operator=operator, kind=kind, starts_at=starts_at, ends_at=ends_at,
                             location=location, departure_id=departure_id, delay_hours=delay_hours, text=text,
-                            facilities=facilities, is_admin=is_admin)
+                            facilities=facilities, is_admin=is_admin, now=now)
 
 
 def apply_notice(conn, *, operator: str, kind: str, starts_at: datetime, ends_at: datetime | None = None,
                  location: str | None = None, departure_id: str | None = None, delay_hours: float | None = None,
-                 text: str = "", facilities: frozenset[str] | None = None, is_admin: bool = False) -> NoticeOutcome:
-    """`publish` inside the caller's transaction (the ingest path applies IFTSAI schedule changes)."""
-    now = datetime.now(timezone.utc)
+                 text: str = "", facilities: frozenset[str] | None = None, is_admin: bool = False,
+                 now: datetime | None = None) -> NoticeOutcome:
+    """`publish` inside the caller's transaction (the ingest path applies IFTSAI schedule changes).
+
+    `now`: when it is published, the notice's and its alerts' time (the wall clock's unless the
+    caller keeps its own: the twin publishes at simulated time)."""
+    now = now or datetime.now(timezone.utc)
     dep = netstore.get_departure(conn, departure_id) if departure_id else None
     if departure_id and dep is None:
         raise DomainError(f"no departure {departure_id!r}")

@@ -212,7 +212,8 @@ def connect(twin: Twin, store, days: float) -> Booker:
         until = twin.at(end_h, loc).isoformat(timespec="minutes")
         try:
             out = publish(store, operator=port, kind="closure", location=loc, starts_at=a, ends_at=b,
-                          text=f"port closed by storm until {until}", facilities=facilities(port))
+                          text=f"port closed by storm until {until}", facilities=facilities(port),
+                          now=twin.t0 + timedelta(hours=twin.env.now))
         except Exception:                     # a notice refused must not stop the corridor
             log.exception("closure notice of %s could not be published", port)
             return
