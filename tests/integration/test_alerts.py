@@ -12,17 +12,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from corridor.booking.containers import parse_containers
-from corridor.booking.service import BookingService
-from corridor.domain.parties import Role
 from corridor.ingest.service import Ingestor
-from corridor.store import network as netstore
 from corridor.store import tracking as repo
 from corridor.store.tables import events, outbox, trip_status
 from corridor.tracking import alerts, hooks, outbox as subs
 from corridor.tracking.alerts import DEFAULT_DWELL_HOURS, LATE_TOLERANCE, SILENT_HOURS
 
-from tracking_helpers import box_event, ingest, party
+from tracking_helpers import booked_sailing, box_event, ingest
 
 BOX = "MSCU1234566"
 
@@ -41,15 +37,7 @@ def status_of(store, box: str = BOX):
 @pytest.fixture
 def ferry_booking(loaded_store):
     """ACME booked on an Aktau -> Alat sailing ten days ago, with a later sailing on the same link."""
-    party(loaded_store, "ACME", Role.SHIPPER)
-    now = datetime.now(timezone.utc)
-    with loaded_store.read() as conn:
-        deps = [d for d, _ in netstore.list_departures(conn, origin="KZ_AKX", destination="AZ_ALA", limit=500)]
-    deps = [d for d in deps if d.status != "cancelled"]
-    booked = next(d for d in deps if now - timedelta(days=12) < d.departs_at < now - timedelta(days=8))
-    rec = BookingService(loaded_store).book("ACME", "KZAAU", "AZALA", booked.departs_at - timedelta(days=2),
-                                            parse_containers("1x40"), [booked.id], with_alternatives=False)
-    return rec, booked
+    return booked_sailing(loaded_store, (12, 8))
 
 
 def test_box_after_the_ferry_left_raises_miss_and_late(loaded_store, ferry_booking):

@@ -11,16 +11,12 @@ import pytest
 from alembic import command
 from sqlalchemy import event, select
 
-from corridor.booking.containers import parse_containers
-from corridor.booking.service import BookingService
-from corridor.domain.parties import Role
-from corridor.store import network as netstore
 from corridor.store import tracking as repo
 from corridor.store.db import alembic_config
 from corridor.store.tables import events, outbox, trip_status
 from corridor.tracking import hooks, outbox as subs
 
-from tracking_helpers import box_event, ingest, party
+from tracking_helpers import booked_sailing, box_event, ingest
 
 BOX = "MSCU1234566"
 GAP = timedelta(hours=8)   # the next sailing leaves this much later at least: the ETA moves past the threshold
@@ -29,16 +25,7 @@ GAP = timedelta(hours=8)   # the next sailing leaves this much later at least: t
 @pytest.fixture
 def sailing(loaded_store):
     """ACME booked on an Aktau -> Alat sailing some days ago whose next sailing is GAP or more later."""
-    party(loaded_store, "ACME", Role.SHIPPER)
-    now = datetime.now(timezone.utc)
-    with loaded_store.read() as conn:
-        deps = [d for d, _ in netstore.list_departures(conn, origin="KZ_AKX", destination="AZ_ALA", limit=1000)]
-    deps = sorted((d for d in deps if d.status != "cancelled"), key=lambda d: d.departs_at)
-    booked = next(d for d, n in zip(deps, deps[1:]) if now - timedelta(days=30) < d.departs_at < now - timedelta(days=5)
-                  and n.departs_at - d.departs_at >= GAP)
-    rec = BookingService(loaded_store).book("ACME", "KZAAU", "AZALA", booked.departs_at - timedelta(days=2),
-                                            parse_containers("1x40"), [booked.id], with_alternatives=False)
-    return rec, booked
+    return booked_sailing(loaded_store, (30, 5), GAP)
 
 
 def status_of(store):

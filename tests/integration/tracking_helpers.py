@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from corridor.access import keys
 from corridor.domain.events import Classifier, Event, EventKind, TransportCall
@@ -47,3 +47,22 @@ def ingest(store, evs: list[Event], sender: str):
     out = Ingestor(store).ingest(body, source_party=sender, fmt="dcsa-json")
     assert out.stored + out.duplicates == len(evs), out.reasons
     return out
+
+
+def booked_sailing(store, days_ago: tuple[float, float], gap: timedelta = timedelta(0)):
+    """(booking record, sailing): ACME (made a shipper) booked one 40' box on the first Aktau ->
+    Alat sailing that left between `days_ago` (from, to) days ago with its next sailing `gap` or
+    more later."""
+    from corridor.booking.containers import parse_containers
+    from corridor.booking.service import BookingService
+    from corridor.store import network as netstore
+    party(store, "ACME", Role.SHIPPER)
+    now = datetime.now(timezone.utc)
+    with store.read() as conn:
+        deps = [d for d, _ in netstore.list_departures(conn, origin="KZ_AKX", destination="AZ_ALA", limit=1000)]
+    deps = sorted((d for d in deps if d.status != "cancelled"), key=lambda d: d.departs_at)
+    booked = next(d for d, n in zip(deps, deps[1:]) if now - timedelta(days=days_ago[0]) < d.departs_at
+                  < now - timedelta(days=days_ago[1]) and n.departs_at - d.departs_at >= gap)
+    rec = BookingService(store).book("ACME", "KZAAU", "AZALA", booked.departs_at - timedelta(days=2),
+                                     parse_containers("1x40"), [booked.id], with_alternatives=False)
+    return rec, booked
