@@ -209,3 +209,33 @@ def test_the_sweep_reads_its_candidates_through_indexes(store):
             named = ("ix_trip_status_last_heard_at", "ix_trip_status_dwell_since")
     for index in named:
         assert index in plan, plan
+
+
+def test_a_closure_notice_lays_the_eta_of_a_box_waiting_for_a_cancelled_sailing_again(loaded_store, ferry_booking):
+    from corridor.notices.service import publish
+    rec, booked = ferry_booking
+    waiting_for_the_sailing(loaded_store, rec, booked, booked.departs_at - timedelta(hours=20))
+    before = status_of(loaded_store)
+    # Aktau closes over the booked sailing: it is cancelled, the box waits for a later one, now
+    publish(loaded_store, operator="PORTAKTAU", kind="closure", location="KZ_AKX",
+            starts_at=booked.departs_at - timedelta(hours=2), ends_at=booked.departs_at + timedelta(hours=30),
+            text="storm", is_admin=True, now=booked.departs_at - timedelta(hours=3))
+    after = status_of(loaded_store)
+    assert after.next_departure_id != booked.id and after.eta > before.eta
+    assert after.next_departs_at >= booked.departs_at + timedelta(hours=30)
+
+
+def test_a_ship_due_into_a_closed_port_waits_at_anchor_until_it_opens(loaded_store, ferry_booking):
+    from corridor.notices.service import publish
+    rec, booked = ferry_booking
+    ingest(loaded_store, [box_event("LOAD", booked.departs_at - timedelta(hours=1), "KZAAU", box=BOX, bkg=rec.ref,
+                                    mode="VESSEL", voyage=booked.id)], "ACME")
+    before = status_of(loaded_store)
+    assert before.state == "at_sea"
+    # Alat closes over the time the ship would berth: the booking is told, and its ETA waits
+    opens = booked.arrives_at + timedelta(days=2)
+    publish(loaded_store, operator="PORTBAKU", kind="closure", location="AZ_ALA",
+            starts_at=booked.arrives_at - timedelta(hours=12), ends_at=opens, text="storm", is_admin=True,
+            now=booked.departs_at)
+    assert [a.code for a in alerts_of(loaded_store) if a.code == "NOTC"] == ["NOTC"]
+    assert before.eta < opens <= status_of(loaded_store).eta

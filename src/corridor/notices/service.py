@@ -101,8 +101,10 @@ def apply_notice(conn, *, operator: str, kind: str, starts_at: datetime, ends_at
         out.departures = repo.departures_from(conn, location, starts_at, ends_at)
         for d in out.departures:
             netstore.set_status(conn, d, "delayed", timedelta(hours=delay_hours))
+    # a closed port holds what is due in, too: ships ride it out at anchor (not cancelled)
+    arriving = repo.departures_into(conn, location, starts_at, ends_at) if kind == "closure" else []
     alerts = []
-    for b in repo.bookings_on(conn, out.departures):
+    for b in repo.bookings_on(conn, out.departures + [d for d in arriving if d not in out.departures]):
         out.bookings.append(b.ref)
         parties = frozenset({b.shipper, *([b.forwarder] if b.forwarder else []), *(b.nominated or [])})
         reason = (f"notice {nid} from {operator}: {kind}"

@@ -132,7 +132,8 @@ def spread(samples: list[float]) -> Spread | None:
 def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history: History,
         mode_of: Callable[[str], str], transfer_h: Callable[..., Spread],
         aboard: Departure | None = None, aboard_late_h: float = 0.0, ride: Ride | None = None,
-        set_down: bool = False, not_before: datetime | None = None) -> Eta | None:
+        set_down: bool = False, not_before: datetime | None = None,
+        reopens: Callable[[str, datetime], datetime] | None = None) -> Eta | None:
     """Lay the remaining hops on the timetable in three scenarios; None when no departure fits.
 
     `aboard` is the departure the box is on now (late by `aboard_late_h` hours at its departure);
@@ -142,6 +143,8 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
     `set_down`: the box arrived at hops[0].origin aboard and is still to be set down (discharged,
     transshipped) there, so the first hop too waits for the place's transfer time.
     `not_before`: no departure before this is laid on (they left without the box: the sweep's now).
+    `reopens(place, t)`: when a vehicle due at `place` at `t` can arrive (a port closed by storm:
+    ships wait at anchor until it opens); departures from a closed place are cancelled already.
     """
     results: dict[str, datetime] = {}
     mid_legs: list[LaidLeg] = []
@@ -162,8 +165,12 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
             # its lateness at departure is in aboard_late_h: only the run's own delay is added
             run = (history.running.get(aboard.link_id) or delay(aboard.link_id)).pick(sc)
             t = max(ready_at, aboard.arrives_at + timedelta(hours=aboard_late_h + run))
+            if reopens is not None:
+                t = reopens(aboard.destination, t)
         elif ride is not None:
             t = max(ready_at, ride.departs_at + timedelta(hours=ride.hours + delay(ride.link_id).pick(sc)))
+            if reopens is not None:
+                t = reopens(hops[first - 1].destination, t)
             if sc == "mid":     # no timetable departure: the vehicle is known by its moves alone
                 mid_legs.append(LaidLeg(hops[0].origin, hops[first - 1].destination, None, ride.departs_at, t,
                                         hops[0].booked))
@@ -190,6 +197,8 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
                 if sc == "mid" and h.booked and h.booked != dep.id:
                     missed.append((h.booked, dep.id))
             t = max(dep.arrives_at + timedelta(hours=delay(dep.link_id).pick(sc)), dep.departs_at)
+            if reopens is not None:
+                t = reopens(h.destination, t)
             if sc == "mid":
                 mid_legs.append(LaidLeg(h.origin, h.destination, dep.id, dep.departs_at, t, h.booked))
         results[sc] = t
@@ -483,7 +492,18 @@ class _Batch:
         self.conn, self.key, self.places, self.not_before = conn, key, places, not_before
         self.src = StoredDepartures(conn)
         self._history: History | None = None
+        self._closed: dict[str, list[tuple[datetime, datetime]]] | None = None
         self._laid: dict[tuple, Eta | None] = {}
+
+    def reopens(self, place: str, t: datetime) -> datetime:
+        """When a vehicle due at `place` at `t` can arrive: after each closure announced over `t`."""
+        if self._closed is None:
+            from ..store.notices import closures
+            self._closed = closures(self.conn)
+        for start, end in self._closed.get(place, ()):
+            if start <= t < end:
+                t = end
+        return t
 
     def lay(self, hops: list[Hop], ready_at: datetime, aboard: Departure | None, late_h: float,
             ride: Ride | None = None, set_down: bool = False) -> Eta | None:
@@ -494,7 +514,7 @@ class _Batch:
                 self._history = observed(self.conn, self.key)
             self._laid[k] = lay(hops, ready_at, self.src, history=self._history, mode_of=self.places.mode_of,
                                 transfer_h=self.places.transfer_h, aboard=aboard, aboard_late_h=late_h,
-                                ride=ride, set_down=set_down, not_before=self.not_before)
+                                ride=ride, set_down=set_down, not_before=self.not_before, reopens=self.reopens)
         return self._laid[k]
 
 

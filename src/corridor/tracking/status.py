@@ -93,6 +93,8 @@ def fold(conn: Connection, stored: list[tuple[int, Event]],
             row["last_event_seq"] = max(row["last_event_seq"], seq)
             parties |= e.parties
             parties.add(e.source_party)
+            if e.kind == EventKind.ALERT and e.code == "NOTC":
+                moved.add(trip_id)   # a notice changed the timetable its ETA is laid on
             if e.classifier != Classifier.ACT or e.source_party == "CORRIDOR" and e.kind == EventKind.ALERT:
                 continue
             if row.get("last_heard_at") is None or e.event_time > row["last_heard_at"]:
