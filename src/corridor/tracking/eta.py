@@ -159,18 +159,17 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
         return s
 
     first = ride.hops if ride is not None else 0
+    reopens = reopens or _always_open
     for sc in SCENARIOS:
         t = ready_at
         if aboard is not None:
             # its lateness at departure is in aboard_late_h: only the run's own delay is added
             run = (history.running.get(aboard.link_id) or delay(aboard.link_id)).pick(sc)
             t = max(ready_at, aboard.arrives_at + timedelta(hours=aboard_late_h + run))
-            if reopens is not None:
-                t = reopens(aboard.destination, t)
+            t = reopens(aboard.destination, t)
         elif ride is not None:
             t = max(ready_at, ride.departs_at + timedelta(hours=ride.hours + delay(ride.link_id).pick(sc)))
-            if reopens is not None:
-                t = reopens(hops[first - 1].destination, t)
+            t = reopens(hops[first - 1].destination, t)
             if sc == "mid":     # no timetable departure: the vehicle is known by its moves alone
                 mid_legs.append(LaidLeg(hops[0].origin, hops[first - 1].destination, None, ride.departs_at, t,
                                         hops[0].booked))
@@ -197,14 +196,17 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
                 if sc == "mid" and h.booked and h.booked != dep.id:
                     missed.append((h.booked, dep.id))
             t = max(dep.arrives_at + timedelta(hours=delay(dep.link_id).pick(sc)), dep.departs_at)
-            if reopens is not None:
-                t = reopens(h.destination, t)
+            t = reopens(h.destination, t)
             if sc == "mid":
                 mid_legs.append(LaidLeg(h.origin, h.destination, dep.id, dep.departs_at, t, h.booked))
         results[sc] = t
     low, mid, high = sorted(results.values())
     return Eta(at=results["mid"], low=min(low, results["mid"]), high=max(high, results["mid"]),
                legs=tuple(mid_legs), missed=tuple(missed))
+
+
+def _always_open(place: str, t: datetime) -> datetime:
+    return t
 
 
 _DEFAULT_SPREAD = {m: Spread(*v) for m, v in DEFAULT_DELAY_H.items()}
