@@ -116,3 +116,25 @@ def test_default_network_gives_middle_northern_and_sea_options():
     for o in opts:
         assert len(set(o.route)) == len(o.route)
         assert all(a.arrives_at <= b.departs_at for a, b in zip(o.legs, o.legs[1:]))
+
+
+def test_istanbul_gets_the_sea_alternative_for_a_lot_of_several_boxes():
+    # the brief's own question: a lot from Xi'an to Istanbul, beside the sea route (Ambarlı, Istanbul's
+    # container port, then the city by truck); the truck slot must take the whole lot
+    schedule = pytest.importorskip("corridor.schedule")
+    network_file = pytest.importorskip("corridor.network_file")
+    net = network_file.load_network()
+    deps = schedule.generate_timetable(net, date(2026, 1, 1), days=120)
+    opts = plan(net, deps, "Xi'an", "Istanbul", datetime(2026, 2, 2, tzinfo=timezone.utc), "4x40",
+                now=datetime(2026, 2, 1, tzinfo=timezone.utc))
+    sea = [o for o in opts if o.corridor is Corridor.SEA]
+    assert len(sea) == 1
+    assert sea[0].route[-2:] == ("TRAMR", "TRIST") and "EGPSD" not in sea[0].route
+    assert sea[0].teu == 8 and sea[0].legs[-1].mode is Mode.TRUCK
+    fastest = min(opts, key=lambda o: o.arrives_at)
+    assert fastest.corridor is M and sea[0].transit_days > fastest.transit_days + 20
+    # with Suez open the same lot sails through the canal, far sooner than around the Cape
+    suez = plan(net, Timetable(net, deps, include_suez=True), "Xi'an", "Istanbul",
+                datetime(2026, 2, 2, tzinfo=timezone.utc), "4x40", now=datetime(2026, 2, 1, tzinfo=timezone.utc))
+    via = next(o for o in suez if o.corridor is Corridor.SEA)
+    assert "EGPSD" in via.route and via.transit_days < sea[0].transit_days - 10
