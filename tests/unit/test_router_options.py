@@ -138,3 +138,17 @@ def test_istanbul_gets_the_sea_alternative_for_a_lot_of_several_boxes():
                 datetime(2026, 2, 2, tzinfo=timezone.utc), "4x40", now=datetime(2026, 2, 1, tzinfo=timezone.utc))
     via = next(o for o in suez if o.corridor is Corridor.SEA)
     assert "EGPSD" in via.route and via.transit_days < sea[0].transit_days - 10
+
+
+@pytest.mark.parametrize("port, via", [("Mersin", ("ZA_CAPE", "TRMER")), ("Poti", ("TRAMR", "GEPTI"))])
+def test_turkish_and_georgian_ports_get_the_sea_alternative(port, via):
+    # Mersin by deep sea; Poti by the Black Sea feeder from the Ambarlı hub
+    schedule = pytest.importorskip("corridor.schedule")
+    network_file = pytest.importorskip("corridor.network_file")
+    net = network_file.load_network()
+    deps = schedule.generate_timetable(net, date(2026, 1, 1), days=120)
+    opts = plan(net, deps, "Xi'an", port, datetime(2026, 2, 2, tzinfo=timezone.utc), "2x40",
+                now=datetime(2026, 2, 1, tzinfo=timezone.utc))
+    sea = [o for o in opts if o.corridor is Corridor.SEA]
+    assert len(sea) == 1 and sea[0].route[-2:] == via
+    assert M in {o.corridor for o in opts}
