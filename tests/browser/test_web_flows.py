@@ -180,6 +180,7 @@ def test_plan_and_book_side_by_side(tab, site):
     assert opts.count() >= 2
     text = opts.first.inner_text()
     assert "days" in text and "$" in text and "CO₂e" in text
+    assert "Northern route does not reach TRIST" in t.page.inner_text("[data-testid=not-offered]")
     SHOTS.mkdir(parents=True, exist_ok=True)
     t.page.screenshot(path=str(SHOTS / "plan.png"), full_page=True)
     opts.first.locator("button").click()

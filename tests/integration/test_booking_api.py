@@ -47,6 +47,15 @@ def test_quote_shape(api):
     assert opt["departure"].endswith("+08:00") and opt["legs"][0]["departure_id"]
 
 
+def test_a_corridor_without_an_option_says_why(api):
+    # the Northern route serves Europe through Brest, never Istanbul: the shipper is told so
+    doc = api("POST", "/api/v1/quotes", json=REQ).json()
+    offered = {o["corridor"] for o in doc["options"]}
+    missing = {n["corridor"]: n["reason"] for n in doc["not_offered"]}
+    assert "middle" in offered and set(missing) == {"middle", "northern", "sea"} - offered
+    assert missing["northern"] == "the Northern route does not reach TRIST (Istanbul) from CNXIA"
+
+
 def test_ambiguous_and_bad_input_are_problems(api):
     r = api("POST", "/api/v1/quotes", json={**REQ, "destination": "Baku"})
     assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")

@@ -158,6 +158,43 @@ def plan_options(network: Network, departures: Sequence[Departure], reserved: Ma
     return options
 
 
+def not_offered(network: Network, origin: str, destination: str, ready_at: datetime, teu: int,
+                options: Sequence[QuoteOption]) -> list[tuple[str, str]]:
+    """(corridor, why) of each corridor family without an option, so a shipper comparing routes
+    learns whether that family cannot reach the place at all or merely has no departure in time."""
+    offered = {o.corridor for o in options}
+    d = network.locations[destination]
+    out = []
+    for fam in (Corridor.MIDDLE, Corridor.NORTHERN, Corridor.SEA):
+        if fam.value in offered:
+            continue
+        name = FAMILY_NAMES[fam.value]
+        if _reaches(network, fam, origin, destination):
+            why = (f"no {name} departures with room for {teu} TEU within {HORIZON.days} days "
+                   f"of {ready_at:%Y-%m-%d}")
+        else:
+            why = f"the {name} does not reach {d.ref} ({d.name.split(' (')[0]}) from {network.locations[origin].ref}"
+        out.append((fam.value, why))
+    return out
+
+
+def _reaches(network: Network, fam: Corridor, origin: str, destination: str) -> bool:
+    """Whether the family's links (as the router uses them by default) lead from origin to destination."""
+    nxt: dict[str, set[str]] = {}
+    for link in network.directed_links():
+        if fam in link.corridors and not link.suez_restricted:
+            nxt.setdefault(link.origin, set()).add(link.destination)
+    seen, todo = {origin}, [origin]
+    while todo:
+        for b in nxt.get(todo.pop(), ()):
+            if b == destination:
+                return True
+            if b not in seen:
+                seen.add(b)
+                todo.append(b)
+    return False
+
+
 def _family_of(network: Network, deps: Sequence[Departure]) -> str:
     """The corridor family every leg's link shares (middle first when several)."""
     links = {k.id: k for k in network.links}

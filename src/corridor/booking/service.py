@@ -25,7 +25,7 @@ from ..store import Store
 from ..store import network as netstore
 from ..store.parties import get_party
 from . import records
-from .quotes import HORIZON, QuoteOption, plan_options, price_legs
+from .quotes import HORIZON, QuoteOption, not_offered, plan_options, price_legs
 from .records import BookingRecord
 
 
@@ -55,6 +55,7 @@ class Quote:
     ready_at: datetime
     containers: tuple[ContainerRequest, ...]
     options: list[QuoteOption]
+    not_offered: tuple[tuple[str, str], ...] = ()   # (corridor, why) of each family without an option
 
     @property
     def teu(self) -> int:
@@ -100,7 +101,8 @@ class BookingService:
             raise
         if not options:
             raise NoRoute(self._why_no_route(o.id, d.id, ready_at, containers, deps))
-        return Quote(o.id, d.id, ready_at, containers, options)
+        return Quote(o.id, d.id, ready_at, containers, options,
+                     tuple(not_offered(self.network, o.id, d.id, ready_at, teu, options)))
 
     def _why_no_route(self, o: str, d: str, ready_at: datetime, containers, deps: list[Departure]) -> str:
         """The reason a request has no option, with what would work instead."""

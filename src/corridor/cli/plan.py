@@ -94,9 +94,13 @@ def plan(origin: str = FromOpt, destination: str = ToOpt, containers: str = Cont
             emit_json({"origin": svc.network.locations[q.origin].ref,
                        "destination": svc.network.locations[q.destination].ref,
                        "ready_at": q.ready_at.isoformat(), "teu": q.teu,
-                       "options": [o.as_json(svc.network) for o in q.options]})
+                       "options": [o.as_json(svc.network) for o in q.options],
+                       "not_offered": [{"corridor": fam, "reason": why} for fam, why in q.not_offered]})
             return
         out.print(_options_table(q, svc))
+        from ..booking.quotes import FAMILY_NAMES
+        for fam, why in q.not_offered:
+            out.print(f"No {FAMILY_NAMES[fam]} option: {why}.")
         err.print("Book one with: corridor book --from … --to … --containers … --ready … --option N --shipper PARTY")
 
 

@@ -68,12 +68,16 @@
       const go = document.getElementById("plan-go"), out = document.getElementById("options"), err = document.getElementById("plan-error");
       go.disabled = true; err.hidden = true; document.getElementById("booked").hidden = true;
       out.replaceChildren(el("p", { class: "muted" }, "Planning…"));
+      document.getElementById("not-offered").replaceChildren();
       try {
         lastRequest = request();
         const q = await C.api("/api/v1/quotes", { method: "POST", body: lastRequest });
         const best = { days: Math.max(...q.options.map((o) => o.transit_days)), price: Math.max(...q.options.map((o) => o.price.amount)),
           co2: Math.max(...q.options.map((o) => o.co2e_kg)) };
         out.replaceChildren(...q.options.map((o) => card(o, best)));
+        // a family without an option says why: it cannot reach the place, or has no room in time
+        document.getElementById("not-offered").replaceChildren(...(q.not_offered || []).map((n) =>
+          el("li", { "data-corridor": n.corridor }, `No ${FAMILY[n.corridor] || n.corridor} option: ${n.reason}.`)));
         // Widths are set from script: the page's CSP allows no inline style attributes.
         out.querySelectorAll(".bar > span").forEach((s) => { s.style.width = s.dataset.w + "%"; });
       } catch (e) {
