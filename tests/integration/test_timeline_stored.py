@@ -198,3 +198,34 @@ def test_a_container_read_authenticates_audits_and_reads_on_one_connection(loade
     assert [(r.party_id, r.target, r.detail) for r in rows] == [
         ("ADM", f"/api/v1/containers/{BOX}", {"owners": ["ACME"]}),
         ("ADM", f"/api/v1/containers/{TRIP}", {"owners": ["ACME"]})]
+
+
+def test_the_vehicles_first_report_takes_over_the_milestone_the_eta_made_without_it(loaded_store):
+    # Corridor's ETA estimates the discharge at Aktau without a vehicle; the train's discharge
+    # report then names it: one milestone with both times (no estimate left dangling beside the
+    # actual), stored as built, and a second vehicle's report there is a milestone of its own
+    party(loaded_store, "ACME", Role.SHIPPER)
+    with loaded_store.read() as conn:
+        admin = viewer_for(conn, ADMIN)
+    t0 = datetime(2025, 3, 1, 6, tzinfo=timezone.utc)
+    h = timedelta(hours=1)
+    batches = [[_event("GTIN", t0, "KZDOS"), _event("LOAD", t0 + 5 * h, "KZDOS", voyage="T100")],
+               [_event("DISC", t0 + 80 * h, "KZAAU", cls=Classifier.EST, source="CORRIDOR")],
+               [_event("DISC", t0 + 76 * h, "KZAAU", voyage="T100"),
+                _event("DISC", t0 + 77 * h, "KZAAU", cls=Classifier.EST, source="CORRIDOR")],
+               [_event("DISC", t0 + 99 * h, "KZAAU", voyage="T200")]]
+    for n, batch in enumerate(batches, 1):
+        _append(loaded_store, batch)
+        stored, built, used = _answers(loaded_store, admin)
+        assert stored == built and used, n
+    discs = [m for m in json.loads(stored)["milestones"] if m["code"] == "DISC"]
+    assert [(m["vehicle"], m["estimated"] is not None, m["actual"] is not None) for m in discs] == [
+        ("T100", True, True), ("T200", False, True)]
+    assert datetime.fromisoformat(discs[0]["estimated"]) == t0 + 77 * h
+    assert datetime.fromisoformat(discs[0]["actual"]) == t0 + 76 * h
+    # and a timeline built from the events alone says the same
+    with loaded_store.read() as conn:
+        facts = repo.event_facts(conn, [TRIP])[TRIP]
+        places = timeline._places(conn)
+    assert [(m["vehicle"], m["estimated"] is not None) for m in timeline.milestones(facts, places)
+            if m["code"] == "DISC"] == [("T100", True), ("T200", False)]

@@ -114,6 +114,11 @@ def _fold(ms: dict[tuple, dict | tuple], alerts: list[list], items: list, places
         key = (e.code, e.location, vehicle)
         if vehicle is None:   # a report without the vehicle (Corridor's ETA) joins that milestone
             key = next((k for k in ms if k[:2] == key[:2]), key)
+        elif key not in ms:
+            # the vehicle's first report of a milestone known without one (the ETA's estimate came
+            # first): it is that milestone, now on its vehicle (kept under its key and place in order)
+            key = next((k for k in ms if k[:2] == key[:2] and k[2] is None
+                        and (ms[k].__class__ is tuple or ms[k]["vehicle"] in (None, vehicle))), key)
         m = ms.get(key)
         if m.__class__ is tuple:
             m = ms[key] = _unstored(*m)
@@ -122,6 +127,10 @@ def _fold(ms: dict[tuple, dict | tuple], alerts: list[list], items: list, places
                            "vehicle": vehicle, "mode": (e.mode or "") if call else None,
                            "departure_id": e.departure_id if call else None,
                            "planned": None, "estimated": None, "actual": None, "seq": e.seq}
+        if vehicle is not None and m["vehicle"] is None:   # the vehicle named at last: the milestone is on it
+            m["vehicle"], m["mode"], m["departure_id"] = vehicle, e.mode or "", e.departure_id
+            if changed is not None:
+                changed.add(key)
         field = _FIELD[e.classifier]
         if field == "estimated":
             if not _supersedes(e.created_at, m.get("estimated_as_of")):
