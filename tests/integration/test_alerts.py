@@ -148,7 +148,9 @@ def test_the_first_silent_sweep_after_a_restart_says_it_once(loaded_store, ferry
 
 def test_a_box_with_no_departure_laid_is_silent_24_hours_after_its_last_report(loaded_store, ferry_booking):
     rec, booked = ferry_booking
-    came = booked.arrives_at + timedelta(hours=3)                  # at its destination: nothing laid
+    came = booked.arrives_at + timedelta(hours=3)
+    # a booking Corridor does not know: no destination, so nothing is laid after the report
+    rec = type("Unknown", (), {"ref": "BK-NOT-HERE"})
     ingest(loaded_store, [box_event("GTIN", came, "AZALA", box=BOX, bkg=rec.ref)], "ACME")
     assert status_of(loaded_store).next_departs_at is None
     assert hooks.sweep(loaded_store, came + timedelta(hours=SILENT_HOURS - 1)) == 0
@@ -161,6 +163,19 @@ def test_a_box_with_no_departure_laid_is_silent_24_hours_after_its_last_report(l
     for h in (30 + SILENT_HOURS + 1, 30 + SILENT_HOURS + 2):
         hooks.sweep(loaded_store, came + timedelta(hours=h))
     assert [a.event_time - came for a in silences(loaded_store)] == [timedelta(hours=h) for h in (24, 54)]
+
+
+def test_a_box_waiting_for_its_consignee_at_its_destination_is_not_silent_but_dwells(loaded_store, ferry_booking):
+    # delivered to the end of its booking, the box waits for pick-up: no move is due, so a quiet
+    # day is no news; a stay above the normal dwell is
+    rec, booked = ferry_booking
+    came = booked.arrives_at + timedelta(hours=3)
+    ingest(loaded_store, [box_event("DISC", came, "AZALA", box=BOX, bkg=rec.ref)], "ACME")
+    for h in (SILENT_HOURS + 1, 2 * SILENT_HOURS + 1, DEFAULT_DWELL_HOURS - 1):
+        hooks.sweep(loaded_store, came + timedelta(hours=h))
+    assert silences(loaded_store) == [] and alerts_of(loaded_store) == []
+    hooks.sweep(loaded_store, came + timedelta(hours=DEFAULT_DWELL_HOURS + 1))
+    assert [(a.code, a.location) for a in alerts_of(loaded_store)] == [("DWEL", "AZALA")]
 
 
 def test_dwell_above_normal_raises_dwel_and_reaches_subscriptions(loaded_store, ferry_booking):

@@ -78,7 +78,10 @@ def sweep(conn: Connection, now: datetime, *, silent_hours: float = SILENT_HOURS
                                   now - timedelta(hours=min(limits))))
     quiet = [s for s in rows if s["last_heard_at"] is not None and now - s["last_heard_at"] > silent]
     moves = expected_moves(conn, quiet)
+    arrived = at_destination(conn, [s for s in quiet if s["state"] == "at_facility" and s["trip_id"] not in moves])
     for s in quiet:
+        if s["trip_id"] in arrived:
+            continue   # waiting for its consignee: no move is due, so silence is no news (a long stay is DWEL)
         heard, move = s["last_heard_at"], moves.get(s["trip_id"])
         start = move[0] if move is not None and move[0] > heard else heard
         if now - RAISED_WITHIN <= start + silent < now:
@@ -98,6 +101,26 @@ def sweep(conn: Connection, now: datetime, *, silent_hours: float = SILENT_HOURS
                     out.append(alert(s, "DWEL", at, f"at {s['location']} since {s['since'].isoformat()}, above the "
                                      f"normal {limit:.0f} h dwell there", extra={"limit_hours": limit}))
     return out, due
+
+
+def at_destination(conn: Connection, rows: list[dict]) -> set[str]:
+    """Trip ids of `rows` (status rows) whose box is at the place its trip ends: the destination of
+    its booking (its last active leg's end without a booking row), or, unbooked, of its sender's
+    latest plan or estimate."""
+    if not rows:
+        return set()
+    places = current_places(conn)
+    plans = repo.booking_plans(conn, [s.get("booking_ref") for s in rows])
+    dest: dict[str, str | None] = {}
+    for s in rows:
+        legs, end, _ = plans.get(s.get("booking_ref") or "") or ((), None, None)
+        end = end or (legs[-1][1] if legs else None)
+        dest[s["trip_id"]] = places.id_of.get(end) if end else None
+    unplanned = [t for t, d in dest.items() if d is None]
+    for t, ref in repo.planned_places(conn, unplanned).items():
+        dest[t] = places.id_of.get(ref)
+    return {s["trip_id"] for s in rows
+            if dest[s["trip_id"]] is not None and places.id_of.get(s.get("location") or "") == dest[s["trip_id"]]}
 
 
 # what an expected move depends on: the status as the box's reports left it (the sweep laying the
