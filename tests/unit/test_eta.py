@@ -68,16 +68,13 @@ def test_a_box_aboard_a_mapped_sailing_is_late_by_what_was_heard_of_it():
     t0 = datetime(2026, 3, 1, 10, tzinfo=timezone.utc)
     sailing = Departure("S1", "L", "S", "OP", Mode.FERRY, "KZ_AKX", "AZ_ALA", t0, t0 + timedelta(hours=20), 100)
     loaded = {"state": "at_sea", "last_heard_at": t0 - timedelta(hours=2)}
-    assert _late_aboard(sailing, loaded, "KZ_AKX", t0 - timedelta(hours=2)) == 0.0       # loaded before it sails
+    assert _late_aboard(sailing, loaded, t0 - timedelta(hours=2)) == 0.0       # loaded before it sails
     # its departure heard 1.5 h after the timetable's: late by that, not as if it sailed on time
     left = {"state": "at_sea", "last_heard_at": t0 + timedelta(hours=1.5)}
-    assert _late_aboard(sailing, left, "KZ_AKX", t0 - timedelta(hours=1)) == 1.5
+    assert _late_aboard(sailing, left, t0 - timedelta(hours=1)) == 1.5
     # a fix heard long after (mid-sea): a ship leaves soon after its last box, not when next heard of
-    assert _late_aboard(sailing, {"state": "at_sea", "last_heard_at": t0 + timedelta(hours=9)}, "KZ_AKX",
+    assert _late_aboard(sailing, {"state": "at_sea", "last_heard_at": t0 + timedelta(hours=9)},
                         t0 - timedelta(hours=1)) == 2.0
-    # arrived aboard at the sailing's end 2 h after its timetabled arrival: 2 h, not the whole crossing again
-    arrived = {"state": "at_sea", "last_heard_at": t0 + timedelta(hours=22)}
-    assert _late_aboard(sailing, arrived, "AZ_ALA", t0 + timedelta(hours=22)) == 2.0
 
 
 def test_a_box_aboard_a_run_heard_leaving_early_adds_only_the_runs_own_delay():
@@ -93,3 +90,23 @@ def test_a_box_aboard_a_run_heard_leaving_early_adds_only_the_runs_own_delay():
     eta = lay([], T + timedelta(days=2), Source([sailing]), history=History(delay={"L": Spread(0, 2, 6)}),
               mode_of=lambda _: "ferry", transfer_h=ZERO, aboard=sailing, aboard_late_h=-72.0)
     assert eta.at == T + timedelta(days=2, hours=22)
+
+
+class _Places:
+    """Just the links `_ride` reads: a gauge-change border hop, then a rail run to the port."""
+
+    link_of = {("AKL", "DOS"): {"id": "B", "mode": "rail", "transfer": "gauge_change_1435_1520",
+                                "running_hours": 1.0, "dwell_hours": 8.0},
+               ("DOS", "AKT"): {"id": "K", "mode": "rail", "running_hours": 110.0, "dwell_hours": 0.0}}
+
+
+def test_a_train_heard_leaving_its_stop_left_then_not_when_its_box_was_put_aboard():
+    from corridor.tracking.eta import _ride
+    loaded, left = T, T + timedelta(hours=12)      # it waited at the border for its path
+    hops = [Hop("DOS", "AKT")]
+    for through in (True, False):
+        ride = _ride(hops, through, "on_rail", loaded, left, Source([]), _Places(), reported=True)
+        assert ride.departs_at == left and ride.hours == 110.0
+    # a tracker's fix on the way, not a report at the stop: the train left by then, soon after loading
+    fix = _ride(hops, False, "on_rail", loaded, left, Source([]), _Places(), reported=False)
+    assert fix.departs_at == T + timedelta(hours=8)

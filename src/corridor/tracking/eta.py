@@ -537,7 +537,7 @@ def _trip_eta(status: dict, hops: list[Hop], dest: str | None, promised: datetim
         if aboard is not None and here == aboard.destination:
             aboard = None   # arrived at its end (early or late): set down there, as a box off any timetable
         if aboard is not None:
-            late_h = _late_aboard(aboard, status, here, as_of)
+            late_h = _late_aboard(aboard, status, as_of)
             here = aboard.destination
             # a run heard ahead of its timetable (a ferry that sailed when loaded) left early
             left = aboard.departs_at + timedelta(hours=min(0.0, late_h))
@@ -563,7 +563,8 @@ def _trip_eta(status: dict, hops: list[Hop], dest: str | None, promised: datetim
         if idx is not None and _ahead(hops, idx, as_of, left, src):
             remaining = [Hop(h.origin, h.destination) for h in remaining]
         ride = _ride(remaining, idx is not None and idx > 0 and _rides_on(places, hops[idx - 1], hops[idx]),
-                     status["state"], as_of, left, src, places)
+                     status["state"], as_of, left, src, places,
+                     reported=left is not None and left != status.get("position_at"))
         set_down = ride is None
     elif idx is not None and _ahead(hops, idx, as_of, None, src):
         remaining = [Hop(h.origin, h.destination) for h in remaining]
@@ -604,12 +605,16 @@ def _rides_on(places: Places, a: Hop, b: Hop) -> bool:
 
 
 def _ride(hops: list[Hop], through: bool, state: str, at: datetime, left: datetime | None,
-          src: DepartureSource, places: Places) -> Ride | None:
+          src: DepartureSource, places: Places, reported: bool = False) -> Ride | None:
     """The vehicle a box aboard at hops[0].origin since `at` is on, when no timetable departure says.
 
-    `through`: the box came into this stop aboard and stays aboard (an arrival on the way), so the
-    vehicle leaves after its stop. Else the box was put aboard here: its vehicle leaves when heard
-    leaving (`left`), or on the booked departure it waits for, or soon. None when the box is to be
+    `left`: when the box was last heard from, after `at`; `reported`: that was a report at this
+    place (its vehicle heard leaving, DEPA), not a tracker's fix on the way. A vehicle heard
+    leaving left then, whether it came in with the box or the box was put aboard here (a train
+    waits at the border for its path, hours after its wagons are loaded). Else: `through`, the box
+    came into this stop aboard and stays aboard (an arrival on the way), so the vehicle leaves
+    after its stop; or the box was put aboard here: its vehicle left by the fix heard (`left`), or
+    leaves on the booked departure it waits for, or soon. None when the box is to be
     set down here: the vehicle's mode is not the next hop's, or the next hop begins with a break of
     gauge and nothing was heard since (it arrived aboard the last vehicle; transshipment follows)."""
     first = places.link_of.get((hops[0].origin, hops[0].destination))
@@ -617,7 +622,9 @@ def _ride(hops: list[Hop], through: bool, state: str, at: datetime, left: dateti
         return None
     if not through and left is None and str(first.get("transfer") or "").startswith("gauge_change"):
         return None
-    if through:
+    if left is not None and reported:
+        departs = left
+    elif through:
         departs = at + timedelta(hours=float(first.get("dwell_hours") or 0.0))
     elif left is not None:
         departs = min(left, at + timedelta(hours=LEAVES_WITHIN_H[state]))
@@ -641,18 +648,15 @@ def _runs_through(aboard: Departure, hops: list[Hop], places: Places) -> bool:
     return i is not None and i + 1 < len(hops) and _rides_on(places, hops[i], hops[i + 1])
 
 
-def _late_aboard(aboard: Departure, status: dict, here: str | None, as_of: datetime | None) -> float:
+def _late_aboard(aboard: Departure, status: dict, as_of: datetime | None) -> float:
     """Hours the departure a box is aboard runs behind its timetable (negative: ahead of it), by
-    what was heard of the box.
+    what was heard of the box (a box arrived at its end is set down there, not laid aboard).
 
-    Arrived aboard at its end: measured against the timetabled arrival, early or late (it is
-    there). Heard from since it was put aboard (the vehicle's departure, a fix on the way): it
-    left by then, early or late; ferries on the Caspian sail when loaded, days before the slot
-    they run as. Put aboard and nothing since: it leaves no earlier than its timetable says."""
+    Heard from since it was put aboard (the vehicle's departure, a fix on the way): it left by
+    then, early or late; ferries on the Caspian sail when loaded, days before the slot they run
+    as. Put aboard and nothing since: it leaves no earlier than its timetable says."""
     if as_of is None:
         return 0.0
-    if here == aboard.destination:
-        return (as_of - aboard.arrives_at).total_seconds() / 3600
     start, heard = as_of, status.get("last_heard_at")
     if heard is not None and heard > as_of:
         start = min(heard, as_of + timedelta(hours=LEAVES_WITHIN_H.get(status.get("state"), 8.0)))
