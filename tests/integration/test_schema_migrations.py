@@ -6,10 +6,17 @@ one place and not the other would make SQLite and PostgreSQL deployments drift a
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import inspect, select
 
-from corridor.store.tables import metadata
+from corridor.domain.events import Classifier, Event, EventKind, TransportCall
+from corridor.store import events as evstore
+from corridor.store.db import alembic_config
+from corridor.store.tables import events, metadata
 
 
 def test_migrated_schema_matches_the_declared_tables(store):
@@ -52,3 +59,34 @@ def test_raw_content_is_compressed_with_lz4_on_postgresql(store):
             assert conn.exec_driver_sql("SELECT pg_column_compression(content) FROM raw_messages "
                                         "WHERE id = 'lz4-probe'").scalar() == "lz4"
         conn.rollback()
+
+
+def test_0007_adds_service_size_type_and_empty_and_keeps_earlier_rows(store):
+    # rows stored before 0007 read back with the three unknown (NULL), later rows with them
+    def box(code: str, hour: int) -> Event:
+        return Event(kind=EventKind.EQUIPMENT, code=code, classifier=Classifier.ACT,
+                     event_time=datetime(2026, 3, 2, hour, tzinfo=timezone.utc), location="KZAAU",
+                     equipment="MSKU1234565", size_type="22GP", empty=True,
+                     transport_call=TransportCall(mode="VESSEL", location="KZAAU", voyage="V1", service="FE1"))
+    received = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
+    with store.tx() as conn:
+        evstore.append(conn, [box("GTIN", 8)], received)
+    cfg = alembic_config(store.url)
+    command.downgrade(cfg, "0006_trip_status_alert_indexes")
+    store.engine.dispose()   # pooled connections may hold the old table's shape
+    with store.engine.connect() as conn:
+        cols = {c["name"] for c in inspect(conn).get_columns("events")}
+        assert not cols & {"service", "size_type", "empty"}
+        assert conn.exec_driver_sql("SELECT code FROM events").scalars().all() == ["GTIN"]
+    command.upgrade(cfg, "head")
+    store.engine.dispose()
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    with store.tx() as conn:
+        evstore.append(conn, [box("LOAD", 9)], received)
+        old, new = [evstore.row_to_event(r) for r in conn.execute(evstore.select_events())]
+    assert (old.transport_call.service, old.size_type, old.empty) == (None, None, None)
+    assert (new.transport_call.service, new.size_type, new.empty) == ("FE1", "22GP", True)
+    assert new == box("LOAD", 9)
+    with store.read() as conn:
+        assert conn.execute(select(events.c.service).where(events.c.code == "LOAD")).scalar_one() == "FE1"

@@ -37,10 +37,13 @@ def event_row(e: Event, received_at: datetime, keys: tuple[str, str] | None = No
         "event_offset": int(off.total_seconds() // 60) if off else 0,
         "location": e.location,
         "equipment": e.equipment,
+        "size_type": e.size_type,
+        "empty": e.empty,
         "trip_id": e.trip_id,
         "booking_ref": e.reference("BKG"),
         "mode": tc.mode if tc else None,
         "voyage": tc.voyage if tc else None,
+        "service": tc.service if tc else None,
         "vehicle": tc.vehicle if tc else None,
         "departure_id": tc.departure_id if tc else None,
         "facility_code": tc.facility_code if tc else None,
@@ -173,9 +176,10 @@ def _sqlite_time(v: datetime | None) -> str | None:
 
 # the SQLite row is built straight as a tuple in this column order (checked against the table)
 _SQLITE_COLS = ["dedup_key", "milestone_key", "kind", "code", "classifier", "event_time", "event_offset",
-                "location", "equipment", "trip_id", "booking_ref", "mode", "voyage", "vehicle", "departure_id",
-                "facility_code", "facility_type", "wagon", "refs", "lat", "lon", "source_party", "parties",
-                "message_id", "created_at", "received_at", "event_id", "reason", "extra"]
+                "location", "equipment", "size_type", "empty", "trip_id", "booking_ref", "mode", "voyage",
+                "service", "vehicle", "departure_id", "facility_code", "facility_type", "wagon", "refs", "lat",
+                "lon", "source_party", "parties", "message_id", "created_at", "received_at", "event_id", "reason",
+                "extra"]
 
 
 def _sqlite_tuples(picked: list[tuple[Event, tuple[str, str]]], received_at: datetime) -> list[tuple]:
@@ -256,14 +260,16 @@ def _row_maker(received, time):
         if ps is None:
             ps = party_sets[pkey] = party_set(e.parties | {e.source_party})
         if tc is not None:
-            mode, voyage, vehicle, dep, fac, ftype, wagon = (tc.mode, tc.voyage, tc.vehicle, tc.departure_id,
-                                                             tc.facility_code, tc.facility_type, tc.wagon or wgn)
+            mode, voyage, service, vehicle, dep, fac, ftype, wagon = (
+                tc.mode, tc.voyage, tc.service, tc.vehicle, tc.departure_id, tc.facility_code, tc.facility_type,
+                tc.wagon or wgn)
         else:
-            mode = voyage = vehicle = dep = fac = ftype = None
+            mode = voyage = service = vehicle = dep = fac = ftype = None
             wagon = wgn
         return (dedup, milestone, kinds[e.kind], e.code, classifiers[e.classifier], t, off, e.location,
-                e.equipment, e.trip_id, bkg, mode, voyage, vehicle, dep, fac, ftype, wagon, refs_text, e.lat,
-                e.lon, e.source_party or "", ps, e.message_id, created, received, e.event_id, e.reason, extra)
+                e.equipment, e.size_type, e.empty, e.trip_id, bkg, mode, voyage, service, vehicle, dep, fac, ftype,
+                wagon, refs_text, e.lat, e.lon, e.source_party or "", ps, e.message_id, created, received, e.event_id,
+                e.reason, extra)
     return row
 
 
@@ -457,14 +463,15 @@ def row_to_event(r) -> Event:
     m = r._mapping
     tz = timezone(timedelta(minutes=m["event_offset"]))
     tc = None
-    if m["mode"] or m["voyage"] or m["vehicle"] or m["departure_id"] or m["facility_code"]:
+    if m["mode"] or m["voyage"] or m["vehicle"] or m["departure_id"] or m["facility_code"] or m["service"]:
         tc = TransportCall(mode=m["mode"] or "", location=m["location"], facility_code=m["facility_code"],
-                           facility_type=m["facility_type"], voyage=m["voyage"], vehicle=m["vehicle"],
-                           departure_id=m["departure_id"], wagon=m["wagon"])
+                           facility_type=m["facility_type"], voyage=m["voyage"], service=m["service"],
+                           vehicle=m["vehicle"], departure_id=m["departure_id"], wagon=m["wagon"])
     return Event(
         kind=EventKind(m["kind"]), code=m["code"], classifier=Classifier(m["classifier"]),
         event_time=m["event_time"].astimezone(tz), location=m["location"], equipment=m["equipment"],
-        transport_call=tc, references=tuple(tuple(x) for x in (m["refs"] or [])), trip_id=m["trip_id"],
+        size_type=m["size_type"], empty=m["empty"], transport_call=tc,
+        references=tuple(tuple(x) for x in (m["refs"] or [])), trip_id=m["trip_id"],
         lat=m["lat"], lon=m["lon"], source_party=m["source_party"],
         parties=frozenset(m["parties"].split()), message_id=m["message_id"], created_at=m["created_at"],
         reason=m["reason"], event_id=m["event_id"], extra=m["extra"] or {})

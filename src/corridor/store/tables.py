@@ -170,10 +170,13 @@ events = Table(
     Column("event_offset", Integer, nullable=False),     # sender's UTC offset in minutes, kept
     Column("location", String(40)),
     Column("equipment", String(11)),
+    Column("size_type", String(35)),                     # ISO size-type; EDIFACT may give its an..35 text
+    Column("empty", Boolean),                            # DCSA emptyIndicatorCode: EMPTY true, LADEN false
     Column("trip_id", String(60)),
     Column("booking_ref", String(40)),
     Column("mode", String(6)),
     Column("voyage", String(40)),
+    Column("service", String(60)),                       # the call's own service code (DCSA carrierServiceCode)
     Column("vehicle", String(80)),
     Column("departure_id", String(60)),
     Column("facility_code", String(20)),

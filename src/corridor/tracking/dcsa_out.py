@@ -58,7 +58,8 @@ def to_dcsa_22(event: Event, event_id: str, created_at: datetime) -> dict:
     else:
         out["equipmentEventTypeCode"] = event.code
         _put(out, "equipmentReference", event.equipment)
-        _put(out, "ISOEquipmentCode", event.size_type)
+        if event.size_type and len(event.size_type) <= 4:   # EDIFACT may give a longer description
+            out["ISOEquipmentCode"] = event.size_type
         # 2.2 requires the indicator; a container moving on the corridor is laden unless reported empty
         out["emptyIndicatorCode"] = "EMPTY" if event.empty else "LADEN"
         place = _place(event.location)

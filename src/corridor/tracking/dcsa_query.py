@@ -167,7 +167,10 @@ def conditions(q: Query, v: Viewer) -> list:
     if voyage:
         conds.append(c.voyage == voyage)
     if f.get("carrierServiceCode"):
-        conds.append(c.departure_id.in_(select(departures.c.id).where(departures.c.service == f["carrierServiceCode"])))
+        # the service the sender named on the call, or that of the timetable departure it was mapped to
+        code = f["carrierServiceCode"]
+        conds.append(or_(c.service == code,
+                         c.departure_id.in_(select(departures.c.id).where(departures.c.service == code))))
     if f.get("UNLocationCode"):
         conds.append(c.location == f["UNLocationCode"])
     if f.get("equipmentReference"):
