@@ -48,3 +48,16 @@ def test_a_filter_on_the_event_type_never_builds_the_json():
     lazy = _LazyDcsa(1, EVENTS[0], T)
     assert _matches({"eventType": ["EQUIPMENT"]}, EVENTS[0], False, lazy) and lazy.json is None
     assert _matches({"exportVoyageNumber": "V12"}, EVENTS[0], False, lazy) and lazy.json is not None
+
+
+def test_a_service_filter_takes_the_calls_own_service_or_its_departures():
+    # as GET /v2/events: a call mapped to a timetable departure is on that departure's service
+    own = EVENTS[1]
+    bare = Event(kind=EventKind.TRANSPORT, code="DEPA", classifier=Classifier.ACT, event_time=T, location="KZAAU",
+                 transport_call=TransportCall(mode="VESSEL", location="KZAAU", departure_id="L15-1"))
+    f = {"carrierServiceCode": "CASP"}
+    assert _matches(f, own, False, _LazyDcsa(1, own, T))
+    assert not _matches(f, bare, False, _LazyDcsa(2, bare, T))
+    assert _matches(f, bare, False, _LazyDcsa(2, bare, T), service="CASP")
+    assert not _matches(f, bare, False, _LazyDcsa(2, bare, T), service="OTHER")
+    assert not _matches({**f, "exportVoyageNumber": "V99"}, bare, False, _LazyDcsa(2, bare, T), service="CASP")

@@ -443,6 +443,14 @@ def departure_operators(conn: Connection, dep_ids: set[str]) -> dict[str, str]:
                              .where(departures.c.id.in_(sorted(dep_ids)))).all())
 
 
+def departure_services(conn: Connection, dep_ids: set[str]) -> dict[str, str]:
+    """Departure id -> its service code, for those that have one (one query)."""
+    if not dep_ids:
+        return {}
+    return dict(conn.execute(select(departures.c.id, departures.c.service).where(
+        departures.c.id.in_(sorted(dep_ids)), departures.c.service.is_not(None))).all())
+
+
 def queue(conn: Connection, pending: list[tuple[str, int]], now: datetime) -> None:
     """Queue (subscription id, event seq) pairs as pending outbox rows, due `now` (one executemany)."""
     if pending:

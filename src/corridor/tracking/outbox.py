@@ -48,8 +48,11 @@ def matches(filters: dict, e: Event, dcsa: dict | None) -> bool:
     return _matches(filters, e, dcsa is None, lambda: dcsa)
 
 
-def _matches(filters: dict, e: Event, gap: bool, dcsa: Callable[[], dict]) -> bool:
-    """`matches`, with the DCSA JSON made by `dcsa()` only when a filter reads it (`gap`: there is none)."""
+def _matches(filters: dict, e: Event, gap: bool, dcsa: Callable[[], dict], service: str | None = None) -> bool:
+    """`matches`, with the DCSA JSON made by `dcsa()` only when a filter reads it (`gap`: there is none).
+
+    `service`: the service of the timetable departure the event was mapped to; a carrierServiceCode
+    filter takes it as GET /v2/events does (the call's own service, or its departure's)."""
     if filters.get("format") == "corridor":
         if e.kind.value == "ALERT" and not filters.get("alerts", True):
             return False
@@ -78,7 +81,7 @@ def _matches(filters: dict, e: Event, gap: bool, dcsa: Callable[[], dict]) -> bo
         "carrierVoyageNumber": tc.get("exportVoyageNumber"), "exportVoyageNumber": tc.get("exportVoyageNumber"),
         "carrierServiceCode": tc.get("carrierServiceCode"), "equipmentReference": e.equipment,
         "UNLocationCode": e.location, "transportDocumentID": None, "scheduleID": None}
-    return all(checks[k] == v for k, v in wanted)
+    return all(checks[k] == v or (k == "carrierServiceCode" and service == v) for k, v in wanted)
 
 
 class _LazyDcsa:
@@ -109,6 +112,8 @@ def fan_out(conn: Connection, stored: list[tuple[int, Event]], now: datetime | N
     lazy = [(seq, e, gaps.get(seq, True), _LazyDcsa(seq, e, now)) for seq, e in stored]
     dep_ids = {e.transport_call.departure_id for _, e in stored if e.transport_call and e.transport_call.departure_id}
     operator = repo.departure_operators(conn, dep_ids)
+    services = repo.departure_services(conn, dep_ids) \
+        if any((s.filters or {}).get("carrierServiceCode") for s in subs) else {}
     rows, cursors = [], {}
     for s in subs:
         party = get_party(conn, s.party_id)
@@ -116,9 +121,9 @@ def fan_out(conn: Connection, stored: list[tuple[int, Event]], now: datetime | N
             continue
         viewer = viewer_for(conn, party)
         for seq, e, gap, dcsa in lazy:
-            if not _matches(s.filters, e, gap, dcsa):
-                continue
             dep = e.transport_call.departure_id if e.transport_call else None
+            if not _matches(s.filters, e, gap, dcsa, services.get(dep)):
+                continue
             if not can_see_event(viewer, e, departure_operator=operator.get(dep)):
                 continue
             rows.append((s.id, seq))
