@@ -204,3 +204,23 @@ def test_a_journey_ends_when_the_consignee_collects_the_box(loaded_store):
                 events.c.trip_id == o.trip_id, events.c.code == "DISC", events.c.classifier == "ACT",
                 events.c.location == o.location)).one()
             assert arrived is not None and arrived < o.event_time
+
+
+def test_a_second_run_into_the_same_store_names_its_own_containers_and_trains(loaded_store):
+    # `corridor demo` or `simulate` run again over the same days: the second world's boxes and
+    # trains are its own, so no timeline mixes two simulated runs
+    def seen():
+        with loaded_store.read() as conn:
+            boxes = set(conn.execute(select(events.c.equipment).where(events.c.equipment.is_not(None))).scalars())
+            trains = set(conn.execute(select(events.c.voyage).where(events.c.mode == "RAIL",
+                                                                   events.c.voyage.is_not(None))).scalars())
+            n_trips = conn.execute(select(func.count()).select_from(trips)).scalar()
+        return boxes, trains, n_trips
+    first = simulate(loaded_store, _small(), days=8, seed=3).summary()
+    boxes1, trains1, trips1 = seen()
+    second = simulate(loaded_store, _small(), days=8, seed=3).summary()
+    boxes2, trains2, trips2 = seen()
+    assert first["containers"] == second["containers"] > 0 and first["quarantined"] == second["quarantined"] == 0
+    new_boxes, new_trains = boxes2 - boxes1, trains2 - trains1
+    assert len(new_boxes) == second["containers"] and new_trains
+    assert trips2 - trips1 == trips1          # the same days again: as many trips, none joined to the first run's

@@ -29,6 +29,8 @@ from .speak import PHASE_CONSIST, PHASE_MOVE, Outbox
 UTC = timezone.utc
 CN_BORDER = {"KZ_ALT": "CN_HRS", "KZ_DOS": "CN_AKL"}
 OWNERS = ("TGHU", "CAIU", "TCNU", "FCIU", "MSKU", "KZTU")   # container owner prefixes on the corridor
+# a run's series of numbers: containers (six digits), trains and shipment references
+SERIES, SERIES_BOXES, SERIES_TRAINS = 10, 100_000, 10_000
 SIZES_40 = ("45G1", "42G1")
 SAILING_GRACE_H = 24.0     # a booked sailing no vessel ran as by then is gone (a storm cancelled it)
 
@@ -78,7 +80,7 @@ class Twin:
     """The corridor model over one scenario and network; `voice` receives what parties report."""
 
     def __init__(self, scenario: Scenario, network: Network, seed: int = 1, voice: Outbox | None = None,
-                 book=None):
+                 book=None, series: int = 0):
         self.sc, self.net, self.rng = scenario, network, random.Random(seed)
         # consignees' pick-ups draw from their own stream: the rest of a seed's run stays as it was
         self.pickup_rng = random.Random(f"pickup-{seed}")
@@ -93,10 +95,13 @@ class Twin:
         self._zones: dict[str, ZoneInfo] = {}
         self._hours = {(l.origin, l.destination): l.running_hours for l in network.links}
         self.pool: tuple[list, list] = ([], [])   # heaps of (free from hour, number): 40', 20'
-        self._serial = 0
+        # numbers of the run's own series (run.next_series): a second run into a store that holds
+        # one already names other containers, trains and shipments, never the first run's
+        series %= SERIES
+        self._serial = series * SERIES_BOXES
         self._wagon = defaultdict(int)
-        self._train = 0
-        self._bkg = 0
+        self._train = series * SERIES_TRAINS
+        self._bkg = series * SERIES_BOXES
         self.closed = False
         self.queues: dict[str, list[Box]] = {"KZ_AKX": [], "KZ_KUR": []}
         self.alat_yard: dict[str, list[Box]] = defaultdict(list)

@@ -186,6 +186,25 @@ class PositionPublisher:
         self.client.disconnect()
 
 
+TWIN_RUNS = "twin_runs"   # meta_kv: how many twin runs this store has taken in
+
+
+def next_series(store) -> int:
+    """The number series of a new twin run into `store` (0 for its first): each run names its own
+    containers and trains, so a second `simulate` or `demo` over the same days never reports the
+    first run's boxes (their timelines would mix two simulated worlds)."""
+    from sqlalchemy import select
+    from ..store.tables import meta_kv
+    with store.tx() as conn:
+        had = conn.execute(select(meta_kv.c.value).where(meta_kv.c.key == TWIN_RUNS)).scalar()
+        runs = int(had or 0)
+        if had is None:
+            conn.execute(meta_kv.insert().values(key=TWIN_RUNS, value="1"))
+        else:
+            conn.execute(meta_kv.update().where(meta_kv.c.key == TWIN_RUNS).values(value=str(runs + 1)))
+    return runs
+
+
 def timetable_start(store, wanted: datetime, days: float) -> datetime:
     """`wanted` when the store's timetable covers it, else the timetable's first day (00:00 UTC)."""
     from corridor.store import network as netstore
@@ -292,7 +311,8 @@ def simulate(store=None, scenario: Scenario | None = None, *, days: float = 365,
         begin = timetable_start(store, begin, days)
         if begin.date() != scenario.start:
             scenario = Scenario(scenario.name, {**scenario.params, "start": begin.date().isoformat()})
-    twin = Twin(scenario, network, seed=seed, voice=outbox if sink else None)
+    twin = Twin(scenario, network, seed=seed, voice=outbox if sink else None,
+                series=next_series(store) if store is not None else 0)
     if store is not None:
         connect(twin, store, days)
     twin.start(days)
@@ -335,7 +355,7 @@ def run_live(store, speed: float = 3600, stop_event: threading.Event | None = No
     sink = Sink(store, mqtt_url)
     sweeper = Sweeper(store, sink.feed)
     outbox = Outbox()
-    twin = Twin(scenario, network, seed=seed, voice=outbox)
+    twin = Twin(scenario, network, seed=seed, voice=outbox, series=next_series(store))
     connect(twin, store, max_days)
     twin.start(max_days)
     wall = time.perf_counter()
