@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import typer
 from rich.table import Table
 
@@ -43,6 +45,15 @@ def track(ref: str = typer.Argument(..., help="Container number, trip id, bookin
         out.print(f"{h['type']}: {h.get('equipment') or h['ref']} trip {h.get('trip_id')}")
 
 
+def _short(iso: str | None) -> str:
+    """'2026-11-06 14:30 +08' of an ISO time with its offset (seconds and zero offset minutes dropped)."""
+    if not iso:
+        return ""
+    dt = datetime.fromisoformat(iso)
+    off = dt.strftime("%z") or "+0000"
+    return f"{dt:%Y-%m-%d %H:%M} {off[:3]}{'' if off[3:] == '00' else ':' + off[3:]}"
+
+
 def _print_trip(tl: dict) -> None:
     st, eta = tl.get("status") or {}, tl.get("eta")
     err.print(f"[bold]{tl['equipment']}[/bold] trip {tl['trip_id']} booking {tl.get('booking_ref') or '-'}")
@@ -53,12 +64,15 @@ def _print_trip(tl: dict) -> None:
     if tl.get("position"):
         pos = tl["position"]
         err.print(f"  position {pos['lat']:.4f},{pos['lon']:.4f} at {pos['at']} on {pos.get('leg') or '-'}")
+    # the times the trip has, readable in a terminal's width: a column nobody reported is left out,
+    # and a time breaks between its date and clock instead of being cut
+    times = [k for k in ("planned", "estimated", "actual") if any(m[k] for m in tl["milestones"])]
     t = Table(title="milestones")
-    for col in ("milestone", "where", "vehicle", "planned", "estimated", "actual"):
+    for col in ("milestone", "where", "vehicle", *times):
         t.add_column(col)
     for m in tl["milestones"]:
         t.add_row(m["milestone"] + (" (border)" if m.get("border_crossing") else ""), m["location"] or "",
-                  m["vehicle"] or "", m["planned"] or "", m["estimated"] or "", m["actual"] or "")
+                  m["vehicle"] or "", *(_short(m[k]) for k in times))
     out.print(t)
     for a in tl["alerts"]:
         err.print(f"  [red]{a['code']}[/red] {a['at']}: {a['reason']}")
