@@ -80,12 +80,7 @@ def _quote(svc: BookingService, body: QuoteRequest) -> Quote:
 
 
 def quote_json(q: Quote, svc: BookingService) -> dict:
-    net = svc.network
-    return {"origin": net.locations[q.origin].ref, "destination": net.locations[q.destination].ref,
-            "ready_at": q.ready_at.isoformat(),
-            "containers": [{"count": c.count, "size_type": c.size_type, "teu": c.teu} for c in q.containers],
-            "teu": q.teu, "options": [o.as_json(net) for o in q.options],
-            "not_offered": [{"corridor": fam, "reason": why} for fam, why in q.not_offered]}
+    return q.as_json(svc.network)
 
 
 def _viewer(svc: BookingService, p: Principal) -> Viewer:

@@ -61,6 +61,14 @@ class Quote:
     def teu(self) -> int:
         return sum(c.teu for c in self.containers)
 
+    def as_json(self, net: Network) -> dict:
+        """The quote as the API and `corridor plan --json` give it."""
+        return {"origin": net.locations[self.origin].ref, "destination": net.locations[self.destination].ref,
+                "ready_at": self.ready_at.isoformat(),
+                "containers": [{"count": c.count, "size_type": c.size_type, "teu": c.teu} for c in self.containers],
+                "teu": self.teu, "options": [o.as_json(net) for o in self.options],
+                "not_offered": [{"corridor": fam, "reason": why} for fam, why in self.not_offered]}
+
 
 class BookingService:
     """Quotes, bookings and their lifecycle on one store (network loaded once)."""

@@ -91,11 +91,7 @@ def plan(origin: str = FromOpt, destination: str = ToOpt, containers: str = Cont
     with _service(as_json) as svc:
         q = _quote(svc, origin, destination, containers, ready)
         if as_json:
-            emit_json({"origin": svc.network.locations[q.origin].ref,
-                       "destination": svc.network.locations[q.destination].ref,
-                       "ready_at": q.ready_at.isoformat(), "teu": q.teu,
-                       "options": [o.as_json(svc.network) for o in q.options],
-                       "not_offered": [{"corridor": fam, "reason": why} for fam, why in q.not_offered]})
+            emit_json(q.as_json(svc.network))
             return
         out.print(_options_table(q, svc))
         from ..booking.quotes import FAMILY_NAMES
