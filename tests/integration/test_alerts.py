@@ -48,12 +48,35 @@ def test_box_after_the_ferry_left_raises_miss_and_late(loaded_store, ferry_booki
     codes = {a.code: a for a in alerts_of(loaded_store)}
     assert "MISS" in codes
     assert codes["MISS"].extra["booked"] == booked.id and codes["MISS"].extra["next"] != booked.id
+    assert codes["MISS"].reason.startswith(f"missed the booked departure {booked.id}; next with space: ")
     # the ETA is laid on a later sailing: beyond the promise by more than the tolerance -> LATE
     assert st.eta > rec.promised_arrival + LATE_TOLERANCE
     late = codes["LATE"]
     assert late.event_time == rec.promised_arrival and late.location == "AZALA"
     assert datetime.fromisoformat(late.extra["eta"]) == st.eta
     assert "ACME" in late.parties and late.trip_id == st.trip_id
+
+
+def test_a_miss_days_ahead_is_said_as_a_forecast_until_the_departure_has_left():
+    # the ETA finds the box cannot make a booked leg downstream: until that departure leaves it is
+    # "expected to miss" (with when it leaves); once gone, "missed"; a cancelled one, "cancelled"
+    from corridor.tracking.eta import Eta
+    t = datetime(2026, 3, 1, 6, tzinfo=timezone.utc)
+    leaves = t + timedelta(days=6)
+    st = {"trip_id": "T1", "equipment": BOX, "booking_ref": "B1", "parties": "ACME", "last_heard_at": t,
+          "since": t, "location": "CNXIA"}
+    eta = Eta(at=t + timedelta(days=12), low=t, high=t + timedelta(days=14), missed=(("L15-1", "L15-2"),),
+              missed_as=(("scheduled", leaves),))
+    places = type("P", (), {"ref_of": {}})()
+    [miss] = alerts.on_eta(st, eta, {}, places)
+    assert miss.reason == f"expected to miss the booked departure L15-1 (it leaves {leaves.isoformat()}); " \
+                          "next with space: L15-2"
+    [miss] = alerts.on_eta({**st, "last_heard_at": leaves + timedelta(hours=1)}, eta, {}, places)
+    assert miss.reason == "missed the booked departure L15-1; next with space: L15-2"
+    cancelled = Eta(at=eta.at, low=eta.low, high=eta.high, missed=eta.missed, missed_as=(("cancelled", leaves),))
+    [miss] = alerts.on_eta(st, cancelled, {}, places)
+    assert miss.reason == "the booked departure L15-1 is cancelled; next with space: L15-2"
+    assert alerts.on_eta(st, eta, {}, places, said={("L15-1", "L15-2")}) == []
 
 
 def test_box_in_time_for_its_sailing_raises_nothing(loaded_store, ferry_booking):
@@ -238,6 +261,8 @@ def test_a_closure_notice_lays_the_eta_of_a_box_waiting_for_a_cancelled_sailing_
     after = status_of(loaded_store)
     assert after.next_departure_id != booked.id and after.eta > before.eta
     assert after.next_departs_at >= booked.departs_at + timedelta(hours=30)
+    miss = [a for a in alerts_of(loaded_store) if a.code == "MISS"]
+    assert [a.reason.split(";")[0] for a in miss] == [f"the booked departure {booked.id} is cancelled"]
 
 
 def test_a_ship_due_into_a_closed_port_waits_at_anchor_until_it_opens(loaded_store, ferry_booking):

@@ -43,17 +43,28 @@ def on_eta(status: dict, eta: Eta | None, ctx: dict, places: Places, said=()) ->
         out.append(alert(status, "LATE", promised, f"expected {eta.at.isoformat()}, {hours:.0f} h after the "
                          f"promised arrival {promised.isoformat()}", location=places.ref_of.get(ctx["destination"]),
                          extra={"eta": eta.at.isoformat(), "promised": promised.isoformat()}))
-    for booked, nxt in (eta.missed if eta else ()):
+    for i, (booked, nxt) in enumerate(eta.missed if eta else ()):
         if (booked, nxt) in said:
             continue
         out.append(alert(status, "MISS", status.get("since") or eta.at,
-                         f"missed the booked departure {booked}; next with space: {nxt}",
-                         extra={"booked": booked, "next": nxt}))
+                         f"{_missing(status, booked, eta.missed_as[i] if i < len(eta.missed_as) else None)}; "
+                         f"next with space: {nxt}", extra={"booked": booked, "next": nxt}))
     if ctx.get("off_route") and status.get("location"):
         stops = ", ".join(sorted(places.ref_of.get(s, s) for s in ctx["booked_stops"]))
         out.append(alert(status, "OFFR", status.get("since") or status["last_heard_at"],
                          f"reported at {status['location']}, which is not on the booked route ({stops})"))
     return out
+
+
+def _missing(status: dict, booked: str, as_read: tuple[str, datetime] | None) -> str:
+    """What a MISS says of the booked departure: cancelled, gone, or still to leave (the box will
+    not be there in time: a forecast days ahead is not a miss yet)."""
+    if as_read is not None and as_read[0] == "cancelled":
+        return f"the booked departure {booked} is cancelled"
+    heard = status.get("last_heard_at")
+    if as_read is not None and heard is not None and as_read[1] > heard:
+        return f"expected to miss the booked departure {booked} (it leaves {as_read[1].isoformat()})"
+    return f"missed the booked departure {booked}"
 
 
 def sweep(conn: Connection, now: datetime, *, silent_hours: float = SILENT_HOURS,

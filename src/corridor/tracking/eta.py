@@ -87,6 +87,8 @@ class Eta:
     high: datetime
     legs: tuple[LaidLeg, ...] = ()
     missed: tuple[tuple[str, str], ...] = ()   # (booked departure, the one it now waits for)
+    # of each missed booked departure: (its status, when it leaves) as read, or None when unknown
+    missed_as: tuple[tuple[str, datetime] | None, ...] = ()
 
     def as_json(self) -> dict:
         return {"eta": self.at.isoformat(), "low": self.low.isoformat(), "high": self.high.isoformat(),
@@ -149,6 +151,7 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
     results: dict[str, datetime] = {}
     mid_legs: list[LaidLeg] = []
     missed: list[tuple[str, str]] = []
+    missed_as: list[tuple[str, datetime] | None] = []
     delays: dict[str, Spread] = {}      # the same links and places come up in every scenario
     transfers: dict[tuple[str, str, bool], Spread] = {}
 
@@ -184,7 +187,7 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
                 ready = t
             if not_before is not None and ready < not_before:
                 ready = not_before
-            dep = None
+            dep = b = None
             if h.booked:
                 b = source.departure(h.booked)
                 if b is not None and b.status != "cancelled" and b.departs_at >= ready:
@@ -195,6 +198,7 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
                     return None
                 if sc == "mid" and h.booked and h.booked != dep.id:
                     missed.append((h.booked, dep.id))
+                    missed_as.append((b.status, b.departs_at) if b is not None else None)
             t = max(dep.arrives_at + timedelta(hours=delay(dep.link_id).pick(sc)), dep.departs_at)
             t = reopens(h.destination, t)
             if sc == "mid":
@@ -202,7 +206,7 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
         results[sc] = t
     low, mid, high = sorted(results.values())
     return Eta(at=results["mid"], low=min(low, results["mid"]), high=max(high, results["mid"]),
-               legs=tuple(mid_legs), missed=tuple(missed))
+               legs=tuple(mid_legs), missed=tuple(missed), missed_as=tuple(missed_as))
 
 
 def _always_open(place: str, t: datetime) -> datetime:
