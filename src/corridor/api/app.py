@@ -92,7 +92,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None, rol
         return response
 
     @app.get("/health", tags=["health"], summary="Liveness: 200 while the store is reachable")
-    def health():
+    def health(request: Request):
+        # the store from the app, not this closure: FastAPI keeps endpoints in a process-wide cache
+        # (4096 entries), which would keep every app's store and engine made in this process alive
+        store = request.app.state.store
         ok = store.is_reachable()
         return JSONResponse({"status": "ok" if ok else "unavailable", "version": __version__,
                              "database": store.dialect}, status_code=200 if ok else 503)

@@ -305,6 +305,11 @@ class Store:
         except Exception:
             return False
 
+    def cache_keys(self) -> set[str]:
+        """The spellings of this store's URL that per-store caches are keyed by (as given, and the
+        engine's, with the password hidden): a BEFORE_DISPOSE hook drops its entries under them."""
+        return {self.url, self.engine.url.render_as_string(hide_password=True)}
+
     def dispose(self) -> None:
         for hook in BEFORE_DISPOSE:   # work queued for this store (audit rows) is stored first
             hook(self)

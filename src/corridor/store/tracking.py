@@ -17,11 +17,21 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from .reads import EVENT_FACTS
 from .tables import (booking_legs, bookings, deliveries, departures, events, links, locations, outbox,
                      subscriptions, trip_milestones, trip_status, trip_timelines, trips)
+from .db import BEFORE_DISPOSE
 from .types import UTCDateTime
 
 STATUS_COLUMNS = [c.name for c in trip_status.columns if c.name != "trip_id"]
 PLACES_TTL_S = 60.0   # places change only when an operator edits the network
-_CACHE: dict[tuple[str, str], tuple[float, object]] = {}
+_CACHE: dict[tuple[str, str], tuple[float, object]] = {}   # (store URL, what) -> (read at, value)
+
+
+def _forget(store) -> None:
+    keys = store.cache_keys()
+    for k in [k for k in _CACHE if k[0] in keys]:
+        _CACHE.pop(k, None)
+
+
+BEFORE_DISPOSE.append(_forget)
 
 
 def cached(conn: Connection, name: str, build: Callable[[Connection], object]):

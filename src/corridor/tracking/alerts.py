@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from ..domain.events import Classifier, Event, EventKind
+from ..store import db as _db
 from ..store import tracking as repo
 from .eta import ABOARD, Eta, Places, StoredDepartures, current_places, observed, trip_etas
 
@@ -137,8 +138,17 @@ def at_destination(conn: Connection, rows: list[dict]) -> set[str]:
 # what an expected move depends on: the status as the box's reports left it (the sweep laying the
 # ETA again on a later departure changes none of these, so it does not move the silence on)
 _REPORTED = ("state", "location", "departure_id", "since", "last_heard_at", "booking_ref")
-# store URL -> trip -> (its _REPORTED values, expected move): one laying per trip and report, not per sweep
+# store URL -> trip -> (its _REPORTED values, expected move): one laying per trip and report, not per sweep.
+# Each sweep keeps only the trips it was given; a store's entry goes when the store is disposed
 _MOVES: dict[str, dict[str, tuple]] = {}
+
+
+def _forget_moves(store) -> None:
+    for k in store.cache_keys():
+        _MOVES.pop(k, None)
+
+
+_db.BEFORE_DISPOSE.append(_forget_moves)
 
 
 def expected_moves(conn: Connection, rows: list[dict]) -> dict[str, tuple[datetime, str]]:

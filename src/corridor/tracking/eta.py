@@ -23,6 +23,7 @@ from typing import Callable, Protocol
 from sqlalchemy import Connection, and_
 
 from ..domain.timetable import Departure
+from ..store import db as _db
 from ..store import tracking as repo
 from ..store.network import row_to_departure
 
@@ -397,6 +398,16 @@ def current_places(conn: Connection) -> Places:
 
 _HISTORY: dict[str, tuple[float, History]] = {}
 HISTORY_TTL_S = 300.0
+
+
+def _forget(store) -> None:
+    """A disposed store's timetable (some 110 MB loaded), places and history go with it."""
+    for k in store.cache_keys():
+        for cache in (_TIMETABLES, _PLACES, _HISTORY):
+            cache.pop(k, None)
+
+
+_db.BEFORE_DISPOSE.append(_forget)
 
 
 def observed(conn: Connection, key: str = "", max_rows: int = 20000) -> History:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from ..domain.events import Classifier, Event, EventKind, event_keys, reasserted_key
 from ..ingest import service
+from ..store import db as _db
 from ..store import events as evstore
 from ..store import ingest as ingest_store
 from ..store import tracking as repo
@@ -133,6 +134,7 @@ def sweep_counts(store, now: datetime, *, silent_hours: float = alerts.SILENT_HO
 
 # store URL -> (trip, code, place, time) of the time-driven alerts this process's last sweep left stored
 _SAID: dict[str, set[tuple]] = {}
+_db.BEFORE_DISPOSE.append(lambda store: [_SAID.pop(k, None) for k in store.cache_keys()])
 
 
 def relay_missed(store, now: datetime) -> int:
