@@ -108,3 +108,20 @@ def test_unknown_party_topic_is_quarantined(store):
         assert party in q.reason and "add a party alias" in q.reason
     finally:
         consumer.stop()
+
+
+def test_posting_rights_are_read_again_after_a_party_changed_and_stay_bounded(store, monkeypatch):
+    # no broker needed: the consumer is made, not started
+    from corridor.ingest import mqtt as mq
+    with store.tx() as conn:
+        upsert_party(conn, Party("PORTAKTAU", "Aktau port", frozenset({Role.TERMINAL}), facilities=frozenset({"KZAAU"})))
+    consumer = mq.MqttConsumer(store, URL, client_id=f"corridor-test-{uuid.uuid4().hex[:8]}")
+    first = consumer._allowed("PORTAKTAU")
+    assert consumer._allowed("PORTAKTAU") is first            # kept while nothing changed
+    with store.tx() as conn:                                   # the port loses Aktau, gains Kuryk
+        upsert_party(conn, Party("PORTAKTAU", "Aktau port", frozenset({Role.TERMINAL}), facilities=frozenset({"KZKUR"})))
+    assert consumer._allowed("PORTAKTAU") is not first
+    monkeypatch.setattr(mq, "MAX_SENDERS", 5)
+    for i in range(12):                                        # parties made up in topics
+        consumer._allowed(f"NOBODY{i}")
+    assert len(consumer._rights) <= 5

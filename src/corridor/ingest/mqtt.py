@@ -18,6 +18,7 @@ from ..store import Store
 from .positions import TOPIC_FILTER, topic_party
 
 log = logging.getLogger("corridor.ingest.mqtt")
+MAX_SENDERS = 1000   # posting rights kept for at most this many parties named in topics
 
 
 @dataclass
@@ -46,7 +47,8 @@ class MqttConsumer:
         self.ingestor = Ingestor(store)
         self.stats = ConsumerStats()
         self.subscribed = threading.Event()
-        self._rights: dict[str, object] = {}
+        self._rights: dict[str, object] = {}   # party -> posting rights, of registry generation _generation
+        self._generation: str | None = None
         self._lock = threading.Lock()
         # clean_session=False: the broker keeps the subscription and queues QoS 1 messages while
         # Corridor is down; manual_ack: PUBACK only after the events are committed
@@ -112,6 +114,14 @@ class MqttConsumer:
             client.ack(msg.mid, msg.qos)
 
     def _allowed(self, party: str):
+        """The party's posting rights, read again once any party or alias changed (a facility
+        taken from a terminal counts from its next message) and never kept for more than
+        `MAX_SENDERS` parties named in topics (anyone on the broker may name one)."""
+        from ..store.parties import registry_generation
+        with self.store.read() as conn:
+            generation = registry_generation(conn)
+        if generation != self._generation or (party not in self._rights and len(self._rights) >= MAX_SENDERS):
+            self._rights, self._generation = {}, generation
         if party not in self._rights:
             from .nats import sender_rights
             self._rights[party] = sender_rights(self.store, party)

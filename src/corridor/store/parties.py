@@ -70,6 +70,11 @@ def registry_changed(conn: Connection) -> None:
                  .on_conflict_do_update(index_elements=["key"], set_={"value": token}))
 
 
+def registry_generation(conn: Connection) -> str | None:
+    """The current registry generation (None before any alias or party was saved)."""
+    return conn.execute(select(meta_kv.c.value).where(meta_kv.c.key == REGISTRY_GENERATION)).scalar()
+
+
 def resolve_alias(conn: Connection, kind: str, value: str) -> str | None:
     """The Corridor id an outside code stands for, or None when unknown."""
     return conn.execute(select(aliases.c.target).where(aliases.c.kind == kind, aliases.c.value == fold(value))
