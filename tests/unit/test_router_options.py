@@ -103,13 +103,24 @@ def test_container_text_is_read_as_teu():
     assert requested_teu("3x45G1") == 6
 
 
-def test_default_network_gives_middle_northern_and_sea_options():
+@pytest.fixture(scope="module")
+def default_timetable():
+    """The default network and a compiled 120-day timetable of it, planned on from 2026-02-02."""
     schedule = pytest.importorskip("corridor.schedule")
     network_file = pytest.importorskip("corridor.network_file")
     net = network_file.load_network()
     deps = schedule.generate_timetable(net, date(2026, 1, 1), days=120)
-    opts = plan(net, deps, "Xi'an", "Duisburg", datetime(2026, 2, 2, tzinfo=timezone.utc), "1x40",
-                now=datetime(2026, 2, 1, tzinfo=timezone.utc))
+    return net, deps, Timetable(net, deps)
+
+
+def _plan(default_timetable, to: str, containers: str, suez: bool = False):
+    net, deps, tt = default_timetable
+    return plan(net, Timetable(net, deps, include_suez=True) if suez else tt, "Xi'an", to,
+                datetime(2026, 2, 2, tzinfo=timezone.utc), containers, now=datetime(2026, 2, 1, tzinfo=timezone.utc))
+
+
+def test_default_network_gives_middle_northern_and_sea_options(default_timetable):
+    opts = _plan(default_timetable, "Duisburg", "1x40")
     assert {o.corridor for o in opts} == {M, N, Corridor.SEA}
     sea = next(o for o in opts if o.corridor is Corridor.SEA)
     assert "EGPSD" not in sea.route     # Suez is restricted in the default scenario
@@ -118,15 +129,10 @@ def test_default_network_gives_middle_northern_and_sea_options():
         assert all(a.arrives_at <= b.departs_at for a, b in zip(o.legs, o.legs[1:]))
 
 
-def test_istanbul_gets_the_sea_alternative_for_a_lot_of_several_boxes():
+def test_istanbul_gets_the_sea_alternative_for_a_lot_of_several_boxes(default_timetable):
     # the brief's own question: a lot from Xi'an to Istanbul, beside the sea route (Ambarlı, Istanbul's
     # container port, then the city by truck); the truck slot must take the whole lot
-    schedule = pytest.importorskip("corridor.schedule")
-    network_file = pytest.importorskip("corridor.network_file")
-    net = network_file.load_network()
-    deps = schedule.generate_timetable(net, date(2026, 1, 1), days=120)
-    opts = plan(net, deps, "Xi'an", "Istanbul", datetime(2026, 2, 2, tzinfo=timezone.utc), "4x40",
-                now=datetime(2026, 2, 1, tzinfo=timezone.utc))
+    opts = _plan(default_timetable, "Istanbul", "4x40")
     sea = [o for o in opts if o.corridor is Corridor.SEA]
     assert len(sea) == 1
     assert sea[0].route[-2:] == ("TRAMR", "TRIST") and "EGPSD" not in sea[0].route
@@ -134,21 +140,14 @@ def test_istanbul_gets_the_sea_alternative_for_a_lot_of_several_boxes():
     fastest = min(opts, key=lambda o: o.arrives_at)
     assert fastest.corridor is M and sea[0].transit_days > fastest.transit_days + 20
     # with Suez open the same lot sails through the canal, far sooner than around the Cape
-    suez = plan(net, Timetable(net, deps, include_suez=True), "Xi'an", "Istanbul",
-                datetime(2026, 2, 2, tzinfo=timezone.utc), "4x40", now=datetime(2026, 2, 1, tzinfo=timezone.utc))
-    via = next(o for o in suez if o.corridor is Corridor.SEA)
+    via = next(o for o in _plan(default_timetable, "Istanbul", "4x40", suez=True) if o.corridor is Corridor.SEA)
     assert "EGPSD" in via.route and via.transit_days < sea[0].transit_days - 10
 
 
 @pytest.mark.parametrize("port, via", [("Mersin", ("ZA_CAPE", "TRMER")), ("Poti", ("TRAMR", "GEPTI"))])
-def test_turkish_and_georgian_ports_get_the_sea_alternative(port, via):
+def test_turkish_and_georgian_ports_get_the_sea_alternative(default_timetable, port, via):
     # Mersin by deep sea; Poti by the Black Sea feeder from the Ambarlı hub
-    schedule = pytest.importorskip("corridor.schedule")
-    network_file = pytest.importorskip("corridor.network_file")
-    net = network_file.load_network()
-    deps = schedule.generate_timetable(net, date(2026, 1, 1), days=120)
-    opts = plan(net, deps, "Xi'an", port, datetime(2026, 2, 2, tzinfo=timezone.utc), "2x40",
-                now=datetime(2026, 2, 1, tzinfo=timezone.utc))
+    opts = _plan(default_timetable, port, "2x40")
     sea = [o for o in opts if o.corridor is Corridor.SEA]
     assert len(sea) == 1 and sea[0].route[-2:] == via
     assert M in {o.corridor for o in opts}
