@@ -134,7 +134,14 @@ def sweep_counts(store, now: datetime, *, silent_hours: float = alerts.SILENT_HO
 
 # store URL -> (trip, code, place, time) of the time-driven alerts this process's last sweep left stored
 _SAID: dict[str, set[tuple]] = {}
-_db.BEFORE_DISPOSE.append(lambda store: [_SAID.pop(k, None) for k in store.cache_keys()])
+
+
+def _forget(store) -> None:
+    for k in store.cache_keys():
+        _SAID.pop(k, None)
+
+
+_db.BEFORE_DISPOSE.append(_forget)
 
 
 def relay_missed(store, now: datetime) -> int:
