@@ -87,21 +87,21 @@ def test_an_ingest_node_killed_mid_stream_loses_and_duplicates_nothing(loaded_st
     _sender(loaded_store)
     pub = JetStreamPublisher(nats_server.url)
     accepted: list[str] = []
+    node = Node("ingest", _env(loaded_store, nats_server), log=tmp_path / "ingest.log").start()
     try:
+        # killed while the stream is still coming in: a quick node cannot have taken it all first
+        kill_at = random.randrange(400, 1400, PER_MESSAGE)
         for i in range(0, 2000, PER_MESSAGE):
+            if i == kill_at:
+                assert wait_until(lambda: _events_now(loaded_store) >= 100, 120, every=0.005)
+                node.kill9()
+                at_kill = _events_now(loaded_store)
+                assert 0 < at_kill <= kill_at, "the node must die mid-stream"
             accepted += _accept(loaded_store, pub, "kill", i, PER_MESSAGE)
         node = Node("ingest", _env(loaded_store, nats_server), log=tmp_path / "ingest.log").start()
-        # the kill must land mid-stream: watched on an open connection (a fresh store per look took
-        # long enough for a quick node to finish first), with at least half the stream left
-        target = random.randint(200, 1000)
-        assert wait_until(lambda: _events_now(loaded_store) >= target, 120, every=0.005)
-        node.kill9()
-        at_kill = counts(loaded_store.url)["events"]
-        assert 0 < at_kill < 2000, "the node must die mid-stream"
-        node = Node("ingest", _env(loaded_store, nats_server), log=tmp_path / "ingest.log").start()
         assert wait_until(_drained(loaded_store, 2000), 180), counts(loaded_store.url)
-        node.stop()
     finally:
+        node.stop()
         pub.close()
     _assert_exactly_once(loaded_store, accepted)
 
