@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from corridor.ingest.service import Ingestor
 from corridor.store import tracking as repo
-from corridor.store.tables import events, outbox, trip_status
+from corridor.store.tables import departures as departures_table, events, outbox, trip_status
 from corridor.tracking import alerts, hooks, outbox as subs
 from corridor.tracking.alerts import DEFAULT_DWELL_HOURS, LATE_TOLERANCE, SILENT_HOURS
 
@@ -76,7 +76,18 @@ def test_a_miss_days_ahead_is_said_as_a_forecast_until_the_departure_has_left():
     cancelled = Eta(at=eta.at, low=eta.low, high=eta.high, missed=eta.missed, missed_as=(("cancelled", leaves),))
     [miss] = alerts.on_eta(st, cancelled, {}, places)
     assert miss.reason == "the booked departure L15-1 is cancelled; next with space: L15-2"
-    assert alerts.on_eta(st, eta, {}, places, said={("L15-1", "L15-2")}) == []
+    # said once as a forecast: not again while it is one, whatever departure it suggests next
+    assert alerts.on_eta(st, eta, {}, places, said={("L15-1", "expected")}) == []
+    other_next = Eta(at=eta.at, low=eta.low, high=eta.high, missed=(("L15-1", "L15-3"),), missed_as=eta.missed_as)
+    assert alerts.on_eta(st, other_next, {}, places, said={("L15-1", "expected")}) == []
+    # ...but the forecast come true is news, and so is a cancellation
+    gone = alerts.on_eta({**st, "last_heard_at": leaves + timedelta(hours=1)}, eta, {}, places,
+                         said={("L15-1", "expected")})
+    assert [(m.extra["booked"], m.extra["as"]) for m in gone] == [("L15-1", "missed")]
+    assert [m.extra["as"] for m in alerts.on_eta(st, cancelled, {}, places, said={("L15-1", "expected")})] \
+        == ["cancelled"]
+    # a MISS stored before `as` was kept said it in some form
+    assert alerts.on_eta(st, cancelled, {}, places, said={("L15-1", None)}) == []
 
 
 def test_box_in_time_for_its_sailing_raises_nothing(loaded_store, ferry_booking):
@@ -230,6 +241,25 @@ def test_a_missed_connection_is_alerted_once_while_the_box_moves_on_toward_it(lo
     misses = [a for a in alerts_of(loaded_store) if a.code == "MISS"]
     assert len(misses) == 1, [(a.event_time, a.extra) for a in misses]
     assert misses[0].extra["booked"] == booked.id
+
+
+def test_a_missed_connection_is_not_alerted_again_when_the_sailing_it_suggests_changes(loaded_store, ferry_booking):
+    rec, booked = ferry_booking
+    came = booked.departs_at + timedelta(days=2)         # the booked sailing left two days ago
+    ingest(loaded_store, [box_event("GTIN", came, "KZAAU", box=BOX, bkg=rec.ref)], "ACME")
+    [first] = [a for a in alerts_of(loaded_store) if a.code == "MISS"]
+    with loaded_store.read() as conn:
+        suggested = conn.execute(select(departures_table).where(departures_table.c.id == first.extra["next"])).one()
+    # the box is still at Aktau after the sailing the MISS suggested left (out to the truck park and
+    # in again): its ETA moves to a later one, which the published ETA says; the booked departure
+    # was missed once, and is alerted once
+    later = suggested.departs_at + timedelta(hours=6)
+    for i, code in enumerate(("GTOT", "GTIN")):
+        ingest(loaded_store, [box_event(code, later + timedelta(hours=i), "KZAAU", box=BOX, bkg=rec.ref)], "ACME")
+    assert status_of(loaded_store).next_departure_id not in (None, first.extra["next"])
+    misses = [a for a in alerts_of(loaded_store) if a.code == "MISS"]
+    assert [(a.extra["booked"], a.extra["as"]) for a in misses] == [(booked.id, "missed")], \
+        [(a.event_time, a.extra) for a in misses]
 
 
 def test_the_sweep_reads_its_candidates_through_indexes(store):

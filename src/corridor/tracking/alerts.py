@@ -35,8 +35,11 @@ def alert(status: dict, code: str, when: datetime, reason: str, *, location: str
 def on_eta(status: dict, eta: Eta | None, ctx: dict, places: Places, said=()) -> list[Event]:
     """Alerts that follow from a new ETA: LATE, MISS, OFFR.
 
-    `said`: the (booked, next) departures of the MISS alerts the trip has had. A missed connection
-    is news once (or when the departure it now waits for changes), not at every later move."""
+    `said`: the (booked departure, how) of the MISS alerts the trip has had (`how`: expected,
+    cancelled or missed; None for an alert stored before `how` was kept: said in some form). A
+    missed connection is news once, and again only when it turns from a forecast into a fact (or
+    the departure is cancelled): not at every later move, nor when the next departure with space
+    it suggests changes (the published ETA follows that)."""
     out: list[Event] = []
     promised = ctx.get("promised_arrival")
     if eta is not None and promised is not None and eta.at > promised + LATE_TOLERANCE:
@@ -45,11 +48,11 @@ def on_eta(status: dict, eta: Eta | None, ctx: dict, places: Places, said=()) ->
                          f"promised arrival {promised.isoformat()}", location=places.ref_of.get(ctx["destination"]),
                          extra={"eta": eta.at.isoformat(), "promised": promised.isoformat()}))
     for i, (booked, nxt) in enumerate(eta.missed if eta else ()):
-        if (booked, nxt) in said:
+        how, text = _missing(status, booked, eta.missed_as[i] if i < len(eta.missed_as) else None)
+        if (booked, how) in said or (booked, None) in said:
             continue
-        out.append(alert(status, "MISS", status.get("since") or eta.at,
-                         f"{_missing(status, booked, eta.missed_as[i] if i < len(eta.missed_as) else None)}; "
-                         f"next with space: {nxt}", extra={"booked": booked, "next": nxt}))
+        out.append(alert(status, "MISS", status.get("since") or eta.at, f"{text}; next with space: {nxt}",
+                         extra={"booked": booked, "next": nxt, "as": how}))
     if ctx.get("off_route") and status.get("location"):
         stops = ", ".join(sorted(places.ref_of.get(s, s) for s in ctx["booked_stops"]))
         out.append(alert(status, "OFFR", status.get("since") or status["last_heard_at"],
@@ -57,15 +60,15 @@ def on_eta(status: dict, eta: Eta | None, ctx: dict, places: Places, said=()) ->
     return out
 
 
-def _missing(status: dict, booked: str, as_read: tuple[str, datetime] | None) -> str:
-    """What a MISS says of the booked departure: cancelled, gone, or still to leave (the box will
-    not be there in time: a forecast days ahead is not a miss yet)."""
+def _missing(status: dict, booked: str, as_read: tuple[str, datetime] | None) -> tuple[str, str]:
+    """(how, what) a MISS says of the booked departure: cancelled, expected (still to leave, but
+    the box will not be there in time: a forecast days ahead is not a miss yet) or missed."""
     if as_read is not None and as_read[0] == "cancelled":
-        return f"the booked departure {booked} is cancelled"
+        return "cancelled", f"the booked departure {booked} is cancelled"
     heard = status.get("last_heard_at")
     if as_read is not None and heard is not None and as_read[1] > heard:
-        return f"expected to miss the booked departure {booked} (it leaves {as_read[1].isoformat()})"
-    return f"missed the booked departure {booked}"
+        return "expected", f"expected to miss the booked departure {booked} (it leaves {as_read[1].isoformat()})"
+    return "missed", f"missed the booked departure {booked}"
 
 
 def sweep(conn: Connection, now: datetime, *, silent_hours: float = SILENT_HOURS,

@@ -60,7 +60,7 @@ def _refresh(conn: Connection, sts: list[dict], places: Places, now: datetime | 
         return []
     ids = [st["trip_id"] for st in sts]
     published = last_published_many(conn, ids)
-    missed = repo.alerted_pairs(conn, ids, "MISS", CORRIDOR, ("booked", "next"))
+    missed = repo.alerted_pairs(conn, ids, "MISS", CORRIDOR, ("booked", "as"))
     etas = trip_etas(conn, sts, key=str(conn.engine.url), places=places,
                      not_before=now - SAILED_GRACE if now is not None else None)
     nexts = [eta.next_departure() if eta else None for eta, _ in etas]
