@@ -129,3 +129,27 @@ def test_timetable_reload_reads_again_only_changed_departures(loaded_store):
         {k: [d.id for d in v[1]] for k, v in fresh.by_pair.items()}
     assert again.by_pair[pair][0] == fresh.by_pair[pair][0] == sorted(fresh.by_pair[pair][0])
     assert again.by_id == fresh.by_id
+
+
+def test_0008_fills_the_published_eta_of_each_trip_from_the_event_log(loaded_store, three_trips):
+    # the status row keeps the latest ETA Corridor published; a store from before it gets it from the log
+    from alembic import command
+    from corridor.store.db import alembic_config
+    rec, ids = three_trips
+    with loaded_store.read() as conn:
+        kept = repo.published_etas(conn, ids)
+        assert kept == repo.last_published(conn, ids, hooks.CORRIDOR) and len(kept) == 2
+    cfg = alembic_config(loaded_store.url)
+    command.downgrade(cfg, "0007_events_service_size_empty")
+    loaded_store.engine.dispose()   # pooled connections may hold the old table's shape
+    command.upgrade(cfg, "head")
+    loaded_store.engine.dispose()
+    with loaded_store.read() as conn:
+        assert repo.published_etas(conn, ids) == kept
+    # and ingest goes on from it: a move that shifts the ETA far publishes, and the row follows
+    later = kept[ids[0]]
+    ingest(loaded_store, [box_event("GTOT", datetime.now(timezone.utc) - timedelta(hours=1), "KZAAU", box=BOXES[0],
+                                    bkg=rec.ref)], "ACME")
+    with loaded_store.read() as conn:
+        assert repo.published_etas(conn, ids) == repo.last_published(conn, ids, hooks.CORRIDOR)
+        assert repo.published_etas(conn, ids)[ids[0]] != later

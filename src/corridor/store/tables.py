@@ -327,6 +327,9 @@ trip_status = Table(
     # left without the box the time-driven sweep lays the ETA again (tracking.hooks.relay_missed)
     Column("next_departure_id", String(60)),
     Column("next_departs_at", UTCDateTime),
+    # the time of the latest ETA Corridor published for the trip (its EST): a new one is published
+    # when the ETA moves further than tracking.hooks.ETA_THRESHOLD from it (read on every batch)
+    Column("published_eta", UTCDateTime),
     Index("ix_trip_status_next_departs_at", "next_departs_at", sqlite_where=text("next_departs_at IS NOT NULL"),
           postgresql_where=text("next_departs_at IS NOT NULL")),
     # the time-driven alerts' reads (store.tracking.alert_candidates): the boxes gone quiet in the

@@ -51,7 +51,7 @@ _STATUS_NAMES = [c.name for c in trip_status.columns]
 _STATUS_TIMES = {c.name for c in trip_status.columns if isinstance(c.type, UTCDateTime)}
 # what folding events in changes; equipment, booking and the ETA stay as they were read
 MOVING_COLUMNS = ["state", "location", "vehicle", "departure_id", "since", "last_event_seq", "last_heard_at",
-                  "lat", "lon", "position_at", "parties"]
+                  "lat", "lon", "position_at", "parties", "published_eta"]
 _CHUNK = 500   # bound parameters per IN list (old SQLite builds allow 999)
 _UTC = timezone.utc
 
@@ -345,12 +345,19 @@ def planned_places(conn: Connection, trip_ids: list[str]) -> dict[str, str]:
 
 
 def last_published(conn: Connection, trip_ids: list[str], publisher: str) -> dict[str, datetime]:
-    """Trip id -> event time of the latest ETA (EST) `publisher` published for it (one query per 500 trips)."""
+    """Trip id -> event time of the latest ETA (EST) `publisher` published for it, from the event log
+    (one query per 500 trips; Corridor's own is kept on the status rows: `published_etas`)."""
     ph = _ph(conn)
     sql = ("SELECT e.trip_id, e.event_time FROM events e JOIN (SELECT MAX(seq) AS seq FROM events "
            f"WHERE trip_id IN ({{}}) AND source_party = {ph} AND classifier = 'EST' GROUP BY trip_id) m "
            "ON e.seq = m.seq")
     return {t: _from_db(at) for t, at in _in_chunks(conn, sql, sorted(set(trip_ids)), publisher)}
+
+
+def published_etas(conn: Connection, trip_ids: list[str]) -> dict[str, datetime]:
+    """Trip id -> the time of the latest ETA Corridor published for it (`trip_status.published_eta`)."""
+    sql = "SELECT trip_id, published_eta FROM trip_status WHERE trip_id IN ({}) AND published_eta IS NOT NULL"
+    return {t: _from_db(at) for t, at in _in_chunks(conn, sql, sorted(set(trip_ids)))}
 
 
 def alerted_pairs(conn: Connection, trip_ids: list[str], code: str, publisher: str,

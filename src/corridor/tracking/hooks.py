@@ -58,11 +58,13 @@ def _refresh(conn: Connection, sts: list[dict], places: Places, now: datetime | 
     trip's events say (the ingest path: its clock is the senders')."""
     if not sts:
         return []
-    ids = [st["trip_id"] for st in sts]
-    published = last_published_many(conn, ids)
-    missed = repo.alerted_pairs(conn, ids, "MISS", CORRIDOR, ("booked", "as"))
+    # kept on the status rows by status.fold (the rows read or folded for this batch)
+    published = {st["trip_id"]: st.get("published_eta") for st in sts}
     etas = trip_etas(conn, sts, key=str(conn.engine.url), places=places,
                      not_before=now - SAILED_GRACE if now is not None else None)
+    # what was said of missed departures: read only for the trips that miss one now (few)
+    missed = repo.alerted_pairs(conn, [st["trip_id"] for st, (eta, _) in zip(sts, etas) if eta and eta.missed],
+                                "MISS", CORRIDOR, ("booked", "as"))
     nexts = [eta.next_departure() if eta else None for eta, _ in etas]
     repo.set_etas(conn, [(st["trip_id"], *((eta.at, eta.low, eta.high) if eta else (None, None, None)))
                          for st, (eta, _) in zip(sts, etas)],
@@ -108,12 +110,12 @@ def est_event(st: dict, eta, destination_ref: str, laid_at: datetime | None = No
 
 def last_published(conn: Connection, trip_id: str) -> datetime | None:
     """The event time of the latest ETA Corridor published for a trip."""
-    return repo.last_published(conn, [trip_id], CORRIDOR).get(trip_id)
+    return repo.published_etas(conn, [trip_id]).get(trip_id)
 
 
 def last_published_many(conn: Connection, trip_ids: list[str]) -> dict[str, datetime]:
     """Trip id -> event time of the latest ETA Corridor published for it (one query)."""
-    return repo.last_published(conn, trip_ids, CORRIDOR)
+    return repo.published_etas(conn, trip_ids)
 
 
 def sweep(store, now: datetime, *, silent_hours: float = alerts.SILENT_HOURS) -> int:

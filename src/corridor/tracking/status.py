@@ -15,7 +15,8 @@ from . import timeline
 # state after an actual movement; the mode decides between rail and sea
 _ON_VEHICLE = {"LOAD", "DEPA"}
 _AT_FACILITY = {"DISC", "GTIN", "ARRI", "DROP", "STRP", "STUF", "INSP", "RSEA"}
-_TIMES = ("since", "last_heard_at", "position_at")   # the times folding sets (from event times)
+_TIMES = ("since", "last_heard_at", "position_at", "published_eta")   # the times folding sets (from event times)
+CORRIDOR = "CORRIDOR"
 
 
 def vehicle_state(mode: str | None) -> str:
@@ -89,10 +90,13 @@ def fold(conn: Connection, stored: list[tuple[int, Event]],
     for trip_id, row in rows.items():
         final = finals.get(row.get("booking_ref"), set())
         parties = set(row["parties"].split())
+        published = 0
         for seq, e in sorted(by_trip[trip_id], key=lambda p: p[1].event_time):
             row["last_event_seq"] = max(row["last_event_seq"], seq)
             parties |= e.parties
             parties.add(e.source_party)
+            if e.classifier is Classifier.EST and e.source_party == CORRIDOR and seq > published:
+                row["published_eta"], published = e.event_time, seq   # the latest ETA Corridor published
             if e.kind == EventKind.ALERT and e.code == "NOTC":
                 moved.add(trip_id)   # a notice changed the timetable its ETA is laid on
             if e.classifier != Classifier.ACT or e.source_party == "CORRIDOR" and e.kind == EventKind.ALERT:
