@@ -19,7 +19,7 @@ from ..store import db as _db
 from ..store import events as evstore
 from ..store import ingest as ingest_store
 from ..store import tracking as repo
-from . import alerts, outbox, status
+from . import alerts, outbox, status, timeline
 from .eta import Places, current_places, trip_etas
 
 CORRIDOR = "CORRIDOR"
@@ -33,12 +33,14 @@ def after_append(conn: Connection, stored: list[tuple[int, Event]]) -> None:
     """The AFTER_APPEND hook: status, ETA, alerts, outbox for newly stored events."""
     if not stored:
         return
-    moved, rows = status.fold(conn, stored)
+    pending: tuple[dict, dict] = ({}, {})   # the batch's and its derived events, for one timeline fold
+    moved, rows = status.fold(conn, stored, pending=pending)
     derived: list[tuple[int, Event]] = []
     if moved:
         # a fixed number of queries per batch, whatever the number of trips that moved
         sts = [rows[t] for t in sorted(moved)]
-        derived = store_derived(conn, _refresh(conn, sts, current_places(conn)), rows)
+        derived = store_derived(conn, _refresh(conn, sts, current_places(conn)), rows, pending)
+    timeline.fold_in(conn, *pending)
     outbox.fan_out(conn, stored + derived)
 
 
@@ -79,9 +81,10 @@ def _refresh(conn: Connection, sts: list[dict], places: Places, now: datetime | 
     return new
 
 
-def store_derived(conn: Connection, new: list[Event], known: dict[str, dict] | None = None
-                  ) -> list[tuple[int, Event]]:
-    """Append Corridor's own events (EST, ALERT) and fold them into the status (`known`: status.fold's rows)."""
+def store_derived(conn: Connection, new: list[Event], known: dict[str, dict] | None = None,
+                  pending: tuple[dict, dict] | None = None) -> list[tuple[int, Event]]:
+    """Append Corridor's own events (EST, ALERT) and fold them into the status (`known`: status.fold's
+    rows; `pending`: its timeline events, folded by the caller)."""
     if not new:
         return []
     keys = [event_keys(e) for e in new]
@@ -93,7 +96,7 @@ def store_derived(conn: Connection, new: list[Event], known: dict[str, dict] | N
         keys = [(m, reasserted_key(d, e.created_at or now)) if d in held and e.classifier is Classifier.EST
                 else (m, d) for e, (m, d) in zip(new, keys)]
     stored, _ = evstore.append(conn, new, keys=keys)
-    status.fold(conn, stored, known)
+    status.fold(conn, stored, known, pending)
     return stored
 
 

@@ -60,11 +60,14 @@ def apply(conn: Connection, stored: list[tuple[int, Event]]) -> set[str]:
     return fold(conn, stored)[0]
 
 
-def fold(conn: Connection, stored: list[tuple[int, Event]],
-         known: dict[str, dict] | None = None) -> tuple[set[str], dict[str, dict]]:
+def fold(conn: Connection, stored: list[tuple[int, Event]], known: dict[str, dict] | None = None,
+         pending: tuple[dict, dict] | None = None) -> tuple[set[str], dict[str, dict]]:
     """`apply`, also returning the touched status rows as stored (times in UTC, like a read gives).
 
-    `known`: rows a `fold` of this same transaction returned, used instead of reading them again."""
+    `known`: rows a `fold` of this same transaction returned, used instead of reading them again.
+    `pending`: (events by trip, prior seq by trip) the caller folds into the stored timelines
+    itself, later in the transaction (`timeline.fold_in(conn, *pending)`): the events are added to
+    it instead, so a batch and Corridor's events derived from it are folded in one go."""
     by_trip: dict[str, list[tuple[int, Event]]] = {}
     for seq, e in stored:
         if e.trip_id:
@@ -118,7 +121,12 @@ def fold(conn: Connection, stored: list[tuple[int, Event]],
     new = [r for t, r in rows.items() if t not in current]
     moved |= {r["trip_id"] for r in new}
     repo.save_statuses(conn, new, [r for t, r in rows.items() if t in current], repo.MOVING_COLUMNS)
-    timeline.fold_in(conn, {t: by_trip[t] for t in rows}, prior)
+    if pending is None:
+        timeline.fold_in(conn, {t: by_trip[t] for t in rows}, prior)
+    else:
+        for t in rows:
+            pending[0].setdefault(t, []).extend(by_trip[t])
+            pending[1].setdefault(t, prior[t])   # what the stored timeline held before the first
     return moved, rows
 
 
