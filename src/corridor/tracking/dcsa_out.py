@@ -3,7 +3,9 @@
 The inverse of `corridor.ingest.dcsa` for 2.2: `parse_dcsa([to_dcsa_22(e, ...)])` gives back the
 same Event for every field 2.2 can carry. What 2.2 cannot carry (trip, wagon, SMGS/CIM/TRN
 references, IoT positions, alerts) stays in Corridor's own API. The Corridor departure travels as the
-transportCallID when the sender gave none; ingest maps such an id back onto that departure.
+transportCallID when the sender gave none; ingest maps such an id back onto that departure. A call
+that names no service of its own carries the service of the departure it was mapped to, as the
+carrierServiceCode filter of GET /v2/events matches it.
 """
 
 from __future__ import annotations
@@ -35,8 +37,12 @@ def dcsa_22_gap(event: Event) -> str | None:
     return None
 
 
-def to_dcsa_22(event: Event, event_id: str, created_at: datetime) -> dict:
-    """Return the DCSA TNT 2.2 JSON object of one stored event; ValueError names what 2.2 lacks."""
+def to_dcsa_22(event: Event, event_id: str, created_at: datetime, *,
+               departure_service: str | None = None) -> dict:
+    """Return the DCSA TNT 2.2 JSON object of one stored event; ValueError names what 2.2 lacks.
+
+    `departure_service`: the service of the timetable departure the event was mapped to (see
+    `departures_to_name`), sent when the call names none of its own."""
     gap = dcsa_22_gap(event)
     if gap:
         raise ValueError(gap)
@@ -48,7 +54,8 @@ def to_dcsa_22(event: Event, event_id: str, created_at: datetime) -> dict:
         out["transportEventTypeCode"] = event.code
         _put(out, "delayReasonCode", x.get("delay_reason"))
         _put(out, "changeRemark", (event.reason or "")[:250] or None)
-        out["transportCall"] = _transport_call(event.transport_call, event, with_position=True)
+        out["transportCall"] = _transport_call(event.transport_call, event, departure_service,
+                                              with_position=True)
         _put(out, "documentReferences", _document_references(event.references))
     elif event.kind == EventKind.SHIPMENT:
         kind, value = _document(event)
@@ -69,12 +76,28 @@ def to_dcsa_22(event: Event, event_id: str, created_at: datetime) -> dict:
             where.update(latitude=_degrees(event.lat, 10), longitude=_degrees(event.lon, 11))
         _put(out, "eventLocation", where or None)
         if event.transport_call is not None:
-            out["transportCall"] = _transport_call(event.transport_call, event, with_position=False)
+            out["transportCall"] = _transport_call(event.transport_call, event, departure_service,
+                                                  with_position=False)
         _put(out, "documentReferences", _document_references(event.references))
         _put(out, "seals", x.get("seals"))
     _put(out, "references", [{"referenceType": k, "referenceValue": v[:100]}
                              for k, v in event.references if k in REFERENCE_TYPES_22] or None)
     return out
+
+
+def departures_to_name(rows) -> set[str]:
+    """Departure ids whose service the 2.2 JSON of these stored event rows needs: calls mapped to
+    a timetable departure that name no service of their own (read them in one go per page)."""
+    return {r.departure_id for r in rows if r.departure_id and not r.service}
+
+
+def carrier_service_code(tc: TransportCall, departure_service: str | None) -> str | None:
+    """The call's carrierServiceCode: the sender's own when it named one, else its departure's.
+
+    2.2 allows 5 characters: a longer code (the default timetable's line names such as
+    'AKTAU-ALAT FEEDER') is left out rather than cut or sent invalid."""
+    code = tc.service or departure_service
+    return code if code and len(code) <= 5 else None
 
 
 def dcsa_event_id(event_id) -> str:
@@ -120,7 +143,8 @@ def _document_references(refs) -> list | None:
     return docs or None
 
 
-def _transport_call(tc: TransportCall, event: Event, *, with_position: bool) -> dict:
+def _transport_call(tc: TransportCall, event: Event, departure_service: str | None, *,
+                    with_position: bool) -> dict:
     x = event.extra
     code = tc.location or (event.location if event.kind == EventKind.TRANSPORT else None)
     place = _place(code)
@@ -128,8 +152,7 @@ def _transport_call(tc: TransportCall, event: Event, *, with_position: bool) -> 
     call_id = x.get("transport_call_id") or tc.departure_id or str(uuid.uuid5(
         _NAMESPACE, "|".join(str(p or "") for p in (tc.mode, code, tc.voyage, tc.vehicle, tc.service))))
     out: dict = {"transportCallID": call_id[:100]}
-    if tc.service and len(tc.service) <= 5:
-        out["carrierServiceCode"] = tc.service
+    _put(out, "carrierServiceCode", carrier_service_code(tc, departure_service))
     _put(out, "exportVoyageNumber", tc.voyage)
     _put(out, "importVoyageNumber", x.get("import_voyage"))
     _put(out, "transportCallSequenceNumber", x.get("call_sequence"))

@@ -21,7 +21,8 @@ from ..domain.events import EQUIPMENT_CODES, SHIPMENT_CODES, TRANSPORT_CODES
 from ..ingest.dcsa import DOCUMENT_TYPES_22
 from ..store.events import row_to_event, select_events
 from ..store.tables import departures, events
-from .dcsa_out import dcsa_22_gap, to_dcsa_22
+from ..store.tracking import departure_services
+from .dcsa_out import dcsa_22_gap, departures_to_name, to_dcsa_22
 from .outbox import event_uuid
 
 EVENT_TYPES = ("SHIPMENT", "TRANSPORT", "EQUIPMENT")
@@ -206,6 +207,7 @@ def page(conn: Connection, q: Query, pos: dict, v: Viewer) -> tuple[list[dict], 
     scan_after = None
     want = q.limit + 1
     pred = _python_filter(q)
+    services: dict[str, str | None] = {}           # departure id -> its service, read per scan
     while len(items) < want:
         sq = select_events().where(*conds)
         if scan_after is not None:
@@ -213,11 +215,12 @@ def page(conn: Connection, q: Query, pos: dict, v: Viewer) -> tuple[list[dict], 
                 or_(col > scan_after[0], and_(col == scan_after[0], seq > scan_after[1])) if asc else
                 or_(col < scan_after[0], and_(col == scan_after[0], seq < scan_after[1])))
         rows = conn.execute(sq.order_by(None).order_by(*order).limit(max(want * 2, 200))).all()
+        _read_services(conn, rows, services)
         for r in rows:
             e = row_to_event(r)
             if dcsa_22_gap(e):
                 continue
-            doc = to_dcsa_22(e, event_uuid(r.seq), r.received_at)
+            doc = to_dcsa_22(e, event_uuid(r.seq), r.received_at, departure_service=services.get(r.departure_id))
             if pred(doc):
                 items.append((r, doc))
                 if len(items) >= want:
@@ -243,6 +246,16 @@ def page(conn: Connection, q: Query, pos: dict, v: Viewer) -> tuple[list[dict], 
             tokens["prev"] = q.token({"b": key(items[0][0])})
         tokens["last"] = q.token({"last": 1})
     return [d for _, d in items], tokens
+
+
+def _read_services(conn: Connection, rows, services: dict) -> None:
+    """Add the services of the departures these rows' calls were mapped to without naming one:
+    the carrierServiceCode filter matched them so, and the JSON must show it. One read per scan,
+    beside the page query (which keeps its plan), never one per event."""
+    wanted = departures_to_name(rows) - services.keys()
+    if wanted:
+        found = departure_services(conn, wanted)
+        services.update((d, found.get(d)) for d in wanted)
 
 
 def _key_value(col_name: str, v):

@@ -23,7 +23,8 @@ from sqlalchemy import func, insert, select, update
 
 from ..store.events import row_to_event
 from ..store.tables import deliveries, events, outbox, subscriptions
-from .dcsa_out import to_dcsa_22
+from ..store.tracking import departure_services
+from .dcsa_out import departures_to_name, to_dcsa_22
 from .outbox import event_uuid
 
 log = logging.getLogger("corridor.webhooks")
@@ -58,16 +59,19 @@ def retry_after(value: str | None, now: datetime) -> float | None:
         return None
 
 
-def body_of(rows, corridor_format: bool) -> bytes:
-    """The callback body: a JSON array of DCSA 2.2 events (or Corridor events) in sequence order."""
-    items = []
+def body_of(rows, corridor_format: bool, services: dict | None = None) -> bytes:
+    """The callback body: a JSON array of DCSA 2.2 events (or Corridor events) in sequence order.
+
+    `services`: departure id -> service, for calls that name none (`dcsa_out.departures_to_name`)."""
+    items, services = [], services or {}
     for r in rows:
         e = row_to_event(r)
         if corridor_format:
             from .timeline import event_json
             items.append(event_json(r.seq, e, r.received_at))
         else:
-            items.append(to_dcsa_22(e, event_uuid(r.seq), r.received_at))
+            items.append(to_dcsa_22(e, event_uuid(r.seq), r.received_at,
+                                    departure_service=services.get(r.departure_id)))
     return json.dumps(items, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -109,9 +113,11 @@ class Deliverer:
             if not pend:
                 return 0
             rows = conn.execute(select(events).where(events.c.seq.in_([p.event_seq for p in pend]))).all()
+            corridor_format = (sub.filters or {}).get("format") == "corridor"
+            services = {} if corridor_format else departure_services(conn, departures_to_name(rows))
         by_seq = {r.seq: r for r in rows}
         rows = [by_seq[p.event_seq] for p in pend if p.event_seq in by_seq]
-        body = body_of(rows, (sub.filters or {}).get("format") == "corridor")
+        body = body_of(rows, corridor_format, services)
         headers = {"Content-Type": "application/json", "Notification-Signature": sign(bytes(sub.secret), body),
                    "Subscription-ID": sid, "API-Version": API_VERSION}
         t0 = time.perf_counter()
