@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from corridor.domain.events import Classifier, Event, EventKind
 from corridor.ingest.service import Ingestor
 from corridor.store import tracking as repo
 from corridor.store.tables import departures as departures_table, events, outbox, trip_status
@@ -80,12 +81,13 @@ def test_a_miss_days_ahead_is_said_as_a_forecast_until_the_departure_has_left():
     assert alerts.on_eta(st, eta, {}, places, said={("L15-1", "expected")}) == []
     other_next = Eta(at=eta.at, low=eta.low, high=eta.high, missed=(("L15-1", "L15-3"),), missed_as=eta.missed_as)
     assert alerts.on_eta(st, other_next, {}, places, said={("L15-1", "expected")}) == []
-    # ...but the forecast come true is news, and so is a cancellation
-    gone = alerts.on_eta({**st, "last_heard_at": leaves + timedelta(hours=1)}, eta, {}, places,
-                         said={("L15-1", "expected")})
-    assert [(m.extra["booked"], m.extra["as"]) for m in gone] == [("L15-1", "missed")]
+    # nor when it has come true (the shipper knew); a cancellation is news, once
+    gone = {**st, "last_heard_at": leaves + timedelta(hours=1)}
+    assert alerts.on_eta(gone, eta, {}, places, said={("L15-1", "expected")}) == []
+    assert alerts.on_eta(st, eta, {}, places, said={("L15-1", "missed")}) == []
     assert [m.extra["as"] for m in alerts.on_eta(st, cancelled, {}, places, said={("L15-1", "expected")})] \
         == ["cancelled"]
+    assert alerts.on_eta(st, cancelled, {}, places, said={("L15-1", "cancelled")}) == []
     # a MISS stored before `as` was kept said it in some form
     assert alerts.on_eta(st, cancelled, {}, places, said={("L15-1", None)}) == []
 
@@ -154,30 +156,36 @@ def test_a_box_waiting_for_its_sailing_is_not_silent_until_the_sailing_left_with
     waiting_for_the_sailing(loaded_store, rec, booked, came)
     for h in (SILENT_HOURS + 1, 2 * SILENT_HOURS - 1):                          # waiting, as planned
         hooks.sweep(loaded_store, came + timedelta(hours=h))
-    assert silences(loaded_store) == []
-    # the sailing left; the sweep lays the box on a later one (and says MISS), which is no news of the box
+    assert silences(loaded_store) == [] and alerts_of(loaded_store) == []
+    # the sailing left; the sweep lays the box on a later one and says MISS: missed (it has left,
+    # though the box's last report is older than that), not "expected to miss" a departure gone
     hooks.sweep(loaded_store, booked.departs_at + timedelta(hours=2))
     assert status_of(loaded_store).next_departure_id not in (None, booked.id)
-    hooks.sweep(loaded_store, booked.departs_at + timedelta(hours=SILENT_HOURS - 1))
+    [miss] = [a for a in alerts_of(loaded_store) if a.code == "MISS"]
+    assert miss.extra["as"] == "missed" and miss.reason.startswith(f"missed the booked departure {booked.id};")
+    # that MISS told the shipper: the silence after it is no news (a long stay is DWEL)
+    for h in (SILENT_HOURS - 1, SILENT_HOURS + 1, SILENT_HOURS + 7):
+        hooks.sweep(loaded_store, booked.departs_at + timedelta(hours=h))
     assert silences(loaded_store) == []
-    for h in (1, 7):                                                             # once
-        hooks.sweep(loaded_store, booked.departs_at + timedelta(hours=SILENT_HOURS + h))
-    siln = silences(loaded_store)
-    assert len(siln) == 1 and siln[0].location == "KZAAU"
-    assert siln[0].event_time == booked.departs_at + timedelta(hours=SILENT_HOURS)
-    assert came.astimezone(timezone.utc).isoformat() in siln[0].reason and booked.id in siln[0].reason
+    assert sorted(a.code for a in alerts_of(loaded_store)) == ["DWEL", "LATE", "MISS"]   # said once each
 
 
-def test_the_first_silent_sweep_after_a_restart_says_it_once(loaded_store, ferry_booking):
-    # the expected move is laid again from the box's reports, not kept from the process before
-    rec, booked = ferry_booking
-    waiting_for_the_sailing(loaded_store, rec, booked, booked.departs_at - timedelta(hours=30))
-    hooks.sweep(loaded_store, booked.departs_at + timedelta(hours=2))                # laid on a later sailing
+def test_the_first_silent_sweep_after_a_restart_says_it_once(loaded_store):
+    # the expected move is laid again from the box's reports, not kept from the process before: an
+    # unbooked box (its sender's plan ends at Alat) left at Aktau by the sailing it was laid on
+    box = "TGHU7654320"
+    came = datetime.now(timezone.utc) - timedelta(days=12)
+    ingest(loaded_store, [unbooked_box_event("GTIN", came, "KZAAU", box),
+                          unbooked_box_event("DISC", came + timedelta(days=4), "AZALA", box, Classifier.PLN)], "ACME")
+    left = status_of(loaded_store, box).next_departs_at
+    hooks.sweep(loaded_store, left + timedelta(hours=2))                        # laid on a later sailing
+    assert status_of(loaded_store, box).next_departs_at > left
     for h in (1, 2):
         alerts._MOVES.clear()
         hooks._SAID.clear()
-        hooks.sweep(loaded_store, booked.departs_at + timedelta(hours=SILENT_HOURS + h))
-    assert [a.event_time for a in silences(loaded_store)] == [booked.departs_at + timedelta(hours=SILENT_HOURS)]
+        hooks.sweep(loaded_store, left + timedelta(hours=SILENT_HOURS + h))
+    assert [(a.code, a.event_time) for a in alerts_of(loaded_store, box)] == \
+        [("SILN", left + timedelta(hours=SILENT_HOURS))]
 
 
 def test_a_box_with_no_departure_laid_is_silent_24_hours_after_its_last_report(loaded_store, ferry_booking):
@@ -309,3 +317,42 @@ def test_a_ship_due_into_a_closed_port_waits_at_anchor_until_it_opens(loaded_sto
             now=booked.departs_at)
     assert [a.code for a in alerts_of(loaded_store) if a.code == "NOTC"] == ["NOTC"]
     assert before.eta < opens <= status_of(loaded_store).eta
+
+
+def unbooked_box_event(code: str, when: datetime, where: str, box: str, cls: Classifier = Classifier.ACT) -> Event:
+    """A report of a box no booking names (its sender's plan says where its trip ends)."""
+    return Event(kind=EventKind.EQUIPMENT, code=code, classifier=cls, event_time=when, location=where,
+                 equipment=box, size_type="42G1")
+
+
+def test_a_box_left_behind_by_its_booked_sailing_is_not_silent_after_its_miss_but_an_unbooked_one_is(
+        loaded_store, ferry_booking):
+    # both boxes wait at Aktau for a sailing, which leaves without them; the terminal reports them
+    # there (an inspection) after it left; then nothing is heard. The booked box's MISS says it missed
+    # its sailing: the silence after it is no news (its long stay still is). The unbooked box has no
+    # MISS: its silence is the only word of it
+    rec, booked = ferry_booking
+    came = booked.departs_at - timedelta(days=2)
+    waiting_for_the_sailing(loaded_store, rec, booked, came)
+    free = "TGHU7654320"
+    ingest(loaded_store, [unbooked_box_event("GTIN", came, "KZAAU", free),
+                          unbooked_box_event("DISC", came + timedelta(days=4), "AZALA", free, Classifier.PLN)], "ACME")
+    st = status_of(loaded_store, free)
+    assert st.booking_ref is None and st.next_departs_at is not None
+    sailed = {BOX: booked.departs_at, free: st.next_departs_at}
+    for box, left in sailed.items():
+        ingest(loaded_store, [unbooked_box_event("INSP", left + timedelta(hours=3), "KZAAU", box)], "ACME")
+    assert status_of(loaded_store).next_departure_id == booked.id      # still: an inspection moves no ETA
+    first, last = min(sailed.values()) + timedelta(hours=4), max(sailed.values()) + timedelta(hours=60)
+    for i in range(int((last - first) / timedelta(hours=6)) + 1):       # as the twin sweeps
+        hooks.sweep(loaded_store, first + timedelta(hours=6 * i))
+    misses = [a for a in alerts_of(loaded_store) if a.code == "MISS"]
+    assert [(a.extra["booked"], a.extra["as"]) for a in misses] == [(booked.id, "missed")]
+    assert status_of(loaded_store).next_departure_id not in (None, booked.id)
+    assert silences(loaded_store) == []
+    assert [(a.code, a.event_time) for a in alerts_of(loaded_store) if a.code == "DWEL"] == \
+        [("DWEL", came + timedelta(hours=DEFAULT_DWELL_HOURS))]
+    siln = [a for a in alerts_of(loaded_store, free) if a.code == "SILN"]
+    assert [(a.location, a.event_time) for a in siln] == \
+        [("KZAAU", sailed[free] + timedelta(hours=3 + SILENT_HOURS))]
+    assert [a.code for a in alerts_of(loaded_store, free) if a.code == "MISS"] == []

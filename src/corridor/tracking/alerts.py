@@ -32,14 +32,17 @@ def alert(status: dict, code: str, when: datetime, reason: str, *, location: str
                  parties=parties or frozenset(status["parties"].split()), reason=reason, extra=extra or {})
 
 
-def on_eta(status: dict, eta: Eta | None, ctx: dict, places: Places, said=()) -> list[Event]:
+def on_eta(status: dict, eta: Eta | None, ctx: dict, places: Places, said=(), now: datetime | None = None
+           ) -> list[Event]:
     """Alerts that follow from a new ETA: LATE, MISS, OFFR.
 
     `said`: the (booked departure, how) of the MISS alerts the trip has had (`how`: expected,
     cancelled or missed; None for an alert stored before `how` was kept: said in some form). A
-    missed connection is news once, and again only when it turns from a forecast into a fact (or
-    the departure is cancelled): not at every later move, nor when the next departure with space
-    it suggests changes (the published ETA follows that)."""
+    missed connection is news once, whether foreseen or found when the departure has left (the
+    forecast come true tells the shipper nothing new), and again only when the departure is
+    cancelled: not at every later move, nor when the next departure with space it suggests changes
+    (the published ETA follows that). `now`: the sweep's time, where it lays
+    the ETA (a departure gone before it was missed, whatever the box's last report)."""
     out: list[Event] = []
     promised = ctx.get("promised_arrival")
     if eta is not None and promised is not None and eta.at > promised + LATE_TOLERANCE:
@@ -48,8 +51,8 @@ def on_eta(status: dict, eta: Eta | None, ctx: dict, places: Places, said=()) ->
                          f"promised arrival {promised.isoformat()}", location=places.ref_of.get(ctx["destination"]),
                          extra={"eta": eta.at.isoformat(), "promised": promised.isoformat()}))
     for i, (booked, nxt) in enumerate(eta.missed if eta else ()):
-        how, text = _missing(status, booked, eta.missed_as[i] if i < len(eta.missed_as) else None)
-        if (booked, how) in said or (booked, None) in said:
+        how, text = _missing(status, booked, eta.missed_as[i] if i < len(eta.missed_as) else None, now)
+        if any((booked, h) in said for h in _SAID_AS[how]):
             continue
         out.append(alert(status, "MISS", status.get("since") or eta.at, f"{text}; next with space: {nxt}",
                          extra={"booked": booked, "next": nxt, "as": how}))
@@ -60,12 +63,21 @@ def on_eta(status: dict, eta: Eta | None, ctx: dict, places: Places, said=()) ->
     return out
 
 
-def _missing(status: dict, booked: str, as_read: tuple[str, datetime] | None) -> tuple[str, str]:
+# what a MISS said before keeps one of each `how` from being said again
+_SAID_AS = {"expected": ("expected", "missed", None), "missed": ("expected", "missed", None),
+            "cancelled": ("cancelled", None)}
+
+
+def _missing(status: dict, booked: str, as_read: tuple[str, datetime] | None,
+             now: datetime | None = None) -> tuple[str, str]:
     """(how, what) a MISS says of the booked departure: cancelled, expected (still to leave, but
-    the box will not be there in time: a forecast days ahead is not a miss yet) or missed."""
+    the box will not be there in time: a forecast days ahead is not a miss yet) or missed. Still
+    to leave: after the box's last report and, in a sweep, after `now`."""
     if as_read is not None and as_read[0] == "cancelled":
         return "cancelled", f"the booked departure {booked} is cancelled"
     heard = status.get("last_heard_at")
+    if now is not None:
+        heard = now if heard is None else max(heard, now)
     if as_read is not None and heard is not None and as_read[1] > heard:
         return "expected", f"expected to miss the booked departure {booked} (it leaves {as_read[1].isoformat()})"
     return "missed", f"missed the booked departure {booked}"
@@ -77,10 +89,12 @@ def sweep(conn: Connection, now: datetime, *, silent_hours: float = SILENT_HOURS
 
     Silence is counted from the last report, or from the next move the box's plan expected after
     it when that is later (`expected_moves`): a box waiting for its departure, or aboard a train
-    still on its way, is not silent. `said`: (trip, code, place, event time) of the alerts an
-    earlier sweep of this process stored; they are not made again (a box silent for weeks was
-    alerted again at every sweep, to be dropped as a duplicate only when stored). Returns the new
-    alerts and every (trip, code, place, event time) due now: the next sweep's `said`."""
+    still on its way, is not silent. A box at a facility whose expected departure left without it
+    is not alerted silent when a MISS said so already (`_announced`): that departure booked, and
+    foreseen missed, missed or cancelled. `said`: (trip, code, place, event time) of the alerts an earlier sweep of
+    this process stored, or found said by such a MISS; they are not made again (a box silent for
+    weeks was alerted again at every sweep, to be dropped as a duplicate only when stored). Returns
+    the new alerts and every (trip, code, place, event time) due now: the next sweep's `said`."""
     hist = observed(conn, str(conn.engine.url))   # the ETA's history, cached: this runs every minute
     out: list[Event] = []
     due: set[tuple] = set()
@@ -94,6 +108,7 @@ def sweep(conn: Connection, now: datetime, *, silent_hours: float = SILENT_HOURS
     quiet = [s for s in rows if s["last_heard_at"] is not None and now - s["last_heard_at"] > silent]
     moves = expected_moves(conn, quiet)
     arrived = at_destination(conn, [s for s in quiet if s["state"] == "at_facility" and s["trip_id"] not in moves])
+    silences: list[tuple[dict, datetime, tuple | None]] = []   # due, and not said by this process yet
     for s in quiet:
         if s["trip_id"] in arrived:
             continue   # waiting for its consignee: no move is due, so silence is no news (a long stay is DWEL)
@@ -102,9 +117,18 @@ def sweep(conn: Connection, now: datetime, *, silent_hours: float = SILENT_HOURS
         if now - RAISED_WITHIN <= start + silent < now:
             due.add(k := (s["trip_id"], "SILN", s["location"], start + silent))
             if k not in said:
-                hours = (now - heard).total_seconds() / 3600
-                why = f"nothing heard since {heard.isoformat()} ({hours:.0f} h)"
-                out.append(alert(s, "SILN", start + silent, f"{why}; {move[1]}" if start > heard else why))
+                silences.append((s, start, move))
+    # read only for boxes at a facility whose expected departure left without them (a day ago at
+    # least, as their silence is due) and whose silence this process has not said yet: few
+    announced = _announced(conn, {s["trip_id"]: move[2] for s, _, move in silences
+                                  if s["state"] == "at_facility" and move is not None and move[2] is not None})
+    for s, start, move in silences:
+        if s["trip_id"] in announced:
+            continue   # the MISS of the departure it was left behind by said it; a long stay is still DWEL
+        heard = s["last_heard_at"]
+        hours = (now - heard).total_seconds() / 3600
+        why = f"nothing heard since {heard.isoformat()} ({hours:.0f} h)"
+        out.append(alert(s, "SILN", start + silent, f"{why}; {move[1]}" if start > heard else why))
     for s in rows:
         if s["state"] == "at_facility" and s.get("since"):
             normal = hist.dwell.get(s["location"])
@@ -116,6 +140,20 @@ def sweep(conn: Connection, now: datetime, *, silent_hours: float = SILENT_HOURS
                     out.append(alert(s, "DWEL", at, f"at {s['location']} since {s['since'].isoformat()}, above the "
                                      f"normal {limit:.0f} h dwell there", extra={"limit_hours": limit}))
     return out, due
+
+
+# how a MISS said a booked departure would go, or went, without the box (None: stored before `as`)
+_WENT_WITHOUT = ("expected", "missed", "cancelled", None)
+
+
+def _announced(conn: Connection, left_behind: dict[str, str]) -> set[str]:
+    """Trip ids of `left_behind` (trip id -> the departure its box waited for at a facility, gone
+    without it) that had a MISS naming that departure as booked (foreseen, missed or cancelled):
+    that MISS told the shipper already, so the silence after it is no news. One query per 500 trips, on the trip index."""
+    if not left_behind:
+        return set()
+    said = repo.alerted_pairs(conn, list(left_behind), "MISS", "CORRIDOR", ("booked", "as"))
+    return {t for t, dep in left_behind.items() if any((dep, how) in said.get(t, ()) for how in _WENT_WITHOUT)}
 
 
 def at_destination(conn: Connection, rows: list[dict]) -> set[str]:
@@ -154,13 +192,14 @@ def _forget_moves(store) -> None:
 _db.BEFORE_DISPOSE.append(_forget_moves)
 
 
-def expected_moves(conn: Connection, rows: list[dict]) -> dict[str, tuple[datetime, str]]:
-    """Trip id -> (when, what) of the next move the box's plan expected after its last report,
-    for those of `rows` (status rows, as `alert_candidates` gives) that have one.
+def expected_moves(conn: Connection, rows: list[dict]) -> dict[str, tuple[datetime, str, str | None]]:
+    """Trip id -> (when, what, departure id or None) of the next move the box's plan expected after
+    its last report, for those of `rows` (status rows, as `alert_candidates` gives) that have one.
 
     A box at a facility is expected to leave on the first departure its ETA was laid on from its
     reports (`next_departs_at` until the sweep lays it again on a later one: when that departure
-    left without a word the box is overdue from then, not from the next). A box aboard is expected
+    left without a word the box is overdue from then, not from the next; unless a MISS said that
+    booked departure went without it, which `sweep` reads for these few). A box aboard is expected
     where its vehicle sets it down: the timetabled arrival of the departure it is aboard, or the
     end of the ride laid for a vehicle known by its moves. Never a later leg's departure: that
     would add the transfer and the wait at the next yard or port to a train nobody has heard of.
@@ -185,7 +224,7 @@ def expected_moves(conn: Connection, rows: list[dict]) -> dict[str, tuple[dateti
         for st, (eta, _) in zip(sts, trip_etas(conn, sts, key=url, places=places)):
             kept[st["trip_id"]] = (tuple(st.get(c) for c in _REPORTED), _next_move(st, eta, src, places))
     _MOVES[url] = kept
-    return {t: v[1][:2] for t, v in kept.items() if v[1] is not None}
+    return {t: v[1][:3] for t, v in kept.items() if v[1] is not None}
 
 
 def _next_move(st: dict, eta: Eta | None, src: StoredDepartures, places: Places) -> tuple | None:

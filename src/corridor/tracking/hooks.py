@@ -73,7 +73,7 @@ def _refresh(conn: Connection, sts: list[dict], places: Places, now: datetime | 
                   [(n.departure_id, n.departs_at) if n else (None, None) for n in nexts])
     new: list[Event] = []
     for st, (eta, ctx) in zip(sts, etas):
-        new += alerts.on_eta(st, eta, ctx, places, said=missed.get(st["trip_id"], ()))
+        new += alerts.on_eta(st, eta, ctx, places, said=missed.get(st["trip_id"], ()), now=now)
         if eta is not None and ctx.get("destination"):
             last = published.get(st["trip_id"])
             if last is None or abs(eta.at - last) > ETA_THRESHOLD:
