@@ -206,3 +206,14 @@ def test_a_webhook_shows_the_departures_service_it_was_matched_on(loaded_store):
         rx.close()
     got = {seq_of(d["eventID"]): _service(d) for d in json.loads(body)}
     assert got == {seq[mapped["eventID"]]: LINE, seq[own["eventID"]]: OWN}
+    # a replay from the start queues what the fan-out queued: the departure's service matches
+    # there too (it skipped the event found only through its departure)
+    sid = sub.json()["subscriptionID"]
+    assert c.post(f"/api/v1/subscriptions/{sid}/replay?cursor=0", headers=h).json()["queued"] == 2
+    rx = Receiver(port, [])
+    try:
+        assert Deliverer(loaded_store).run_once() == 2
+        [(_, again)] = rx.got
+    finally:
+        rx.close()
+    assert json.loads(again) == json.loads(body)

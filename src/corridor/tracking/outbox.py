@@ -183,11 +183,16 @@ def replay(conn: Connection, sid: str, after_seq: int) -> int:
     party = get_party(conn, s.party_id)
     viewer = viewer_for(conn, party)
     from .dcsa_out import to_dcsa_22
+    # as `fan_out` decides: a departure's service matches its events, its operator may see them
+    dep_ids = {r.departure_id for r in rows if r.departure_id}
+    operator = repo.departure_operators(conn, dep_ids)
+    services = repo.departure_services(conn, dep_ids) if (s.filters or {}).get("carrierServiceCode") else {}
     out = []
     for r in rows:
         e = row_to_event(r)
         d = None if dcsa_22_gap(e) else to_dcsa_22(e, event_uuid(r.seq), r.received_at)
-        if matches(s.filters, e, d) and can_see_event(viewer, e):
+        if _matches(s.filters, e, d is None, lambda d=d: d, services.get(r.departure_id)) \
+                and can_see_event(viewer, e, departure_operator=operator.get(r.departure_id)):
             out.append((sid, r.seq))
     repo.queue(conn, out, now)
     return len(out)
