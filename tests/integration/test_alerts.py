@@ -220,6 +220,23 @@ def test_a_box_waiting_for_its_consignee_at_its_destination_is_not_silent_but_dw
     assert [(a.code, a.location) for a in alerts_of(loaded_store)] == [("DWEL", "AZALA")]
 
 
+def test_misses_of_two_departures_or_a_cancellation_after_a_forecast_are_each_stored(loaded_store, ferry_booking):
+    # alerts collapse onto their time and place when repeated; a MISS is also about its booked
+    # departure and how it is missed, so these are three alerts, not one kept and two dropped
+    rec, booked = ferry_booking
+    came = booked.departs_at - timedelta(days=1)
+    ingest(loaded_store, [box_event("GTIN", came, "KZAAU", box=BOX, bkg=rec.ref)], "ACME")
+    st = status_of(loaded_store)._asdict()
+    st["parties"] = "ACME"
+    said = [alerts.alert(st, "MISS", came, f"{how} {dep}", extra={"booked": dep, "next": "N", "as": how})
+            for dep, how in (("L15-1", "expected"), ("L15-2", "expected"), ("L15-1", "cancelled"))]
+    with loaded_store.tx() as conn:
+        stored = hooks.store_derived(conn, said + said[:1])           # the first one twice: a repeat
+    assert len(stored) == 3
+    assert sorted((a.extra["booked"], a.extra["as"]) for a in alerts_of(loaded_store) if a.code == "MISS"
+                  and a.extra["next"] == "N") == [("L15-1", "cancelled"), ("L15-1", "expected"), ("L15-2", "expected")]
+
+
 def test_dwell_above_normal_raises_dwel_and_reaches_subscriptions(loaded_store, ferry_booking):
     rec, booked = ferry_booking
     with loaded_store.tx() as conn:

@@ -158,6 +158,10 @@ def event_keys(e: Event) -> tuple[str, str]:
     parts = [e.kind.value, e.code, e.classifier.value, subject, e.location or "", vehicle]
     if bkg and subject != bkg and e.classifier is Classifier.PLN:
         parts.append(bkg)   # appended only here, so every other milestone keeps its key
+    if e.kind is EventKind.ALERT and e.extra and e.extra.get("booked"):
+        # a missed connection is about one booked departure, said as foreseen, missed or cancelled:
+        # two of them at the same time and place are two alerts (a repeat still collapses)
+        parts += [e.extra["booked"], e.extra.get("as") or ""]
     milestone = _digest(parts)
     when = e.event_time.astimezone(timezone.utc).isoformat(timespec="seconds")
     pos = f"{e.lat:.5f},{e.lon:.5f}" if e.lat is not None and e.lon is not None else ""
