@@ -90,6 +90,12 @@ def test_a_miss_days_ahead_is_said_as_a_forecast_until_the_departure_has_left():
     assert alerts.on_eta(st, cancelled, {}, places, said={("L15-1", "cancelled")}) == []
     # a MISS stored before `as` was kept said it in some form
     assert alerts.on_eta(st, cancelled, {}, places, said={("L15-1", None)}) == []
+    # late for the train, so for the ferry after it too: the first missed is the alert, the rest
+    # follow from it (the published ETA says where they lead)
+    chain = Eta(at=eta.at, low=eta.low, high=eta.high, missed=(("L15-1", "L15-2"), ("L20-1", "L20-3")),
+                missed_as=(("scheduled", leaves), ("scheduled", leaves + timedelta(days=2))))
+    assert [m.extra["booked"] for m in alerts.on_eta(st, chain, {}, places)] == ["L15-1"]
+    assert alerts.on_eta(st, chain, {}, places, said={("L15-1", "expected")}) == []
 
 
 def test_box_in_time_for_its_sailing_raises_nothing(loaded_store, ferry_booking):

@@ -38,11 +38,12 @@ def on_eta(status: dict, eta: Eta | None, ctx: dict, places: Places, said=(), no
 
     `said`: the (booked departure, how) of the MISS alerts the trip has had (`how`: expected,
     cancelled or missed; None for an alert stored before `how` was kept: said in some form). A
-    missed connection is news once, whether foreseen or found when the departure has left (the
-    forecast come true tells the shipper nothing new), and again only when the departure is
-    cancelled: not at every later move, nor when the next departure with space it suggests changes
-    (the published ETA follows that). `now`: the sweep's time, where it lays
-    the ETA (a departure gone before it was missed, whatever the box's last report)."""
+    missed connection (the first booked departure the ETA cannot make) is news once, whether
+    foreseen or found when the departure has left (the forecast come true tells the shipper
+    nothing new), and again only when the departure is cancelled: not at every later move, nor
+    when the next departure with space it suggests changes (the published ETA follows that).
+    `now`: the sweep's time, where it lays the ETA (a departure gone before it was missed,
+    whatever the box's last report)."""
     out: list[Event] = []
     promised = ctx.get("promised_arrival")
     if eta is not None and promised is not None and eta.at > promised + LATE_TOLERANCE:
@@ -50,7 +51,9 @@ def on_eta(status: dict, eta: Eta | None, ctx: dict, places: Places, said=(), no
         out.append(alert(status, "LATE", promised, f"expected {eta.at.isoformat()}, {hours:.0f} h after the "
                          f"promised arrival {promised.isoformat()}", location=places.ref_of.get(ctx["destination"]),
                          extra={"eta": eta.at.isoformat(), "promised": promised.isoformat()}))
-    for i, (booked, nxt) in enumerate(eta.missed if eta else ()):
+    # the first booked departure the box misses: those after it are its consequences (the published
+    # ETA says where they lead); each is alerted when it is the next one missed
+    for i, (booked, nxt) in enumerate(eta.missed[:1] if eta else ()):
         how, text = _missing(status, booked, eta.missed_as[i] if i < len(eta.missed_as) else None, now)
         if any((booked, h) in said for h in _SAID_AS[how]):
             continue
