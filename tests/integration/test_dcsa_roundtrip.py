@@ -28,12 +28,12 @@ from corridor.domain.timetable import Departure
 from corridor.ingest.dcsa import parse_dcsa
 from corridor.settings import Settings
 from corridor.store import events as ev
-from corridor.store import network as netstore
 from corridor.store.parties import set_alias, upsert_party
-from corridor.store.tables import departures, events, locations
+from corridor.store.tables import events, locations
 from corridor.tracking.outbox import seq_of
 
 from test_ingest_fastpaths import RECEIVED, _raw_rows, varied_events
+from tracking_helpers import past_aktau_sailing
 
 CARRIER = "MAEU"   # the vessel operator the examples name
 EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "standards" / "dcsa-tnt" / "examples"
@@ -191,16 +191,7 @@ def test_what_a_carrier_posts_comes_back_field_by_field(api, loaded_store, name)
 
 def _short_service_departure(store) -> Departure:
     """A copy of a past Aktau sailing under a service code short enough for 2.2's filter (5)."""
-    now = datetime.now(timezone.utc)
-    with store.read() as conn:
-        r = conn.execute(select(departures).where(
-            departures.c.origin == "KZ_AKX", departures.c.mode == "ferry",
-            departures.c.departs_at < now - timedelta(days=8)).order_by(departures.c.departs_at.desc())).first()
-    assert r is not None, "no past ferry sailing from Aktau in the timetable"
-    dep = replace(netstore.row_to_departure(r), id="RT-AKX-1", service="AAF1", voyage="RT0001")
-    with store.tx() as conn:
-        netstore.save_departures(conn, [dep])
-    return dep
+    return past_aktau_sailing(store, id="RT-AKX-1", service="AAF1", voyage="RT0001")
 
 
 def test_carrier_service_code_filter_matches_the_calls_own_service_or_its_departures(api, loaded_store):

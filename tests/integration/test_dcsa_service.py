@@ -13,7 +13,6 @@ import base64
 import json
 import os
 import uuid
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -25,13 +24,12 @@ from sqlalchemy import select
 from corridor.domain.parties import Role
 from corridor.domain.timetable import Departure
 from corridor.ingest.service import Ingestor
-from corridor.store import network as netstore
-from corridor.store.tables import departures, events
+from corridor.store.tables import events
 from corridor.tracking.delivery import Deliverer
 from corridor.tracking.outbox import seq_of
 
 from test_webhooks import Receiver, _free_port
-from tracking_helpers import app_for, party
+from tracking_helpers import app_for, party, past_aktau_sailing
 
 SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "standards" / "dcsa-tnt" / "TNT_v2.2.0-resolved.yaml"
 LINE, OWN = "AAF1", "OWN1"          # the departure's service; a service a sender names itself
@@ -42,17 +40,9 @@ SENDER = "PORTAKTAU"
 def _sailings(store) -> tuple[Departure, Departure]:
     """(a past Aktau sailing copied under a 2.2-sized service code, the timetable's own sailing
     with its line name as service, longer than 2.2 allows)."""
-    now = datetime.now(timezone.utc)
-    with store.read() as conn:
-        r = conn.execute(select(departures).where(
-            departures.c.origin == "KZ_AKX", departures.c.mode == "ferry",
-            departures.c.departs_at < now - timedelta(days=8)).order_by(departures.c.departs_at.desc())).first()
-    assert r is not None, "no past ferry sailing from Aktau in the timetable"
-    long = netstore.row_to_departure(r)
+    long = past_aktau_sailing(store)
     assert len(long.service) > 5, long.service
-    short = replace(long, id="SVC-AKX-1", service=LINE, voyage="SV0001")
-    with store.tx() as conn:
-        netstore.save_departures(conn, [short])
+    short = past_aktau_sailing(store, id="SVC-AKX-1", service=LINE, voyage="SV0001")
     return short, long
 
 

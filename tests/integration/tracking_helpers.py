@@ -66,3 +66,25 @@ def booked_sailing(store, days_ago: tuple[float, float], gap: timedelta = timede
     rec = BookingService(store).book("ACME", "KZAAU", "AZALA", booked.departs_at - timedelta(days=2),
                                      parse_containers("1x40"), [booked.id], with_alternatives=False)
     return rec, booked
+
+
+def past_aktau_sailing(store, **changes):
+    """The latest Aktau ferry sailing that left over 8 days ago; with `changes`, a copy of it
+    (another id, service, voyage: e.g. a service code short enough for 2.2's 5 characters) saved
+    in the timetable beside it."""
+    from dataclasses import replace
+    from sqlalchemy import select
+    from corridor.store import network as netstore
+    from corridor.store.tables import departures
+    now = datetime.now(timezone.utc)
+    with store.read() as conn:
+        r = conn.execute(select(departures).where(
+            departures.c.origin == "KZ_AKX", departures.c.mode == "ferry",
+            departures.c.departs_at < now - timedelta(days=8)).order_by(departures.c.departs_at.desc())).first()
+    assert r is not None, "no past ferry sailing from Aktau in the timetable"
+    dep = netstore.row_to_departure(r)
+    if changes:
+        dep = replace(dep, **changes)
+        with store.tx() as conn:
+            netstore.save_departures(conn, [dep])
+    return dep
