@@ -116,10 +116,6 @@ def last_published(conn: Connection, trip_id: str) -> datetime | None:
     return repo.published_etas(conn, [trip_id]).get(trip_id)
 
 
-def last_published_many(conn: Connection, trip_ids: list[str]) -> dict[str, datetime]:
-    """Trip id -> event time of the latest ETA Corridor published for it (one query)."""
-    return repo.published_etas(conn, trip_ids)
-
 
 def sweep(store, now: datetime, *, silent_hours: float = alerts.SILENT_HOURS) -> int:
     """Raise the time-driven alerts (silence, dwell) and queue them, and lay again the ETAs whose
