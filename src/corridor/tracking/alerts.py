@@ -94,10 +94,11 @@ def sweep(conn: Connection, now: datetime, *, silent_hours: float = SILENT_HOURS
     it when that is later (`expected_moves`): a box waiting for its departure, or aboard a train
     still on its way, is not silent. A box at a facility whose expected departure left without it
     is not alerted silent when a MISS said so already (`_announced`): that departure booked, and
-    foreseen missed, missed or cancelled. `said`: (trip, code, place, event time) of the alerts an earlier sweep of
-    this process stored, or found said by such a MISS; they are not made again (a box silent for
-    weeks was alerted again at every sweep, to be dropped as a duplicate only when stored). Returns
-    the new alerts and every (trip, code, place, event time) due now: the next sweep's `said`."""
+    foreseen missed, missed or cancelled. `said`: (trip, code, place, event time) of the alerts an
+    earlier sweep of this process stored, or found said by such a MISS; they are not made again (a
+    box silent for weeks was alerted again at every sweep, to be dropped as a duplicate only when
+    stored). Returns the new alerts and every (trip, code, place, event time) due now: the next
+    sweep's `said`."""
     hist = observed(conn, str(conn.engine.url))   # the ETA's history, cached: this runs every minute
     out: list[Event] = []
     due: set[tuple] = set()
@@ -145,18 +146,15 @@ def sweep(conn: Connection, now: datetime, *, silent_hours: float = SILENT_HOURS
     return out, due
 
 
-# how a MISS said a booked departure would go, or went, without the box (None: stored before `as`)
-_WENT_WITHOUT = ("expected", "missed", "cancelled", None)
-
-
 def _announced(conn: Connection, left_behind: dict[str, str]) -> set[str]:
     """Trip ids of `left_behind` (trip id -> the departure its box waited for at a facility, gone
     without it) that had a MISS naming that departure as booked (foreseen, missed or cancelled):
-    that MISS told the shipper already, so the silence after it is no news. One query per 500 trips, on the trip index."""
+    that MISS told the shipper already, so the silence after it is no news. One query per 500
+    trips, on the trip index."""
     if not left_behind:
         return set()
     said = repo.alerted_pairs(conn, list(left_behind), "MISS", "CORRIDOR", ("booked", "as"))
-    return {t for t, dep in left_behind.items() if any((dep, how) in said.get(t, ()) for how in _WENT_WITHOUT)}
+    return {t for t, dep in left_behind.items() if any(booked == dep for booked, _ in said.get(t, ()))}
 
 
 def at_destination(conn: Connection, rows: list[dict]) -> set[str]:

@@ -116,7 +116,6 @@ def last_published(conn: Connection, trip_id: str) -> datetime | None:
     return repo.published_etas(conn, [trip_id]).get(trip_id)
 
 
-
 def sweep(store, now: datetime, *, silent_hours: float = alerts.SILENT_HOURS) -> int:
     """Raise the time-driven alerts (silence, dwell) and queue them, and lay again the ETAs whose
     next departure left without the box (`relay_missed`); returns how many of those alerts were new."""

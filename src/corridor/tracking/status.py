@@ -16,7 +16,7 @@ from . import timeline
 _ON_VEHICLE = {"LOAD", "DEPA"}
 _AT_FACILITY = {"DISC", "GTIN", "ARRI", "DROP", "STRP", "STUF", "INSP", "RSEA"}
 _TIMES = ("since", "last_heard_at", "position_at", "published_eta")   # the times folding sets (from event times)
-CORRIDOR = "CORRIDOR"
+CORRIDOR = "CORRIDOR"   # Corridor's own events: its ETAs (EST) and alerts
 
 
 def vehicle_state(mode: str | None) -> str:
@@ -102,7 +102,7 @@ def fold(conn: Connection, stored: list[tuple[int, Event]], known: dict[str, dic
                 row["published_eta"], published = e.event_time, seq   # the latest ETA Corridor published
             if e.kind == EventKind.ALERT and e.code == "NOTC":
                 moved.add(trip_id)   # a notice changed the timetable its ETA is laid on
-            if e.classifier != Classifier.ACT or e.source_party == "CORRIDOR" and e.kind == EventKind.ALERT:
+            if e.classifier != Classifier.ACT or e.source_party == CORRIDOR and e.kind == EventKind.ALERT:
                 continue
             if row.get("last_heard_at") is None or e.event_time > row["last_heard_at"]:
                 row["last_heard_at"] = e.event_time
