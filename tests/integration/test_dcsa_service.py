@@ -175,6 +175,17 @@ def test_the_departures_services_are_read_once_per_page_not_per_event(loaded_sto
     assert len(body) == 13 and everything <= one
 
 
+def _delivered(store, port: int) -> bytes:
+    """The one callback body a delivery run sends to a receiver on `port` (two events in it)."""
+    rx = Receiver(port, [])
+    try:
+        assert Deliverer(store).run_once() == 2
+        [(_, body)] = rx.got
+    finally:
+        rx.close()
+    return body
+
+
 def test_a_webhook_shows_the_departures_service_it_was_matched_on(loaded_store):
     short, _ = _sailings(loaded_store)
     admin = party(loaded_store, "ADM", Role.ADMIN)
@@ -188,22 +199,12 @@ def test_a_webhook_shows_the_departures_service_it_was_matched_on(loaded_store):
     mapped = _move("DEPA", t, _call(short))
     own = _move("ARRI", t - timedelta(hours=9), _call(short, carrierServiceCode=OWN))
     seq = _ingest(loaded_store, [mapped, own])
-    rx = Receiver(port, [])
-    try:
-        assert Deliverer(loaded_store).run_once() == 2
-        [(_, body)] = rx.got
-    finally:
-        rx.close()
+    body = _delivered(loaded_store, port)
     got = {seq_of(d["eventID"]): _service(d) for d in json.loads(body)}
     assert got == {seq[mapped["eventID"]]: LINE, seq[own["eventID"]]: OWN}
     # a replay from the start queues what the fan-out queued: the departure's service matches
     # there too (it skipped the event found only through its departure)
     sid = sub.json()["subscriptionID"]
     assert c.post(f"/api/v1/subscriptions/{sid}/replay?cursor=0", headers=h).json()["queued"] == 2
-    rx = Receiver(port, [])
-    try:
-        assert Deliverer(loaded_store).run_once() == 2
-        [(_, again)] = rx.got
-    finally:
-        rx.close()
+    again = _delivered(loaded_store, port)
     assert json.loads(again) == json.loads(body)
