@@ -151,8 +151,8 @@ def waiting_for_the_sailing(store, rec, booked, came):
     assert (st.next_departure_id, st.next_departs_at) == (booked.id, booked.departs_at)
 
 
-def silences(store) -> list:
-    return [a for a in alerts_of(store) if a.code == "SILN"]
+def silences(store, box: str = BOX) -> list:
+    return [a for a in alerts_of(store, box) if a.code == "SILN"]
 
 
 def test_a_box_waiting_for_its_sailing_is_not_silent_until_the_sailing_left_without_a_word(
@@ -379,3 +379,43 @@ def test_a_box_left_behind_by_its_booked_sailing_is_not_silent_after_its_miss_bu
     assert [(a.location, a.event_time) for a in siln] == \
         [("KZAAU", sailed[free] + timedelta(hours=3 + SILENT_HOURS))]
     assert [a.code for a in alerts_of(loaded_store, free) if a.code == "MISS"] == []
+
+
+def test_a_box_with_no_plan_aboard_a_train_is_silent_when_the_train_is_overdue_not_a_day_into_its_run(loaded_store):
+    # two boxes put on train T100 at Dostyk and heard leaving with it: one has its sender's plan
+    # (discharge at Alat), so its ride to the Caspian is laid; the other nobody planned. The train
+    # sets both down together, so neither is silent before the train is overdue there
+    from corridor.domain.events import TransportCall
+    planned, lone = "TGHU7654320", "MSKU7654328"
+    t0 = datetime.now(timezone.utc) - timedelta(days=12)
+
+    def on_train(code: str, when: datetime, box: str) -> Event:
+        return Event(kind=EventKind.EQUIPMENT, code=code, classifier=Classifier.ACT, event_time=when,
+                     location="KZDOS", equipment=box, size_type="42G1",
+                     transport_call=TransportCall(mode="RAIL", location="KZDOS", voyage="T100"))
+    left = t0 + timedelta(hours=2)
+    ingest(loaded_store, [on_train("LOAD", t0, planned), on_train("LOAD", t0, lone),
+                          unbooked_box_event("DISC", t0 + timedelta(days=8), "AZALA", planned, Classifier.PLN)], "ACME")
+    # the railway reports the train leaving: ingest moves every box on it
+    move = [{"eventID": str(uuid.uuid4()), "eventType": "TRANSPORT", "eventClassifierCode": "ACT",
+             "eventDateTime": left.isoformat(), "eventCreatedDateTime": left.isoformat(),
+             "transportEventTypeCode": "DEPA",
+             "transportCall": {"transportCallID": "T100-KZDOS", "carrierVoyageNumber": "T100",
+                               "UNLocationCode": "KZDOS", "modeOfTransport": "RAIL"}}]
+    out = Ingestor(loaded_store).ingest(json.dumps(move).encode(), source_party="ACME", fmt="dcsa-json")
+    assert out.stored == 3, out.reasons   # the train's move and each box's aboard it
+    assert status_of(loaded_store, lone).eta is None and status_of(loaded_store, planned).eta is not None
+    silent = timedelta(hours=SILENT_HOURS)
+    hooks.sweep(loaded_store, left + silent + timedelta(hours=1))       # a day into a run of days
+    assert silences(loaded_store, planned) == [] and silences(loaded_store, lone) == []
+    trips = [status_of(loaded_store, b).trip_id for b in (planned, lone)]
+    with loaded_store.read() as conn:
+        rows = repo.statuses(conn, trips)
+        due = alerts.expected_moves(conn, [rows[t] for t in trips])
+    (arrives, what, _), lone_move = due[trips[0]], due[trips[1]]
+    assert lone_move == (arrives, what, None) and what.startswith("its vehicle was due at KZ")   # Aktau or Kuryk
+    assert arrives > left + 2 * silent
+    hooks.sweep(loaded_store, arrives + silent + timedelta(hours=1))      # the train is overdue
+    [siln] = silences(loaded_store, lone)
+    assert siln.event_time == arrives + silent and siln.reason.endswith(what)
+    assert [a.event_time for a in silences(loaded_store, planned)] == [arrives + silent]

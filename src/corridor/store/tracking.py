@@ -245,8 +245,8 @@ def status(conn: Connection, trip_id: str) -> dict | None:
     return dict(r._mapping) if r else None
 
 
-_ALERTED = ["trip_id", "equipment", "booking_ref", "state", "location", "departure_id", "since", "last_heard_at",
-            "next_departs_at", "parties"]
+_ALERTED = ["trip_id", "equipment", "booking_ref", "state", "location", "vehicle", "departure_id", "since",
+            "last_heard_at", "next_departs_at", "parties"]
 _ALERTED_TIMES = [i for i, n in enumerate(_ALERTED) if n in _STATUS_TIMES]
 
 
