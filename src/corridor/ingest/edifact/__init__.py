@@ -15,7 +15,10 @@ Policies
   means none); unusable ones (separators equal to each other or alphanumeric) reject the file.
   Absent: the defaults `:+.? '`. Release characters are pydifact's: `??`, `?'`, `?+`, `?:`.
 - Line breaks between segments are ignored; a line break inside a data element is kept as text
-  and warned about. A missing final terminator is assumed (warning).
+  and warned about. A missing final terminator is assumed (warning). Whitespace around a tag
+  (CRLF then indentation) and lower-case tags and qualifiers ('eqd+cn', UNOB allows it) are read
+  as the capitals they stand for; values keep their case (a lower-case UN/LOCODE is capitalised).
+  Control counts are numbers: UNT+000907 counts 907.
 - Envelope: several messages per interchange, UNG/UNE groups (pydifact has none) and bare
   messages without UNB (warning: sender and charset undeclared) are all read.
   UNT segment count wrong -> warning, message kept (counts are often hand-edited; UNH..UNT still
@@ -32,13 +35,17 @@ Policies
 - Rejection.segment is the 1-based position of the segment in the file as received (UNA, if
   present, is segment 1); message_ref is the UNH reference.
 - Times: DTM formats 101/102/201/202/203/204 (local) and 205/301/303/304 (with offset: +HH,
-  +HHMM, +HH:MM, UTC/Z). A value whose length does not fit its format is read by its length
-  (warning). Local times take the zone of the event's location from `tz_for(locode)`; no zone
+  +HHMM, +HH:MM, UTC/Z, or a fixed zone name: CET, EET, MSK...). Periods (713/717/718/719/720,
+  or any 'start-end' value) give their start (warning). A value whose length does not fit its
+  format is read by its length (warning); a reading whose year is outside 1950-2100 (e.g. 305
+  MMDDHHMM read as CCYYMMDD) rejects the group with the reason. Local times take the zone of
+  the event's location from `tz_for(locode)`; no zone
   known -> UTC with a warning. Events keep the sender's offset.
 - Containers: EQD+CN ids are checked by ISO 6346. An ISO-shaped id (4 letters, 6-7 digits) that
   fails -> the container's group is rejected with the reason; an id that is clearly not ISO 6346
   (e.g. 'CONTAINER', a swap-body code) is kept as sent with a warning; equipment that is not CN
   (trailers, swap bodies) is kept without the check (warning).
+- References: RFF values that are only zeros ('RFF+BM:0' on empties) are placeholders, ignored (warning).
 - Locations are used as sent (UN/LOCODE from LOC); the terminal code (LOC related place) goes to
   TransportCall.facility_code. source_party: the argument, else the UNB sender id.
   Event.message_id is "<UNB reference>/<UNH reference>"; Event.event_id "<UNH ref>:<segment>".

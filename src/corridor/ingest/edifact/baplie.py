@@ -3,7 +3,9 @@
 The header TDT+20 names the voyage (else RFF+VON) and the vessel (C222: call sign or IMO, and
 name); LOC+5 is the port the plan was made for. Each LOC+147 (stowage cell, BBBRRTT) opens a
 group with the container (EQD), its ports (LOC+9 loading, LOC+11/12 discharge), its weight
-(MEA+WT/VGM in KGM or LBR) and operator (NAD+CA). Cells without EQD (break-bulk) are skipped.
+(MEA+WT/VGM in KGM or LBR) and operator (NAD+CA). Cells without EQD (break-bulk) or with an EQD
+that names no container (a slot reserved for an empty still to come) are skipped. A message that
+puts each EQD before its LOC+147 is grouped from the EQD instead (warned).
 """
 
 from __future__ import annotations
@@ -17,9 +19,15 @@ _LB = 0.45359237
 
 def map_message(ctx: Context) -> list[Stowage]:
     """Return the stowage records of one BAPLIE message; bad cells are rejected one by one."""
+    body = ctx.msg.body
+    first_cell = next((i for i, s in enumerate(body) if s.tag == "LOC" and s.el(0) == "147"), len(body))
+    first_eqd = next((i for i, s in enumerate(body) if s.tag == "EQD"), len(body))
+    eqd_first = first_eqd < first_cell   # 'EQD ... LOC+147' (COARRI-like order) instead of SMDG's 'LOC+147 ... EQD'
+    if eqd_first:
+        ctx.warn(f"BAPLIE message {ctx.msg.ref!r}: each EQD comes before its LOC+147; groups read from the EQD")
     head, groups = [], []
-    for s in ctx.msg.body:
-        if s.tag == "LOC" and s.el(0) == "147":
+    for s in body:
+        if (s.tag == "EQD") if eqd_first else (s.tag == "LOC" and s.el(0) == "147"):
             groups.append([s])
         elif groups:
             groups[-1].append(s)
@@ -38,16 +46,18 @@ def map_message(ctx: Context) -> list[Stowage]:
     for group in groups:
         try:
             eqd = find(group, "EQD")
-            if eqd is None:
+            if eqd is None or not eqd.el(1).strip():   # no EQD, or a slot reserved for a box not yet named
                 empty_cells += 1
                 continue
+            cell = find(group, "LOC", "147")
             eq, size, empty = ctx.equipment(eqd)
             pol, _ = loc(find(group, "LOC", "9"))
             pod, _ = loc(find(group, "LOC", ("11", "12")))
             operator = find(group, "NAD", "CA")
             out.append(Stowage(
                 equipment=eq, vessel=vessel, vessel_id=vessel_id, voyage=voyage, size_type=size,
-                position=group[0].el(1) or None, port_of_loading=pol, port_of_discharge=pod,
+                position=(cell.el(1).strip() or None) if cell is not None else None,
+                port_of_loading=pol, port_of_discharge=pod,
                 port_of_departure=departure, weight_kg=_weight(group), empty=empty,
                 operator=operator.el(1) if operator is not None else None, message_ref=ctx.msg.ref))
         except Reject as r:

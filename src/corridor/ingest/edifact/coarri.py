@@ -2,7 +2,9 @@
 
 The direction comes from the vessel call's LOC in the header: LOC+9 (port of loading) = LOAD,
 LOC+11 (port of discharge) = DISC; BGM 46 (loading report) / 44 (discharge report) decides
-when that LOC is missing, and a conflict is warned about (the LOC wins). The voyage and vessel
+when that LOC is missing, and a conflict is warned about (the LOC wins). A header naming both
+LOC+9 and LOC+11 (one is the far end of the leg) takes the BGM code's side; else the port that
+is also the previous/next port of call (LOC+94/LOC+61) is the far end; else it is rejected. The voyage and vessel
 are the header TDT+20; the time is DTM+203 (execution) of the EQD group; LOC+147 (stowage
 cell) is kept in `extra["position"]`.
 """

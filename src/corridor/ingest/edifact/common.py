@@ -143,7 +143,11 @@ class Context:
         out = []
         for s in segs:
             if s.tag == "RFF" and s.el(0) in REFERENCES and s.el(0, 1):
-                pair = (REFERENCES[s.el(0)], s.el(0, 1))
+                value = s.el(0, 1).strip()
+                if not value.strip("0-./ "):   # 'RFF+BM:0' on empties: no B/L, and '0' would tie them all together
+                    self.warn(f"RFF+{s.el(0)} value {s.el(0, 1)!r} is a placeholder, not a reference; ignored")
+                    continue
+                pair = (REFERENCES[s.el(0)], value)
                 if pair not in out:
                     out.append(pair)
         return out
@@ -165,7 +169,10 @@ def loc(seg: Seg | None) -> tuple[str | None, str | None]:
     if seg is None:
         return None, None
     facility = seg.el(2) if seg.el(2, 1) != "162" else ""
-    return seg.el(1).strip() or None, facility.strip() or None
+    place = seg.el(1).strip()
+    if len(place) == 5 and place.isalnum() and not place.isupper():
+        place = place.upper()   # a UN/LOCODE sent in lower case ('kzaau')
+    return place or None, facility.strip() or None
 
 
 def split(body: list[Seg], tag: str) -> tuple[list[Seg], list[list[Seg]]]:
@@ -201,8 +208,11 @@ def cancellation(bgm: Seg | None) -> None:
 def direction(ctx: Context, head: list[Seg], bgm: Seg | None, by_bgm: dict, name: str) -> tuple[str, Seg | None]:
     """(LOAD|DISC, the vessel-call LOC) of a COARRI/COPRAR: LOC+9/LOC+11 first, else the BGM code."""
     call = find(head, "LOC", ("9", "11"))
-    from_loc = {"9": "LOAD", "11": "DISC"}.get(call.el(0)) if call is not None else None
     from_bgm = by_bgm.get(bgm.el(0)) if bgm is not None else None
+    load, disc = find(head, "LOC", "9"), find(head, "LOC", "11")
+    if load is not None and disc is not None and loc(load)[0] != loc(disc)[0]:
+        call = _call_of_both(ctx, head, load, disc, from_bgm, name)
+    from_loc = {"9": "LOAD", "11": "DISC"}.get(call.el(0)) if call is not None else None
     if from_loc and from_bgm and from_loc != from_bgm:
         ctx.warn(f"{name} BGM {bgm.el(0)} says {from_bgm} but the vessel call is LOC+{call.el(0)} "
                  f"({from_loc}); {from_loc} kept")
@@ -212,6 +222,29 @@ def direction(ctx: Context, head: list[Seg], bgm: Seg | None, by_bgm: dict, name
                      f"BGM {bgm.el(0) if bgm else None!r} is not known", bgm or ctx.msg.unh, "LOC+9",
                      "LOC+9 (port of loading) or LOC+11 (port of discharge) for the vessel call")
     return code, call
+
+
+def _call_of_both(ctx: Context, head: list[Seg], load: Seg, disc: Seg, from_bgm: str | None, name: str) -> Seg:
+    """The vessel call of a header naming both a port of loading (LOC+9) and of discharge (LOC+11).
+
+    One of them is this call, the other the port at the far end of the leg. The BGM code decides
+    when it is known; else the port that is also the previous (LOC+94) or next (LOC+61/LOC+92)
+    port of call is the far end; else there is no telling and the message is rejected."""
+    if from_bgm is not None:
+        return load if from_bgm == "LOAD" else disc
+    others = {loc(s)[0] for s in head if s.tag == "LOC" and s.el(0) in ("94", "61", "92", "60")}
+    pol, pod = loc(load)[0], loc(disc)[0]
+    if pol in others and pod not in others:
+        ctx.warn(f"{name}: the header names both LOC+9 {pol} and LOC+11 {pod}; {pol} is the previous/next "
+                 f"port of call, so this call is the discharge at {pod}")
+        return disc
+    if pod in others and pol not in others:
+        ctx.warn(f"{name}: the header names both LOC+9 {pol} and LOC+11 {pod}; {pod} is the previous/next "
+                 f"port of call, so this call is the loading at {pol}")
+        return load
+    raise Reject(f"{name}: the header names both LOC+9 {pol} (loading) and LOC+11 {pod} (discharge) and neither "
+                 f"the BGM code nor the previous/next port of call (LOC+94/LOC+61) tells which is this call",
+                 load, "BGM/1001", "one vessel-call LOC (LOC+9 or LOC+11) in the header, or a known BGM code")
 
 
 def dedupe(ctx: Context, events: list) -> list:

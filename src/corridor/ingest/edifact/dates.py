@@ -23,6 +23,13 @@ _SLICES = {
                                             int(d[12:14]))),
 }
 _ZONE = re.compile(r"^(?:(?P<utc>Z|UTC|GMT|UT)|(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>\d{2})?)$")
+# zone abbreviations senders put where 303/304 expect an offset (fixed offsets only: no DST guessing)
+_NAMED_ZONES = {"WET": 0, "WEST": 60, "CET": 60, "CEST": 120, "EET": 120, "EEST": 180, "MSK": 180,
+                "TRT": 180, "GET": 240, "AZT": 240, "AQTT": 300, "ALMT": 360}
+# period formats (start-end): the start is the event time, read in the format of one half
+_RANGES = {"713": "201", "717": "101", "718": "102", "719": "203", "720": "303"}
+# a date outside these years is a misread value (e.g. MMDDHHMM taken as CCYYMMDD), never an event
+_YEARS = (1950, 2100)
 
 
 class DateError(ValueError):
@@ -38,12 +45,16 @@ def parse_dtm(value: str, fmt: str) -> tuple[datetime, bool, str | None]:
     value = (value or "").strip()
     if not value:
         raise DateError("the date/time value is empty")
+    fmt = (fmt or "").strip()
+    if fmt in _RANGES or _looks_like_range(value):
+        return _range_start(value, fmt)
     digits = len(value) - len(value.lstrip("0123456789"))
     head, zone = value[:digits], value[digits:]
     note = None
+    read_as = fmt
     spec = FORMATS.get(fmt)
     if spec is None or spec[0] != digits:
-        guessed = _BY_DIGITS.get(digits)
+        guessed = read_as = _BY_DIGITS.get(digits)
         if guessed is None:
             raise DateError(f"{value!r} does not fit format {fmt or '(none)'}: expected digits as "
                             f"CCYYMMDD (102), CCYYMMDDHHMM (203), CCYYMMDDHHMMSS (204) or with an offset (303)")
@@ -60,17 +71,54 @@ def parse_dtm(value: str, fmt: str) -> tuple[datetime, bool, str | None]:
         raise DateError(f"{value!r} is not a valid date ({exc})") from None
     if spec[1].startswith("%y"):   # two-digit years: 70-99 are the 1900s, like the UNB rule
         dt = dt.replace(year=dt.year - 100) if dt.year > 2069 else dt
+    if not _YEARS[0] <= dt.year <= _YEARS[1]:
+        raise DateError(f"{value!r} read as format {read_as} gives the year {dt.year}, which cannot be an event's"
+                        + ("" if read_as == fmt
+                           else f" (format {fmt or '(none)'} is not one Corridor reads for this value)"))
     if not zone:
         return dt, False, note
-    m = _ZONE.match(zone.upper())
+    m = _ZONE.match(zone.upper().strip())
     if m is None:
-        raise DateError(f"{value!r}: time zone {zone!r} is not understood (expected +HH, +HHMM, -HH:MM or UTC)")
+        minutes = _NAMED_ZONES.get(zone.upper().strip())
+        if minutes is None:
+            raise DateError(f"{value!r}: time zone {zone!r} is not understood (expected +HH, +HHMM, -HH:MM or UTC)")
+        return dt.replace(tzinfo=timezone(timedelta(minutes=minutes))), True, note
     if m["utc"]:
         return dt.replace(tzinfo=timezone.utc), True, note
     offset = timedelta(hours=int(m["h"]), minutes=int(m["m"] or 0))
     if offset > timedelta(hours=14):
         raise DateError(f"{value!r}: offset {zone} is beyond ±14:00")
     return dt.replace(tzinfo=timezone(offset if m["sign"] == "+" else -offset)), True, note
+
+
+def _looks_like_range(value: str) -> bool:
+    """Two runs of 8+ digits joined by '-' (a period sent without its format code)."""
+    head, sep, tail = value.partition("-")
+    return bool(sep) and len(head) >= 8 and head.isdigit() and len(tail) >= 8 and tail[:8].isdigit()
+
+
+def _range_start(value: str, fmt: str) -> tuple[datetime, bool, str | None]:
+    """The start of a period value (713/717/718/719/720: start-end), with a note saying so."""
+    single = _RANGES.get(fmt)
+    digits = len(value) - len(value.lstrip("0123456789"))
+    if single is None:
+        single = _BY_DIGITS.get(digits, "203")
+    width = FORMATS[single][0]
+    start = value[:digits]
+    rest = value[digits:]
+    # 720 (with a zone): the start's zone runs up to the '-' that begins the end date
+    if FORMATS[single][2] and rest:
+        cut = rest.find("-", 1) if rest[0] in "+-" else rest.find("-")
+        zone = rest if cut < 0 else rest[:cut]
+        start += zone
+        rest = "" if cut < 0 else rest[cut:]
+    if digits != width or (rest and not rest.startswith("-")):
+        raise DateError(f"{value!r} is not a period in format {fmt or '(none)'}: expected start-end, "
+                        f"each {width} digits")
+    dt, has_offset, note = parse_dtm(start, single)
+    end = f" (to {rest[1:]})" if rest[1:] else ""
+    how = f"format {fmt}" if fmt in _RANGES else f"format {fmt or '(none)'}, read as a period"
+    return dt, has_offset, note or f"{value!r} is a period ({how}); its start is used{end}"
 
 
 def _sliced(digits: str, pattern: str) -> datetime | None:

@@ -20,8 +20,10 @@ Status table (STS element C556, code 9011; the code list agency is not needed to
 A code outside the table is read from its description (STS C556 9010) when the text says clearly
 what happened (gate in/out, unloaded/discharged, loaded, departed, arrived), with a warning that
 names the code so the table can grow; otherwise the STS group is rejected. DTM+334 (status
-change) is the event time (ACT); a group with only DTM+132/133 becomes an EST event. LOC+175 is
-the place of the activity; EQD (else RFF+EQ) is the container, one event per container.
+change, else DTM+7 effective date/time) is the event time (ACT); a group with only DTM+132/133
+becomes an EST event. LOC+175 (else the group's first LOC) is the place of the activity; a group
+with no LOC before its TDT takes the TDT's port of loading (LOAD/DEPA) or discharge (DISC/ARRI),
+warned. EQD (else RFF+EQ) is the container, one event per container.
 The route LOCs of the TDT group are kept in `extra["route"]`, not turned into events: they may
 belong to another leg (a vessel) than the TDT's own means (a train).
 """
@@ -56,6 +58,8 @@ _TEXT = [
     (re.compile(r"\bdepart", re.I), (TR, "DEPA")),
     (re.compile(r"\barriv", re.I), (TR, "ARRI")),
 ]
+# times of the status itself, in preference: 334 status change, 7 effective date/time (many carriers)
+_ACTUAL = ("334", "7")
 _TEXT_MODE = [(re.compile(r"\brail", re.I), "RAIL"), (re.compile(r"\b(vessel|ship)", re.I), "VESSEL"),
               (re.compile(r"\btruck", re.I), "TRUCK"), (re.compile(r"\bbarge", re.I), "BARGE")]
 
@@ -107,12 +111,14 @@ def _status_events(ctx: Context, group, refs_outer, created) -> list[Event]:
     tdt_at = next((i for i, s in enumerate(group) if s.tag == "TDT"), len(group))
     own, tdt_group = group[:tdt_at], group[tdt_at:]
     place, facility = loc(find(own, "LOC", "175") or find(own, "LOC"))
-    timed = ctx.first_time(own, ("334",), place) or ctx.first_time(own, ("132", "133"), place)
+    if place is None:
+        place, facility = _route_place(ctx, code, dcsa, tdt_group)
+    timed = ctx.first_time(own, _ACTUAL, place) or ctx.first_time(own, ("132", "133"), place)
     if timed is None:
         raise Reject(f"STS {code!r} has no DTM+334 (status change date/time)", sts, "DTM+334",
                      "DTM+334:<CCYYMMDDHHMM>:203 in the STS group")
     when, qual = timed
-    classifier = Classifier.ACT if qual == "334" else Classifier.EST
+    classifier = Classifier.ACT if qual in _ACTUAL else Classifier.EST
     tdt = find(tdt_group, "TDT")
     call = ctx.transport(tdt, mode_hint or "VESSEL", place, facility)
     if mode_hint and tdt is not None and call.mode != mode_hint:
@@ -136,6 +142,22 @@ def _status_events(ctx: Context, group, refs_outer, created) -> list[Event]:
     return events
 
 
+def _route_place(ctx: Context, code: str, dcsa: str, tdt_group) -> tuple[str | None, str | None]:
+    """The place of a status whose group has no LOC of its own, from the route LOCs of its TDT.
+
+    A load or departure happens at the port of loading / place of departure (LOC+9, LOC+5), a
+    discharge or arrival at the port of discharge / place of arrival (LOC+11, LOC+8, LOC+7); a gate
+    or other status has no such port and keeps no place."""
+    quals = {"LOAD": ("9", "5"), "DEPA": ("9", "5"), "DISC": ("11", "8", "7"), "ARRI": ("11", "8", "7")}.get(dcsa)
+    for q in quals or ():
+        found = find(tdt_group, "LOC", q)
+        if found is not None and loc(found)[0]:
+            place, facility = loc(found)
+            ctx.warn(f"STS {code!r} ({dcsa}) has no LOC of its own; the place is the TDT's LOC+{q} {place}")
+            return place, facility
+    return None, None
+
+
 def _status(ctx: Context, sts, code: str, agency: str, text: str):
     """(kind, DCSA code, mode hint, empty hint) of an STS, from the table or its description."""
     if code.upper() in STATUS:
@@ -146,6 +168,10 @@ def _status(ctx: Context, sts, code: str, agency: str, text: str):
             ctx.warn(f"STS code {code!r} (agency {agency or '-'}) is not in the status table; "
                      f"mapped to {dcsa} from its text {text!r}")
             return kind, dcsa, mode, None
+    if not code and not text:
+        category = ":".join(c for c in (sts.el(0), sts.el(0, 1), sts.el(0, 2)) if c)
+        raise Reject(f"STS has no status code (C555 status, 4405 empty; category {category or '-'}): "
+                     f"nothing says what happened", sts, "STS/C555", "STS+<category>+<status code>, e.g. STS+1+AE")
     raise Reject(f"STS status {code!r} (agency {agency or '-'}, text {text!r}) has no DCSA equivalent",
                  sts, "STS/C556", "a status code from the table in corridor.ingest.edifact.iftsta")
 

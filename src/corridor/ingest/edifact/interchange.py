@@ -297,6 +297,34 @@ def _segments(body: str, chars: Characters, env: Envelope, first_pos: int):
             start = skipped_to
 
 
+# segments whose first element (its first component) is a code list qualifier the mappers compare:
+# 'eqd+cn', 'DTM+ 334' and 'rff+bn:x' read as 'EQD+CN', 'DTM+334', 'RFF+BN:x' (values are left alone)
+_QUALIFIED = frozenset({"BGM", "CNI", "CNT", "DTM", "EQD", "FTX", "GID", "LOC", "MEA", "NAD", "RFF", "STS",
+                        "TDT", "TMP", "DIM", "HAN", "EQA", "TSR", "DGS", "SGP", "GDS"})
+
+
+def _clean_tag(seg: Seg) -> None:
+    """A tag with whitespace around it or in lower case (UNOB allows it) as the three capitals it is."""
+    if seg.tag != "\x00ERR":
+        seg.tag = seg.tag.strip().upper()
+
+
+def _clean_qualifier(seg: Seg) -> None:
+    """The qualifier (first element, first component) of `seg` stripped and in capitals."""
+    els = seg.els
+    if not els:
+        return
+    first = els[0]
+    if isinstance(first, str):
+        clean = first.strip().upper()
+        if clean != first:
+            els[0] = clean
+    elif first and isinstance(first[0], str):
+        clean = first[0].strip().upper()
+        if clean != first[0]:
+            els[0] = [clean, *first[1:]]
+
+
 class _Walker:
     """Cuts the segment stream into messages and checks the control counts of the envelope."""
 
@@ -323,6 +351,10 @@ class _Walker:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # pydifact warns per segment; we report our own
             for seg in segments:
+                if len(seg.tag) != 3 or not seg.tag.isupper():   # ' BGM', 'bgm' (CRLF + indent, UNOB)
+                    _clean_tag(seg)
+                if seg.tag in _QUALIFIED:
+                    _clean_qualifier(seg)
                 h = handlers.get(seg.tag)
                 if h:
                     h(seg)
@@ -361,7 +393,7 @@ class _Walker:
             if unz.el(1) != unb.el(4):
                 self.warn(f"segment {unz.pos}: UNZ reference {unz.el(1)!r} does not match UNB reference "
                           f"{unb.el(4)!r}; messages kept")
-            count = unz.el(0)
+            count = unz.el(0).strip()
             if not count.isdigit() or int(count) != self.in_interchange:
                 self.warn(f"segment {unz.pos}: UNZ counts {count!r} messages/groups, the interchange has "
                           f"{self.in_interchange}; messages kept")
@@ -381,7 +413,7 @@ class _Walker:
         if seg.el(1) != self.group.el(4):
             self.warn(f"segment {seg.pos}: UNE reference {seg.el(1)!r} does not match UNG reference "
                       f"{self.group.el(4)!r}")
-        if seg.el(0) != str(self.in_group):
+        if not (seg.el(0).strip().isdigit() and int(seg.el(0)) == self.in_group):
             self.warn(f"segment {seg.pos}: UNE counts {seg.el(0)!r} messages, the group has {self.in_group}")
         self.group = None
 
@@ -418,7 +450,7 @@ class _Walker:
                         f"the message boundaries cannot be trusted", seg, "UNT/0062", msg.ref, msg.ref)
             return
         count, actual = seg.el(0), len(msg.body) + 2
-        if count != str(actual):
+        if not (count.strip().isdigit() and int(count) == actual):   # '000047' is 47
             self.warn(f"segment {seg.pos}: UNT of message {msg.ref!r} counts {count!r} segments, the message "
                       f"has {actual} (UNH to UNT); message kept")
         self.env.messages.append(msg)
