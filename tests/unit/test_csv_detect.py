@@ -48,3 +48,14 @@ def test_positions_and_odd_inputs():
     assert detect_format(b"a;b;c\n1;2;3\n") == "csv"   # unknown header: the CSV reader says why
     assert detect_format(b"note\nline two\n", filename="x.csv") == "csv"
     assert detect_format(b"\x00\x01\x02\xff") == "unknown"
+
+
+def test_dcsa_json_in_utf16_and_beta_1_events_are_taken_for_dcsa():
+    # a Windows "Unicode" save, and a 3.0.0-Beta-1 event: the DCSA reader says what it makes of
+    # them (read with a warning; refused by name) instead of the CLI calling them unknown
+    page = '[{"eventType": "TRANSPORT", "eventClassifierCode": "ACT"}]'
+    assert detect_format(page.encode("utf-16")) == "dcsa-json"
+    assert detect_format(page.encode("utf-32")) == "dcsa-json"
+    assert detect_format(b'{"metadata": {"eventType": "EQUIPMENT"}, "payload": {}}') == "dcsa-json"
+    assert detect_format(b'{"feedbackElements": []}') == "dcsa-json"
+    assert detect_format(b'{"something": "else"}') == "unknown"

@@ -135,7 +135,9 @@ class _Strict(BaseModel):
 
 # ---- DCSA TNT 2.2 -------------------------------------------------------------------------
 class Vessel22(_Strict):
-    vesselIMONumber: Annotated[str, Field(pattern=r"^\d{7}$")]
+    # 2.2 requires the IMO number; a vessel without one (feeders, as Hapag-Lloyd sends them with
+    # "vesselIMONumber": null) is taken by its name with a warning from _repair_22
+    vesselIMONumber: Annotated[str, Field(pattern=r"^\d{7}$")] | None = None
     vesselName: _s(35) | None = None
     vesselFlag: _s(2) | None = None
     vesselCallSignNumber: _s(10) | None = None
@@ -446,7 +448,7 @@ def _parse(raw, source_party: str, received_at: datetime | None, *, fast: bool) 
     result = ParseResult(format=FORMAT, events=[], rejections=[], warnings=[], schedule=[],
                          stowage=[], meta={"source_party": source_party})
     try:
-        items, prefix = _unwrap(raw)
+        items, prefix = _unwrap(raw, result.warnings)
     except _Reject as r:
         result.rejections.append(Rejection(reason=r.reason, element=r.element or None,
                                            expected=r.expected))
@@ -482,18 +484,38 @@ def _parse(raw, source_party: str, received_at: datetime | None, *, fast: bool) 
     return result
 
 
-def _unwrap(raw) -> tuple[list, str | None]:
-    """Return the list of event objects and their JSON path prefix."""
+_PAYLOAD_EXPECTED = 'a JSON array of events, one event object, or {"events": [...]}'
+# UTF-16 and UTF-32 with their byte order mark: what Windows tools write when asked for "Unicode"
+_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+              (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def _unwrap(raw, notes: list[str] | None = None) -> tuple[list, str | None]:
+    """Return the list of event objects and their JSON path prefix; `notes` gets what was tolerated."""
+    notes = [] if notes is None else notes
     if isinstance(raw, (bytes, bytearray)):
+        raw = bytes(raw)
+        wide = next((enc for bom, enc in _WIDE_BOMS if raw.startswith(bom)), None)
         try:
-            raw = bytes(raw).decode("utf-8-sig")
+            if wide:
+                raw = raw.decode(wide)
+                notes.append(f"payload is {wide.upper()} text, not UTF-8 as JSON should be: read as {wide.upper()}")
+            else:
+                raw = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise _Reject("", f"not UTF-8 text (byte {exc.start})", "UTF-8 JSON") from None
+            told = f", nor the {wide.upper()} its byte order mark announces" if wide else ""
+            raise _Reject("", f"not UTF-8 text{told} (byte {exc.start})", "UTF-8 JSON") from None
     if isinstance(raw, str):
         try:
             raw = json.loads(raw.lstrip("\ufeff"))
         except json.JSONDecodeError as exc:
             raise _Reject("", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                          "a JSON array of DCSA events") from None
+        except RecursionError:
+            raise _Reject("", "not readable JSON: arrays or objects nested too deeply",
+                          "a JSON array of DCSA events") from None
+        except ValueError as exc:   # e.g. an integer of more than 4300 digits
+            raise _Reject("", f"not readable JSON: {str(exc).split(':')[0]}",
                           "a JSON array of DCSA events") from None
     if isinstance(raw, list):
         return raw, ""
@@ -502,8 +524,42 @@ def _unwrap(raw) -> tuple[list, str | None]:
             return raw["events"], "events"
         if "eventType" in raw or "eventClassification" in raw:
             return [raw], None
-    raise _Reject("", "not a DCSA event payload",
-                  'a JSON array of events, one event object, or {"events": [...]}')
+        if "events" in raw:
+            raise _Reject("events", f"events is {_json_kind(raw['events'])}, not an array of events",
+                          _PAYLOAD_EXPECTED)
+        if _is_beta_event(raw):
+            _reject_beta("")
+        if isinstance(raw.get("feedbackElements"), list):   # a 3.0 GET response with no events
+            notes.append(f"no events: a DCSA 3.0 response with {len(raw['feedbackElements'])} "
+                         "feedback element(s) only")
+            return [], "events"
+        keys = ", ".join(list(raw)[:6]) or "none"
+        raise _Reject("", f"not a DCSA event payload: a JSON object with keys {keys}, and no eventType "
+                      "(2.2), eventClassification (3.0) or events array", _PAYLOAD_EXPECTED)
+    raise _Reject("", f"not a DCSA event payload: {_json_kind(raw)}", _PAYLOAD_EXPECTED)
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "JSON null"
+    if isinstance(value, bool):
+        return f"the JSON boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return "a JSON number"
+    if isinstance(value, str):
+        return "a JSON string"
+    return "a JSON object" if isinstance(value, dict) else "a JSON array"
+
+
+def _is_beta_event(item: dict) -> bool:
+    """True for the 3.0.0-Beta-1 shape: {"metadata": {eventType, ...}, "payload": {...}}."""
+    return isinstance(item.get("metadata"), dict) and "eventType" in item["metadata"] and "eventType" not in item
+
+
+def _reject_beta(path: str):
+    raise _Reject(_join(path, "metadata"), "a DCSA TNT 3.0.0-Beta-1 event (metadata + payload): that "
+                  "superseded draft's shape is not taken", "a DCSA 2.2 event (eventType at the top) or the "
+                  "3.0 shape (eventClassification)")
 
 
 def _join(path: str, *parts) -> str:
@@ -568,6 +624,8 @@ def _parse_one(item, path, source_party, parties, received_at, result,
         return "3.0", _event_30(_validate(Event30, item, path), path, source_party, parties,
                                 received_at, result)
     event_type = item.get("eventType")
+    if event_type is None and _is_beta_event(item):
+        _reject_beta(path)
     if event_type is None:
         keys = ", ".join(list(item)[:5]) or "none"
         raise _Reject(_join(path, "eventType"), f"not a DCSA event: no eventType (2.2) or "
@@ -575,13 +633,127 @@ def _parse_one(item, path, source_party, parties, received_at, result,
                       "eventType TRANSPORT, SHIPMENT or EQUIPMENT")
     model = MODELS_22.get(event_type) if isinstance(event_type, str) else None
     if model is None:
-        raise _Reject(_join(path, "eventType"), f"eventType {event_type!r} is not a DCSA 2.2 event type",
+        hint = (f" (the codes are upper case: {event_type.upper()})"
+                if isinstance(event_type, str) and event_type.upper() in MODELS_22 else "")
+        raise _Reject(_join(path, "eventType"), f"eventType {event_type!r} is not a DCSA 2.2 event type{hint}",
                       "one of " + ", ".join(EVENT_TYPES_22))
     if fast:
         event = _fast_22(item, event_type, path, source_party, parties, received_at)
         if event is not None:
             return "2.2", event
-    return "2.2", _event_22(_validate(model, item, path), path, source_party, parties, received_at)
+    # the fast path takes no item _repair_22 would change, so both ways give the same result
+    item, notes = _repair_22(item, path)
+    event = _event_22(_validate(model, item, path), path, source_party, parties, received_at)
+    result.warnings.extend(notes)
+    return "2.2", event
+
+
+# ---- 2.2 as carriers send it: repairs whose meaning is certain, each with a warning ----------
+# Spellings seen in carriers' published 2.2 feeds (MSC: unLocationCode; Hapag-Lloyd:
+# transportCallId). Taken only where the spec's own key is absent or null.
+_KEY_ALIASES = {"unLocationCode": "UNLocationCode", "transportCallId": "transportCallID"}
+
+
+def _repair_22(item: dict, path: str) -> tuple[dict, list[str]]:
+    """Return the event with the known real-world deviations of 2.2 repaired, and one warning each.
+
+    - `unLocationCode`, `transportCallId` for `UNLocationCode`, `transportCallID` (else the place
+      would be dropped as an unknown key, or a valid call refused);
+    - a `facilityCode` that starts with its place's UN/LOCODE (a 9-character BIC/SMDG code such as
+      DEHAMSRJQ): 2.2 defines the code without it, so the UN/LOCODE is cut off;
+    - a `vessel` without `vesselIMONumber` (null): taken by its name;
+    - a seal without `sealType`: left out (the raw message keeps it), the event is kept;
+    - an `eventID` that is a SHA-1 or SHA-256 hex digest (CMA CGM): kept as the UUID of its first
+      128 bits (the same digest, the same id).
+    The input is not changed: what is repaired is copied.
+    """
+    notes: list[str] = []
+    out = item
+    tc = item.get("transportCall")
+    where = item.get("eventLocation")
+    if type(tc) is dict:
+        tc = _aliased(tc, _join(path, "transportCall"), notes)
+        loc = tc.get("location")
+        if type(loc) is dict:
+            loc = _aliased(loc, _join(path, "transportCall", "location"), notes)
+            if loc is not tc["location"]:
+                tc = {**tc, "location": loc}
+        vessel = tc.get("vessel")
+        if type(vessel) is dict and vessel.get("vesselIMONumber") in (None, ""):
+            notes.append(f"{_join(path, 'transportCall', 'vessel')}: no vesselIMONumber (2.2 requires one): "
+                         f"the vessel is taken by its name {vessel.get('vesselName') or '(none given)'!r}")
+            if "vesselIMONumber" in vessel:
+                tc = {**tc, "vessel": {k: v for k, v in vessel.items() if k != "vesselIMONumber"}}
+    if type(where) is dict:
+        where = _aliased(where, _join(path, "eventLocation"), notes)
+    places = {p for o in (tc, tc.get("location") if type(tc) is dict else None, where) if type(o) is dict
+              for p in [o.get("UNLocationCode")] if type(p) is str}
+    if type(tc) is dict:
+        tc = _facility(tc, places, _join(path, "transportCall"), notes)
+        if type(tc.get("location")) is dict:
+            loc = _facility(tc["location"], places, _join(path, "transportCall", "location"), notes)
+            if loc is not tc["location"]:
+                tc = {**tc, "location": loc}
+    if type(where) is dict:
+        where = _facility(where, places, _join(path, "eventLocation"), notes)
+    if tc is not item.get("transportCall") or where is not item.get("eventLocation"):
+        out = dict(item)
+        if tc is not item.get("transportCall"):
+            out["transportCall"] = tc
+        if where is not item.get("eventLocation"):
+            out["eventLocation"] = where
+    seals = item.get("seals")
+    if type(seals) is list and any(type(x) is dict and x.get("sealType") is None and x.get("sealNumber")
+                                   for x in seals):
+        kept = []
+        for i, x in enumerate(seals):
+            if type(x) is dict and x.get("sealType") is None and x.get("sealNumber"):
+                notes.append(f"{_join(path, 'seals', i)}: seal {x['sealNumber']!r} has no sealType "
+                             "(2.2 requires one): left out, the event is kept")
+            else:
+                kept.append(x)
+        out = dict(out) if out is item else out
+        out["seals"] = kept or None
+    eid = item.get("eventID")
+    if type(eid) is str and _HASH_ID.fullmatch(eid):
+        # CMA CGM's feed names events by a 40-hex digest: a stable id, only not a UUID
+        kept_as = str(uuid.UUID(eid[:32]))
+        notes.append(f"{_join(path, 'eventID')}: {eid!r} is a hex digest, not the UUID 2.2 requires: kept as "
+                     f"{kept_as} (its first 128 bits)")
+        out = dict(out) if out is item else out
+        out["eventID"] = kept_as
+    return out, notes
+
+
+_HASH_ID = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+
+
+def _aliased(obj: dict, where: str, notes: list[str]) -> dict:
+    """Return obj with the _KEY_ALIASES spellings under the spec's key (a copy when changed)."""
+    found = [k for k in _KEY_ALIASES if k in obj]
+    if not found:
+        return obj
+    obj = dict(obj)
+    for wrong in found:
+        right = _KEY_ALIASES[wrong]
+        if obj.get(right) is None:
+            value = obj.pop(wrong)
+            obj[right] = value
+            if value is not None:
+                notes.append(f"{_join(where, wrong)}: read as {right} (2.2's spelling)")
+        elif obj[wrong] is None or obj[wrong] == obj[right]:
+            del obj[wrong]
+    return obj
+
+
+def _facility(obj: dict, places: set[str], where: str, notes: list[str]) -> dict:
+    """Return obj with a facilityCode that repeats its UN/LOCODE cut to the code proper."""
+    code = obj.get("facilityCode")
+    if type(code) is not str or len(code) <= 6 or code[:5] not in places or not 1 <= len(code) - 5 <= 6:
+        return obj
+    notes.append(f"{_join(where, 'facilityCode')}: {code!r} includes the UN/LOCODE {code[:5]}, which "
+                 f"2.2 keeps apart: read as {code[5:]!r}")
+    return {**obj, "facilityCode": code[5:]}
 
 
 # ---- 2.2 -> Event -------------------------------------------------------------------------

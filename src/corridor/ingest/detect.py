@@ -21,7 +21,7 @@ def detect_format(raw: bytes, filename: str | None = None) -> str:
         return "unknown"
     if head[:3] in (b"UNA", b"UNB", b"UNH"):
         return "edifact"
-    if head[:1] in (b"[", b"{"):
+    if head[:1] in (b"[", b"{") or raw[:2] in (b"\xff\xfe", b"\xfe\xff"):   # UTF-16/32 JSON with its BOM
         return _json_kind(raw)
     name = (filename or "").lower()
     if _looks_tabular(head) or (name.endswith((".csv", ".tsv")) and b"\n" in head):
@@ -31,11 +31,12 @@ def detect_format(raw: bytes, filename: str | None = None) -> str:
 
 def _json_kind(raw: bytes) -> str:
     try:
-        doc = json.loads(bytes(raw).decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        doc = json.loads(bytes(raw))   # finds UTF-8, -16 or -32 and a BOM itself
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError):
         return "unknown"
-    if isinstance(doc, dict) and isinstance(doc.get("events"), list):
-        return "dcsa-json"
+    if isinstance(doc, dict) and ("events" in doc or "feedbackElements" in doc
+                                  or (isinstance(doc.get("metadata"), dict) and "eventType" in doc["metadata"])):
+        return "dcsa-json"   # a page (its reader says what is wrong with it), or a 3.0.0-Beta-1 event
     first = (doc[0] if doc else None) if isinstance(doc, list) else doc
     if isinstance(doc, list) and not doc:
         return "dcsa-json"   # an empty GET /v2/events page
