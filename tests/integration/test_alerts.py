@@ -169,6 +169,7 @@ def test_a_box_waiting_for_its_sailing_is_not_silent_until_the_sailing_left_with
     assert status_of(loaded_store).next_departure_id not in (None, booked.id)
     [miss] = [a for a in alerts_of(loaded_store) if a.code == "MISS"]
     assert miss.extra["as"] == "missed" and miss.reason.startswith(f"missed the booked departure {booked.id};")
+    assert miss.event_time == booked.departs_at      # missed when it left, not when the box came
     # that MISS told the shipper: the silence after it is no news (a long stay is DWEL)
     for h in (SILENT_HOURS - 1, SILENT_HOURS + 1, SILENT_HOURS + 7):
         hooks.sweep(loaded_store, booked.departs_at + timedelta(hours=h))
@@ -419,3 +420,26 @@ def test_a_box_with_no_plan_aboard_a_train_is_silent_when_the_train_is_overdue_n
     [siln] = silences(loaded_store, lone)
     assert siln.event_time == arrives + silent and siln.reason.endswith(what)
     assert [a.event_time for a in silences(loaded_store, planned)] == [arrives + silent]
+
+
+def test_a_miss_is_stamped_when_it_became_known_not_when_the_box_got_where_it_is():
+    # put on a train at Xi'an on the 1st, heard leaving on the 7th too late for a departure on the
+    # 6th: the alert is of the report of the 7th (the box was not late on the 1st, when its state
+    # began); found by a sweep on the 9th with no report since the 1st: of when the departure left
+    from corridor.tracking.eta import Eta
+    put, gone, heard = (datetime(2026, 3, d, 6, tzinfo=timezone.utc) for d in (1, 6, 7))
+    st = {"trip_id": "T1", "equipment": BOX, "booking_ref": "B1", "parties": "ACME", "last_heard_at": heard,
+          "since": put, "location": "CNXIA"}
+    eta = Eta(at=heard + timedelta(days=12), low=heard, high=heard + timedelta(days=14),
+              missed=(("L07-1", "L07-2"),), missed_as=(("scheduled", gone),))
+    places = type("P", (), {"ref_of": {}})()
+    [miss] = alerts.on_eta(st, eta, {}, places)
+    assert (miss.event_time, miss.extra["as"]) == (heard, "missed")
+    quiet = {**st, "last_heard_at": put}
+    [miss] = alerts.on_eta(quiet, eta, {}, places, now=gone + timedelta(days=3))
+    assert (miss.event_time, miss.extra["as"]) == (gone, "missed")
+    # a forecast: of the report it was laid from
+    ahead = Eta(at=eta.at, low=eta.low, high=eta.high, missed=eta.missed,
+                missed_as=(("scheduled", heard + timedelta(days=2)),))
+    [miss] = alerts.on_eta(st, ahead, {}, places)
+    assert (miss.event_time, miss.extra["as"]) == (heard, "expected")

@@ -57,8 +57,9 @@ def on_eta(status: dict, eta: Eta | None, ctx: dict, places: Places, said=(), no
         how, text = _missing(status, booked, eta.missed_as[i] if i < len(eta.missed_as) else None, now)
         if any((booked, h) in said for h in _SAID_AS[how]):
             continue
-        out.append(alert(status, "MISS", status.get("since") or eta.at, f"{text}; next with space: {nxt}",
-                         extra={"booked": booked, "next": nxt, "as": how}))
+        out.append(alert(status, "MISS", _found(status, how, eta.missed_as[i] if i < len(eta.missed_as) else None,
+                                                now) or eta.at,
+                         f"{text}; next with space: {nxt}", extra={"booked": booked, "next": nxt, "as": how}))
     if ctx.get("off_route") and status.get("location"):
         stops = ", ".join(sorted(places.ref_of.get(s, s) for s in ctx["booked_stops"]))
         out.append(alert(status, "OFFR", status.get("since") or status["last_heard_at"],
@@ -84,6 +85,16 @@ def _missing(status: dict, booked: str, as_read: tuple[str, datetime] | None,
     if as_read is not None and heard is not None and as_read[1] > heard:
         return "expected", f"expected to miss the booked departure {booked} (it leaves {as_read[1].isoformat()})"
     return "missed", f"missed the booked departure {booked}"
+
+
+def _found(status: dict, how: str, as_read: tuple[str, datetime] | None, now: datetime | None) -> datetime | None:
+    """When a MISS became known: at the box's last report (not when its state began: a box put on
+    a train at Xi'an a week before the report that shows it late was not late then); found by a
+    sweep after the departure left without a word, when it left."""
+    heard = status.get("last_heard_at") or status.get("since")
+    if now is not None and how == "missed" and as_read is not None and (heard is None or as_read[1] > heard):
+        return min(as_read[1], now)
+    return heard
 
 
 def sweep(conn: Connection, now: datetime, *, silent_hours: float = SILENT_HOURS,
