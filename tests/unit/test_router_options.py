@@ -92,8 +92,8 @@ def test_bad_quantities_are_refused(corridor, qty, match):
 
 def test_no_route_says_whether_space_or_connections_are_missing(corridor):
     net, tt = corridor
-    with pytest.raises(NoRoute, match="room for 120 TEU"):
-        plan(net, tt, "Xi'an", "Duisburg", READY, 120, now=NOW)
+    with pytest.raises(NoRoute, match="room for 40 TEU"):   # the departures hold 50, 10 are free
+        plan(net, tt, "Xi'an", "Duisburg", READY, 40, free_teu=lambda _: 10, now=NOW)
     with pytest.raises(NoRoute, match="no departures connect"):
         plan(net, tt, "Duisburg", "Xi'an", READY, 2, now=NOW)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..access.visibility import Viewer, viewer_for
 from ..booking.containers import from_counts, parse_containers, parse_size
@@ -20,12 +20,18 @@ from .problems import Problem
 router = APIRouter(prefix="/api/v1", tags=["bookings"])
 
 
-class ContainerItem(BaseModel):
+class _Strict(BaseModel):
+    """A request body that refuses fields it does not know (422) instead of ignoring them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContainerItem(_Strict):
     count: int = Field(..., description="how many boxes")
     size_type: str = Field(..., description="ISO 6346 size-type (22G1, 42G1, 45G1) or 20/40/40HC")
 
 
-class QuoteRequest(BaseModel):
+class QuoteRequest(_Strict):
     origin: str = Field(..., description="UN/LOCODE (CNXIA) or name (Xi'an)", examples=["CNXIA"])
     destination: str = Field(..., examples=["TRIST"])
     ready: str = Field(..., description="cargo-ready date YYYY-MM-DD (midnight at the origin) or ISO 8601 time",
@@ -33,6 +39,8 @@ class QuoteRequest(BaseModel):
     containers: str | list[ContainerItem] = Field(..., description="'2x40', '1x20,3x40HC' or a list",
                                                   examples=["2x40"])
     max_options: int = Field(6, ge=1, le=12)
+    include_suez: bool = Field(True, description="offer the sea route through the Suez Canal, marked restricted, "
+                               "beside the one round the Cape (false: leave it out; not_offered says so)")
 
 
 class BookingRequest(QuoteRequest):
@@ -44,11 +52,11 @@ class BookingRequest(QuoteRequest):
     confirm: bool = Field(True, description="confirm at once (false: held as requested)")
 
 
-class CancelRequest(BaseModel):
+class CancelRequest(_Strict):
     reason: str | None = None
 
 
-class AmendRequest(BaseModel):
+class AmendRequest(_Strict):
     departure_ids: list[str] | None = Field(None, description="the new legs from where the route changes")
     from_place: str | None = Field(None, alias="from", description="re-plan from this place (default origin)")
     ready: str | None = Field(None, description="cargo ready there (default: when the booking arrives there)")
@@ -59,7 +67,8 @@ class AmendRequest(BaseModel):
 
 def service(request: Request) -> BookingService:
     """A booking service on the app's store and its cached network."""
-    return BookingService(request.app.state.store, network=request.app.state.network())
+    return BookingService(request.app.state.store, network=request.app.state.network(),
+                          clock=lambda: datetime.now(timezone.utc))
 
 
 def _containers(spec) -> tuple:
@@ -76,7 +85,8 @@ def _containers(spec) -> tuple:
 
 def _quote(svc: BookingService, body: QuoteRequest) -> Quote:
     ready = ready_time(svc.network, body.origin, body.ready)
-    return svc.quote(body.origin, body.destination, ready, _containers(body.containers), body.max_options)
+    return svc.quote(body.origin, body.destination, ready, _containers(body.containers), body.max_options,
+                     suez=body.include_suez)
 
 
 def quote_json(q: Quote, svc: BookingService) -> dict:
@@ -214,6 +224,5 @@ def get_departures(from_place: str | None = Query(None, alias="from", descriptio
     for t, name in ((start, "start"), (end, "end")):
         if t is not None and t.tzinfo is None:
             raise DomainError(f"{name} {t.isoformat()} has no UTC offset; give it as ISO 8601 with offset")
-    from datetime import timezone
     rows = svc.departures(from_place, to, start or datetime.now(timezone.utc), end, mode, limit)
     return {"departures": [departure_json(d, n, svc.network) for d, n in rows]}

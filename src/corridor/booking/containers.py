@@ -14,10 +14,6 @@ SHORTHAND = {
     "20TK": "22T1", "40": "42G1", "40GP": "42G1", "40DV": "42G1", "40DC": "42G1", "40HC": "45G1",
     "40HQ": "45G1", "40RF": "42R1", "40RH": "45R1", "40OT": "42U1", "45": "L5G1", "45HC": "L5G1",
 }
-# A request beyond this is a typing error, not a shipment: the longest block train on the
-# corridor takes ~60 FEU, so 500 boxes would be eight full trains in one booking.
-MAX_CONTAINERS = 500
-
 _ITEM = re.compile(r"^\s*(?:(\d+)\s*[xX×*]\s*)?([0-9A-Za-z]+)\s*$")
 
 
@@ -34,7 +30,7 @@ def parse_size(text: str) -> str:
 
 
 def parse_containers(spec: str) -> tuple[ContainerRequest, ...]:
-    """The container requests of '2x40,1x20' (same sizes merged); DomainError on zero or absurd counts."""
+    """The container requests of '2x40,1x20' (same sizes merged); DomainError on a zero count."""
     if not spec or not spec.strip():
         raise DomainError("no containers given; say e.g. 2x40 or 1x20,3x40HC")
     counts: dict[str, int] = {}
@@ -52,12 +48,10 @@ def parse_containers(spec: str) -> tuple[ContainerRequest, ...]:
 
 def from_counts(counts: dict[str, int]) -> tuple[ContainerRequest, ...]:
     """Validated requests from {size-type: count}."""
-    total = sum(counts.values())
-    if total <= 0:
+    # No upper bound here: how many TEU one booking can take depends on the route (one departure
+    # per leg); the planner and the booking refuse a larger lot with that figure (exit 5, HTTP 409).
+    if sum(counts.values()) <= 0:
         raise DomainError("the number of containers must be at least 1")
-    if total > MAX_CONTAINERS:
-        raise DomainError(f"{total} containers in one request is more than {MAX_CONTAINERS} "
-                          "(about eight full block trains); split it into several bookings")
     return tuple(ContainerRequest(n, code) for code, n in sorted(counts.items()))
 
 

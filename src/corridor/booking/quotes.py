@@ -15,10 +15,13 @@ from ..domain.bookings import ContainerRequest
 from ..domain.network import Corridor, Network
 from ..domain.timetable import Departure
 from ..planning import emissions, pricing
-from ..planning.options import plan
+from ..planning.options import SUEZ_RESTRICTION, plan
 from ..planning.pricing import Money
 
-FAMILY_NAMES = {"middle": "Middle Corridor", "northern": "Northern route", "sea": "Sea"}
+SUEZ = "sea_suez"   # the not_offered key of the sea route through the canal (corridor "sea", route "suez")
+
+FAMILY_NAMES = {"middle": "Middle Corridor", "northern": "Northern route", "sea": "Sea",
+                SUEZ: "Sea via Suez"}
 HORIZON = timedelta(days=75)   # how far past the ready time a quote looks for departures
 
 
@@ -41,6 +44,7 @@ class QuoteOption:
     legs: tuple[QuoteLeg, ...]
     price: Money
     co2e_kg: float
+    restriction: str | None = None   # why the route is restricted (Suez), None when it is not
 
     @property
     def departs_at(self) -> datetime:
@@ -68,6 +72,8 @@ class QuoteOption:
         name = FAMILY_NAMES.get(self.corridor, self.corridor)
         if self.corridor == "sea":   # name the way round Africa or through the canal
             name += " via Suez" if "EG_SUEZ" in self.stops else " via the Cape" if "ZA_CAPE" in self.stops else ""
+        if self.restriction:
+            name += " (restricted)"
         return f"{name}: {refs}"
 
     def as_json(self, network: Network) -> dict:
@@ -77,6 +83,7 @@ class QuoteOption:
             "departure": self.departs_at.isoformat(), "arrival": self.arrives_at.isoformat(),
             "transit_hours": round(self.transit_hours, 1), "transit_days": round(self.transit_hours / 24, 1),
             "price": money_json(self.price), "co2e_kg": round(self.co2e_kg, 1),
+            "restricted": self.restriction is not None, "restriction": self.restriction,
             "legs": [leg_json(leg, network) for leg in self.legs],
         }
 
@@ -128,15 +135,19 @@ def _leg_ids(option) -> list[str]:
 
 def plan_options(network: Network, departures: Sequence[Departure], reserved: Mapping[str, int],
                  origin: str, destination: str, ready_at: datetime,
-                 containers: tuple[ContainerRequest, ...], max_options: int = 6) -> list[QuoteOption]:
-    """Route options for the request on the given departures and reservations, numbered from 1."""
+                 containers: tuple[ContainerRequest, ...], max_options: int = 6, *, suez: bool = True,
+                 now: datetime | None = None) -> list[QuoteOption]:
+    """Route options for the request on the given departures and reservations, numbered from 1.
+
+    `suez`: offer the sea route through the canal (marked restricted) beside the Cape one.
+    """
     teu = sum(c.teu for c in containers)
     by_id = {d.id: d for d in departures}
     free = {d.id: max(0, d.capacity_teu - reserved.get(d.id, 0)) for d in departures}
     free_of = lambda dep_id: free.get(dep_id, 0)   # noqa: E731 - the planner's callback
     found: list[tuple[str, list[str], object]] = []
     for opt in plan(network, departures, origin, destination, ready_at, containers,
-                    free_teu=free_of, max_options=max_options):
+                    free_teu=free_of, max_options=max_options, suez=suez, now=now):
         fam = getattr(opt, "corridor", None) or getattr(opt, "family", None) or ""
         found.append((getattr(fam, "value", fam), _leg_ids(opt), opt))
     options = []
@@ -154,16 +165,18 @@ def plan_options(network: Network, departures: Sequence[Departure], reserved: Ma
             kg = float(getattr(opt, "co2e_kg", kg) or kg)
         if not fam:
             fam = _family_of(network, [by_id[i] for i in ids])
-        options.append(QuoteOption(len(options) + 1, fam, legs, total, kg))
+        options.append(QuoteOption(len(options) + 1, fam, legs, total, kg, getattr(opt, "restriction", None)))
     return options
 
 
 def not_offered(network: Network, origin: str, destination: str, ready_at: datetime, teu: int,
-                options: Sequence[QuoteOption]) -> list[tuple[str, str]]:
+                options: Sequence[QuoteOption], suez: bool = True) -> list[tuple[str, str]]:
     """(corridor, why) of each corridor family without an option, so a shipper comparing routes
-    learns whether that family cannot reach the place at all or merely has no departure in time."""
+    learns whether that family cannot reach the place at all or merely has no departure in time;
+    the sea route through Suez (key SUEZ) is accounted for the same way, or as left out on request."""
     offered = {o.corridor for o in options}
     d = network.locations[destination]
+    place = f"{d.ref} ({d.name.split(' (')[0]}) from {network.locations[origin].ref}"
     out = []
     for fam in (Corridor.MIDDLE, Corridor.NORTHERN, Corridor.SEA):
         if fam.value in offered:
@@ -173,25 +186,49 @@ def not_offered(network: Network, origin: str, destination: str, ready_at: datet
             why = (f"no {name} departures with room for {teu} TEU within {HORIZON.days} days "
                    f"of {ready_at:%Y-%m-%d}")
         else:
-            why = f"the {name} does not reach {d.ref} ({d.name.split(' (')[0]}) from {network.locations[origin].ref}"
+            why = f"the {name} does not reach {place}"
         out.append((fam.value, why))
+    if any(o.restriction for o in options):
+        return out
+    if not _reaches(network, Corridor.SEA, origin, destination, via_suez=True):
+        if _reaches(network, Corridor.SEA, origin, destination):   # else the Sea entry says it already
+            out.append((SUEZ, f"no sea route through the Suez Canal reaches {place}"))
+        return out
+    if not suez:
+        why = f"left out on request (--no-suez / include_suez: false); it is restricted: {SUEZ_RESTRICTION}"
+    else:
+        why = (f"no sailing through the Suez Canal with room for {teu} TEU within {HORIZON.days} days of "
+               f"{ready_at:%Y-%m-%d} does better than the options shown; it is restricted: {SUEZ_RESTRICTION}")
+    out.append((SUEZ, why))
     return out
 
 
-def _reaches(network: Network, fam: Corridor, origin: str, destination: str) -> bool:
-    """Whether the family's links (as the router uses them by default) lead from origin to destination."""
-    nxt: dict[str, set[str]] = {}
+def not_offered_json(fam: str, why: str) -> dict:
+    """One `not_offered` entry: the corridor family (and route, for Suez) with the reason."""
+    if fam == SUEZ:
+        return {"corridor": Corridor.SEA.value, "route": "suez", "reason": why}
+    return {"corridor": fam, "reason": why}
+
+
+def _reaches(network: Network, fam: Corridor, origin: str, destination: str, via_suez: bool = False) -> bool:
+    """Whether the family's links lead from origin to destination: as the router uses them by
+    default (restricted links left out), or `via_suez` through at least one suez_restricted link."""
+    nxt: dict[str, set[tuple[str, bool]]] = {}
     for link in network.directed_links():
-        if fam in link.corridors and not link.suez_restricted:
-            nxt.setdefault(link.origin, set()).add(link.destination)
-    seen, todo = {origin}, [origin]
+        if fam in link.corridors and (via_suez or not link.suez_restricted):
+            nxt.setdefault(link.origin, set()).add((link.destination, link.suez_restricted))
+    # states: (place, whether a restricted link was used on the way)
+    start = (origin, False)
+    seen, todo = {start}, [start]
     while todo:
-        for b in nxt.get(todo.pop(), ()):
-            if b == destination:
+        here, used = todo.pop()
+        for b, restricted in nxt.get(here, ()):
+            state = (b, used or restricted)
+            if b == destination and (state[1] or not via_suez):
                 return True
-            if b not in seen:
-                seen.add(b)
-                todo.append(b)
+            if state not in seen:
+                seen.add(state)
+                todo.append(state)
     return False
 
 

@@ -7,7 +7,7 @@ reserved in id order so two bookings sharing legs always lock them in the same o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -18,14 +18,15 @@ from ..access.visibility import Viewer, booking_clause
 from ..domain.bookings import Booking, BookingLeg, BookingStatus, ContainerRequest, check_transition
 from ..domain.errors import CapacityExceeded, DomainError, InvalidTransition
 from ..domain.events import Classifier, Event, EventKind, TransportCall
-from ..domain.network import Network
+from ..domain.network import Mode, Network
 from ..domain.parties import ADMIN_PARTY
 from ..domain.timetable import Departure
+from ..planning.options import LotTooLarge, check_ready
 from ..store import Store
 from ..store import network as netstore
 from ..store.parties import get_party
 from . import records
-from .quotes import HORIZON, QuoteOption, not_offered, plan_options, price_legs
+from .quotes import HORIZON, QuoteOption, not_offered, not_offered_json, plan_options, price_legs
 from .records import BookingRecord
 
 
@@ -64,17 +65,25 @@ class Quote:
     def as_json(self, net: Network) -> dict:
         """The quote as the API and `corridor plan --json` give it."""
         return {"origin": net.locations[self.origin].ref, "destination": net.locations[self.destination].ref,
-                "ready_at": self.ready_at.isoformat(),
+                "ready_at": self.ready_at.astimezone(net.locations[self.origin].tz).isoformat(),
                 "containers": [{"count": c.count, "size_type": c.size_type, "teu": c.teu} for c in self.containers],
                 "teu": self.teu, "options": [o.as_json(net) for o in self.options],
-                "not_offered": [{"corridor": fam, "reason": why} for fam, why in self.not_offered]}
+                "not_offered": [not_offered_json(fam, why) for fam, why in self.not_offered]}
 
 
 class BookingService:
-    """Quotes, bookings and their lifecycle on one store (network loaded once)."""
+    """Quotes, bookings and their lifecycle on one store (network loaded once).
 
-    def __init__(self, store: Store, network: Network | None = None):
+    With a `clock` (the CLI and the API pass the wall clock) a booking is refused on a departure
+    that has left by then and for a ready date before its day; without one (the twin books in
+    simulated time, tests on fixed timetables) departures are taken as given. Quotes always
+    start from now at the earliest.
+    """
+
+    def __init__(self, store: Store, network: Network | None = None, *,
+                 clock: Callable[[], datetime] | None = None):
         self.store = store
+        self.clock = clock
         if network is None:
             with store.read() as conn:
                 network = netstore.load_network(conn)
@@ -85,58 +94,59 @@ class BookingService:
     # ---- quotes --------------------------------------------------------------------------
     def quote(self, origin: str, destination: str, ready_at: datetime,
               containers: tuple[ContainerRequest, ...], max_options: int = 6,
-              avoid_departures: Iterable[str] = ()) -> Quote:
-        """Route options for the request on live free space (capacity − reserved); NoRoute when none."""
+              avoid_departures: Iterable[str] = (), *, suez: bool = True) -> Quote:
+        """Route options for the request on live free space (capacity − reserved); NoRoute when none.
+
+        The search starts at the ready time or now, whichever is later (`Quote.ready_at`): a ready
+        date of today means from now, a ready date before today is refused. `suez` offers the sea
+        route through the canal (marked restricted) beside the one round the Cape.
+        """
         o, d = self.network.resolve(origin), self.network.resolve(destination)
         if o.id == d.id:
             raise DomainError(f"origin and destination are both {o.ref} ({o.name})")
         _aware(ready_at)
+        start = check_ready(ready_at, self._now(), ahead=False)   # the timetable's span says more
         teu = sum(c.teu for c in containers)
         if teu <= 0:
             raise DomainError("the number of containers must be at least 1")
         with self.store.read() as conn:
-            rows = netstore.list_departures(conn, start=ready_at, end=ready_at + HORIZON)
+            rows = netstore.list_departures(conn, start=start, end=start + HORIZON)
         avoid = set(avoid_departures)
         deps = [dep for dep, _ in rows if dep.id not in avoid]
         reserved = {dep.id: n for dep, n in rows}
         if not deps:
-            raise NoRoute(self._why_no_route(o.id, d.id, ready_at, containers, deps))
+            raise NoRoute(self._why_no_departures(start))
         try:
-            options = plan_options(self.network, deps, reserved, o.id, d.id, ready_at, containers, max_options)
+            options = plan_options(self.network, deps, reserved, o.id, d.id, start, containers, max_options,
+                                   suez=suez, now=self._now())
         except DomainError as e:
             if type(e).__name__ == "NoRoute":   # the planner's own: keep its reason
                 raise NoRoute(str(e)) from None
             raise
         if not options:
-            raise NoRoute(self._why_no_route(o.id, d.id, ready_at, containers, deps))
-        return Quote(o.id, d.id, ready_at, containers, options,
-                     tuple(not_offered(self.network, o.id, d.id, ready_at, teu, options)))
+            raise NoRoute(f"no route from {o.ref} to {d.ref} within {HORIZON.days} days of {start:%Y-%m-%d}")
+        return Quote(o.id, d.id, start, containers, options,
+                     tuple(not_offered(self.network, o.id, d.id, start, teu, options, suez)))
 
-    def _why_no_route(self, o: str, d: str, ready_at: datetime, containers, deps: list[Departure]) -> str:
-        """The reason a request has no option, with what would work instead."""
-        net = self.network
-        what = f"from {net.locations[o].ref} to {net.locations[d].ref}"
-        if not deps:
-            with self.store.read() as conn:
-                first = netstore.list_departures(conn, limit=1)
-                last = netstore.list_departures(conn, start=ready_at - HORIZON * 10, end=None)
-            if not first:
-                return "the timetable has no departures; load one with `corridor init`"
-            span = f"{first[0][0].departs_at:%Y-%m-%d}"
-            if last:
-                span += f" to {last[-1][0].departs_at:%Y-%m-%d}"
-            return f"no departures after {ready_at:%Y-%m-%d}: the timetable runs from {span}"
-        one = plan_options(net, deps, {}, o, d, ready_at, (ContainerRequest(1, "22G1"),), 1)
-        if not one:
-            return (f"no route {what} within {HORIZON.days} days of {ready_at:%Y-%m-%d} on the network's "
-                    "corridors (Middle, Northern, Sea); check the places or choose a hub on the corridor")
-        teu = sum(c.teu for c in containers)
-        cap = max(dep.capacity_teu for dep in deps)
-        if teu > cap:
-            return (f"{teu} TEU do not fit on any single departure (largest {cap} TEU); "
-                    "split the shipment into several bookings")
-        return (f"no route {what} has {teu} TEU free within {HORIZON.days} days of {ready_at:%Y-%m-%d}; "
-                f"fewer containers would go: 1 TEU departs {one[0].departs_at.isoformat()}")
+    def _now(self) -> datetime:
+        return self.clock() if self.clock else records.utcnow()
+
+    def _why_no_departures(self, start: datetime) -> str:
+        """Why no departure leaves within the search horizon of `start`: the timetable's span."""
+        from sqlalchemy import func, select
+        from ..store.tables import departures
+        with self.store.read() as conn:
+            first, last = conn.execute(select(func.min(departures.c.departs_at),
+                                              func.max(departures.c.departs_at))).one()
+        if first is None:
+            return "the timetable has no departures; load one with `corridor init`"
+        span = f"the timetable runs from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+        if start.timestamp() > _utc(last).timestamp():
+            return f"no departures after {start:%Y-%m-%d}: {span}"
+        if (start + HORIZON).timestamp() <= _utc(first).timestamp():
+            return (f"no departures within {HORIZON.days} days of {start:%Y-%m-%d}: {span}; "
+                    f"ask with a ready date from {_utc(first) - HORIZON:%Y-%m-%d}")
+        return f"no departures within {HORIZON.days} days of {start:%Y-%m-%d} ({span})"
 
     # ---- booking ----------------------------------------------------------------------------
     def book(self, shipper: str, origin: str, destination: str, ready_at: datetime,
@@ -151,6 +161,8 @@ class BookingService:
         """
         o, d = self.network.resolve(origin), self.network.resolve(destination)
         _aware(ready_at)
+        if self.clock:
+            check_ready(ready_at, self.clock(), ahead=False)
         teu = sum(c.teu for c in containers)
         if teu <= 0:
             raise DomainError("the number of containers must be at least 1")
@@ -158,6 +170,13 @@ class BookingService:
             with self.store.tx() as conn:
                 self._check_parties(conn, shipper, forwarder, nominated)
                 deps = self._journey(conn, departure_ids, o.id, d.id, ready_at)
+                small = min(deps, key=lambda dep: dep.capacity_teu)
+                if teu > small.capacity_teu:
+                    net = self.network
+                    raise LotTooLarge(
+                        f"{teu} TEU do not fit in one booking: departure {small.id} ({small.mode.value} "
+                        f"{net.locations[small.origin].ref} → {net.locations[small.destination].ref}) holds "
+                        f"{small.capacity_teu} TEU; split the lot into bookings of at most {small.capacity_teu} TEU")
                 now = records.utcnow()
                 ref = records.next_ref(conn, now)
                 legs, total, kg = price_legs(self.network, deps, teu, {})
@@ -196,7 +215,7 @@ class BookingService:
 
     def _alternatives(self, o: str, d: str, ready_at: datetime, containers) -> list[QuoteOption]:
         try:
-            return self.quote(o, d, ready_at, containers, max_options=3).options
+            return self.quote(o, d, max(ready_at, self._now()), containers, max_options=3).options
         except DomainError:
             return []
 
@@ -204,7 +223,7 @@ class BookingService:
         for role, pid in [("shipper", shipper), ("forwarder", forwarder), *(("nominated party", p) for p in nominated)]:
             if pid and get_party(conn, pid) is None:
                 raise DomainError(f"{role} {pid!r} is not a registered party; register it first "
-                                  "(`corridor parties add`)")
+                                  "(`corridor party add`)")
         if not shipper:
             raise DomainError("a booking needs its shipper")
 
@@ -227,6 +246,12 @@ class BookingService:
         if destination and deps[-1].destination != destination:
             raise DomainError(f"the last departure {deps[-1].id} ends at {net.locations[deps[-1].destination].ref}, "
                               f"not at the booking's destination {net.locations[destination].ref}")
+        now = self.clock() if self.clock else None
+        for dep in deps:
+            if now is not None and dep.departs_at <= now:
+                raise DomainError(f"departure {dep.id} left at {dep.departs_at.isoformat()}, before now "
+                                  f"({now.astimezone(dep.departs_at.tzinfo).isoformat(timespec='minutes')}); "
+                                  "a departure that has left cannot be booked: ask for a new quote")
         if ready_at and deps[0].departs_at < ready_at:
             raise DomainError(f"departure {deps[0].id} leaves {deps[0].departs_at.isoformat()}, before the cargo "
                               f"is ready ({ready_at.isoformat()})")
@@ -316,6 +341,8 @@ class BookingService:
         """Departures (with reserved TEU) in a window, origin/destination given as code or name."""
         o = self.network.resolve(origin).id if origin else None
         d = self.network.resolve(destination).id if destination else None
+        if mode is not None and mode not in {m.value for m in Mode}:
+            raise DomainError(f"unknown mode {mode!r}; one of " + ", ".join(m.value for m in Mode))
         with self.store.read() as conn:
             return netstore.list_departures(conn, start=start, end=end, origin=o, destination=d, mode=mode,
                                             limit=limit)
@@ -432,15 +459,30 @@ class BookingService:
         """Options for the rest of a booking's journey from `from_place` (default: its origin), skipping `avoid`."""
         b = self.get(ref, viewer).booking
         start = self.network.resolve(from_place).id if from_place else b.origin
-        if ready_at is None:
+        avoid = list(dict.fromkeys(avoid))
+        if avoid:
+            with self.store.read() as conn:
+                known = netstore.get_departures(conn, avoid)
+            unknown = [x for x in avoid if x not in known]
+            if unknown:
+                raise DomainError(f"avoid takes departure ids; {', '.join(repr(x) for x in unknown)} "
+                                  f"{'is' if len(unknown) == 1 else 'are'} not a departure "
+                                  "(see the booking's legs or `corridor departures`)")
+        if ready_at is None:   # when the cargo is there, or now if that has passed
             arrived = [leg.arrives_at for leg in b.legs if leg.destination == start]
-            ready_at = arrived[0] if arrived else b.ready_at
+            ready_at = max(arrived[0] if arrived else b.ready_at, self._now())
         return self.quote(start, b.destination, ready_at, b.containers, avoid_departures=avoid)
 
     def affected_by(self, departure_id: str) -> list[str]:
         """Refs of open bookings with space on the departure (for operator notices)."""
         with self.store.read() as conn:
             return records.refs_on_departure(conn, departure_id)
+
+
+def _utc(t: datetime) -> datetime:
+    """A time read from the store: SQLite gives it naive in UTC."""
+    from datetime import timezone
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 def _aware(t: datetime) -> datetime:

@@ -13,7 +13,10 @@ from .common import Exit, JsonOpt, emit_json, err, fail, out
 FromOpt = typer.Option(..., "--from", help="Origin: UN/LOCODE (CNXIA) or name (Xi'an).")
 ToOpt = typer.Option(..., "--to", help="Destination: UN/LOCODE or name.")
 ContainersOpt = typer.Option("1x40", "--containers", "-c", help="e.g. 2x40, 1x20,3x40HC or 2x45G1.")
-ReadyOpt = typer.Option(None, "--ready", help="Cargo-ready date YYYY-MM-DD (default: today at the origin).")
+ReadyOpt = typer.Option(None, "--ready", help="Cargo-ready date YYYY-MM-DD or ISO 8601 time (default: now); "
+                        "today means from now, a past date is refused.")
+SuezOpt = typer.Option(True, "--suez/--no-suez", help="Show the sea route through the Suez Canal, marked "
+                       "restricted, beside the one round the Cape (default), or leave it out.")
 
 
 @contextmanager
@@ -28,7 +31,7 @@ def _service(as_json: bool):
         fail(f"database not reachable: {store.engine.url.render_as_string(hide_password=True)}",
              Exit.UNAVAILABLE, as_json=as_json)
     try:
-        svc = BookingService(store)
+        svc = BookingService(store, clock=lambda: datetime.now(timezone.utc))
         yield svc
     except UnknownPlace as e:   # AmbiguousPlace included: answered with the candidates, not a guess
         kind = "ambiguous place" if isinstance(e, AmbiguousPlace) else "unknown place"
@@ -50,12 +53,11 @@ def _service(as_json: bool):
         store.dispose()
 
 
-def _quote(svc, origin: str, destination: str, containers: str, ready: str | None):
+def _quote(svc, origin: str, destination: str, containers: str, ready: str | None, suez: bool = True):
     from ..booking.containers import parse_containers
     from ..booking.service import ready_time
-    loc = svc.network.resolve(origin)
-    day = ready or datetime.now(loc.tz).date().isoformat()
-    return svc.quote(origin, destination, ready_time(svc.network, origin, day), parse_containers(containers))
+    at = ready_time(svc.network, origin, ready) if ready else svc.clock().astimezone(svc.network.resolve(origin).tz)
+    return svc.quote(origin, destination, at, parse_containers(containers), suez=suez)
 
 
 def _local(t: str) -> str:
@@ -86,15 +88,18 @@ def _options_table(q, svc) -> Table:
 
 
 def plan(origin: str = FromOpt, destination: str = ToOpt, containers: str = ContainersOpt,
-         ready: str = ReadyOpt, as_json: bool = JsonOpt) -> None:
+         ready: str = ReadyOpt, suez: bool = SuezOpt, as_json: bool = JsonOpt) -> None:
     """Route options (Middle Corridor and its Northern/Sea alternatives) with price and CO2e."""
     with _service(as_json) as svc:
-        q = _quote(svc, origin, destination, containers, ready)
+        q = _quote(svc, origin, destination, containers, ready, suez)
         if as_json:
             emit_json(q.as_json(svc.network))
             return
         out.print(_options_table(q, svc))
         from ..booking.quotes import FAMILY_NAMES
+        for o in q.options:
+            if o.restriction:
+                out.print(f"Option {o.number} is restricted: {o.restriction}.")
         for fam, why in q.not_offered:
             out.print(f"No {FAMILY_NAMES[fam]} option: {why}.")
         err.print("Book one with: corridor book --from … --to … --containers … --ready … --option N --shipper PARTY")
@@ -102,6 +107,7 @@ def plan(origin: str = FromOpt, destination: str = ToOpt, containers: str = Cont
 
 def book(origin: str = FromOpt, destination: str = ToOpt, containers: str = ContainersOpt,
          ready: str = ReadyOpt, option: int = typer.Option(1, "--option", "-o", help="Option number from `plan`."),
+         suez: bool = SuezOpt,
          shipper: str = typer.Option(..., "--shipper", help="Party id of the shipper."),
          forwarder: str = typer.Option(None, "--forwarder", help="Party id of the forwarder."),
          nominate: list[str] = typer.Option([], "--nominate", help="Another party that may see it (repeatable)."),
@@ -110,7 +116,7 @@ def book(origin: str = FromOpt, destination: str = ToOpt, containers: str = Cont
     """Book option N of a plan: space on every leg is reserved in one transaction, or none is."""
     from ..booking.service import booking_json
     with _service(as_json) as svc:
-        q = _quote(svc, origin, destination, containers, ready)
+        q = _quote(svc, origin, destination, containers, ready, suez)
         rec = svc.book_option(shipper, q, option, forwarder=forwarder, nominated=nominate, created_by=shipper,
                               confirm=not hold)
         doc = booking_json(rec, svc.network)

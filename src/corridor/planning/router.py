@@ -26,6 +26,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from heapq import heappop, heappush
 from itertools import islice
 from zoneinfo import ZoneInfo
 
@@ -74,8 +75,13 @@ class Timetable:
     def __init__(self, network: Network, departures: Iterable[Departure],
                  factors: Mapping[Mode, emissions.Factor] | None = None, *,
                  include_suez: bool = False, include_planned: bool = False):
-        """Compile `departures`; Suez-restricted and planned links stay out unless a scenario asks."""
+        """Compile `departures`; Suez-restricted and planned links stay out unless a scenario asks.
+
+        With `include_suez` the restricted sailings are compiled in and each query's `suez` flag
+        says whether it may use them (the planner asks once without and once with them).
+        """
         self.network = network
+        self.include_suez = include_suez
         self.links: dict[str, Link] = {link.id: link for link in network.links}
         self.stop_ids = sorted(network.locations)
         self._stop = {s: i for i, s in enumerate(self.stop_ids)}
@@ -112,6 +118,7 @@ class Timetable:
         self.price_per_teu: list[float] = []
         self.co2e_per_teu: list[float] = []
         self._link_of: list[int] = []    # link number of each departure (the Pareto scan's memo)
+        self.restricted: frozenset[int] = frozenset()   # numbers of the departures on suez_restricted links
         link_no = {lid: i for i, lid in enumerate(self.links)}
         fwd, fam_bits = [], {c: i for i, c in enumerate(FAMILIES)}
         for dep in departures:
@@ -132,12 +139,15 @@ class Timetable:
                 fwd.append((dep_s, latest_ready, arr_s, node(f, dep.origin, dep.operator),
                             node(f, dep.destination, dep.operator), k))
         fwd.sort()
+        self.restricted = frozenset(k for k, dep in enumerate(self.departures)
+                                    if self.links[dep.link_id].suez_restricted)
         self._fwd = fwd
         # the reverse scan reads the same connections by arrival, latest first
         self._rev = sorted(((c[2], c[1], c[3], c[4], c[5]) for c in fwd), reverse=True)
         self._nodes = len(self._stop_of_node)
         self._number = {dep.id: k for k, dep in enumerate(self.departures)}
-        self._toward_cache: dict[int, tuple[list, list, list, list]] = {}
+        self._toward_cache: dict[tuple[int, bool], tuple[list, list, list, list]] = {}
+        self._widths: dict[int, dict[int, tuple[int, int]]] | None = None
         self.first_departure = fwd[0][0] if fwd else None
         self.last_departure = fwd[-1][0] if fwd else None
 
@@ -147,16 +157,19 @@ class Timetable:
         return self.price_per_teu[k], self.co2e_per_teu[k]
 
     # ---- helpers -------------------------------------------------------------------------
-    def _toward(self, d: int) -> tuple[list, list, list, list]:
+    def _toward(self, d: int, suez: bool = True) -> tuple[list, list, list, list]:
         """The connections that can lead to stop `d` in their family (forward and reverse order).
 
         A query only scans these: on a corridor most departures lead away from any one
-        destination, so this cuts each scan several-fold. Cached per destination.
+        destination, so this cuts each scan several-fold. Cached per destination; without
+        `suez` the sailings on suez_restricted links are left out.
         """
-        got = self._toward_cache.get(d)
+        got = self._toward_cache.get((d, suez))
         if got is None:
+            conns = self._fwd if suez or not self.restricted else [c for c in self._fwd
+                                                                   if c[5] not in self.restricted]
             into: dict[int, set[int]] = {}
-            for c in self._fwd:
+            for c in conns:
                 into.setdefault(c[4], set()).add(c[3])
             targets = {f * self._n + d for f in range(3)}
             reach, todo = set(targets), list(targets)
@@ -165,12 +178,13 @@ class Timetable:
                     if u not in reach:
                         reach.add(u)
                         todo.append(u)
-            fwd = [c for c in self._fwd if c[4] in reach and c[3] not in targets]
-            rev = [c for c in self._rev if c[3] in reach and c[2] not in targets]
+            fwd = [c for c in conns if c[4] in reach and c[3] not in targets]
+            rev = [c for c in self._rev if c[3] in reach and c[2] not in targets
+                   and (suez or c[4] not in self.restricted)]
             got = (fwd, [c[0] for c in fwd], rev, [-c[0] for c in rev])
             if len(self._toward_cache) >= 64:
                 self._toward_cache.clear()
-            self._toward_cache[d] = got
+            self._toward_cache[(d, suez)] = got
         return got
 
     def _index(self, loc_id: str, role: str) -> int:
@@ -202,9 +216,44 @@ class Timetable:
                        ready_by)
 
     # ---- queries -------------------------------------------------------------------------
+    def largest_lot(self, origin: str, destination: str, *, suez: bool = True) -> tuple[int, Departure | None]:
+        """(TEU, departure): the most TEU one booking can take from origin to destination.
+
+        A booking rides one departure on each leg, so a route takes at most its smallest
+        departure; this is the widest route over the compiled departures (empty ones counted by
+        their capacity, not their free space), with the departure that limits it.
+        """
+        o, d, n = self._index(origin, "origin"), self._index(destination, "destination"), self._n
+        if self._widths is None:   # node -> next node -> (largest capacity, departure number)
+            widths: dict[int, dict[int, tuple[int, int]]] = {}
+            for _, _, _, u, v, k in self._fwd:
+                cap = self.departures[k].capacity_teu
+                got = widths.setdefault(u, {}).get(v)
+                if got is None or cap > got[0]:
+                    widths[u][v] = (cap, k)
+            self._widths = widths
+        best: dict[int, tuple[int, int]] = {f * n + o: (_INF, -1) for f in range(3)}
+        heap = [(-_INF, u) for u in best]
+        targets = {f * n + d for f in range(3)}
+        while heap:   # widest path: Dijkstra on the smallest capacity so far, largest first
+            w, u = heappop(heap)
+            if -w < best[u][0]:
+                continue
+            if u in targets:
+                k = best[u][1]
+                return -w, self.departures[k] if k >= 0 else None
+            for v, (cap, k) in self._widths.get(u, {}).items():
+                if not suez and k in self.restricted:
+                    continue
+                got = (cap, k) if cap < -w else (-w, best[u][1])
+                if got[0] > best.get(v, (-1, -1))[0]:
+                    best[v] = got
+                    heappush(heap, (-got[0], v))
+        return 0, None
+
     def earliest_arrival(self, origin: str, destination: str, ready_at: datetime, teu: int = 1, *,
                          family: Corridor | None = None, free_teu: FreeTeu | None = None,
-                         avoid: Iterable[str] = ()) -> Journey | None:
+                         avoid: Iterable[str] = (), suez: bool = True) -> Journey | None:
         """The journey arriving first at `destination` for cargo ready at `origin` at `ready_at`."""
         o, d, n = self._index(origin, "origin"), self._index(destination, "destination"), self._n
         banned = frozenset(self._stop[s] for s in avoid if s in self._stop)
@@ -216,7 +265,7 @@ class Timetable:
         targets = {f * n + d for f in fams}
         parent: dict[int, tuple[int, int]] = {}
         best = _INF
-        fwd, keys, _, _ = self._toward(d)
+        fwd, keys, _, _ = self._toward(d, suez)
         for dep_s, latest_ready, arr, u, v, k in islice(fwd, bisect_left(keys, t0), None):
             if dep_s > best:
                 break
@@ -238,7 +287,7 @@ class Timetable:
 
     def latest_departure(self, origin: str, destination: str, arrive_by: datetime, teu: int = 1, *,
                          family: Corridor | None = None, free_teu: FreeTeu | None = None,
-                         avoid: Iterable[str] = ()) -> Journey | None:
+                         avoid: Iterable[str] = (), suez: bool = True) -> Journey | None:
         """The journey reaching `destination` by `arrive_by` that lets cargo reach `origin` latest.
 
         `Journey.ready_by` is that latest time at the origin (first departure minus its cut-off).
@@ -253,7 +302,7 @@ class Timetable:
         sources = {f * n + o for f in fams}
         child: dict[int, tuple[int, int]] = {}
         best = -_INF
-        _, _, rev, keys = self._toward(d)
+        _, _, rev, keys = self._toward(d, suez)
         for arr, latest_ready, u, v, k in islice(rev, bisect_left(keys, -t_end), None):
             if arr < best:
                 break
@@ -277,7 +326,7 @@ class Timetable:
     def pareto(self, origin: str, destination: str, ready_at: datetime, teu: int = 1, *,
                family: Corridor | None = None, free_teu: FreeTeu | None = None,
                horizon: timedelta = timedelta(days=75), avoid: Iterable[str] = (),
-               by_family: bool = False) -> list[Journey]:
+               by_family: bool = False, suez: bool = True) -> list[Journey]:
         """Journeys not beaten on all of (arrival, price, CO2e) within `horizon`, earliest first.
 
         With `by_family` each corridor family keeps its own Pareto set (to compare families).
@@ -298,7 +347,7 @@ class Timetable:
         fam_of, price, co2, link_of = self._fam_of_node, self.price_per_teu, self.co2e_per_teu, self._link_of
         version: dict[int, int] = {}
         rode: dict[tuple[int, int], tuple[int, int, float]] = {}
-        fwd, keys, _, _ = self._toward(d)
+        fwd, keys, _, _ = self._toward(d, suez)
         for dep_s, latest_ready, arr, u, v, k in islice(fwd, bisect_left(keys, t0), None):
             if dep_s > t_end:
                 break
