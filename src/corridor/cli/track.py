@@ -39,6 +39,8 @@ def track(ref: str = typer.Argument(..., help="Container number, trip id, bookin
     if as_json:
         emit_json(doc)
         return
+    if doc.get("plan") is not None:
+        _print_plan(doc)
     for tl in doc.get("containers") or ([doc] if "milestones" in doc else []):
         _print_trip(tl)
     for h in doc.get("matches", []):
@@ -52,6 +54,20 @@ def _short(iso: str | None) -> str:
     dt = datetime.fromisoformat(iso)
     off = dt.strftime("%z") or "+0000"
     return f"{dt:%Y-%m-%d %H:%M} {off[:3]}{'' if off[3:] == '00' else ':' + off[3:]}"
+
+
+def _print_plan(doc: dict) -> None:
+    """A booking's head and its booked departures (shown before any of its containers is reported too)."""
+    b = doc.get("booking") or {}
+    err.print(f"[bold]booking {doc['booking_ref']}[/bold] {b.get('origin', '?')} -> {b.get('destination', '?')}, "
+              f"{b.get('status', '?')}, promised {_short(b.get('promised_arrival')) or '-'}, "
+              f"{len(doc.get('containers') or [])} container(s) reported")
+    t = Table(title="plan")
+    for col in ("departure", "from", "departs", "to", "arrives"):
+        t.add_column(col)
+    for leg in doc["plan"]:
+        t.add_row(leg["departure_id"], leg["from"], _short(leg["departs_at"]), leg["to"], _short(leg["arrives_at"]))
+    out.print(t)
 
 
 def _print_trip(tl: dict) -> None:

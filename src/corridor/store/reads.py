@@ -16,9 +16,9 @@ from datetime import datetime
 from functools import partial
 from typing import Callable
 
-from sqlalchemy import Connection, Select, Text, bindparam, literal_column, select, type_coerce
+from sqlalchemy import Connection, Select, Text, bindparam, func, literal_column, select, type_coerce
 
-from .tables import bookings, events, trip_milestones, trip_status, trip_timelines, trips
+from .tables import bookings, events, locations, trip_milestones, trip_status, trip_timelines, trips
 from .types import JSONText, UTCDateTime
 
 
@@ -137,19 +137,22 @@ def status_query(by: str, where=None) -> Select:
 
 def head_query(by: str, where=None) -> Select:
     """Everything a trip's timeline depends on besides its events, in one row per trip: the trips
-    row (parties as stored text), its status row, the booking's destination, the newest event
-    seq (an index probe), and its stored timeline's row (`trip_timelines`). Equal rows mean an
-    unchanged timeline."""
+    row (parties as stored text), its status row, the booking's destination (as events name
+    places: its UN/LOCODE, else its id) and when the booking last changed (its plan is in the
+    timeline), the newest event seq (an index probe), and its stored timeline's row
+    (`trip_timelines`). Equal rows mean an unchanged timeline."""
     newest = select(events.c.seq).where(events.c.trip_id == trips.c.id).order_by(events.c.seq.desc()) \
         .limit(literal_column("1")).offset(literal_column("0")).scalar_subquery()
     tl = trip_timelines.c
     q = select(trips.c.id, trips.c.equipment, trips.c.booking_ref, type_coerce(trips.c.parties, Text).label("parties"),
                trips.c.starts_at, trips.c.ends_at,
                *[c.label("st_" + c.name) for c in trip_status.columns],
-               bookings.c.destination.label("destination"), newest.label("newest_seq"),
+               func.coalesce(locations.c.code, bookings.c.destination).label("destination"),
+               bookings.c.updated_at.label("booking_updated_at"), newest.label("newest_seq"),
                tl.last_seq.label("tl_last_seq"), tl.basis.label("tl_basis"), tl.alerts.label("tl_alerts")).select_from(
         trips.outerjoin(trip_status, trip_status.c.trip_id == trips.c.id)
              .outerjoin(bookings, bookings.c.ref == trips.c.booking_ref)
+             .outerjoin(locations, locations.c.id == bookings.c.destination)
              .outerjoin(trip_timelines, tl.trip_id == trips.c.id))
     return _latest(q, by, where)
 
@@ -177,5 +180,10 @@ def milestones_query() -> Select:
 
 def booking_query() -> Select:
     """The booking facts a booking timeline shows (`ref`)."""
-    return select(bookings.c.origin, bookings.c.destination, bookings.c.promised_arrival, bookings.c.status) \
+    origin, dest = locations.alias("o"), locations.alias("d")
+    return select(func.coalesce(origin.c.code, bookings.c.origin).label("origin"),
+                  func.coalesce(dest.c.code, bookings.c.destination).label("destination"),
+                  bookings.c.promised_arrival, bookings.c.status) \
+        .select_from(bookings.outerjoin(origin, origin.c.id == bookings.c.origin)
+                     .outerjoin(dest, dest.c.id == bookings.c.destination)) \
         .where(bookings.c.ref == _ref())

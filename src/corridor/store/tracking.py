@@ -216,6 +216,68 @@ def event_facts(conn: Connection, trip_ids: list[str]) -> dict[str, list]:
     return out
 
 
+def booked_plans(conn: Connection, trip_ids: list[str]) -> dict[str, list[tuple]]:
+    """Trip id -> (leg seq, origin ref, destination ref, departs at, arrives at) of each active leg
+    of its booking, in order (refs: the places' UN/LOCODEs, else their ids, as events carry them);
+    trips without a booking Corridor holds have none. One query per 500 trips."""
+    from_db = _times_from_db()
+    sql = ("SELECT t.id, l.seq, COALESCE(o.code, l.origin), COALESCE(d.code, l.destination), l.departs_at, "
+           "l.arrives_at FROM trips t JOIN booking_legs l ON l.booking_ref = t.booking_ref "
+           "JOIN locations o ON o.id = l.origin JOIN locations d ON d.id = l.destination "
+           "WHERE l.active = {t} AND t.id IN ({{}}) ORDER BY t.id, l.seq")
+    sql = sql.format(t="TRUE" if conn.dialect.name == "postgresql" else "1")
+    out: dict[str, list[tuple]] = {}
+    for r in _driver_rows(conn, sql, sorted(set(trip_ids))):
+        out.setdefault(r[0], []).append((r[1], r[2], r[3], from_db(r[4]), from_db(r[5])))
+    return out
+
+
+def booking_plan(conn: Connection, ref: str) -> list[tuple]:
+    """(departure id, origin ref, destination ref, departs at, arrives at) of each active leg of a
+    booking, in order (refs as in `booked_plans`)."""
+    from_db = _times_from_db()
+    o, d = locations.alias("o"), locations.alias("d")
+    q = (select(booking_legs.c.departure_id, func.coalesce(o.c.code, booking_legs.c.origin),
+                func.coalesce(d.c.code, booking_legs.c.destination), booking_legs.c.departs_at,
+                booking_legs.c.arrives_at)
+         .select_from(booking_legs.join(o, o.c.id == booking_legs.c.origin).join(d, d.c.id == booking_legs.c.destination))
+         .where(booking_legs.c.booking_ref == ref, booking_legs.c.active.is_(True)).order_by(booking_legs.c.seq))
+    return [(r[0], r[1], r[2], from_db(r[3]), from_db(r[4])) for r in conn.execute(q)]
+
+
+def advance_bookings(conn: Connection, moving: set[str], delivered: set[str], now: datetime) -> None:
+    """Bookings follow their containers (the lifecycle of `domain.bookings`): confirmed -> in
+    transit when one of them is under way (`moving`); in transit -> delivered when as many of its
+    trips are delivered as it booked containers (`delivered`: the bookings to look at)."""
+    to_db, ph = _to_db(conn), _ph(conn)
+    refs = sorted(moving | delivered)
+    if refs:
+        for i in range(0, len(refs), _CHUNK):
+            part = refs[i:i + _CHUNK]
+            conn.exec_driver_sql(f"UPDATE bookings SET status = 'in_transit', updated_at = {ph} "
+                                 f"WHERE status = 'confirmed' AND ref IN ({', '.join([ph] * len(part))})",
+                                 (to_db(now), *part))
+    if not delivered:
+        return
+    done = dict(_driver_rows(conn, "SELECT t.booking_ref, COUNT(*) FROM trips t JOIN trip_status s ON s.trip_id = t.id "
+                                   "WHERE s.state = 'delivered' AND t.booking_ref IN ({}) GROUP BY t.booking_ref",
+                             sorted(delivered)))
+    booked = _driver_rows(conn, "SELECT ref, containers FROM bookings WHERE status = 'in_transit' AND ref IN ({})",
+                          sorted(done))
+    full = [ref for ref, boxes in booked
+            if done[ref] >= sum(int(c.get("count", 1)) for c in (json.loads(boxes) if isinstance(boxes, str) else boxes))]
+    for i in range(0, len(full), _CHUNK):
+        part = full[i:i + _CHUNK]
+        conn.exec_driver_sql(f"UPDATE bookings SET status = 'delivered', updated_at = {ph} "
+                             f"WHERE status = 'in_transit' AND ref IN ({', '.join([ph] * len(part))})",
+                             (to_db(now), *part))
+
+
+def trips_of_bookings(conn: Connection, booking_refs: list[str]) -> list[str]:
+    """Ids of the trips of these bookings (one query per 500)."""
+    return [r[0] for r in _driver_rows(conn, "SELECT id FROM trips WHERE booking_ref IN ({})", sorted(set(booking_refs)))]
+
+
 TIMELINE_COLUMNS = [c.name for c in trip_timelines.columns]
 MILESTONE_COLUMNS = [c.name for c in trip_milestones.columns]
 

@@ -35,13 +35,34 @@ def after_append(conn: Connection, stored: list[tuple[int, Event]]) -> None:
         return
     pending: tuple[dict, dict] = ({}, {})   # the batch's and its derived events, for one timeline fold
     moved, rows = status.fold(conn, stored, pending=pending)
+    _follow_bookings(conn, rows)
     derived: list[tuple[int, Event]] = []
     if moved:
         # a fixed number of queries per batch, whatever the number of trips that moved
         sts = [rows[t] for t in sorted(moved)]
         derived = store_derived(conn, _refresh(conn, sts, current_places(conn)), rows, pending)
-    timeline.fold_in(conn, *pending)
+    timeline.fold_in(conn, *pending, replan=_replanned(conn, stored))
     outbox.fan_out(conn, stored + derived)
+
+
+_UNDER_WAY = frozenset(("on_rail", "at_sea", "on_road", "in_transit", "delivered"))
+
+
+def _follow_bookings(conn: Connection, rows: dict[str, dict]) -> None:
+    """A booking is in transit once one of its containers is under way, delivered once all are."""
+    moving = {r["booking_ref"] for r in rows.values() if r.get("booking_ref") and r.get("state") in _UNDER_WAY}
+    if moving:
+        done = {r["booking_ref"] for r in rows.values() if r.get("booking_ref") and r.get("state") == "delivered"}
+        repo.advance_bookings(conn, moving, done, datetime.now(timezone.utc))
+
+
+def _replanned(conn: Connection, stored: list[tuple[int, Event]]) -> set[str]:
+    """The trips whose booking's plan this batch stored anew (a re-routed booking's planned
+    departures): their timelines show the booking's plan, so they are folded again."""
+    refs = [e.reference("BKG") for _, e in stored
+            if e.trip_id is None and e.classifier is Classifier.PLN and e.kind is EventKind.TRANSPORT]
+    refs = [r for r in refs if r]
+    return set(repo.trips_of_bookings(conn, refs)) if refs else set()
 
 
 def refresh(conn: Connection, trip_id: str) -> list[tuple[int, Event]]:

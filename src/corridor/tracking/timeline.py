@@ -32,12 +32,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, or_, select
 
-from ..access.visibility import Viewer, event_clause, trip_clause
+from ..access.visibility import Viewer, booking_clause, event_clause, trip_clause
 from ..domain.equipment import is_container_number
 from ..domain.events import Event
 from ..store import reads
 from ..store import tracking as repo
-from ..store.tables import events, locations, trips
+from ..store.tables import bookings, events, locations, trips
 
 KIND = {"LOAD": "load", "DEPA": "depart", "ARRI": "arrive", "DISC": "discharge", "GTIN": "gate_in",
         "GTOT": "gate_out", "PICK": "pick_up", "DROP": "drop_off", "STUF": "stuff", "STRP": "strip",
@@ -362,7 +362,8 @@ def _timeline(conn: Connection, h, v: Viewer) -> tuple[dict | None, bytes | None
         body = _json(_head(h, h.destination or dest, spans, zones))[:-1] + b"," + tail.encode("utf-8") + b"}"
     else:
         q = reads.prepared(conn, ("events", None), reads.trip_events_query)
-        doc = _build(h, q.rows(conn, h.id), zones, places)
+        plan = _plan_facts(repo.booked_plans(conn, [h.id]).get(h.id, ())) if h.booking_ref else []
+        doc = _build(h, plan + list(q.rows(conn, h.id)), zones, places)
         body = _json(doc)
     shelf.put(h.id, _Kept(h, zones, places, body))
     return doc, body
@@ -511,7 +512,8 @@ def _fact(seq: int, e: Event) -> _Fact:
                  tc.facility_code if tc else None, extra, e.reason, e.created_at)
 
 
-def fold_in(conn: Connection, stored: dict[str, list[tuple[int, Event]]], prior: dict[str, int]) -> None:
+def fold_in(conn: Connection, stored: dict[str, list[tuple[int, Event]]], prior: dict[str, int],
+            replan: set[str] | frozenset = frozenset()) -> None:
     """Fold newly stored events into their trips' stored timelines (`trip_timelines`,
     `trip_milestones`), in the ingest transaction. `stored`: trip id -> its new events as (seq,
     event); `prior`: trip id -> the newest seq folded for the trip before them (its status row's
@@ -520,19 +522,20 @@ def fold_in(conn: Connection, stored: dict[str, list[tuple[int, Event]]], prior:
     The new events are folded onto the stored milestones; only those they make or change are
     written (as sent, with the sender's times beside). A trip whose stored timeline is not at `prior` (events from
     before the tables; events folded out of their order) or was made with other place names or
-    zones is folded again from all its events, read in one query. A fixed number of queries per
-    batch."""
-    if not stored:
+    zones is folded again from all its events, read in one query. A trip folded from its start
+    begins with its booking's plan (`_plan_facts`); the trips in `replan` (their booking was
+    re-planned) are folded again. A fixed number of queries per batch."""
+    if not stored and not replan:
         return
     zones, places = repo.zones(conn), _places(conn)
     basis = _basis(zones, places)
-    held = repo.timeline_heads(conn, list(stored))
+    held = repo.timeline_heads(conn, sorted(set(stored) | set(replan)))
     items: dict[str, list] = {}
-    again: list[str] = []
+    again: list[str] = [t for t in replan if t not in stored]
     for t, new in stored.items():
         last, made_with = held[t][:2] if t in held else (0, basis)
         new = sorted(new, key=lambda p: p[0])
-        if last == prior.get(t, 0) and new[0][0] > last and made_with == basis:
+        if t not in replan and last == prior.get(t, 0) and new[0][0] > last and made_with == basis:
             items[t] = [_fact(seq, e) for seq, e in new]
         else:
             again.append(t)
@@ -541,6 +544,9 @@ def fold_in(conn: Connection, stored: dict[str, list[tuple[int, Event]]], prior:
     kept = repo.milestone_rows(conn, onto, {f.code for t in onto for f in items[t]},
                                {f.location for t in onto for f in items[t]}) if onto else {}
     items.update(repo.event_facts(conn, again))
+    first = [t for t in items if t not in held or t in again]
+    for t, legs in (repo.booked_plans(conn, first) if first else {}).items():
+        items[t] = _plan_facts(legs) + items[t]
     heads, rows = [], []
     for t, facts in items.items():
         ms: dict[tuple, dict | tuple] = {}   # in the order first reported: `_fold` joins the first
@@ -565,6 +571,17 @@ def fold_in(conn: Connection, stored: dict[str, list[tuple[int, Event]]], prior:
                 for code, at, reason, where in alerts]
         heads.append((t, facts[-1].seq, basis, _joined(had, sent), size))   # TIMELINE_COLUMNS
     repo.save_timelines(conn, heads, rows, again)
+
+
+def _plan_facts(legs) -> list[_Fact]:
+    """A booking's active legs (`store.tracking.booked_plans`) as the planned departures and
+    arrivals a timeline folds before the trip's events. They name no vehicle: the vehicle that
+    reports the move joins them, its actual time beside the planned one."""
+    out: list[_Fact] = []
+    for _, origin, destination, departs, arrives in legs:
+        out.append(_Fact(0, "TRANSPORT", "DEPA", "PLN", departs, 0, origin, *([None] * 8)))
+        out.append(_Fact(0, "TRANSPORT", "ARRI", "PLN", arrives, 0, destination, *([None] * 8)))
+    return out
 
 
 def _joined(array: str, more: list[str]) -> str:
@@ -610,18 +627,27 @@ def owners(row) -> set[str]:
 
 
 def booking_timeline(conn: Connection, ref: str, v: Viewer) -> dict | None:
-    """Every visible trip of a booking with its timeline, and the booking's latest ETA."""
+    """Every visible trip of a booking with its timeline, the booking's latest ETA, and its plan
+    (the booked departures, in local times) where the viewer may see the booking: a booking is
+    tracked from when it is made, before any of its containers is reported."""
     rows = _prepared(conn, "head", "booking", v).rows(conn, ref)
-    if not rows:
+    seen = v.sees_all or conn.execute(select(bookings.c.ref).where(bookings.c.ref == ref, booking_clause(v))).first()
+    if not rows and not seen:
         return None
-    tls = [_doc(_timeline(conn, r, v)) for r in rows]
     bq = reads.prepared(conn, ("booking",), reads.booking_query)
     b = next(iter(bq.rows(conn, ref)), None)
+    if b is None and not rows:
+        return None
+    tls = [_doc(_timeline(conn, r, v)) for r in rows]
     etas = [t["eta"] for t in tls if t["eta"]]
+    zones = repo.zones(conn)
+    plan = [{"departure_id": dep, "from": a, "to": z, "departs_at": local(at, a, zones),
+             "arrives_at": local(until, z, zones)} for dep, a, z, at, until in repo.booking_plan(conn, ref)] \
+        if seen else None
     return {"booking_ref": ref,
             "booking": None if b is None else {"origin": b.origin, "destination": b.destination, "status": b.status,
-                                               "promised_arrival": local(b.promised_arrival, b.destination,
-                                                                         repo.zones(conn))},
+                                               "promised_arrival": local(b.promised_arrival, b.destination, zones)},
+            "plan": plan,
             "eta": max(etas, key=lambda x: datetime.fromisoformat(x["eta"])) if etas else None,
             "alerts": [a | {"equipment": t["equipment"]} for t in tls for a in t["alerts"]],
             "containers": tls}
