@@ -86,3 +86,10 @@ def test_track_by_booking_bill_of_lading_and_text(db):
     assert text.exit_code == 0 and "milestones" in text.output and "SILN" in text.output
     missing = runner.invoke(app, ["track", "NOPE0000000", "--json"])
     assert missing.exit_code != 0 and "NOPE0000000" in missing.output
+
+
+def test_track_takes_a_container_number_as_people_write_it_and_says_what_is_wrong_with_a_bad_one(db):
+    spaced = json.loads(runner.invoke(app, ["track", "mscu 123456-6", "--json"]).stdout)
+    assert spaced["equipment"] == BOX
+    bad = runner.invoke(app, ["track", "MSCU1234567", "--json"])
+    assert bad.exit_code != 0 and "check digit 7 is wrong, expected 6" in bad.output

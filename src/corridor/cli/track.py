@@ -21,6 +21,7 @@ def track(ref: str = typer.Argument(..., help="Container number, trip id, bookin
         store = open_store()
         with store.read() as conn:
             v = viewer_for(conn, Party(ADMIN_PARTY, "local operator", frozenset({Role.ADMIN})))
+            ref = _as_container(ref)
             trip_id = timeline.latest_trip(conn, ref, v)
             doc = timeline.trip_timeline(conn, trip_id, v) if trip_id else timeline.booking_timeline(conn, ref, v)
             if doc is None:
@@ -35,7 +36,7 @@ def track(ref: str = typer.Argument(..., help="Container number, trip id, bookin
             raise
         fail(f"cannot read the store: {e}", Exit.UNAVAILABLE, as_json=as_json)
     if doc is None:
-        fail(f"nothing tracked under {ref!r}", Exit.NOT_FOUND, as_json=as_json)
+        fail(f"nothing tracked under {ref!r}{_container_hint(ref)}", Exit.NOT_FOUND, as_json=as_json)
     if as_json:
         emit_json(doc)
         return
@@ -45,6 +46,29 @@ def track(ref: str = typer.Argument(..., help="Container number, trip id, bookin
         _print_trip(tl)
     for h in doc.get("matches", []):
         out.print(f"{h['type']}: {h.get('equipment') or h['ref']} trip {h.get('trip_id')}")
+
+
+def _as_container(ref: str) -> str:
+    """A container number as typed ('msku 123456-5') in its normal form; any other reference as is."""
+    from ..domain.equipment import InvalidEquipment, container_number
+    try:
+        return container_number(ref)
+    except InvalidEquipment:
+        return ref
+
+
+def _container_hint(ref: str) -> str:
+    """What is wrong with a reference that looks like a container number but is not one."""
+    import re
+    from ..domain.equipment import InvalidEquipment, container_number
+    squeezed = re.sub(r"[\s\-/.]", "", ref).upper()
+    if not re.fullmatch(r"[A-Z]{4}\d{6,7}", squeezed):
+        return ""
+    try:
+        number = container_number(ref)
+    except InvalidEquipment as e:
+        return f" ({e})"
+    return ""
 
 
 def _short(iso: str | None) -> str:
