@@ -70,6 +70,9 @@ def test_unknown_place_names_the_nearest_candidates(corridor):
     with pytest.raises(UnknownPlace) as err:
         plan(net, tt, "Dostik", "Duisburg", READY, 2, now=NOW)
     assert any("Dostyk" in c for c in err.value.candidates)
+    with pytest.raises(UnknownPlace) as err:         # nothing near: no wild guess (0.6 offered Alat)
+        plan(net, tt, "Atlantis", "Duisburg", READY, 2, now=NOW)
+    assert err.value.candidates == [] and "did you mean" not in str(err.value)
 
 
 @pytest.mark.parametrize("ready,match", [

@@ -163,7 +163,7 @@ class Network:
         if len(ids) > 1:
             cands = sorted(f"{self.locations[i].ref} ({self.locations[i].name})" for i in ids)
             raise AmbiguousPlace(f"{text!r} is ambiguous: " + "; ".join(cands), cands)
-        near = difflib.get_close_matches(key, list(self._index), n=3, cutoff=0.6)
+        near = difflib.get_close_matches(key, list(self._index), n=3, cutoff=0.7)   # 0.6 offered Alat for "Atlantis"
         cands = sorted({f"{self.locations[i].ref} ({self.locations[i].name})" for k in near for i in self._index[k]})
         hint = f"; did you mean {', '.join(cands)}?" if cands else ""
         raise UnknownPlace(f"unknown place {text!r}{hint}", cands)
