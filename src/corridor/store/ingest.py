@@ -95,10 +95,22 @@ def keep_raw(conn: Connection, content: bytes, *, fmt: str, source_party: str, r
 
 
 def known_events(conn: Connection, keys: list[str]) -> set[str]:
-    """The event natural keys (dedup_key) among `keys` that the log holds already."""
+    """The event natural keys (dedup_key) among `keys` that the log holds already.
+
+    PostgreSQL: one probe of the key's index per key (a LATERAL look-up). Asked as
+    `dedup_key = ANY(array)`, the planner scans the whole log instead for 1,000 keys against
+    a log of tens of thousands of events and more (100,000 events: 14 ms a message by scan,
+    3 ms by probes), and the scan grows with the log."""
     if not keys:
         return set()
+    if _pg(conn):
+        # never prepared: see _rows_in
+        return {k for (k,) in _db(conn).execute(_KNOWN_PG, (pg_text_array(keys),), prepare=False).fetchall()}
     return {k for (k,) in _rows_in(conn, "SELECT dedup_key FROM events WHERE dedup_key", keys)}
+
+
+_KNOWN_PG = ("SELECT e.dedup_key FROM unnest(%s::text[]) AS k(v), "
+             "LATERAL (SELECT dedup_key FROM events WHERE dedup_key = k.v LIMIT 1) AS e")
 
 
 def finish_raw(conn: Connection, mid: str, *, status: str, stored: int, duplicates: int, rejected: int,
