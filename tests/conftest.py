@@ -14,7 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from corridor.store import Store
+# the suite's webhook receivers listen on 127.0.0.1: it runs as an installation that allows private
+# callback hosts (docs/access.md); tests/integration/test_webhook_targets.py checks the refusal
+os.environ.setdefault("CORRIDOR_WEBHOOK_ALLOW_PRIVATE", "1")
+
+from corridor.store import Store  # noqa: E402 - after the setting above
 from corridor.wiring import ensure_wired
 
 ensure_wired()   # the same in-transaction steps as in production (tracking after every append)

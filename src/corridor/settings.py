@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 10 * 1024 * 1024
     rate_limit_per_minute: int = 600
     timetable_days: int = 400
+    webhook_allow_private: bool = False    # callbacks to loopback/private/link-local hosts (tests, self-hosted)
 
 
 @lru_cache

@@ -183,8 +183,15 @@ def test_each_role_sees_exactly_its_share(world, role):
         if n not in see_b:   # options are a planner run: check the refusal, which is what can leak
             expect(f"GET /bookings/{n}/reroute", c.get(f"/api/v1/bookings/{r}/reroute", headers=h).status_code, False)
     for n in ("A", "B"):
-        expect(f"GET /bookings/{n}/timeline", c.get(f"/api/v1/bookings/{world.ref[n]}/timeline",
-                                                   headers=h).status_code, n in see_x)
+        # a booking's timeline: its plan to whoever sees the booking, its containers to whoever sees them
+        r = c.get(f"/api/v1/bookings/{world.ref[n]}/timeline", headers=h)
+        expect(f"GET /bookings/{n}/timeline", r.status_code, n in see_x or n in see_b)
+        if r.status_code == 200:
+            doc = r.json()
+            if (doc["plan"] is not None) != (n in see_b):
+                bad.append(f"GET /bookings/{n}/timeline: plan {'shown' if doc['plan'] is not None else 'hidden'}")
+            if bool(doc["containers"]) != (n in see_x):
+                bad.append(f"GET /bookings/{n}/timeline: {len(doc['containers'])} containers")
 
     # containers: by number and by trip id, search, DCSA events, one DCSA event, the live stream, IFTSTA
     for n, box in world.box.items():

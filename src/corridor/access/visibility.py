@@ -5,6 +5,9 @@
 - an operator (railway, terminal, ferry line) sees what is planned through or present at its
   facilities and on its services, and what it sent itself;
 - an authority sees, read-only, the movements at locations in its country (and aggregates).
+
+Who may post what is decided here too (`posting_rights`): operators for their own facilities and
+services, shippers and forwarders for their own containers and bookings. docs/access.md.
 """
 
 from __future__ import annotations
@@ -151,10 +154,11 @@ def can_see_event(v: Viewer, e: Event, trip_parties: frozenset[str] = frozenset(
 
 
 def can_post_event(v: Viewer, e: Event, departure_operator: str | None = None) -> str | None:
-    """None when the viewer may post this event; otherwise the reason it is refused.
+    """None when the viewer may post this event as far as its role decides; otherwise the reason.
 
-    Operators post only for their own facilities and services; shippers and forwarders may post
-    about their own containers (e.g. a tracker's positions); authorities never write.
+    Operators post only for their own facilities and services; authorities never write. A
+    shipper's or forwarder's events are decided by the containers' trips (`posting_rights`,
+    which reads them): this function alone lets them through.
     """
     if v.sees_all:
         return None
@@ -167,13 +171,16 @@ def can_post_event(v: Viewer, e: Event, departure_operator: str | None = None) -
             return None
         return (f"party {v.id} may post events only for its own facilities and services; "
                 f"{e.location or 'no location'} is not one of them")
-    return None  # shippers/forwarders: attribution to their own trips is checked on the trip
+    return None
 
 
 def posting_rights(conn: Connection, party) -> Callable[[Event], str | None] | None:
     """`allowed(event)` for a sender on the ingest path (API, MQTT, NATS workers); None for the
     administrator. An operator's own departures count as its services: a ferry line posts the
-    events of its sailings by voyage number or departure id without listing services."""
+    events of its sailings by voyage number or departure id without listing services. Any other
+    writer (shipper, forwarder) posts only for its own containers and bookings (`ClaimCheck`).
+
+    The callable may be kept and called from several threads: it holds no connection."""
     if party.is_admin:
         return None
     viewer = viewer_for(conn, party)
@@ -183,12 +190,146 @@ def posting_rights(conn: Connection, party) -> Callable[[Event], str | None] | N
             ids.add(r.id)
             if r.voyage:
                 voyages.add(r.voyage)
+        claims = None
+    else:
+        claims = ClaimCheck(conn.engine, party.id)
 
     def allowed(e: Event) -> str | None:
         tc = e.transport_call
         own = tc is not None and (tc.departure_id in ids or (tc.voyage is not None and tc.voyage in voyages))
-        return can_post_event(viewer, e, party.id if own else None)
+        why = can_post_event(viewer, e, party.id if own else None)
+        if why is None and claims is not None:
+            why = claims(e)
+        return why
+    # for the ingest path to run rule 2 again on the trips it holds locked (ClaimCheck.recheck)
+    allowed.recheck = claims.recheck if claims is not None else None
     return allowed
+
+
+def _box(e: Event) -> str | None:
+    """The container an event is attributed by (alerts are not: Ingestor._process)."""
+    from ..domain.events import EventKind
+    return e.equipment if e.equipment and e.kind is not EventKind.ALERT else None
+
+
+CLAIM_KEEP_SECONDS = 2.0   # how long ClaimCheck keeps what it read for one message (same thread)
+
+
+class ClaimCheck:
+    """What a writer that operates nothing (a shipper, a forwarder) may post; docs/access.md.
+
+    1. A booking the event names that is a Corridor booking (or has its CB- form) must be one of
+       the party's: it is the booking's shipper, forwarder or a nominated party.
+    2. An event about a container may land only on the party's own trips: every trip of the
+       container the ingest path could attribute it to must list the party, or be of a booking
+       of the party. Those trips are, as `Ingestor._trip` decides: the container's trip of the
+       named booking when it has exactly one; otherwise every trip whose window covers the
+       event time (with its slack) and the first trip when an early report could stretch it
+       back. A container Corridor has no trip of is free: the event opens the party's own
+       trip. A container whose trips are all another party's is refused even when none covers
+       the time, so the answer says no more about it than that it is not the party's.
+    3. An event without a container that names a wagon, train or sailing moves every container
+       aboard (`Ingestor._expand`): only the vehicle's operator may post it.
+
+    The trips are read when the ingest path asks about an event (the check runs before
+    attribution, which reads them again under the containers' locks), once per container of a
+    message: kept per thread while the events of one message come in, at most
+    CLAIM_KEEP_SECONDS. `recheck` judges rule 2 again on the trips the ingest path holds under
+    those locks, for a caller that runs it there. The reasons name only what the sender sent.
+    """
+
+    def __init__(self, engine, party_id: str):
+        self.engine, self.party_id = engine, party_id
+        self._local = threading.local()
+
+    def _kept(self, message_id: str | None):
+        """This thread's reads for the message at hand (new for another message, or when old)."""
+        k, now = self._local, time.monotonic()
+        if getattr(k, "message_id", None) != message_id or message_id is None or now - k.at > CLAIM_KEEP_SECONDS:
+            k.message_id, k.at, k.trips, k.bookings = message_id, now, {}, {}
+        return k
+
+    def _read(self, kept, boxes: list[str], refs: list[str]) -> None:
+        """The trips of `boxes` and the parties of `refs` (and of those trips' bookings), one read each."""
+        from ..store import ingest as repo
+        with self.engine.connect() as c:
+            # a read: no write lock (SQLite's BEGIN IMMEDIATE) while the ingest transaction holds it
+            c = c.execution_options(corridor_read=True)
+            if boxes:
+                got = repo.trips_of_many(c, boxes)
+                for box in boxes:
+                    kept.trips[box] = got.get(box, [])
+                refs = refs + [t.booking_ref for b in boxes for t in kept.trips[b] if t.booking_ref]
+            refs = sorted({r for r in refs if r not in kept.bookings})
+            if refs:
+                parties = repo.booking_parties(c, refs)
+                for r in refs:
+                    kept.bookings[r] = parties.get(r)   # None: not a Corridor booking
+
+    def __call__(self, e: Event) -> str | None:
+        from ..booking.records import REF_PREFIX
+        from ..ingest.service import Ingestor
+        pid = self.party_id
+        bkg = e.reference("BKG")
+        box = _box(e)
+        if not box and not bkg:
+            return self._vehicle(e, Ingestor)
+        kept = self._kept(e.message_id)
+        if (box and box not in kept.trips) or (bkg and bkg not in kept.bookings):
+            self._read(kept, [box] if box and box not in kept.trips else [],
+                       [bkg] if bkg and bkg not in kept.bookings else [])
+        if bkg:
+            owners = kept.bookings.get(bkg)
+            if (owners is not None or bkg.upper().startswith(f"{REF_PREFIX}-")) and pid not in (owners or ()):
+                return f"booking {bkg} is not one of party {pid}'s bookings: a party names only its own"
+        if not box:
+            return self._vehicle(e, Ingestor)
+        return self._judge(e, kept.trips[box], kept)
+
+    def recheck(self, e: Event, trips: list) -> str | None:
+        """Rule 2 again for a container event, against `trips`: the container's trips as the
+        ingest path holds them under the container's lock, just before attribution (those this
+        message opened included). Closes the window between `__call__`'s read and that lock."""
+        if not _box(e):
+            return None
+        kept = self._kept(e.message_id)
+        refs = [t.booking_ref for t in trips if t.booking_ref and t.booking_ref not in kept.bookings]
+        if refs:
+            self._read(kept, [], refs)
+        return self._judge(e, trips, kept)
+
+    def _judge(self, e: Event, trips: list, kept) -> str | None:
+        """Rule 2 (and 3) for container event `e` over the container's `trips` (oldest first)."""
+        from ..ingest.service import EARLY_REPORT
+        if not trips:
+            return None   # a container Corridor has no trip of: the event opens the party's own
+        pid, bkg = self.party_id, e.reference("BKG")
+
+        def mine(t) -> bool:
+            return pid in t.parties or (t.booking_ref is not None and pid in (kept.bookings.get(t.booking_ref) or ()))
+
+        when = e.event_time
+        named = [t for t in trips if bkg and t.booking_ref == bkg]
+        if len(named) == 1:
+            reach = named   # the booking decides (Ingestor._trip)
+        else:
+            reach = named + [t for t in trips if t.covers(when)]
+            first = trips[0]
+            if (not bkg and first.booking_ref is None and when < first.starts_at
+                    and first.starts_at - when <= EARLY_REPORT):
+                reach.append(first)   # an early report stretches the first trip back
+        # nothing in reach: a booking opens a new trip; without one attribution holds the event,
+        # which the party may learn only of a container it has a trip of
+        if all(mine(t) for t in reach) and (reach or bkg or any(mine(t) for t in trips)):
+            return None
+        return (f"{_box(e)} {e.code} at {e.location or '?'} {e.event_time.isoformat()}: party {pid} may post "
+                "events only for containers on its own trips and bookings (or on no trip yet)")
+
+    def _vehicle(self, e: Event, ingestor) -> str | None:
+        if ingestor._carriers(e):
+            return (f"{e.code} of {e.subject or 'a vehicle'} without a container: only the vehicle's operator "
+                    f"may post it (it moves every container aboard); party {self.party_id} operates none")
+        return None
 
 
 @lru_cache(maxsize=1024)

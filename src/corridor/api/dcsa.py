@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+from ..access import callbacks
 from ..access.visibility import event_clause, viewer_for
 from ..store import Store
 from ..store.events import row_to_event, select_events
@@ -65,7 +66,11 @@ def get_event(eventID: str, p: Principal = Depends(principal), store: Store = De
 
 # --- subscriptions ----------------------------------------------------------------------------
 
-def _check_body(body: dict, *, with_secret: bool) -> tuple[str, dict, bytes | None]:
+def _check_body(body: dict, *, with_secret: bool, allow_private: bool = False) -> tuple[str, dict, bytes | None]:
+    """The callback URL, filters and secret of a subscription body; Problem 400 with the reason.
+
+    The callback host must resolve to public addresses only, unless the installation allows
+    private ones (CORRIDOR_WEBHOOK_ALLOW_PRIVATE): access/callbacks.py."""
     if not isinstance(body, dict):
         raise Problem(400, "Bad Request", "the body must be a JSON object", reason="invalidInput")
     unknown = set(body) - SUB_FIELDS - {"secret", "subscriptionID"}
@@ -97,7 +102,17 @@ def _check_body(body: dict, *, with_secret: bool) -> tuple[str, dict, bytes | No
         elif not isinstance(v, (str, list)):
             raise Problem(400, "Bad Request", f"{k} must be a string", reason="invalidInput")
         filters[k] = v
+    if not allow_private:   # last: it looks the host up
+        try:
+            callbacks.check(url)
+        except callbacks.CallbackRefused as e:
+            raise Problem(400, "Bad Request", str(e), reason="invalidInput")
     return url, filters, secret
+
+
+def _allow_private(request: Request) -> bool:
+    """The installation's CORRIDOR_WEBHOOK_ALLOW_PRIVATE, as this app was configured."""
+    return bool(getattr(request.app.state.settings, "webhook_allow_private", False))
 
 
 def _json(r) -> dict:
@@ -137,9 +152,11 @@ def list_subscriptions(request: Request, limit: int = 100, cursor: str | None = 
 
 
 @router.post("/event-subscriptions", status_code=201, summary="Subscribe to events")
-def create_subscription(body: dict = Body(...), p: Principal = Depends(writer), store: Store = Depends(get_store)):
-    """Create a subscription; callbacks carry events stored from now on, signed with the secret."""
-    url, filters, secret = _check_body(body, with_secret=True)
+def create_subscription(request: Request, body: dict = Body(...), p: Principal = Depends(writer),
+                        store: Store = Depends(get_store)):
+    """Create a subscription; callbacks carry events stored from now on, signed with the secret.
+    The callback host must be public (docs/access.md)."""
+    url, filters, secret = _check_body(body, with_secret=True, allow_private=_allow_private(request))
     with store.tx() as conn:
         sid = outbox.create(conn, p.party.id, url, secret, filters)
         r = outbox.get(conn, sid)
@@ -153,9 +170,9 @@ def get_subscription(subscriptionID: str, p: Principal = Depends(principal), sto
 
 
 @router.put("/event-subscriptions/{subscriptionID}", summary="Change a subscription (not its secret)")
-def put_subscription(subscriptionID: str, body: dict = Body(...), p: Principal = Depends(writer),
+def put_subscription(request: Request, subscriptionID: str, body: dict = Body(...), p: Principal = Depends(writer),
                      store: Store = Depends(get_store)):
-    url, filters, _ = _check_body(body, with_secret=False)
+    url, filters, _ = _check_body(body, with_secret=False, allow_private=_allow_private(request))
     if body.get("subscriptionID") not in (None, subscriptionID):
         raise Problem(400, "Bad Request", "subscriptionID in the body differs from the path", reason="invalidInput")
     with store.tx() as conn:

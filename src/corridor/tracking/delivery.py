@@ -4,7 +4,9 @@ Each attempt posts the oldest pending events of one subscription as one JSON arr
 `Notification-Signature: sha256=<hex>` (HMAC-SHA256 of the raw body with the subscription's key).
 Failures back off exponentially, honour `Retry-After` on 429/503, halve the bundle on 413, never
 follow redirects, and every attempt is logged in `deliveries`. Nothing is skipped: a later event
-is never sent before an earlier one of the same subscription.
+is never sent before an earlier one of the same subscription. A callback host that resolves to a
+non-public address is not posted to (the attempt fails with the reason and backs off), unless the
+installation allows private receivers (CORRIDOR_WEBHOOK_ALLOW_PRIVATE): access/callbacks.py.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 from sqlalchemy import func, insert, select, update
 
+from ..access import callbacks
 from ..store.events import row_to_event
 from ..store.tables import deliveries, events, outbox, subscriptions
 from ..store.tracking import departure_services
@@ -80,7 +83,13 @@ class Deliverer:
 
     def __init__(self, store, *, client: httpx.Client | None = None, bundle: int = BUNDLE,
                  base_backoff_s: float = BASE_BACKOFF_S, max_backoff_s: float = MAX_BACKOFF_S,
-                 timeout_s: float = 10.0):
+                 timeout_s: float = 10.0, allow_private: bool | None = None):
+        """`allow_private`: deliver to loopback, private and link-local hosts too (default: the
+        installation's CORRIDOR_WEBHOOK_ALLOW_PRIVATE)."""
+        if allow_private is None:
+            from ..settings import get_settings
+            allow_private = get_settings().webhook_allow_private
+        self.allow_private = allow_private
         self.store = store
         self.client = client or httpx.Client(follow_redirects=False, timeout=timeout_s)
         self.bundle, self.base, self.cap = bundle, base_backoff_s, max_backoff_s
@@ -123,7 +132,10 @@ class Deliverer:
         t0 = time.perf_counter()
         code, err, wait = None, None, None
         try:
-            resp = self.client.post(sub.callback_url, content=body, headers=headers)
+            # checked again now (DNS may have changed since the subscription was made) and posted
+            # to the address checked, not to a second look-up's
+            to = callbacks.target(sub.callback_url, self.allow_private)
+            resp = self.client.post(to.url, content=body, headers=headers | to.headers, extensions=to.extensions)
             code = resp.status_code
             if 300 <= code < 400:
                 err = f"redirect to {resp.headers.get('location', '?')} not followed"
@@ -132,6 +144,8 @@ class Deliverer:
                 err = f"HTTP {code}"
             elif code >= 400:
                 err = f"HTTP {code}"
+        except callbacks.CallbackRefused as e:
+            err = f"not delivered: {e}"
         except httpx.HTTPError as e:
             err = f"{e.__class__.__name__}: {e}"
         ms = (time.perf_counter() - t0) * 1000
