@@ -291,6 +291,14 @@ class Ingestor:
                 hold("rejected", f"unknown location code {e.location!r}: add a location alias and replay",
                      {"event": _event_json(e, party)})
                 continue
+            if e.classifier.value == "ACT" and e.event_time > received_at + FUTURE_SKEW:
+                # what happened cannot have happened after it was reported (every format; DCSA's
+                # reader words it already)
+                hold("rejected", f"{e.code} {e.equipment or ''} at {e.location or '?'}: actual time "
+                                 f"{e.event_time.isoformat()} is after the message was received "
+                                 f"({received_at.isoformat(timespec='seconds')}): an actual event cannot be in the "
+                                 "future (send it as an estimate)", {"event": _event_json(e, party)})
+                continue
             e = _as_received(e, party, mid, loc or e.location)
             if allowed and (why := allowed(e)):
                 hold("rejected", why, {"event": _event_json(e)})
@@ -300,6 +308,7 @@ class Ingestor:
         if consists is None:
             ready = checked
         else:
+            consists.apply([op for e in checked if e.equipment for op in _coupling(e)])
             ready = []
             for e in checked:
                 ready.extend(self._expand(consists, e))
@@ -338,16 +347,21 @@ class Ingestor:
         # the database stores them while this loop works out the next ones
         log = evstore.Stream(conn, received_at, len(ready)) if not dry_run and evstore.streams(conn, len(ready)) \
             else None
+        # a posting check (access.visibility.posting_rights) judged the trips as committed before
+        # this transaction: judged again under the containers' lock, the trips this message opened too
+        recheck = getattr(allowed, "recheck", None) if allowed else None
         with log or nullcontext():
             for e, k, bkg in zip(ready, keys, bookings):
                 if e.equipment and e.kind != EventKind.ALERT:
+                    if recheck is not None and (why := recheck(e, known.get(e.equipment) or [])):
+                        hold("rejected", why, {"event": _event_json(e)})
+                        continue
                     trip, why = self._trip(conn, e, known, shippers, sizes, bkg)
                     if trip is None:
                         hold("held", f"{e.equipment} {e.code} at {e.location or '?'} "
                                      f"{e.event_time.isoformat()}: {why}", {"event": _event_json(e)})
                         continue
-                    if (op := _coupling(e)) is not None:
-                        coupling.append(op)
+                    coupling += _coupling(e)
                     e = _on_trip(e, trip.id, e.parties | trip.parties)
                 attributed.append(e)
                 attributed_keys.append(k)
@@ -580,17 +594,25 @@ class Ingestor:
                                 for s in result.stowage if s.voyage])
 
 
-def _coupling(e: Event) -> tuple | None:
-    """The consist change of an event: ACT LOAD puts a container on its carrier, DISC takes it off."""
+FUTURE_SKEW = timedelta(minutes=15)   # senders' clocks drift (as dcsa.CLOCK_SKEW)
+
+
+def _coupling(e: Event) -> list[tuple]:
+    """The consist changes of an event: ACT LOAD puts a container on its carrier, DISC takes it off.
+    A load onto a wagon of a named train also puts the wagon in that train, so a report of the
+    train (without its wagons) moves the box too."""
     tc = e.transport_call
     if tc is None or e.classifier.value != "ACT" or e.code not in ("LOAD", "DISC"):
-        return None
+        return []
     kind, cid = ("wagon", tc.wagon) if tc.wagon else ("train" if tc.mode == "RAIL" else "vessel", tc.voyage)
     if not cid:
-        return None
-    if e.code == "LOAD":
-        return ("couple", kind, cid, "container", e.equipment, e.event_time, e.source_party)
-    return ("uncouple", kind, cid, e.equipment, e.event_time)
+        return []
+    if e.code == "DISC":
+        return [("uncouple", kind, cid, e.equipment, e.event_time)]
+    ops = [("couple", kind, cid, "container", e.equipment, e.event_time, e.source_party)]
+    if tc.wagon and tc.voyage:   # a wagon runs on rails: its voyage is its train
+        ops.append(("couple", "train", tc.voyage, "wagon", tc.wagon, e.event_time, e.source_party))
+    return ops
 
 
 # Event is a frozen, validated dataclass; the ingest path derives many copies of events it has
@@ -631,14 +653,16 @@ def _sender_code(meta: dict) -> str | None:
 
 
 def _reason(r: Rejection) -> str:
+    """The reason with where it is: the message, segment (or item) and element, each unless the
+    reader's own words say it already (a CSV reason names its line and column, a DCSA one its path)."""
     where = []
+    text = r.reason
     if r.message_ref:
         where.append(f"message {r.message_ref}")
-    if r.segment is not None:
+    if r.segment is not None and not text.startswith(f"line {r.segment}"):
         where.append(f"segment {r.segment}")
-    if r.element:
+    if r.element and not text.startswith(r.element) and f"column {r.element}:" not in text:
         where.append(r.element)
-    text = r.reason
     if r.expected:
         text += f" (expected {r.expected})"
     return (", ".join(where) + ": " + text) if where else text

@@ -507,6 +507,24 @@ class Consists:
                         if r.member_kind != "container":
                             todo.add((r.member_kind, r.member_id))
 
+    def apply(self, ops: list[tuple]) -> None:
+        """The message's own consist changes (`couple_many`'s ops, in order), in memory: a file
+        that loads boxes onto a train and then reports the train leaving moves those boxes."""
+        for op in ops:
+            if op[0] == "couple":
+                _, ck, cid, mk, mid, since, _party = op
+                for key, rows in self.rows.items():   # on one carrier of a kind at a time
+                    if key[0] == ck and key[1] != cid:
+                        rows[:] = [(k, m, s, since if m == mid and k == mk and u is None and s <= since else u)
+                                   for k, m, s, u in rows]
+                held = self.rows.setdefault((ck, cid), [])
+                if not any(m == mid and k == mk and u is None for k, m, s, u in held):
+                    held.append((mk, mid, since, None))
+            else:
+                _, ck, cid, mid, at = op
+                rows = self.rows.get((ck, cid), [])
+                rows[:] = [(k, m, s, at if m == mid and u is None and s <= at else u) for k, m, s, u in rows]
+
     def containers_on(self, carrier_kind: str, carrier_id: str, at: datetime) -> list[str]:
         """Every container on a carrier at `at`, through wagons as well (as `containers_on`)."""
         out, todo, seen = set(), [(carrier_kind, carrier_id)], set()

@@ -169,7 +169,9 @@ def loc(seg: Seg | None) -> tuple[str | None, str | None]:
     if seg is None:
         return None, None
     facility = seg.el(2) if seg.el(2, 1) != "162" else ""
-    place = seg.el(1).strip()
+    # a place without a UN/LOCODE is sent by its name (C517 3224, as Corridor's IFTSTA writes it);
+    # the name resolves through the location aliases
+    place = seg.el(1).strip() or seg.el(1, 3).strip()
     if len(place) == 5 and place.isalnum() and not place.isupper():
         place = place.upper()   # a UN/LOCODE sent in lower case ('kzaau')
     return place or None, facility.strip() or None
