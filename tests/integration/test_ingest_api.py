@@ -94,3 +94,20 @@ def test_requests_without_a_writer_key_are_refused(api, loaded_store):
     assert api.post("/api/v1/messages", content=b"x").status_code == 401
     assert api.post("/api/v1/messages", content=b"  ", headers=api.keys["ACME"]).status_code == 400
     assert api.post("/api/v1/messages?party=ACME", content=b"x", headers=api.keys["PORTAKTAU"]).status_code == 403
+
+
+def test_an_alias_that_already_means_something_else_is_refused_over_http(api):
+    admin = api.keys["admin"]
+    # a place's own code (Xi'an's) may never be made to mean Poti: ingest would move Xi'an's reports
+    r = api.post("/api/v1/aliases", json={"kind": "location", "value": "CNXIA", "target": "GEPTI"}, headers=admin)
+    assert r.status_code == 409 and r.json()["replaceable"] is False
+    r = api.post("/api/v1/aliases", json={"kind": "location", "value": "CNXIA", "target": "GEPTI", "replace": True},
+                 headers=admin)
+    assert r.status_code == 409
+    # a registry entry may be re-pointed, when asked to
+    assert api.post("/api/v1/aliases", json={"kind": "location", "value": "PORT-9", "target": "KZAAU"},
+                    headers=admin).status_code == 201
+    r = api.post("/api/v1/aliases", json={"kind": "location", "value": "PORT-9", "target": "AZALA"}, headers=admin)
+    assert r.status_code == 409 and r.json()["replaceable"] is True
+    assert api.post("/api/v1/aliases", json={"kind": "location", "value": "PORT-9", "target": "AZALA",
+                                             "replace": True}, headers=admin).status_code == 201

@@ -88,5 +88,5 @@ def test_quarantine_alias_replay_round_trip(db, tmp_path: Path):
 def test_errors_have_reasons_and_exit_codes(db, tmp_path: Path):
     assert run("ingest", str(tmp_path / "missing.edi"))[0] == 3
     code, doc = run("alias", "add", "location", "XX", "Atlantis")
-    assert code == 3 and "unknown location" in doc["error"]["message"]
+    assert code == 4 and "unknown location" in doc["error"]["message"]
     assert run("quarantine", "show", "999")[0] == 3

@@ -18,10 +18,10 @@ router = APIRouter(prefix="/api/v1", tags=["parties and access"])
 
 
 class PartyIn(BaseModel):
-    id: str = Field(pattern=r"^[A-Z0-9][A-Z0-9_-]{1,39}$", description="Short stable id, e.g. KTZ")
+    id: str = Field(pattern=partystore.PARTY_ID_PATTERN, description="Short stable id, e.g. KTZ")
     name: str
     roles: list[Role]
-    country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
+    country: str | None = Field(None, pattern=partystore.COUNTRY_PATTERN)
     facilities: list[str] = []
     services: list[str] = []
     edi_ids: list[str] = []

@@ -1,9 +1,10 @@
 """Ingest over HTTP: raw messages, DCSA events, positions; the quarantine and the alias registry.
 
 A poster is the party of its API key; operators may post only for their own facilities and
-services (what they may not post is kept in quarantine with the reason). With CORRIDOR_NATS_URL
-set, messages are kept and queued (202, processed by the ingest workers); otherwise they are
-processed at once (200, the outcome in the answer).
+services, shippers and forwarders only for their own containers and bookings (docs/access.md,
+access.visibility.posting_rights); what a party may not post is kept in its quarantine with the
+reason. With CORRIDOR_NATS_URL set, messages are kept and queued (202, processed by the ingest
+workers); otherwise they are processed at once (200, the outcome in the answer).
 """
 
 from __future__ import annotations
@@ -174,6 +175,8 @@ class AliasIn(BaseModel):
     target: str = Field(..., min_length=1, description="Party id, or location id / UN/LOCODE / name",
                         examples=["KZDOS"])
     note: str = Field("", description="Where the code comes from")
+    replace: bool = Field(False, description="Re-point an alias that already names something else "
+                                             "(never a network's own code or name, nor another party's id)")
 
 
 @router.get("/aliases", summary="The registry of outside codes")
@@ -187,8 +190,9 @@ def list_aliases(request: Request, kind: str | None = Query(None, description="p
 
 @router.post("/aliases", status_code=201, summary="Map an outside code to a party or facility (administrator)")
 def add_alias(request: Request, body: AliasIn, _: Principal = Depends(admin)) -> dict:
-    """Then replay the quarantine entries it explains."""
-    from ..store.parties import set_alias
+    """Then replay the quarantine entries it explains. 409 when the code already means something
+    else (a place's own code or name, another party, or an alias pointing elsewhere without `replace`)."""
+    from ..store.parties import AliasConflict, add_alias as add_checked
     if body.kind not in ALIAS_KINDS:
         raise Problem(400, "Bad Request", f"kind {body.kind!r}: use one of {', '.join(ALIAS_KINDS)}")
     with get_store(request).tx() as conn:
@@ -196,5 +200,8 @@ def add_alias(request: Request, body: AliasIn, _: Principal = Depends(admin)) ->
             target = resolve_alias_target(conn, body.kind, body.target)
         except LookupError as e:
             raise Problem(404, "Not Found", str(e))
-        set_alias(conn, body.kind, body.value, target, note=body.note)
+        try:
+            add_checked(conn, body.kind, body.value, target, note=body.note, replace=body.replace)
+        except AliasConflict as e:
+            raise Problem(409, "Conflict", str(e), existing=e.existing, replaceable=e.replaceable)
     return {"kind": body.kind, "value": body.value, "target": target, "note": body.note}

@@ -491,8 +491,9 @@ def _aware(t: datetime) -> datetime:
     return t
 
 
-def ready_time(network: Network, origin: str, text: str) -> datetime:
-    """Cargo-ready time from '2026-12-01' (midnight at the origin, in its zone) or a full ISO 8601 time."""
+def ready_time(network: Network, origin: str, text: str, what: str = "ready date") -> datetime:
+    """Cargo-ready time from '2026-12-01' (midnight at the origin, in its zone) or a full ISO 8601
+    time; `what` names the value in the error."""
     from datetime import date, time
     loc = network.resolve(origin)
     t = (text or "").strip()
@@ -501,7 +502,7 @@ def ready_time(network: Network, origin: str, text: str) -> datetime:
             return datetime.combine(date.fromisoformat(t), time(0), tzinfo=loc.tz)
         dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
     except ValueError as e:
-        raise DomainError(f"ready date {text!r} is not a valid date ({e}); use YYYY-MM-DD such as "
+        raise DomainError(f"{what} {text!r} is not a valid date ({e}); use YYYY-MM-DD such as "
                           f"{datetime.now(loc.tz):%Y-%m-%d} or an ISO 8601 time with offset") from None
     return dt if dt.tzinfo else dt.replace(tzinfo=loc.tz)
 

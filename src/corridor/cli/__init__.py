@@ -6,8 +6,10 @@ import importlib
 
 import typer
 
+from .common import CorridorGroup
+
 app = typer.Typer(
-    name="corridor", no_args_is_help=True, add_completion=False,
+    name="corridor", cls=CorridorGroup, no_args_is_help=True, add_completion=False,
     help="Corridor: the shared digital platform of the Trans-Caspian (Middle) Corridor.")
 
 # Command modules, each with `register(app)`. Order = order in --help.

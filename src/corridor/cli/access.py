@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import List
 
 import typer
 from rich.table import Table
 
-from .common import Exit, JsonOpt, emit_json, err, fail, out
+from .common import Exit, JsonOpt, emit_json, err, fail, out, when
 
 party_app = typer.Typer(help="Parties (organisations) and their roles.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys: stored hashed, shown once, scoped, revocable, expiring.", no_args_is_help=True)
@@ -37,6 +36,10 @@ def party_add(party_id: str = typer.Argument(..., help="Short stable id, e.g. KT
         roles = frozenset(Role(r) for r in role)
     except ValueError as e:
         fail(f"{e}; roles are: {', '.join(r.value for r in Role)}", Exit.INVALID, as_json=as_json)
+    try:   # the same rules as the API's: well-formed id, a name, an ISO country
+        ps.check_party(Party(party_id, name, roles, country, edi_ids=tuple(edi_id)))
+    except ps.InvalidParty as e:
+        fail(str(e), Exit.INVALID, as_json=as_json)
     store = _store()
     with store.tx() as conn:
         net = load_network(conn)
@@ -47,7 +50,10 @@ def party_add(party_id: str = typer.Argument(..., help="Short stable id, e.g. KT
             except ValueError as e:
                 fail(str(e), Exit.INVALID, as_json=as_json)
         p = Party(party_id, name, roles, country, frozenset(facs), frozenset(service), tuple(edi_id))
-        ps.upsert_party(conn, p)
+        try:
+            ps.upsert_party(conn, p)
+        except ps.AliasConflict as e:   # an EDIFACT id another party holds: its messages would come here
+            fail(str(e), Exit.CONFLICT, as_json=as_json, existing=e.existing)
     doc = {"id": p.id, "name": p.name, "roles": sorted(r.value for r in p.roles), "country": p.country,
            "facilities": sorted(p.facilities), "services": sorted(p.services), "edi_ids": list(p.edi_ids)}
     emit_json(doc) if as_json else err.print(f"[green]✓[/green] party {p.id} saved")
@@ -74,22 +80,22 @@ def party_list(as_json: bool = JsonOpt) -> None:
 def key_create(party: str = typer.Option(..., help="The party the key acts for"),
                label: str = typer.Option("", help="What the key is for"),
                scope: List[str] = typer.Option(["read", "write"], "--scope", help="read, write, admin"),
-               expires: datetime = typer.Option(None, help="Expiry (ISO date or date-time; UTC if no offset)"),
+               expires: str = typer.Option(None, help="Expiry in the future (ISO date or date-time; UTC if no offset)"),
                as_json: bool = JsonOpt) -> None:
     """Create an API key; it is printed once and never stored in clear."""
     from ..access import keys
     from ..store import parties as ps
     if set(scope) - {"read", "write", "admin"}:
         fail(f"unknown scope in {scope}; use read, write, admin", Exit.INVALID, as_json=as_json)
-    if expires and expires.tzinfo is None:
-        expires = expires.replace(tzinfo=timezone.utc)
+    expires_at = when(expires, "--expires", as_json, future=True)
     store = _store()
     with store.tx() as conn:
         if ps.get_party(conn, party) is None:
             fail(f"no party {party!r}; create it with `corridor party add`", Exit.NOT_FOUND, as_json=as_json)
-        key = keys.create_key(conn, party, scopes=tuple(scope), label=label, expires_at=expires)
+        key = keys.create_key(conn, party, scopes=tuple(scope), label=label, expires_at=expires_at)
     if as_json:
-        emit_json({"key": key, "id": keys.split(key)[0], "party_id": party, "scopes": scope, "expires_at": expires})
+        emit_json({"key": key, "id": keys.split(key)[0], "party_id": party, "scopes": scope,
+                   "expires_at": expires_at})
     else:
         err.print("[bold yellow]API key (shown once):[/bold yellow]")
         typer.echo(key)

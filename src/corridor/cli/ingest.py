@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .common import Exit, JsonOpt, emit_json, err, fail, out
+from .common import Exit, JsonOpt, choice, emit_json, err, fail, out
 
 quarantine_app = typer.Typer(help="What could not be parsed, mapped or attributed, with the reason.",
                              no_args_is_help=True)
@@ -19,6 +19,7 @@ alias_app = typer.Typer(help="The registry of outside codes: EDI ids, LOCODEs, E
 INPUT_FORMATS = {"edifact": "edifact", "edi": "edifact", "dcsa": "dcsa-json", "dcsa-json": "dcsa-json",
                  "csv": "csv", "positions": "position-json", "position-json": "position-json"}
 ALIAS_KINDS = ("party", "location", "operator")
+QUARANTINE_STATUSES = ("open", "resolved", "replayed", "all")
 RAW_PREVIEW = 64 * 1024
 
 
@@ -154,6 +155,9 @@ def q_list(status: str = typer.Option("open", help="open | resolved | replayed |
            as_json: bool = JsonOpt) -> None:
     """List quarantined entries with their reasons (newest first)."""
     from ..store import ingest as repo
+    choice(status, QUARANTINE_STATUSES, "--status", as_json)
+    if limit < 1:
+        fail(f"--limit {limit}: give 1 or more", Exit.USAGE, as_json=as_json)
     store = _store(as_json)
     with store.read() as conn:
         rows = repo.quarantine_list(conn, status=None if status == "all" else status, party=party, limit=limit)
@@ -255,18 +259,29 @@ def alias_add(kind: str = typer.Argument(..., help="party | location | operator"
               target: str = typer.Argument(..., help="What it means: a party id, or a location id/LOCODE/name."),
               note: str = typer.Option("", help="Where the code comes from."),
               replay: bool = typer.Option(False, "--replay", help="Then replay every open quarantine entry."),
+              replace: bool = typer.Option(False, "--replace", help="Re-point an alias that stands for something "
+                                                                    "else (never a network code or name)."),
               as_json: bool = JsonOpt) -> None:
-    """Map an outside code to a party or facility; replay quarantine to apply it."""
-    from ..store.parties import set_alias
-    if kind not in ALIAS_KINDS:
-        fail(f"unknown alias kind {kind!r}: use one of {', '.join(ALIAS_KINDS)}", Exit.USAGE, as_json=as_json)
+    """Map an outside code to a party or facility; replay quarantine to apply it.
+
+    A code that already means something else is refused (exit status 5): a location's own code, id
+    or name, another party's id or EDIFACT id always, an alias pointing elsewhere unless --replace.
+    """
+    from ..store.parties import AliasConflict, add_alias
+    choice(kind, ALIAS_KINDS, "alias kind", as_json)
+    if not value.strip():
+        fail("the alias value is empty", Exit.INVALID, as_json=as_json)
     store = _store(as_json)
     with store.tx() as conn:
         try:
             resolved = resolve_alias_target(conn, kind, target)
-        except LookupError as e:
-            fail(str(e), Exit.NOT_FOUND, as_json=as_json)
-        set_alias(conn, kind, value, resolved, note=note)
+        except LookupError as e:   # an unknown place is invalid input, as for `plan`; an unknown party is not found
+            fail(str(e), Exit.INVALID if kind == "location" else Exit.NOT_FOUND, as_json=as_json)
+        try:
+            add_alias(conn, kind, value, resolved, note=note, replace=replace)
+        except AliasConflict as e:
+            hint = " (--replace re-points it)" if e.replaceable else ""
+            fail(f"{e}{hint}", Exit.CONFLICT, as_json=as_json, existing=e.existing, replaceable=e.replaceable)
     doc: dict = {"kind": kind, "value": value, "target": resolved, "note": note}
     if replay:
         from ..store import ingest as repo
@@ -290,6 +305,7 @@ def alias_list(kind: str = typer.Option(None, "--kind", help="party | location |
                as_json: bool = JsonOpt) -> None:
     """List the registry of outside codes."""
     from ..store.parties import all_aliases
+    choice(kind, ALIAS_KINDS, "--kind", as_json)
     store = _store(as_json)
     with store.read() as conn:
         rows = all_aliases(conn, kind)

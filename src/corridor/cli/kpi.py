@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.table import Table
 
-from .common import Exit, emit_json, err, fail, out
+from .common import Exit, emit_json, err, fail, out, when
 
 export_app = typer.Typer(help="Export data for other systems (EDIFACT IFTSTA).", no_args_is_help=True)
-
-
-def _when(text: str | None, what: str, as_json: bool) -> datetime | None:
-    """An ISO 8601 date or time; a date or a time without offset is read as UTC."""
-    if not text:
-        return None
-    try:
-        t = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{what} {text!r} is not an ISO 8601 date or time (e.g. 2025-01-01 or 2025-01-01T00:00:00+05:00)",
-             Exit.INVALID, as_json=as_json)
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 def _admin_viewer(conn):
@@ -36,12 +23,16 @@ def kpi(start: Optional[str] = typer.Option(None, "--from", help="Start (ISO 860
         end: Optional[str] = typer.Option(None, "--to", help="End, exclusive (ISO 8601; default: last event)."),
         fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json | parquet"),
         out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to FILE (required for parquet)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout (= --format json)."),
         ) -> None:
     """Volumes and growth, transit, on-time, dwell, utilisation, CO2e and data quality."""
     from ..analytics import export
-    from ..analytics.kpi import corridor_kpis
+    from ..analytics.kpi import corridor_kpis, default_period
     from ..store import open_store
-    as_json = fmt == "json"
+    if as_json and fmt not in ("table", "json"):
+        fail(f"--json and --format {fmt} ask for two formats: give one", Exit.USAGE, as_json=True)
+    as_json = as_json or fmt == "json"
+    fmt = "json" if as_json else fmt
     if fmt not in export.FORMATS:
         fail(f"unknown format {fmt!r}: use one of {', '.join(export.FORMATS)}", Exit.USAGE, as_json=False)
     if fmt == "parquet":
@@ -51,13 +42,25 @@ def kpi(start: Optional[str] = typer.Option(None, "--from", help="Start (ISO 860
             export.pyarrow()
         except export.ExportUnavailable as e:
             fail(str(e), Exit.FAILED)
-    t0, t1 = _when(start, "--from", as_json), _when(end, "--to", as_json)
+    t0, t1 = when(start, "--from", as_json), when(end, "--to", as_json)
     if t0 and t1 and t1 <= t0:
         fail(f"--to {t1.isoformat()} is not after --from {t0.isoformat()}", Exit.INVALID, as_json=as_json)
     try:
         store = open_store()
         with store.read() as conn:
+            if bool(t0) != bool(t1):
+                # one end given: the other is the event log's, and the period must still run forwards
+                lo, hi = default_period(conn)
+                t0, t1 = t0 or lo, t1 or hi
+                if t1 <= t0:
+                    given = f"--from {t0.isoformat()}" if start else f"--to {t1.isoformat()}"
+                    other = (f"after the period's default end {t1.isoformat()} (the last event, or now)" if start
+                             else f"before the period's default start {t0.isoformat()} (the first event's month)")
+                    fail(f"{given} leaves no period: it is {other}; give {'--to' if start else '--from'} too",
+                         Exit.INVALID, as_json=as_json)
             doc = corridor_kpis(conn, _admin_viewer(conn), t0, t1)
+    except typer.Exit:
+        raise
     except Exception as e:  # noqa: BLE001 - the store may be unreachable or not migrated
         fail(f"cannot read the store: {e}", Exit.UNAVAILABLE, as_json=as_json)
     if fmt == "table":
@@ -93,13 +96,18 @@ def _print(doc: dict) -> None:
     _table("Volumes by month", ["month", "TEU", "containers", "trains", "TEU year before", "growth %"],
            [[r["month"], r["teu"], r["containers"], r["trains"], r["teu_year_before"], r["teu_growth_pct"]]
             for r in v["by_month"]])
-    _table("Volumes by origin-destination", ["origin", "destination", "TEU", "containers"],
-           [[r["origin"], r["destination"], r["teu"], r["containers"]] for r in v["by_od"][:15]])
+    _table("Volumes by origin-destination", ["origin", "destination", "TEU", "containers", "under way"],
+           [[r["origin"], r["destination"], r["teu"], r["containers"], r["under_way"]] for r in v["by_od"][:15]])
+    lo = v["od_left_out"]
+    out.print(f"Booked trips under way count under their booked destination; {lo['containers']} containers "
+              f"({lo['teu']} TEU) under way without a booking have no known destination and are left out.")
     _table("Ports (vessel load/discharge)", ["port", "TEU", "containers", "westbound TEU", "eastbound TEU"],
            [[r["port"], r["teu"], r["containers"], r["westbound_teu"], r["eastbound_teu"]] for r in v["by_port"]])
     _table("Transit end to end (days)", ["origin", "destination", "n", "p50", "p90"],
            [[r["origin"], r["destination"], r["days"]["n"], r["days"]["p50"], r["days"]["p90"]]
             for r in doc["transit"]["end_to_end"][:15]])
+    out.print(f"Trips that reached their destination only; {doc['transit']['end_to_end_left_out']['containers']} "
+              f"under way are left out.")
     ot = doc["on_time"]
     out.print(f"On time (grace {ot['grace_hours']:g} h): containers {ot['containers']['on_time']}/"
               f"{ot['containers']['n']} rate {ot['containers']['rate']}; legs {ot['legs']['on_time']}/"
@@ -108,15 +116,22 @@ def _print(doc: dict) -> None:
            [[r["location"], ",".join(r["kinds"]), r["hours"]["n"], r["hours"]["p50"], r["hours"]["p90"]]
             for r in doc["dwell"]["by_location"]])
     u = doc.get("utilisation") or {}
-    _table("Utilisation", ["mode", "kind", "vehicles/departures", "TEU", "per vehicle p50 / rate"],
-           [[r["mode"], "reserved", r["departures"], r["reserved_teu"], r["utilisation"]] for r in u.get("reserved", [])]
-           + [[r["mode"], "observed", r["vehicles"], r["teu"], r["teu_per_vehicle"]["p50"]]
-              for r in u.get("observed_loads", [])])
+    _table("Capacity reserved on departures that left", ["mode", "departures", "capacity TEU", "reserved TEU",
+                                                          "utilisation (reserved/capacity)"],
+           [[r["mode"], r["departures"], r["capacity_teu"], r["reserved_teu"], r["utilisation"]]
+            for r in u.get("reserved", [])])
+    _table("Observed loads per train or sailing", ["mode", "vehicles", "TEU loaded", "TEU per vehicle p50",
+                                                   "TEU per vehicle p90"],
+           [[r["mode"], r["vehicles"], r["teu"], r["teu_per_vehicle"]["p50"], r["teu_per_vehicle"]["p90"]]
+            for r in u.get("observed_loads", [])])
     c = doc["co2e"]
     _table("CO2e WTW per TEU-km", ["route", "corridor", "TEU", "kg/TEU", "kg/TEU-km"],
            [[f"{r['origin']}→{r['destination']}", r["corridor"], r["teu"], r["kg_per_teu"], r["kg_per_teu_km"]]
             for r in c["by_route"][:10]]
            + [[r["route"], r["corridor"], "", r["kg_per_teu"], r["kg_per_teu_km"]] for r in c["reference_routes"]])
+    if "by_route_left_out" in c:
+        out.print(f"Observed routes: trips that reached their destination only; "
+                  f"{c['by_route_left_out']['containers']} under way are left out.")
     q = doc["data_quality"]
     _table(f"Data quality (network health {q['network_health']})",
            ["party", "messages", "completeness", "latency p50 h", "latency p90 h", "dup rate", "quarantine", "health"],
@@ -128,13 +143,14 @@ def _print(doc: dict) -> None:
 def export_iftsta(party: str = typer.Option(..., "--party", "-p", help="Party whose containers to report."),
                   since: Optional[str] = typer.Option(None, "--since", help="Events from (ISO 8601)."),
                   out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to FILE."),
-                  as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout.")) -> None:
+                  as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout (the EDIFACT "
+                                               "text as its `edifact` when there is no --out).")) -> None:
     """IFTSTA D00B status messages of the containers PARTY may see (for EDIFACT systems)."""
     from ..access.visibility import viewer_for
     from ..analytics.iftsta_out import iftsta_for_party
     from ..store import open_store
     from ..store.parties import get_party
-    t0 = _when(since, "--since", as_json)
+    t0 = when(since, "--since", as_json)
     try:
         store = open_store()
         with store.read() as conn:
@@ -151,8 +167,11 @@ def export_iftsta(party: str = typer.Option(..., "--party", "-p", help="Party wh
     elif not as_json:
         out.file.write(text)
     if as_json:
-        emit_json({"party": party, "since": t0, "messages": messages, "statuses": groups,
-                   "out": str(out_file) if out_file else None})
+        doc = {"party": party, "since": t0, "messages": messages, "statuses": groups,
+               "out": str(out_file) if out_file else None}
+        if out_file is None:
+            doc["edifact"] = text   # the messages themselves: written nowhere else
+        emit_json(doc)
     else:
         err.print(f"{messages} IFTSTA messages, {groups} statuses for {party}")
 

@@ -130,7 +130,7 @@ def book(origin: str = FromOpt, destination: str = ToOpt, containers: str = Cont
 
 def bookings(status: str = typer.Option(None, "--status", help="requested, confirmed, in_transit, delivered, cancelled."),
              party: str = typer.Option(None, "--party", help="Show only what this party may see."),
-             limit: int = typer.Option(100, "--limit"), as_json: bool = JsonOpt) -> None:
+             limit: int = typer.Option(100, "--limit", min=1), as_json: bool = JsonOpt) -> None:
     """Bookings, newest first."""
     from ..access.visibility import viewer_for
     from ..booking.service import BookingNotFound, booking_json
@@ -160,13 +160,13 @@ def bookings(status: str = typer.Option(None, "--status", help="requested, confi
 def departures(origin: str = typer.Option(None, "--from", help="Departing from (UN/LOCODE or name)."),
                destination: str = typer.Option(None, "--to", help="Going to (UN/LOCODE or name)."),
                start: str = typer.Option(None, "--start", help="From this date/time (default now)."),
-               days: int = typer.Option(14, "--days", help="How many days ahead."),
-               limit: int = typer.Option(50, "--limit"), as_json: bool = JsonOpt) -> None:
+               days: int = typer.Option(14, "--days", min=1, help="How many days ahead."),
+               limit: int = typer.Option(50, "--limit", min=1), as_json: bool = JsonOpt) -> None:
     """Departures with how full each is (reserved and free TEU)."""
     from datetime import timedelta
     from ..booking.service import departure_json, ready_time
     with _service(as_json) as svc:
-        t0 = ready_time(svc.network, origin or "CNXIA", start) if start else datetime.now(timezone.utc)
+        t0 = ready_time(svc.network, origin or "CNXIA", start, "--start") if start else datetime.now(timezone.utc)
         rows = svc.departures(origin, destination, t0, t0 + timedelta(days=days), limit=limit)
         docs = [departure_json(d, n, svc.network) for d, n in rows]
         if as_json:

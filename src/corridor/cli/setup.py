@@ -30,7 +30,7 @@ def run_init(as_json: bool = False, quiet: bool = False):
     with err.status("Initialising Corridor (migrations, network, timetable)…"):
         report = init_corridor(store, s.admin_key, days=s.timetable_days)
     if as_json:
-        emit_json(report.as_json())
+        emit_json(init_json(store, report))
     elif not quiet or report.changed:
         if report.changed:
             for a in report.actions:
@@ -42,6 +42,19 @@ def run_init(as_json: bool = False, quiet: bool = False):
             typer.echo(report.admin_key)
     store.dispose()
     return report
+
+
+def init_json(store, report) -> dict:
+    """The JSON of an init run: what it did, and what the store holds now (`locations`, `links` and
+    `departures` are counted when the network was already there, not left at 0)."""
+    from ..store import network as netstore
+    doc = report.as_json()
+    if not report.network_loaded:
+        with store.read() as conn:
+            net = netstore.load_network(conn)
+            doc.update(locations=len(net.locations) if net else 0, links=len(net.links) if net else 0,
+                       departures=netstore.count_departures(conn))
+    return doc
 
 
 def init(as_json: bool = JsonOpt) -> None:
