@@ -257,3 +257,87 @@ def test_tablet_width_needs_no_sideways_scrolling(tab, site, path):
     assert width <= TABLET["width"], f"{path} is {width}px wide at tablet width"
     timing = t.page.evaluate("performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd")
     assert timing < 1000, f"{path} took {timing:.0f} ms to load"
+
+
+def _csv_rows(site, party: str, rows: list[tuple]) -> None:
+    """Post rows (code, time, place, container, size, mode, voyage) as one Corridor CSV message."""
+    from corridor.ingest.csvfmt import DEFAULT_HEADER
+    kind = {"ARRI": "TRANSPORT", "DEPA": "TRANSPORT"}
+    lines = [",".join((kind.get(c, "EQUIPMENT"), c, "ACT", t.isoformat(), where, box, size, "LADEN", mode, voyage)
+                      + ("",) * 10) for c, t, where, box, size, mode, voyage in rows]
+    r = httpx.post(site.url + "/api/v1/messages", params={"format": "csv", "party": party},
+                   content=(DEFAULT_HEADER + "\n" + "\n".join(lines) + "\n").encode(),
+                   headers={"Authorization": f"Bearer {site.keys['admin']}", "Content-Type": "text/csv"}, timeout=30)
+    assert r.status_code == 200 and r.json()["stored"] == len(rows), r.text
+
+
+def _cells(page, selector: str) -> list[list[str]]:
+    return [[c.strip() for c in row.locator("td").all_inner_texts()] for row in page.locator(selector).all()]
+
+
+def test_the_kpi_page_shows_the_kpi_api_and_asks_nothing_else(tab, site):
+    """Tables, tiles and charts come from GET /api/v1/kpi, and every request stays on Corridor."""
+    t0 = datetime.now(timezone(timedelta(hours=8))).replace(microsecond=0) - timedelta(days=12)
+    done, under_way = with_check_digit("CAIU771001"), with_check_digit("CAIU771002")
+    h = lambda n: t0 + timedelta(hours=n)  # noqa: E731
+    _csv_rows(site, "CRCT", [("LOAD", h(0), "CNXIA", done, "22G1", "RAIL", "K771"),
+                             ("DEPA", h(2), "CNXIA", done, "22G1", "RAIL", "K771"),
+                             ("ARRI", h(74), "CNHRS", done, "22G1", "RAIL", "K771"),
+                             ("LOAD", h(1), "CNXIA", under_way, "42G1", "RAIL", "K772"),
+                             ("DEPA", h(3), "CNXIA", under_way, "42G1", "RAIL", "K772")])
+    _csv_rows(site, "KTZ", [("DEPA", h(86), "CNHRS", done, "22G1", "RAIL", "K771"),
+                            ("ARRI", h(165), "KZAAU", done, "22G1", "RAIL", "K771"),
+                            ("DISC", h(167), "KZAAU", done, "22G1", "RAIL", "K771")])
+    _csv_rows(site, "PORTAKTAU", [("GTOT", h(190), "KZAAU", done, "22G1", "TRUCK", "")])
+    admin = {"Authorization": f"Bearer {site.keys['admin']}"}
+    doc = httpx.get(site.url + "/api/v1/kpi", headers=admin, timeout=60).json()
+
+    t = tab("admin")
+    asked: list[str] = []
+    t.page.on("request", lambda r: asked.append(r.url))
+    t.page.goto(f"{site.url}/kpi")
+    t.page.wait_for_selector("body[data-ready='1']")
+    assert asked and all(u.startswith(site.url + "/") for u in asked), asked          # no CDN, no outside call
+    api = {u.split("?")[0].removeprefix(site.url) for u in asked if "/api/" in u}
+    assert "/api/v1/kpi" in api and not api & {"/api/v1/bookings", "/api/v1/departures", "/api/v1/quarantine"}
+    text = t.page.inner_text("main")
+    assert "will replace this" not in text and "GET /api/v1/kpi" in text
+
+    tiles = dict(zip(t.page.locator(".tile .k").all_inner_texts(), t.page.locator(".tile .v").all_inner_texts()))
+    assert tiles["TEU"].replace(",", "") == str(doc["volumes"]["total"]["teu"])
+    assert tiles["Containers"].replace(",", "") == str(doc["volumes"]["total"]["containers"])
+    assert tiles["Data health"] == f"{doc['data_quality']['network_health']:g}"
+    # origin-destination: the API's pairs, the completed trip to Aktau among them, the trip under way not
+    od = [[r["origin"], r["destination"], str(r["teu"]), str(r["containers"]), str(r["under_way"])]
+          for r in doc["volumes"]["by_od"][:20]]
+    assert [row[:5] for row in _cells(t.page, "#od tr[data-od]")] == od
+    assert ["CNXIA", "KZAAU", "1", "1", "0"] in od and not [r for r in od if r[0] == r[1]]
+    assert f"{doc['volumes']['od_left_out']['containers']} containers" in t.page.inner_text("#od [data-note]")
+    e2e = [[r["origin"], r["destination"], str(r["days"]["n"])] for r in doc["transit"]["end_to_end"][:20]]
+    assert [row[:3] for row in _cells(t.page, "#transit tr[data-e2e]")] == e2e and ["CNXIA", "KZAAU", "1"] in e2e
+    parties = [p["party"] for p in doc["data_quality"]["parties"]]
+    assert [r[0] for r in _cells(t.page, "#quality tr[data-party]")] == parties
+    assert t.page.locator("#co2e tr[data-reference]").count() == len(doc["co2e"]["reference_routes"])
+    assert t.page.locator("#utilisation tr[data-load]").count() == len(doc["utilisation"]["observed_loads"])
+    # the charts are drawn from the same document: one bar per month with TEU
+    months = [m for m in doc["volumes"]["by_month"] if m["teu"]]
+    assert t.page.locator("#chart-volume svg rect").count() == len(months)
+    assert t.page.locator("#chart-co2 svg rect").count() >= len(doc["co2e"]["by_route"][:5])
+
+    # another period: the page asks the API for it
+    asked.clear()
+    t.page.fill("#kpi-from", (t0 - timedelta(days=400)).date().isoformat())
+    t.page.fill("#kpi-to", (t0 - timedelta(days=300)).date().isoformat())
+    t.page.click("#kpi-period button[type=submit]")
+    expect(t.page.locator("#od [data-empty]")).to_be_visible()
+    assert any("/api/v1/kpi?from=" in u for u in asked)
+    assert t.page.inner_text(".tile[data-kpi=TEU] .v") == "0"
+
+    # a shipper sees the figures of what it may see, from the same API with its own key
+    mine = httpx.get(site.url + "/api/v1/kpi", headers={"Authorization": f"Bearer {site.keys['BOSPHORUS']}"},
+                     timeout=60).json()
+    s = tab("BOSPHORUS")
+    s.page.goto(f"{site.url}/kpi")
+    s.page.wait_for_selector("body[data-ready='1']")
+    assert s.page.inner_text(".tile[data-kpi=TEU] .v").replace(",", "") == str(mine["volumes"]["total"]["teu"])
+    assert "CNXIA→KZAAU" not in s.page.inner_text("#od")

@@ -49,6 +49,7 @@ class TripFacts:
     teu: int
     booking_ref: str | None
     moves: list[Move] = field(default_factory=list)
+    ends_at: datetime | None = None    # set once the container began its next trip
 
     @property
     def start(self) -> datetime:
@@ -84,6 +85,7 @@ class Facts:
     trips: list[TripFacts]                      # started in [start - 1 year, end)
     bookings: dict[str, BookingFacts]
     train_runs: list[tuple[str, datetime]]      # (train number, first departure) per train run
+    journeys: dict = field(default_factory=dict)  # trip id -> kpi.Journey, worked out once per run
 
     def in_period(self, t: datetime) -> bool:
         return self.start <= t < self.end
@@ -107,7 +109,7 @@ def load_facts(conn: Connection, viewer: Viewer | None, start: datetime, end: da
     lo, hi = start - YEAR, end + LOOK_AHEAD
     q = (select(events.c.trip_id, events.c.kind, events.c.code, events.c.event_time, events.c.location,
                 events.c.mode, events.c.voyage, events.c.departure_id, events.c.source_party,
-                trips.c.equipment, trips.c.size_type, trips.c.booking_ref)
+                trips.c.equipment, trips.c.size_type, trips.c.booking_ref, trips.c.ends_at)
          .join(trips, trips.c.id == events.c.trip_id)
          .where(_where(viewer, events.c.classifier == "ACT", events.c.kind.in_(("TRANSPORT", "EQUIPMENT")),
                        events.c.event_time >= lo, events.c.event_time < hi))
@@ -116,7 +118,8 @@ def load_facts(conn: Connection, viewer: Viewer | None, start: datetime, end: da
     for r in conn.execute(q):
         tf = by_trip.get(r.trip_id)
         if tf is None:
-            tf = by_trip[r.trip_id] = TripFacts(r.trip_id, r.equipment, teu_of(r.size_type), r.booking_ref)
+            tf = by_trip[r.trip_id] = TripFacts(r.trip_id, r.equipment, teu_of(r.size_type), r.booking_ref,
+                                                ends_at=r.ends_at)
         tf.moves.append(Move(r.event_time, r.kind, r.code, r.location, r.mode, r.voyage, r.departure_id,
                              r.source_party))
     kept = [t for t in by_trip.values() if lo <= t.start < end]

@@ -3,14 +3,22 @@ utilisation and CO2e per TEU-km — computed on what the viewer may see.
 
 Definitions (each KPI counts container trips that *started* in the period, i.e. whose first
 actual move falls in it; months are cut in UTC):
+- origin-destination: a trip runs from its first place to its booking's destination; without a
+  booking, to the last place of a completed trip (`completed`: its container began its next
+  trip, or it left by road). A booked trip still under way counts under its booked destination
+  in the volumes (`under_way` per pair); one under way without a booking has no known
+  destination and is left out of the pairs (`od_left_out`). Transit end to end and CO2e per
+  route count only trips that reached their destination: a trip under way has run part of its
+  route only. The document says so beside the figures (`od_basis`, `*_basis`, `*_left_out`).
 - volumes: TEU (from the ISO size type; 2 when unknown), tonnes = TEU x 10 t net cargo per TEU
   (`NET_TONNES_PER_TEU`, the GLEC-style default the emissions use), containers (trips) and
   trains (runs of a train number, see `facts.train_runs`), by month, origin-destination, port
-  and direction (westbound when the destination lies west of the origin). Growth compares with
-  the same months a year earlier.
+  and direction (westbound when the destination lies west of the origin; for a trip under way
+  without a booking, the way it has gone so far). Growth compares with the same months a year
+  earlier.
 - transit: a leg runs from a DEPA at A to the next ARRI at another place B (LOAD/DISC stand in
   for trips reported without vehicle events); end to end from the first move to the first
-  arrival at the booking's destination (or the trip's last place when it has no booking).
+  arrival at the trip's destination (see origin-destination).
 - on-time: arrival at the destination no later than the booking's promised arrival plus
   `ON_TIME_GRACE`; legs with a timetable departure are on time when they arrive by its
   scheduled arrival plus the same grace.
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Connection, and_, select
@@ -82,9 +91,49 @@ def dwell_hours(moves: list) -> float | None:
     return (dep.t - arr.t).total_seconds() / H if dep else None
 
 
-def destination(trip: TripFacts, facts: Facts) -> str | None:
+@dataclass(frozen=True, slots=True)
+class Journey:
+    """Where a trip runs from and to, and whether it got there."""
+
+    origin: str | None
+    destination: str | None    # the booking's, else where a completed trip ended; None: not known yet
+    arrived: datetime | None   # first arrival at the destination; None while under way
+    booked: bool
+
+
+# How trips still under way count; the document repeats these next to the figures they shape.
+OD_BASIS = ("origin-destination pairs are the trip's origin and its booking's destination (trips still under "
+            "way count there, see `under_way`), or, without a booking, the last place of a completed trip; "
+            "trips under way without a booking have no known destination and are left out (`od_left_out`)")
+DELIVERED_BASIS = "trips that reached their destination only; trips still under way are left out"
+
+
+def completed(trip: TripFacts) -> bool:
+    """A trip without a booking is over when its container began its next trip, or when its last
+    report is a gate-out by road (or of no mode) away from where it started: the consignee took it."""
+    if trip.ends_at is not None:
+        return True
+    last = trip.moves[-1]
+    return last.code == "GTOT" and last.mode in (None, "TRUCK") and trip.last_location != trip.origin
+
+
+def journey(trip: TripFacts, facts: Facts) -> Journey:
+    """The trip's origin, destination (booked, else the end of a completed trip) and arrival there."""
+    j = facts.journeys.get(trip.id)
+    if j is None:
+        j = facts.journeys[trip.id] = _journey(trip, facts)
+    return j
+
+
+def _journey(trip: TripFacts, facts: Facts) -> Journey:
     b = facts.bookings.get(trip.booking_ref or "")
-    return b.destination if b else trip.last_location
+    if b is not None:
+        dest = b.destination
+        return Journey(trip.origin, dest, arrival_at(trip, dest) if dest != trip.origin else None, True)
+    if not completed(trip) or trip.last_location == trip.origin:
+        return Journey(trip.origin, None, None, False)
+    dest = trip.last_location
+    return Journey(trip.origin, dest, arrival_at(trip, dest), False)
 
 
 def arrival_at(trip: TripFacts, place: str | None) -> datetime | None:
@@ -122,21 +171,24 @@ def place_roles(loc: Location | None) -> set[str]:
 def volumes(facts: Facts) -> dict:
     """TEU, tonnes, containers and trains by month, O-D, port and direction, with growth."""
     month = defaultdict(lambda: {"teu": 0, "containers": 0, "trains": 0})
-    od = defaultdict(lambda: {"teu": 0, "containers": 0})
+    od = defaultdict(lambda: {"teu": 0, "containers": 0, "under_way": 0})
     od_before = defaultdict(int)
     port = defaultdict(lambda: {"teu": 0, "containers": 0, "westbound_teu": 0, "eastbound_teu": 0})
     way = defaultdict(lambda: {"teu": 0, "containers": 0})
     way_before = defaultdict(int)
     total = {"teu": 0, "containers": 0}
     before = {"teu": 0, "containers": 0, "trains": 0}
+    left_out = {"containers": 0, "teu": 0}
     for trip in facts.trips:
-        dest = destination(trip, facts)
-        key = (trip.origin or "?", dest or "?")
-        dirn = direction(facts, trip.origin, dest)
+        j = journey(trip, facts)
+        key = (j.origin or "?", j.destination) if j.destination else None
+        # the way a trip under way without a known destination has gone so far
+        dirn = direction(facts, trip.origin, j.destination or trip.last_location)
         if not facts.in_period(trip.start):            # the year before: the growth base
             before["teu"] += trip.teu
             before["containers"] += 1
-            od_before[key] += trip.teu
+            if key:
+                od_before[key] += trip.teu
             way_before[dirn] += trip.teu
             month[month_key(trip.start)]["teu"] += trip.teu
             month[month_key(trip.start)]["containers"] += 1
@@ -146,8 +198,13 @@ def volumes(facts: Facts) -> dict:
         m["containers"] += 1
         total["teu"] += trip.teu
         total["containers"] += 1
-        od[key]["teu"] += trip.teu
-        od[key]["containers"] += 1
+        if key:
+            od[key]["teu"] += trip.teu
+            od[key]["containers"] += 1
+            od[key]["under_way"] += j.arrived is None
+        else:
+            left_out["teu"] += trip.teu
+            left_out["containers"] += 1
         way[dirn]["teu"] += trip.teu
         way[dirn]["containers"] += 1
         for p in {mv.location for mv in trip.moves
@@ -179,6 +236,8 @@ def volumes(facts: Facts) -> dict:
         "by_od": [{"origin": o, "destination": d, **v, "tonnes": v["teu"] * NET_TONNES_PER_TEU,
                    "teu_growth_pct": growth_pct(v["teu"], od_before.get((o, d)))}
                   for (o, d), v in sorted(od.items(), key=lambda kv: (-kv[1]["teu"], kv[0]))],
+        "od_basis": OD_BASIS,
+        "od_left_out": left_out,
         "by_port": [{"port": p, **v} for p, v in sorted(port.items(), key=lambda kv: (-kv[1]["teu"], kv[0]))],
         "by_direction": [{"direction": k, **v, "teu_growth_pct": growth_pct(v["teu"], way_before.get(k))}
                          for k, v in sorted(way.items())],
@@ -194,21 +253,26 @@ def transit(facts: Facts) -> dict:
     per_leg = defaultdict(list)
     e2e = defaultdict(list)
     delays = []
+    under_way = 0
     for trip in _current(facts):
         for a, b, t0, t1, mode, _ in legs(trip):
             per_leg[(a, b, mode)].append((t1 - t0).total_seconds() / H)
-        dest = destination(trip, facts)
-        arrived = arrival_at(trip, dest)
-        if arrived and dest != trip.origin:
-            e2e[(trip.origin, dest)].append((arrived - trip.start).total_seconds() / H / 24)
+        j = journey(trip, facts)
+        if j.arrived is None:
+            under_way += 1
+            continue
+        if j.destination != trip.origin:
+            e2e[(trip.origin, j.destination)].append((j.arrived - trip.start).total_seconds() / H / 24)
             b = facts.bookings.get(trip.booking_ref or "")
             if b and b.promised_arrival:
-                delays.append((arrived - b.promised_arrival).total_seconds() / H)
+                delays.append((j.arrived - b.promised_arrival).total_seconds() / H)
     return {
         "legs": [{"from": a, "to": b, "mode": m, "hours": summary(v)}
                  for (a, b, m), v in sorted(per_leg.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or ""))],
         "end_to_end": [{"origin": o, "destination": d, "days": summary(v)}
                        for (o, d), v in sorted(e2e.items(), key=lambda kv: (-len(kv[1]), kv[0]))],
+        "end_to_end_basis": DELIVERED_BASIS,
+        "end_to_end_left_out": {"containers": under_way},
         "delay_vs_promised_hours": summary(delays),
     }
 
@@ -349,7 +413,13 @@ def co2e(facts: Facts) -> dict:
     idx = _link_index(net)
     cache: dict[tuple, tuple[float, float] | None] = {}
     acc = defaultdict(lambda: [0.0, 0.0, 0, 0])   # route -> [kg, TEU-km, TEU, containers]
+    left_out = {"containers": 0, "teu": 0}
     for trip in _current(facts):
+        j = journey(trip, facts)
+        if j.arrived is None:            # part of its route only: kg per TEU would be too low
+            left_out["containers"] += 1
+            left_out["teu"] += trip.teu
+            continue
         kg = teukm = 0.0
         ok = True
         for a, b, *_rest in legs(trip):
@@ -369,7 +439,7 @@ def co2e(facts: Facts) -> dict:
             kg += per_teu * trip.teu
             teukm += km * trip.teu
         if ok and teukm:
-            r = acc[(trip.origin, destination(trip, facts))]
+            r = acc[(trip.origin, j.destination)]
             r[0] += kg
             r[1] += teukm
             r[2] += trip.teu
@@ -379,7 +449,8 @@ def co2e(facts: Facts) -> dict:
                  "kg_per_teu": round(kg / teu, 1), "kg_per_teu_km": round(kg / tk, 4)}
                 for (o, d), (kg, tk, teu, c) in sorted(acc.items(), key=lambda kv: -kv[1][2])]
     return {"standard": "ISO 14083 / GLEC, well-to-wheel, hub handlings included",
-            "by_route": by_route, "reference_routes": reference_routes(net)}
+            "by_route": by_route, "by_route_basis": DELIVERED_BASIS, "by_route_left_out": left_out,
+            "reference_routes": reference_routes(net)}
 
 
 def reference_routes(net: Network) -> list[dict]:
@@ -408,9 +479,11 @@ def default_period(conn: Connection) -> tuple[datetime, datetime]:
     lo, hi = conn.execute(select(func.min(events.c.event_time), func.max(events.c.event_time))
                           .where(events.c.classifier == "ACT")).one()
     if lo is None:
-        now = datetime.now(timezone.utc)
-        return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0), now
-    return lo.replace(day=1, hour=0, minute=0, second=0, microsecond=0), hi + timedelta(seconds=1)
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        return now.replace(day=1, hour=0, minute=0, second=0), now
+    # to the whole second after the last event (an event's time may carry a fraction of a second)
+    first = lo.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return first, hi.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def corridor_kpis(conn: Connection, viewer: Viewer | None, start: datetime | None = None,
@@ -428,8 +501,10 @@ def corridor_kpis(conn: Connection, viewer: Viewer | None, start: datetime | Non
         raise ValueError("the period must be given with UTC offsets")
     facts = load_facts(conn, viewer, start, end)
     want = set(sections or ("volumes", "transit", "on_time", "dwell", "utilisation", "co2e", "data_quality"))
-    doc = {"period": {"from": start.isoformat(), "to": end.isoformat(),
-                      "trips": sum(1 for t in facts.trips if facts.in_period(t.start))}}
+    current = _current(facts)
+    arrived = sum(1 for t in current if journey(t, facts).arrived is not None)
+    doc = {"period": {"from": start.isoformat(), "to": end.isoformat(), "trips": len(current),
+                      "trips_arrived": arrived, "trips_under_way": len(current) - arrived}}
     if "volumes" in want:
         doc["volumes"] = volumes(facts)
     if "transit" in want:

@@ -51,6 +51,42 @@ class Box:
     legs: dict | None = None      # (from, to) -> booked timetable Departure, shared by the booking's boxes
 
 
+@dataclass(slots=True)
+class Waiting:
+    """The boxes waiting at a ferry port for their crossing, on the quay or aboard a ship that has
+    not sailed yet, as a step function of sim time: (hour, TEU, boxes) from that hour on.
+
+    A box joins when the railway discharges it at the port and leaves when its ship departs,
+    the same two moments its wait (`Stats.port_wait`) is measured between, so the time-weighted
+    queue and the waits obey Little's law (mean queue = arrival rate x mean wait).
+    """
+
+    steps: list = field(default_factory=lambda: [(0.0, 0, 0)])
+    since: dict = field(default_factory=dict)     # box number -> (hour it joined, TEU), waiting now
+
+    def join(self, now: float, boxes: list) -> None:
+        for b in boxes:
+            self.since[b.number] = (now, box_teu(b))
+        self._step(now, sum(map(box_teu, boxes)), len(boxes))
+
+    def leave(self, now: float, boxes: list) -> None:
+        for b in boxes:
+            self.since.pop(b.number, None)
+        self._step(now, -sum(map(box_teu, boxes)), -len(boxes))
+
+    def _step(self, now: float, dteu: int, dboxes: int) -> None:
+        h, t, n = self.steps[-1]
+        if h == now:
+            self.steps[-1] = (h, t + dteu, n + dboxes)
+        else:
+            self.steps.append((now, t + dteu, n + dboxes))
+
+
+def box_teu(box: Box) -> int:
+    """TEU of a box: a 20' is one, the rest (40', 45') two."""
+    return 1 if box.size == "22G1" else 2
+
+
 @dataclass
 class Stats:
     """What the report is made of (hours unless named)."""
@@ -66,7 +102,8 @@ class Stats:
     transit_days: dict = field(default_factory=lambda: defaultdict(list))     # (origin, dest) -> days
     border_to_dest_days: dict = field(default_factory=lambda: defaultdict(list))
     port_wait: dict = field(default_factory=lambda: defaultdict(list))        # port -> hours per box
-    queue: dict = field(default_factory=lambda: defaultdict(list))            # port -> (hour, TEU) samples
+    port_wait_teu_hours: dict = field(default_factory=lambda: defaultdict(float))  # port -> sum of TEU x hours
+    queue: dict = field(default_factory=lambda: defaultdict(Waiting))         # port -> boxes waiting to cross
     fill: dict = field(default_factory=lambda: defaultdict(list))             # port -> fill per sailing
     crossing: list = field(default_factory=list)
     alat_handling: list = field(default_factory=list)
@@ -74,6 +111,7 @@ class Stats:
     storm_days: int = 0
     closures: list = field(default_factory=list)                              # (start h, end h)
     notices: list = field(default_factory=list)                # (port, notice id, departures, bookings)
+    clock: object = None                                       # () -> the model's current hour
 
 
 class Twin:
@@ -104,6 +142,9 @@ class Twin:
         self._bkg = series * SERIES_BOXES
         self.closed = False
         self.queues: dict[str, list[Box]] = {"KZ_AKX": [], "KZ_KUR": []}
+        for port in self.queues:
+            self.stats.queue[port]           # both ports are reported, boxes or not
+        self.stats.clock = lambda: self.env.now
         self.alat_yard: dict[str, list[Box]] = defaultdict(list)
         self.berths = simpy.Resource(self.env, capacity=int(scenario["alat_berths"]))
         self._border_at: dict[str, float] = {}
@@ -250,7 +291,6 @@ class Twin:
                 self.env.process(self.vessel(spec, i))
         self.env.process(self.weather(days))
         self.env.process(self.onward())
-        self.env.process(self.sampler())
 
     def origin(self, origin: str, spec: dict):
         per_month = float(spec["trains_per_month"])
@@ -382,6 +422,7 @@ class Twin:
             b.port_arrival = env.now
             self._border_at[b.number] = border_at
         self.queues[port].extend(boxes)
+        st.queue[port].join(env.now, boxes)
 
     def vessel(self, spec: dict, i: int):
         """One feeder or ferry shuttling between its Kazakh port and Alat.
@@ -431,6 +472,8 @@ class Twin:
             self.sailing(operator, "DEPA", port, voyage, name, imo, dep_id)
             for b in aboard:
                 st.port_wait[port].append(env.now - b.port_arrival)
+                st.port_wait_teu_hours[port] += (1 if b.size == "22G1" else 2) * (env.now - b.port_arrival)
+            st.queue[port].leave(env.now, aboard)                    # sailed: no longer waiting
             st.fill[port].append(teu / cap)
             crossing = self.tri(self.sc["crossing_hours"])
             yield env.timeout(crossing / 2)
@@ -620,10 +663,3 @@ class Twin:
                          (t, "EQUIPMENT", "GTOT", self.code(dest), b.number, b.size, None, None, b.bkg, None))
         for b in boxes:
             self.release(b)
-
-    def sampler(self):
-        """Queue length (TEU waiting) at each Kazakh port, every 6 hours."""
-        while True:
-            for port, q in self.queues.items():
-                self.stats.queue[port].append((self.env.now, sum(1 if b.size == "22G1" else 2 for b in q)))
-            yield self.env.timeout(6)

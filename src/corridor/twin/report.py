@@ -38,6 +38,44 @@ def _dist(values) -> dict:
             "p50": round(_q(values, .5), 2), "p90": round(_q(values, .9), 2), "max": round(max(values), 2)}
 
 
+def _timed(steps: list, until: float, i: int) -> dict:
+    """Time-weighted mean, p10/p50/p90 and max over [0, until] of column `i` of a step function
+    [(hour, value, ...), ...] (each value holds from its hour to the next), and the hours covered."""
+    spans = []
+    for (h, *vals), nxt in zip(steps, steps[1:] + [(until,)]):
+        end = min(nxt[0], until)
+        if end > h:
+            spans.append((vals[i], end - h))
+    total = sum(d for _v, d in spans)
+    if not total:
+        return {"hours": 0}
+
+    def q(p):
+        acc = 0.0
+        for v, d in sorted(spans):
+            acc += d
+            if acc >= p * total - 1e-9:
+                return v
+        return spans[-1][0]
+    return {"hours": round(total, 1), "mean": round(sum(v * d for v, d in spans) / total, 2), "p10": q(.1),
+            "p50": q(.5), "p90": q(.9), "max": max(v for v, _d in spans)}
+
+
+def _until(st: Stats) -> float:
+    """The hour the statistics run to: the model's clock, else the last queue change."""
+    if st.clock is not None:
+        return st.clock()
+    return max((w.steps[-1][0] for w in st.queue.values()), default=0.0)
+
+
+# what a calibration figure needs from the run, said when the run is too short to have it
+NEEDS = {"xian_baku_days": "no box from Xi'an has reached Absheron",
+         "border_georgia_days": "no box has reached Poti or Batumi",
+         "caspian_crossing_hours": "no vessel has crossed the Caspian",
+         "alat_handling_mean_hours": "no vessel has been handled at Alat",
+         "alat_handling_max_hours": "no vessel has been handled at Alat"}
+
+
 def calibration(st: Stats) -> list[dict]:
     """The model's figures beside the public ones, each with `inside` = within the public range."""
     xian = [d for (o, dst), v in st.transit_days.items() if o == "CN_XIA" and dst == "AZ_ABS" for d in v]
@@ -50,25 +88,41 @@ def calibration(st: Stats) -> list[dict]:
     rows = []
     for key, figure, lo, hi, unit, source in CALIBRATION:
         m = model[key]
-        rows.append({"key": key, "figure": figure, "public_low": lo, "public_high": hi, "unit": unit,
-                     "model": round(m, 1) if m is not None else None,
-                     "inside": m is not None and lo <= m <= hi, "source": source})
+        row = {"key": key, "figure": figure, "public_low": lo, "public_high": hi, "unit": unit,
+               "model": round(m, 1) if m is not None else None,
+               "inside": lo <= m <= hi if m is not None else None, "source": source}
+        if m is None:   # not a miss: the run is too short to say (`inside` is null)
+            row["note"] = f"not enough data: {NEEDS[key]} yet"
+        rows.append(row)
     return rows
+
+
+def _minute(t0, hours: float) -> str:
+    """A sim hour as an ISO time to the minute, as the twin's messages carry it."""
+    return (t0 + timedelta(minutes=round(hours * 60))).isoformat()
 
 
 def report_data(st: Stats, t0) -> dict:
     """Everything the report shows, as JSON-ready data."""
     ports = {}
+    until = _until(st)
     for port in sorted(set(st.queue) | set(st.port_wait)):
-        q = [teu for _h, teu in st.queue.get(port, [])]
-        ports[port] = {"queue_teu": _dist(q), "wait_hours": _dist(st.port_wait.get(port, [])),
+        steps = st.queue[port].steps if port in st.queue else [(0.0, 0, 0)]
+        # every box waiting there for its crossing (on the quay or aboard a ship not yet sailed),
+        # time-weighted over the run
+        still = list(st.queue[port].since.values()) if port in st.queue else []
+        ports[port] = {"queue_teu": _timed(steps, until, 0), "queue_boxes": _timed(steps, until, 1),
+                       "wait_hours": _dist(st.port_wait.get(port, [])),
+                       # boxes not sailed by the end of the run: their waits so far are not in wait_hours
+                       "still_waiting": {"boxes": len(still), "teu": sum(t for _h, t in still),
+                                         "hours_so_far_mean": round(statistics.fmean(until - h for h, _t in still), 2)
+                                         if still else None},
                        "departure_fill": _dist(st.fill.get(port, [])), "sailings": len(st.fill.get(port, []))}
     return {
         "transit_days": {f"{o}->{d}": _dist(v) for (o, d), v in sorted(st.transit_days.items())},
         "ports": ports,
         "monthly": {m: {"containers": c, "teu": t} for m, (c, t) in sorted(st.monthly.items())},
-        "storm_closures": [{"from": (t0 + timedelta(hours=a)).isoformat(), "to": (t0 + timedelta(hours=b)).isoformat()}
-                           for a, b in st.closures],
+        "storm_closures": [{"from": _minute(t0, a), "to": _minute(t0, b)} for a, b in st.closures],
         "calibration": calibration(st),
     }
 
@@ -129,6 +183,14 @@ def histogram(values: list[float], title: str, unit: str, bins: int = 20) -> str
     return bar_chart([f"{lo + step * i:.0f}" for i in range(bins)], counts, title, "boxes")
 
 
+def _stairs(steps: list, until: float) -> list[tuple[float, float]]:
+    """(day, TEU) points drawing a step function as a line: each level held to the next change."""
+    pts: list[tuple[float, float]] = []
+    for (h, teu, _b), nxt in zip(steps, steps[1:] + [(until, None, None)]):
+        pts += [(h / 24, teu), (min(nxt[0], until) / 24, teu)]
+    return pts
+
+
 def write_report(result, directory: str | Path) -> list[Path]:
     """Write summary.json, report.md and SVG plots into `directory`; returns the files written."""
     d = Path(directory)
@@ -144,8 +206,9 @@ def write_report(result, directory: str | Path) -> list[Path]:
     put("summary.json", json.dumps(data, indent=2, ensure_ascii=False))
     all_transit = [x for v in st.transit_days.values() for x in v]
     put("transit_days.svg", histogram(all_transit, "Transit time, origin load to destination (days)", "days"))
-    put("queue_teu.svg", line_chart({p: [(h / 24, teu) for h, teu in s] for p, s in st.queue.items()},
-                                    "TEU waiting for a sailing", "day", "TEU"))
+    until = _until(st)
+    put("queue_teu.svg", line_chart({p: _stairs(w.steps, until) for p, w in st.queue.items()},
+                                    "TEU waiting to cross (quay and aboard)", "day", "TEU"))
     months = sorted(st.monthly)
     put("monthly_teu.svg", bar_chart([m[2:] for m in months], [st.monthly[m][1] for m in months],
                                      "Monthly throughput delivered (TEU)", "TEU"))
@@ -164,17 +227,23 @@ def markdown(data: dict) -> str:
            "|---|---|---|---|---|---|---|"]
     for k, v in data["transit_days"].items():
         out.append(f"| {k} | {v['n']} | {v.get('mean')} | {v.get('p10')} | {v.get('p50')} | {v.get('p90')} | {v.get('max')} |")
-    out += ["", "## Caspian ports", "", "| port | sailings | mean fill | queue TEU mean / p90 / max | wait h mean / p90 / max |",
-            "|---|---|---|---|---|"]
+    out += ["", "## Caspian ports", "",
+            "TEU waiting to cross: every box at the port waiting for its crossing, on the quay or aboard a "
+            "ship not yet sailed, time-weighted over the run; waits are of the boxes that sailed.", "",
+            "| port | sailings | mean fill | TEU waiting to cross mean / p90 / max | wait h mean / p90 / max "
+            "| not sailed at the end (boxes / TEU) |",
+            "|---|---|---|---|---|---|"]
     for p, v in data["ports"].items():
-        q, w = v["queue_teu"], v["wait_hours"]
+        q, w, still = v["queue_teu"], v["wait_hours"], v["still_waiting"]
         out.append(f"| {p} | {v['sailings']} | {v['departure_fill'].get('mean')} | {q.get('mean')} / {q.get('p90')} / "
-                   f"{q.get('max')} | {w.get('mean')} / {w.get('p90')} / {w.get('max')} |")
+                   f"{q.get('max')} | {w.get('mean')} / {w.get('p90')} / {w.get('max')} | "
+                   f"{still['boxes']} / {still['teu']} |")
     out += ["", "## Calibration against public figures", "", "| figure | public | model | inside | source |",
             "|---|---|---|---|---|"]
     for r in data["calibration"]:
-        out.append(f"| {r['figure']} | {r['public_low']}-{r['public_high']} {r['unit']} | {r['model']} | "
-                   f"{'yes' if r['inside'] else 'NO'} | {r['source']} |")
+        inside = "not enough data" if r["inside"] is None else "yes" if r["inside"] else "NO"
+        out.append(f"| {r['figure']} | {r['public_low']}-{r['public_high']} {r['unit']} | "
+                   f"{'-' if r['model'] is None else r['model']} | {inside} | {r['source']} |")
     out += ["", "## Monthly throughput", "", "| month | containers | TEU |", "|---|---|---|"]
     out += [f"| {m} | {v['containers']} | {v['teu']} |" for m, v in data["monthly"].items()]
     return "\n".join(out) + "\n"
