@@ -81,8 +81,9 @@ class TimeExpanded:
             ready = int(d.departs_at.timestamp() - mct * 3600)
             arr = int(d.arrives_at.timestamp())
             for fam in lk.corridors:   # at a waypoint the box stays with its carrier
-                u = (fam, d.origin, d.operator if d.origin in wayp else "")
-                v = (fam, d.destination, d.operator if d.destination in wayp else "")
+                # at a waypoint a box stays on its ship (as the router keys it)
+                u = (fam, d.origin, (d.operator, d.vehicle, d.voyage) if d.origin in wayp else "")
+                v = (fam, d.destination, (d.operator, d.vehicle, d.voyage) if d.destination in wayp else "")
                 events.setdefault(u, set()).add(ready)
                 events.setdefault(v, set()).add(arr)
                 edges.append(((u, ready), (v, arr), arr - ready))

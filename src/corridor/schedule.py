@@ -13,6 +13,17 @@ Deterministic per seed. Rules (all ESTIMATES unless a source is named):
   a few blanked (cancelled), running time varying by a few per cent.
 - A link's dwell is NOT added to departure times: the router applies it as the minimum
   connection time at the origin.
+- Sea waypoints (facility_type WAYP: Suez, the Cape) are passed, not called at: a sailing that
+  leaves one is the ship that came in, with its vessel, operator and voyage, leaving at its
+  arrival plus the outbound link's connection time (its dwell - the 24 h Suez transit wait, 0 at
+  the Cape - or the waypoint's min_transfer_hours if longer, as the router reckons it). Ships keep
+  the direction the network file writes the links in (Asia -> waypoint -> Europe, or all reversed:
+  a reversed inbound link continues on reversed outbound links), the same corridor and
+  sea_routing, and never turn back to the port they came from; the arrivals are spread over the
+  eligible outbound links in proportion to their frequency_per_week (smooth weighted round-robin,
+  in order of arrival). Ships already at sea when the timetable starts are sailed from a lead-in
+  so the legs beyond the waypoint run from the first day. An outbound link no inbound one can
+  feed keeps its own weekly liner loop.
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from corridor.domain.network import Corridor, Link, Mode, Network
+from corridor.domain.network import Corridor, FacilityType, Link, Mode, Network
 from corridor.domain.timetable import Departure
 from corridor.network_file import LinkService, link_services
 
@@ -75,18 +86,97 @@ def generate_timetable(network: Network, start: date, days: int = 400, seed: int
     out: list[tuple[datetime, Departure]] = []
     links = [k for k in network.directed_links(include_planned=include_planned) if k.capacity_teu]
     phases = _through_phases(network, links, seed)
+    through = _through_links(network, links)          # outbound link at a waypoint -> its inbound links
+    feeds = {u.id for ins in through.values() for u in ins}
+    arrivals: dict[str, list[Departure]] = {}         # sailings into a waypoint, lead-in included
+    ctxs: dict[str, _Ctx] = {}
     with _gc_paused():
         for link in links:
             base = link.id[:-1] if link.id.endswith("R") and link.id[:-1] in services else link.id
-            ctx = _Ctx(network, link, services.get(base), start, days, seed)
+            ctx = ctxs[link.id] = _Ctx(network, link, services.get(base), start, days, seed)
+            if link.id in through:
+                continue                               # sailed on from its inbound ships below
             if link.mode.is_water and _is_caspian(network, link):
-                out += ctx.caspian(weather)
+                got = ctx.caspian(weather)
             elif link.mode.is_water:
-                out += ctx.liner()
+                got = ctx.liner(_lead_days(link) if link.id in feeds else 0)
             else:
-                out += ctx.land(phases.get(link.id))
+                got = ctx.land(phases.get(link.id))
+            out += got
+            if link.id in feeds:
+                arrivals[link.id] = ctx.lead_in + [dep for _, dep in got]
+        for outbound, legs in _continue_at_waypoints(links, through, arrivals).items():
+            out += ctxs[outbound].continued(legs, _connect_hours(network, ctxs[outbound].link))
     out.sort(key=lambda pair: (pair[0], pair[1].id))   # UTC keys: comparing mixed zones is slow
     return [dep for _, dep in out]
+
+
+def _is_reversed(link: Link, by_id: dict[str, Link]) -> bool:
+    """Whether `link` is the reverse (id + "R") of a link as the network file writes it."""
+    base = by_id.get(link.id[:-1]) if link.id.endswith("R") else None
+    return base is not None and (base.origin, base.destination) == (link.destination, link.origin)
+
+
+def _through_links(network: Network, links: list[Link]) -> dict[str, list[Link]]:
+    """Each water link leaving a sea waypoint -> the water links whose ships sail on over it.
+
+    An inbound link qualifies when it shares a corridor family and the sea_routing (Suez or
+    Cape) with the outbound one, runs the same way as the file writes links (both as written or
+    both reversed: Asia -> waypoint -> Europe, or back), does not lead back to the port it came
+    from and does not itself start at a waypoint. Outbound links nothing feeds are left out.
+    """
+    by_id = {k.id: k for k in network.links}
+    wayp = {s for s, loc in network.locations.items() if loc.facility_type is FacilityType.WAYP}
+    water = [k for k in links if k.mode.is_water]
+    out: dict[str, list[Link]] = {}
+    for o in water:
+        if o.origin not in wayp:
+            continue
+        ins = [u for u in water if u.destination == o.origin and u.origin not in wayp
+               and u.origin != o.destination and u.corridors & o.corridors
+               and u.suez_restricted == o.suez_restricted
+               and _is_reversed(u, by_id) == _is_reversed(o, by_id)]
+        if ins:
+            out[o.id] = ins
+    return out
+
+
+def _lead_days(link: Link) -> int:
+    """Days before the timetable starts from which a link into a waypoint is sailed, so that the
+    ships at sea on the first day reach the waypoint and sail on (slowest run plus longest delay)."""
+    _, (_, d_hi), _, (_, r_hi) = LINER_VARIATION.get(link.mode, LINER_VARIATION[Mode.DEEP_SEA])
+    return int((link.running_hours * r_hi + d_hi) // 24) + 2
+
+
+def _connect_hours(network: Network, link: Link) -> float:
+    """The router's minimum connection time before `link`: its dwell or its origin's transfer time."""
+    return max(link.dwell_hours, network.location(link.origin).min_transfer_hours)
+
+
+def _continue_at_waypoints(links: list[Link], through: dict[str, list[Link]],
+                           arrivals: dict[str, list[Departure]]) -> dict[str, list[Departure]]:
+    """Outbound link id -> the inbound sailings that continue on it, spread over each ship's
+    eligible outbound links in proportion to their frequency (smooth weighted round-robin)."""
+    weight = {k.id: estimated_frequency(k) for k in links}
+    onward: dict[str, list[str]] = defaultdict(list)   # inbound link -> eligible outbound links
+    for o, ins in sorted(through.items()):
+        for u in ins:
+            onward[u.id].append(o)
+    out: dict[str, list[Departure]] = {o: [] for o in through}
+    by_waypoint: dict[str, list[Departure]] = defaultdict(list)
+    for deps in arrivals.values():
+        if deps:
+            by_waypoint[deps[0].destination] += deps
+    for _, deps in sorted(by_waypoint.items()):
+        credit: dict[str, float] = defaultdict(float)
+        for dep in sorted(deps, key=lambda d: (d.arrives_at.timestamp(), d.id)):
+            choices = onward[dep.link_id]
+            for o in choices:
+                credit[o] += weight[o]
+            pick = max(choices, key=lambda o: (credit[o], o))
+            credit[pick] -= sum(weight[o] for o in choices)
+            out[pick].append(dep)
+    return out
 
 
 def _through_phases(network: Network, links: list[Link], seed: int) -> dict[str, tuple[float, float]]:
@@ -195,6 +285,7 @@ class _Ctx:
         self.runs_per_day: dict[date, int] = defaultdict(int)
         self.voyages: dict[str, int] = defaultdict(int)
         self.seq = 0
+        self.lead_in: list[Departure] = []   # sailings before the start, kept to sail on at a waypoint
 
     # -- building blocks
     def _local(self, day: date, minutes: float) -> datetime:
@@ -203,16 +294,18 @@ class _Ctx:
         return naive.replace(tzinfo=self.otz).astimezone(UTC)
 
     def _make(self, planned: datetime, departs_utc: datetime, run: timedelta, status: str,
-              vehicle: str, operator: str) -> tuple[datetime, Departure]:
-        """(UTC departure, Departure); `planned` (origin local time) names the run of the day."""
+              vehicle: str, operator: str, voyage: str = "") -> tuple[datetime, Departure]:
+        """(UTC departure, Departure); `planned` (origin local time) names the run of the day;
+        a `voyage` given is kept (a ship sailing on past a waypoint)."""
         day = planned.date()
         self.runs_per_day[day] += 1
         self.seq += 1
         ymd = _ymd(day)
         arrives_utc = departs_utc + run
         if self.water:   # sailings vary to the second; timetables show whole minutes
-            self.voyages[vehicle] += 1
-            voyage = f"{_vessel_code(vehicle)}{ymd[2:4]}{self.voyages[vehicle]:03d}{self.direction}"
+            if not voyage:
+                self.voyages[vehicle] += 1
+                voyage = f"{_vessel_code(vehicle)}{ymd[2:4]}{self.voyages[vehicle]:03d}{self.direction}"
             departs_utc = departs_utc.replace(second=0, microsecond=0)
             arrives_utc = arrives_utc.replace(second=0, microsecond=0)
         else:
@@ -281,18 +374,22 @@ class _Ctx:
         return out
 
     # -- Black Sea feeders and ocean lines: weekly loops on fixed weekdays
-    def liner(self) -> list[tuple[datetime, Departure]]:
+    def liner(self, lead_days: int = 0) -> list[tuple[datetime, Departure]]:
+        """The weekly loops; with `lead_days` the sailings of that many days before the start are
+        sailed too and kept in `lead_in` (not returned): ships at sea when the timetable starts."""
         p_delay, (d_lo, d_hi), p_blank, (r_lo, r_hi) = LINER_VARIATION[self.link.mode]
         loops = max(1, round(self.freq))
         first_day = self.rng.randrange(7)
         plan = [((first_day + (i * 7) // loops) % 7, self.rng.randrange(4, 22) * 60) for i in range(loops)]
-        monday = self.start - timedelta(days=self.start.weekday())
+        first = self.start - timedelta(days=lead_days)
+        monday = first - timedelta(days=first.weekday())
         out = []
-        for week in range(self.days // 7 + 2):
+        for week in range(((self.start - monday).days + self.days) // 7 + 2):
             for i, (weekday, minutes) in enumerate(plan):
                 planned_utc = self._local(monday + timedelta(weeks=week, days=weekday), minutes)
                 planned = planned_utc.astimezone(self.otz)
-                if not self._in_range(planned):
+                early = bool(lead_days) and first <= planned.date() < self.start
+                if not early and not self._in_range(planned):
                     continue
                 status, dep = "scheduled", planned_utc
                 winter = planned.month in WINTER_MONTHS and self.link.mode is Mode.FEEDER
@@ -302,7 +399,27 @@ class _Ctx:
                     status, dep = "delayed", planned_utc + timedelta(hours=self.rng.uniform(d_lo, d_hi))
                 run = self.run * self.rng.uniform(r_lo, r_hi)
                 name, operator = self.fleet[(week + i * 3) % len(self.fleet)]
-                out.append(self._make(planned, dep, run, status, name, operator))
+                made = self._make(planned, dep, run, status, name, operator)
+                if early:
+                    self.lead_in.append(made[1])
+                else:
+                    out.append(made)
+        return out
+
+    # -- ships sailing on past a sea waypoint (see the module notes)
+    def continued(self, inbound: list[Departure], connect_hours: float) -> list[tuple[datetime, Departure]]:
+        """This link's sailings: each of the `inbound` ships leaves the waypoint `connect_hours`
+        after it arrived, with its vessel, operator, voyage and status (a blanked or late voyage
+        is blanked or late on here too), taking this link's running time give or take a few per cent."""
+        _, _, _, (r_lo, r_hi) = LINER_VARIATION.get(self.link.mode, LINER_VARIATION[Mode.DEEP_SEA])
+        wait = timedelta(hours=connect_hours)
+        out = []
+        for came in sorted(inbound, key=lambda d: (d.arrives_at.timestamp(), d.id)):
+            dep = came.arrives_at.astimezone(UTC) + wait
+            planned = dep.astimezone(self.otz)
+            run = self.run * self.rng.uniform(r_lo, r_hi)
+            if self._in_range(planned):
+                out.append(self._make(planned, dep, run, came.status, came.vehicle, came.operator, came.voyage))
         return out
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 import typer
@@ -98,9 +99,11 @@ def test_the_api_refuses_to_book_a_departure_that_has_left(api, loaded_store):
     r = api("POST", "/api/v1/bookings", json={**REQ, "destination": gone.destination, "departure_ids": [gone.id],
                                               "ready": (today + timedelta(days=1)).date().isoformat()})
     assert r.status_code == 400, r.text
+    # today where the cargo is (Xi'an is UTC+8: from 16:00 UTC its date is the UTC date's next)
+    here = today.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
     r = api("POST", "/api/v1/bookings", json={**REQ, "destination": gone.destination, "departure_ids": [gone.id],
-                                              "ready": today.date().isoformat()})
-    assert r.status_code == 400 and f"departure {gone.id} left at" in r.json()["detail"]
+                                              "ready": here})
+    assert r.status_code == 400 and f"departure {gone.id} left at" in r.json()["detail"], r.text
     assert "cannot be booked" in r.json()["detail"]
 
 

@@ -16,8 +16,9 @@ each); the minimum connection time before a departure is the larger of its link'
 formalities, gauge change, port handling) and the station's min_transfer_hours, also at the
 origin as the cargo cut-off; departures without room for the TEU and cancelled ones are skipped;
 sea waypoints are never origin, destination or transshipment point (across one, a journey stays
-with the same carrier: the generated timetable names its ships per leg, so "the same vessel"
-cannot be checked); no station is visited twice.
+on the same vessel and voyage of the same carrier: the generated timetable sails each ship on
+past the waypoint under its voyage number; departures that name no vessel or voyage connect
+there within their carrier); no station is visited twice.
 """
 
 from __future__ import annotations
@@ -89,10 +90,10 @@ class Timetable:
         self.waypoints = frozenset(s for s, loc in network.locations.items()
                                    if loc.facility_type is FacilityType.WAYP)
         factors = factors or emissions.default_factors()
-        # station copy of family f = f * n + stop; carrier-bound waypoint copies follow
+        # station copy of family f = f * n + stop; voyage-bound waypoint copies follow
         self._stop_of_node = [i % n for i in range(3 * n)]
         self._fam_of_node = [i // n for i in range(3 * n)]
-        virtual: dict[tuple[int, str, str], int] = {}
+        virtual: dict[tuple[int, str, str, str, str], int] = {}
 
         departures = list(departures)
         unknown = [d for d in departures if d.link_id not in self.links]
@@ -103,10 +104,11 @@ class Timetable:
                   if include_suez or not link.suez_restricted}
         departures = [d for d in departures if d.status != "cancelled" and d.link_id in usable]
 
-        def node(f: int, stop: str, operator: str) -> int:
-            # across a waypoint the box stays with its carrier: one copy per (family, carrier)
+        def node(f: int, stop: str, dep: Departure) -> int:
+            # across a waypoint the box stays on its ship: one copy per (family, vessel, voyage),
+            # kept apart by carrier too (departures naming no vessel or voyage: per carrier)
             if stop in self.waypoints:
-                key = (f, stop, operator)
+                key = (f, stop, dep.operator, dep.vehicle, dep.voyage)
                 if key not in virtual:
                     virtual[key] = len(self._stop_of_node)
                     self._stop_of_node.append(self._stop[stop])
@@ -136,8 +138,8 @@ class Timetable:
             latest_ready = dep_s - int(mct_h * 3600)
             for fam in link.corridors:
                 f = fam_bits[fam]
-                fwd.append((dep_s, latest_ready, arr_s, node(f, dep.origin, dep.operator),
-                            node(f, dep.destination, dep.operator), k))
+                fwd.append((dep_s, latest_ready, arr_s, node(f, dep.origin, dep),
+                            node(f, dep.destination, dep), k))
         fwd.sort()
         self.restricted = frozenset(k for k, dep in enumerate(self.departures)
                                     if self.links[dep.link_id].suez_restricted)
@@ -346,7 +348,7 @@ class Timetable:
         target_of = [f * n + d for f in range(3)]
         fam_of, price, co2, link_of = self._fam_of_node, self.price_per_teu, self.co2e_per_teu, self._link_of
         version: dict[int, int] = {}
-        rode: dict[tuple[int, int], tuple[int, int, float]] = {}
+        rode: dict[tuple[int, int, int], tuple[int, int, float]] = {}
         fwd, keys, _, _ = self._toward(d, suez)
         for dep_s, latest_ready, arr, u, v, k in islice(fwd, bisect_left(keys, t0), None):
             if dep_s > t_end:
@@ -354,9 +356,11 @@ class Timetable:
             bag_u = bags.get(u)
             if not bag_u or arr > t_end:
                 continue
-            # the same labels already rode an earlier run of this link, not dearer, arriving no
-            # later: this run can only give dominated labels (the daily train of the next day)
-            ver, memo = version.get(u, 0), rode.get((u, link_of[k]))
+            # the same labels already rode an earlier run of this link to the same node, not
+            # dearer, arriving no later: this run can only give dominated labels (the daily train
+            # of the next day; into a waypoint each voyage has its own node, so no run stands in
+            # for another there)
+            ver, memo = version.get(u, 0), rode.get((u, link_of[k], v))
             if memo is not None and memo[0] == ver and memo[1] <= arr and memo[2] <= price[k]:
                 continue
             boardable = [lab for lab in bag_u if lab[0] <= latest_ready]
@@ -377,7 +381,7 @@ class Timetable:
                 bag_v.append((arr, p, e, k, lab))
                 version[v] = version.get(v, 0) + 1
             if room is not False and len(boardable) == len(bag_u):
-                rode[(u, link_of[k])] = (ver, arr, price[k])
+                rode[(u, link_of[k], v)] = (ver, arr, price[k])
         out: list[Journey] = []
         for f in fams:
             found = []
