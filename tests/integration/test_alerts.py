@@ -4,8 +4,6 @@ alerts are stored events and reach subscriptions through the outbox."""
 
 from __future__ import annotations
 
-import json
-import uuid
 
 from datetime import datetime, timedelta, timezone
 
@@ -13,13 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from corridor.domain.events import Classifier, Event, EventKind
-from corridor.ingest.service import Ingestor
 from corridor.store import tracking as repo
 from corridor.store.tables import departures as departures_table, events, outbox, trip_status
 from corridor.tracking import alerts, hooks, outbox as subs
 from corridor.tracking.alerts import DEFAULT_DWELL_HOURS, LATE_TOLERANCE, SILENT_HOURS
 
-from tracking_helpers import booked_sailing, box_event, ingest
+from tracking_helpers import booked_sailing, box_event, ingest, vehicle_left
 
 BOX = "MSCU1234566"
 
@@ -130,12 +127,7 @@ def test_silence_aboard_counts_from_when_its_vehicle_was_due_to_leave_then_to_ar
     assert "due to leave KZAAU" in first.reason
     # the line's report of the vessel leaving comes in late: a new spell, from when it is due at Alat
     left = booked.departs_at + timedelta(minutes=30)
-    move = [{"eventID": str(uuid.uuid4()), "eventType": "TRANSPORT", "eventClassifierCode": "ACT",
-             "eventDateTime": left.isoformat(), "eventCreatedDateTime": left.isoformat(),
-             "transportEventTypeCode": "DEPA",
-             "transportCall": {"transportCallID": f"{booked.id}-KZAAU", "carrierVoyageNumber": booked.id,
-                               "UNLocationCode": "KZAAU", "modeOfTransport": "VESSEL"}}]
-    out = Ingestor(loaded_store).ingest(json.dumps(move).encode(), source_party="ACME", fmt="dcsa-json")
+    out = vehicle_left(loaded_store, left, booked.id, "KZAAU", "VESSEL")
     assert out.stored == 2, out.reasons   # the vessel's move and the box's aboard it
     assert hooks.sweep(loaded_store, left + silent + timedelta(hours=1)) == 0            # on its way
     assert hooks.sweep(loaded_store, booked.arrives_at + silent + timedelta(hours=2)) == 1
@@ -398,12 +390,7 @@ def test_a_box_with_no_plan_aboard_a_train_is_silent_when_the_train_is_overdue_n
     ingest(loaded_store, [on_train("LOAD", t0, planned), on_train("LOAD", t0, lone),
                           unbooked_box_event("DISC", t0 + timedelta(days=8), "AZALA", planned, Classifier.PLN)], "ACME")
     # the railway reports the train leaving: ingest moves every box on it
-    move = [{"eventID": str(uuid.uuid4()), "eventType": "TRANSPORT", "eventClassifierCode": "ACT",
-             "eventDateTime": left.isoformat(), "eventCreatedDateTime": left.isoformat(),
-             "transportEventTypeCode": "DEPA",
-             "transportCall": {"transportCallID": "T100-KZDOS", "carrierVoyageNumber": "T100",
-                               "UNLocationCode": "KZDOS", "modeOfTransport": "RAIL"}}]
-    out = Ingestor(loaded_store).ingest(json.dumps(move).encode(), source_party="ACME", fmt="dcsa-json")
+    out = vehicle_left(loaded_store, left, "T100", "KZDOS", "RAIL")
     assert out.stored == 3, out.reasons   # the train's move and each box's aboard it
     assert status_of(loaded_store, lone).eta is None and status_of(loaded_store, planned).eta is not None
     silent = timedelta(hours=SILENT_HOURS)

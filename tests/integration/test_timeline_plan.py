@@ -6,17 +6,15 @@ the booking can be tracked before any of its containers is reported — on both 
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime, timedelta
 
 from corridor.access.visibility import viewer_for
 from corridor.booking.service import BookingService
 from corridor.domain.parties import Party, Role
-from corridor.ingest.service import Ingestor
 from corridor.store import network as netstore
 from corridor.tracking import timeline
 
-from tracking_helpers import booked_sailing, box_event, ingest
+from tracking_helpers import booked_sailing, box_event, ingest, vehicle_left
 
 BOX = "MSCU1234566"
 ADMIN = Party("ADM", "admin", frozenset({Role.ADMIN}))
@@ -51,12 +49,7 @@ def test_the_booked_departure_and_arrival_show_planned_beside_actual(loaded_stor
                           box_event("LOAD", came + timedelta(hours=20), "KZAAU", box=BOX, bkg=rec.ref,
                                     mode="VESSEL", voyage=booked.voyage)], "ACME")
     left = booked.departs_at + timedelta(minutes=40)
-    move = [{"eventID": str(uuid.uuid4()), "eventType": "TRANSPORT", "eventClassifierCode": "ACT",
-             "eventDateTime": left.isoformat(), "eventCreatedDateTime": left.isoformat(),
-             "transportEventTypeCode": "DEPA",
-             "transportCall": {"transportCallID": f"{booked.voyage}-KZAAU", "carrierVoyageNumber": booked.voyage,
-                               "UNLocationCode": "KZAAU", "modeOfTransport": "VESSEL"}}]
-    assert Ingestor(loaded_store).ingest(json.dumps(move).encode(), source_party="ACME", fmt="dcsa-json").stored == 2
+    assert vehicle_left(loaded_store, left, booked.voyage, "KZAAU", "VESSEL").stored == 2
     doc, built = _timeline(loaded_store)
     assert doc == built                                  # stored milestones or the events: one answer
     [dep] = _at(doc["milestones"], "DEPA", "KZAAU")       # one milestone: the vessel's report joined the plan

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timedelta, timezone
 
 from corridor.access import keys
@@ -47,6 +48,17 @@ def ingest(store, evs: list[Event], sender: str):
     out = Ingestor(store).ingest(body, source_party=sender, fmt="dcsa-json")
     assert out.stored + out.duplicates == len(evs), out.reasons
     return out
+
+
+def vehicle_left(store, when: datetime, voyage: str, where: str, mode: str, call_id: str | None = None,
+                 sender: str = "ACME"):
+    """A carrier's DCSA report of its vehicle (`voyage`) leaving `where`: ingest moves every box on it."""
+    move = [{"eventID": str(uuid.uuid4()), "eventType": "TRANSPORT", "eventClassifierCode": "ACT",
+             "eventDateTime": when.isoformat(), "eventCreatedDateTime": when.isoformat(),
+             "transportEventTypeCode": "DEPA",
+             "transportCall": {"transportCallID": call_id or f"{voyage}-{where}", "carrierVoyageNumber": voyage,
+                               "UNLocationCode": where, "modeOfTransport": mode}}]
+    return Ingestor(store).ingest(json.dumps(move).encode(), source_party=sender, fmt="dcsa-json")
 
 
 def booked_sailing(store, days_ago: tuple[float, float], gap: timedelta = timedelta(0)):
