@@ -139,3 +139,17 @@ def test_corridor_track_shows_a_booking_before_its_containers(loaded_store, monk
         assert text.exit_code == 0 and booked.id in text.output and "0 container(s) reported" in text.output
     finally:
         get_settings.cache_clear()
+
+
+def test_milestones_are_in_time_order_whatever_offset_their_senders_give(loaded_store):
+    # China reports at +08:00, Kazakhstan at +05:00: 14:35+08:00 (06:35 UTC) comes before
+    # 12:35+05:00 (07:35 UTC), though its text sorts after
+    from datetime import timezone as tz
+    beijing, almaty = tz(timedelta(hours=8)), tz(timedelta(hours=5))
+    off = datetime(2025, 3, 8, 14, 35, tzinfo=beijing)
+    on = datetime(2025, 3, 8, 12, 35, tzinfo=almaty)
+    ingest(loaded_store, [box_event("DISC", off, "CNHRS", box=BOX, bkg="B-OUTSIDE"),
+                          box_event("LOAD", on, "KZHOR", box=BOX, bkg="B-OUTSIDE")], "ACME")
+    doc, built = _timeline(loaded_store)
+    assert doc == built
+    assert [m["code"] for m in doc["milestones"]] == ["DISC", "LOAD"]

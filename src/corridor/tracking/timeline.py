@@ -170,7 +170,17 @@ def _unstored(planned: str | None, estimated: str | None, actual: str | None, es
 
 
 def _in_order(ms: dict[tuple, dict]) -> list[dict]:
-    return sorted(ms.values(), key=lambda m: (m["actual"] or m["estimated"] or m["planned"] or "", m["seq"]))
+    return sorted(ms.values(), key=lambda m: (_instant(m["actual"] or m["estimated"] or m["planned"]), m["seq"]))
+
+
+_NEVER = datetime.min.replace(tzinfo=timezone.utc)
+
+
+@lru_cache(maxsize=65536)
+def _instant(moment: str | None) -> datetime:
+    """The instant of a sender's time (the order of milestones is in time, not in the text: senders
+    give +08:00, +05:00 and Z, and a 14:35+08:00 comes before a 12:35+05:00)."""
+    return datetime.fromisoformat(moment) if moment else _NEVER
 
 
 def legs(ms: list[dict]) -> list[dict]:
@@ -389,7 +399,7 @@ def _stored(rows: list, alerts: str) -> tuple[str, str | None, list]:
     """The "legs", "milestones" and "alerts" of a body from stored milestone rows
     (`store.reads.milestones_query`) and alerts, as `_build` makes them; and what its head takes
     from them: the last estimated discharge place, the legs' spans."""
-    rows = sorted(rows, key=lambda r: (r.actual or r.estimated or r.planned or "", r.seq))
+    rows = sorted(rows, key=lambda r: (_instant(r.actual or r.estimated or r.planned), r.seq))
     out: dict[str, list] = {}   # as `legs` makes them: vehicle -> [its first milestone, depart, arrive]
     for r in rows:
         if not r.vehicle or r.code not in _LEG_CODES:
