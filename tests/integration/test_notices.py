@@ -49,6 +49,9 @@ def test_a_storm_closure_cancels_sailings_and_alerts_the_booking(loaded_store):
         alert = evstore.row_to_event(conn.execute(select(events).where(events.c.code == "NOTC")).one())
     assert alert.reference("BKG") == "CB-TEST-1" and {"ACME", "SILKWAY"} <= alert.parties
     assert "storm" in alert.reason and "reroute" in alert.reason
+    # where the port is closed, as events name it, and its times in Aktau's zone to the minute
+    local = (dep.departs_at - timedelta(hours=1)).astimezone(timezone(timedelta(hours=5)))
+    assert alert.location == "KZAAU" and f"at KZAAU from {local.isoformat(timespec='minutes')} to " in alert.reason
 
 
 def test_a_delay_shifts_the_departure(loaded_store):

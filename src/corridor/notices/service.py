@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from ..domain.errors import DomainError
 from ..domain.events import Classifier, Event, EventKind
@@ -104,16 +105,20 @@ def apply_notice(conn, *, operator: str, kind: str, starts_at: datetime, ends_at
     # a closed port holds what is due in, too: ships ride it out at anchor (not cancelled)
     arriving = repo.departures_into(conn, location, starts_at, ends_at) if kind == "closure" else []
     alerts = []
+    # the place as events name it, its times in its own zone to the minute (as a person reads them)
+    where, zone = repo.place_of(conn, location or (dep[0].origin if dep else None))
+    def at(t: datetime) -> str:
+        return (t.astimezone(ZoneInfo(zone)) if zone else t).isoformat(timespec="minutes")
     for b in repo.bookings_on(conn, out.departures + [d for d in arriving if d not in out.departures]):
         out.bookings.append(b.ref)
         parties = frozenset({b.shipper, *([b.forwarder] if b.forwarder else []), *(b.nominated or [])})
         reason = (f"notice {nid} from {operator}: {kind}"
                   + (f" of departure {b.departure_id}" if kind in ("cancelled", "delayed") else
-                     f" at {location} from {starts_at.isoformat()}"
-                     + (f" to {ends_at.isoformat()}" if ends_at else ""))
+                     f" at {where} from {at(starts_at)}"
+                     + (f" to {at(ends_at)}" if ends_at else ""))
                   + (f" (+{delay_hours:g} h)" if delay_hours else "") + (f": {text}" if text else "")
                   + "; re-routing options: GET /api/v1/bookings/" + b.ref + "/reroute")
-        alert = Event(EventKind.ALERT, "NOTC", Classifier.ACT, now, location=b.origin,
+        alert = Event(EventKind.ALERT, "NOTC", Classifier.ACT, now, location=where,
                       references=(("BKG", b.ref),), source_party="CORRIDOR", parties=parties,
                       reason=reason, extra={"notice": nid, "departure_id": b.departure_id})
         alerts.append(alert)

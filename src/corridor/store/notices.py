@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, insert, or_, select
 
-from .tables import booking_legs, bookings, departures, notices
+from .tables import booking_legs, bookings, departures, locations, notices
 
 OPEN_BOOKINGS = ("requested", "confirmed", "in_transit")
 
@@ -65,3 +65,11 @@ def bookings_on(conn: Connection, departure_ids: list[str]) -> list:
                 bookings.c.status.in_(OPEN_BOOKINGS))
          .order_by(bookings.c.ref))
     return conn.execute(q).all()
+
+
+def place_of(conn: Connection, location_id: str | None) -> tuple[str | None, str | None]:
+    """(ref as events name it: its UN/LOCODE, else its id; IANA zone) of a location id."""
+    if not location_id:
+        return None, None
+    r = conn.execute(select(locations.c.code, locations.c.timezone).where(locations.c.id == location_id)).first()
+    return (r.code or location_id, r.timezone) if r else (location_id, None)
