@@ -5,19 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ..access import audit, keys
 from ..domain.parties import Party, Role
 from ..store import Store
 from ..store import parties as partystore
+from .bodies import StrictBody
 from .deps import Principal, admin, get_store, principal
 from .problems import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["parties and access"])
 
 
-class PartyIn(BaseModel):
+class PartyIn(StrictBody):
     id: str = Field(pattern=partystore.PARTY_ID_PATTERN, description="Short stable id, e.g. KTZ")
     name: str
     roles: list[Role]
@@ -27,7 +28,7 @@ class PartyIn(BaseModel):
     edi_ids: list[str] = []
 
 
-class KeyIn(BaseModel):
+class KeyIn(StrictBody):
     party_id: str
     label: str = ""
     scopes: list[str] = ["read", "write"]

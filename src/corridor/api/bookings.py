@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ..access.visibility import Viewer, viewer_for
 from ..booking.containers import from_counts, parse_containers, parse_size
@@ -15,15 +15,10 @@ from ..booking.service import (BookingNotFound, BookingService, Quote, SpaceUnav
 from ..domain.errors import DomainError
 from ..domain.parties import Role
 from .deps import Principal, principal, writer
+from .bodies import StrictBody as _Strict
 from .problems import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["bookings"])
-
-
-class _Strict(BaseModel):
-    """A request body that refuses fields it does not know (422) instead of ignoring them."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class ContainerItem(_Strict):

@@ -13,11 +13,12 @@ import threading
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from ..cli.ingest import ALIAS_KINDS, quarantine_json, resolve_alias_target
 from ..store import ingest as repo
+from .bodies import StrictBody
 from .deps import Principal, admin, get_store, principal, writer
 from .problems import Problem
 
@@ -168,7 +169,7 @@ def replay_quarantine(request: Request, entry_id: int = Path(..., ge=1, le=2**62
 
 # --- aliases ---------------------------------------------------------------------------------
 
-class AliasIn(BaseModel):
+class AliasIn(StrictBody):
     kind: str = Field(..., description="party | location | operator", examples=["location"])
     value: str = Field(..., min_length=1, max_length=200, description="The outside code or spelling",
                        examples=["708507"])

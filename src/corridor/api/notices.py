@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ..notices.service import KINDS, publish
 from ..store import Store
 from ..store.notices import list_notices
+from .bodies import StrictBody
 from .deps import Principal, get_store, principal, writer
 
 router = APIRouter(prefix="/api/v1", tags=["operator notices"])
 
 
-class NoticeIn(BaseModel):
+class NoticeIn(StrictBody):
     kind: str = Field(description="cancelled | delayed | closure | queue | works")
     location: str | None = Field(None, description="UN/LOCODE or name of the port, border or line section")
     departure_id: str | None = None
