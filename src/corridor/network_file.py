@@ -306,7 +306,7 @@ def _parse(p: Path) -> tuple[_Loaded | None, list[Problem]]:
     for rec, link in links:
         directed.append(link)
         if rec.data["bidirectional"]:
-            directed.append(_reverse(link))
+            directed.append(_reverse(link, rec.data))
     info = NetworkInfo(
         dataset=str(data.get("dataset", p.stem)), schema_version=data.get("schema_version"),
         status=str(data.get("status", "")), path=str(p), locations=len(locations), links=len(links),
@@ -318,9 +318,13 @@ def _parse(p: Path) -> tuple[_Loaded | None, list[Problem]]:
     return loaded, []
 
 
-def _reverse(link: Link) -> Link:
-    """The reverse run; a gauge change is crossed the other way round."""
-    rev = link.reversed()
+def _reverse(link: Link, d: dict) -> Link:
+    """The reverse run; a gauge change is crossed the other way round, and the dwell is the one at
+    the place it leaves: `reverse_dwell_hours` (and its range) where the record gives it."""
+    rev_dwell = d.get("reverse_dwell_hours")
+    rng = d.get("reverse_dwell_hours_range")
+    rev = link.reversed(None if rev_dwell is None else float(rev_dwell),
+                        (float(rng[0]), float(rng[1])) if rng else None)
     m = _GAUGE_CHANGE.match(link.transfer or "")
     return replace(rev, transfer=f"gauge_change_{m.group(2)}_{m.group(1)}") if m else rev
 
@@ -431,17 +435,27 @@ def _check_links(recs: list[_Rec], locations: dict[str, Location], gauges: dict[
         if not isinstance(d["bidirectional"], bool):
             chk.add(rec.at("bidirectional"), "bidirectional", f"link {lid}: bidirectional must be true or false")
             bad = True
-        for f in ("distance_km", "typical_hours", "dwell_hours", "frequency_per_week", "capacity_teu",
-                  "capacity_wagons", "price_usd_per_feu"):
+        for f in ("distance_km", "typical_hours", "dwell_hours", "reverse_dwell_hours", "frequency_per_week",
+                  "capacity_teu", "capacity_wagons", "price_usd_per_feu"):
             v = d.get(f)
             if v is not None and (not _is_num(v) or v < 0):
                 chk.add(rec.at(f), f, f"link {lid}: {f} {v!r} must be a number >= 0")
                 bad = True
-        rng = d.get("dwell_hours_range")
-        if rng is not None and not (isinstance(rng, list) and len(rng) == 2 and all(_is_num(x) for x in rng)
-                                    and 0 <= rng[0] <= rng[1]):
-            chk.add(rec.at("dwell_hours_range"), "dwell_hours_range", f"link {lid}: must be [low, high] with 0 <= low <= high")
+        for f in ("dwell_hours_range", "reverse_dwell_hours_range"):
+            r = d.get(f)
+            if r is not None and not (isinstance(r, list) and len(r) == 2 and all(_is_num(x) for x in r)
+                                      and 0 <= r[0] <= r[1]):
+                chk.add(rec.at(f), f, f"link {lid}: {f} must be [low, high] with 0 <= low <= high")
+                bad = True
+        for f in ("reverse_dwell_hours", "reverse_dwell_hours_range"):
+            if d.get(f) is not None and d["bidirectional"] is not True:
+                chk.add(rec.at(f), f, f"link {lid}: {f} needs bidirectional: true (it is the dwell before the reverse run)")
+                bad = True
+        if d.get("reverse_dwell_hours_range") is not None and d.get("reverse_dwell_hours") is None:
+            chk.add(rec.at("reverse_dwell_hours_range"), "reverse_dwell_hours_range",
+                    f"link {lid}: reverse_dwell_hours_range needs reverse_dwell_hours")
             bad = True
+        rng = d.get("dwell_hours_range")
         status = d.get("status", "operational")
         if status not in STATUSES:
             chk.add(rec.at("status"), "status", f"link {lid}: status {status!r} is not one of {sorted(STATUSES)}")

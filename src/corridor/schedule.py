@@ -16,7 +16,8 @@ Deterministic per seed. Rules (all ESTIMATES unless a source is named):
 - Sea waypoints (facility_type WAYP: Suez, the Cape) are passed, not called at: a sailing that
   leaves one is the ship that came in, with its vessel, operator and voyage, leaving at its
   arrival plus the outbound link's connection time (its dwell - the 24 h Suez transit wait, 0 at
-  the Cape - or the waypoint's min_transfer_hours if longer, as the router reckons it). Ships keep
+  the Cape, either way: a reversed link leaving a waypoint carries the file's reverse_dwell_hours,
+  not its port's handling - or the waypoint's min_transfer_hours if longer, as the router reckons it). Ships keep
   the direction the network file writes the links in (Asia -> waypoint -> Europe, or all reversed:
   a reversed inbound link continues on reversed outbound links), the same corridor and
   sea_routing, and never turn back to the port they came from; the arrivals are spread over the

@@ -168,3 +168,82 @@ def test_sea_options_stay_on_board_at_the_cape_and_wait_a_day_at_suez(net, deps,
     # Suez (corridor-facts, Port Economics); the Mediterranean ports lie a few days nearer by Suez
     assert 40 <= days["ZA_CAPE"] <= 52 and 22 <= days["EG_SUEZ"] <= 35
     assert sea["EG_SUEZ"].transit_days < sea["ZA_CAPE"].transit_days - 10
+
+
+# ---- eastbound: a reversed link waits at the place it leaves, not at the forward link's port ----------
+def test_reversed_sea_links_wait_at_the_place_they_leave(net):
+    links = {k.id: k for k in net.links}
+    written = [k for k in net.links if k.mode is Mode.DEEP_SEA and not k.id.endswith("R")]
+    into = [k for k in written if k.destination in WAYPOINTS]
+    assert {k.id for k in into} == {"L53", "L54", "L58", "L62"}
+    for k in into:
+        # the waypoint's own wait, as the westbound links leaving it carry it: the canal's 24 h, none at the Cape
+        own = {o.dwell_hours for o in written if o.origin == k.destination}
+        assert own == {24.0 if k.destination == "EG_SUEZ" else 0.0}
+        rev = links[k.id + "R"]
+        assert rev.origin == k.destination and {rev.dwell_hours} == own, k.id   # not Shanghai's/Ningbo's 48 h
+    # the port handling moves to the port the ship now leaves, it is not lost: A -> W -> B waits as long as B -> W -> A
+    for a in into:
+        for b in (o for o in written if o.origin == a.destination):
+            assert a.dwell_hours + b.dwell_hours == links[b.id + "R"].dwell_hours + links[a.id + "R"].dwell_hours
+    assert links["L59R"].dwell_hours == links["L58"].dwell_hours == 48   # handling at Rotterdam as at Shanghai
+
+
+def test_eastbound_ships_sail_on_after_the_waypoints_own_wait(deps):
+    settled = START + timedelta(days=40)
+    pairs = [(c, o) for c, o in _through(deps) if o.link_id.endswith("R") and o.departs_at.date() >= settled]
+    assert pairs and all(c is not None and c.link_id.endswith("R") for c, _ in pairs)
+    cape = [_hours(c.arrives_at, o.departs_at) for c, o in pairs if o.origin == "ZA_CAPE"]
+    suez = [_hours(c.arrives_at, o.departs_at) for c, o in pairs if o.origin == "EG_SUEZ"]
+    assert cape and set(cape) == {0}
+    assert suez and set(suez) == {24}
+
+
+@pytest.mark.parametrize("origin", ["Istanbul", "Duisburg", "Rotterdam"])
+def test_eastbound_sea_options_stay_on_board_at_the_cape_and_wait_a_day_at_suez(net, deps, origin):
+    tt = Timetable(net, deps, include_suez=True)
+    opts = plan(net, tt, origin, "Xi'an", datetime(2026, 2, 2, tzinfo=timezone.utc), "1x40",
+                now=datetime(2026, 2, 1, tzinfo=timezone.utc))
+    sea = {("EG_SUEZ" if o.restriction else "ZA_CAPE"): o for o in opts if o.corridor is S}
+    assert set(sea) == {"ZA_CAPE", "EG_SUEZ"}
+    by_id = {d.id: d for d in deps}
+    for way, o in sea.items():
+        came, out = [by_id[leg.departure_id] for leg in o.legs if leg.mode is Mode.DEEP_SEA]
+        assert came.destination == out.origin == way and out.destination in ASIA
+        assert (came.vehicle, came.voyage, came.operator) == (out.vehicle, out.voyage, out.operator)
+        assert _hours(came.arrives_at, out.departs_at) == (24 if way == "EG_SUEZ" else 0), (origin, way)
+    assert sea["EG_SUEZ"].transit_days < sea["ZA_CAPE"].transit_days - 10
+
+
+@pytest.mark.parametrize("old,new,field", [
+    ("    reverse_dwell_hours: 0\n", "    reverse_dwell_hours: -6\n", "reverse_dwell_hours"),
+    ("    reverse_dwell_hours: 0\n", "    reverse_dwell_hours: 0\n    reverse_dwell_hours_range: [4, 2]\n",
+     "reverse_dwell_hours_range"),
+    ("    bidirectional: true\n", "    bidirectional: false\n", "reverse_dwell_hours"),
+], ids=["negative", "range-upside-down", "one-way-link"])
+def test_a_bad_reverse_dwell_names_its_line_and_field(tmp_path, old, new, field):
+    from corridor.domain.errors import NetworkFileError
+    from corridor.network_file import default_path, validate_network_file
+
+    text = default_path().read_text(encoding="utf-8")
+    start = text.index("\n  - id: L58\n")
+    end = text.index("\n  - id: ", start + 1)
+    pos = text.index(old, start, end)
+    text = text[:pos] + new + text[pos + len(old):]
+    path = tmp_path / "network.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(NetworkFileError) as exc:
+        load_network(path)
+    assert exc.value.field == field
+    assert [p.field for p in validate_network_file(path)] == [field]
+
+
+def test_reverse_dwell_defaults_to_the_same_dwell_both_ways(net):
+    links = {k.id: k for k in net.links}
+    for k in net.links:
+        if k.id + "R" in links and not k.mode.is_water:
+            rev = links[k.id + "R"]
+            assert (rev.dwell_hours, rev.dwell_hours_range) == (k.dwell_hours, k.dwell_hours_range), k.id
+    lk = links["L58"]
+    assert lk.reversed().dwell_hours == lk.dwell_hours
+    assert lk.reversed(0.0).dwell_hours == 0.0 and lk.reversed(0.0).dwell_hours_range is None

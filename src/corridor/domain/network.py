@@ -108,8 +108,17 @@ class Link:
     estimated: tuple[str, ...] = ()
     source: str = ""
 
-    def reversed(self) -> "Link":
-        """The same link run the other way (for bidirectional links); a gauge change flips too."""
+    def reversed(self, dwell_hours: float | None = None,
+                 dwell_hours_range: tuple[float, float] | None = None) -> "Link":
+        """The same link run the other way (for bidirectional links); a gauge change flips too.
+
+        The dwell is the wait at the origin, which the reverse run leaves from the other end:
+        `dwell_hours` (with its range) is the wait at `destination` before the reverse run
+        (e.g. the Suez transit wait or none at the Cape, where the forward link's dwell is the
+        handling at its port). Without it the same dwell is assumed at both ends.
+        """
+        if dwell_hours is None:
+            dwell_hours, dwell_hours_range = self.dwell_hours, self.dwell_hours_range
         transfer = self.transfer
         if transfer and transfer.startswith("gauge_change_"):
             a, b = transfer.removeprefix("gauge_change_").split("_", 1)
@@ -117,7 +126,7 @@ class Link:
         return Link(
             id=self.id + "R", origin=self.destination, destination=self.origin, mode=self.mode,
             corridors=self.corridors, distance_km=self.distance_km, running_hours=self.running_hours,
-            dwell_hours=self.dwell_hours, dwell_hours_range=self.dwell_hours_range,
+            dwell_hours=dwell_hours, dwell_hours_range=dwell_hours_range,
             frequency_per_week=self.frequency_per_week, capacity_teu=self.capacity_teu,
             capacity_wagons=self.capacity_wagons, operator=self.operator, transfer=transfer,
             status=self.status, suez_restricted=self.suez_restricted,
