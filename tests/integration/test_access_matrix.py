@@ -142,18 +142,8 @@ def build_world(store: Store) -> World:
 def world(request, templates):
     """One corridor per store for the whole module (SQLite, then PostgreSQL)."""
     shared = sys.modules[type(templates).__module__]      # tests/conftest.py, however pytest named it
-    if request.param == "postgresql":
-        why = shared._pg_available()
-        if why:
-            if shared.IN_CI:
-                pytest.fail(f"CI=true requires PostgreSQL: {why}")
-            pytest.skip(why)
-        url = templates.pg_copy(True)
-    else:
-        url = templates.sqlite_copy(True)
-    store = Store(url)
-    yield build_world(store)
-    store.dispose()
+    for store in shared._make_store(request, templates, with_network=True):
+        yield build_world(store)
 
 
 def _sse(text: str) -> list[dict]:

@@ -93,18 +93,8 @@ def build(store: Store) -> Corridor:
 def corridor(request, templates):
     """One corridor per store for the module; each test posts for boxes of its own (FRESH)."""
     shared = sys.modules[type(templates).__module__]      # tests/conftest.py, however pytest named it
-    if request.param == "postgresql":
-        why = shared._pg_available()
-        if why:
-            if shared.IN_CI:
-                pytest.fail(f"CI=true requires PostgreSQL: {why}")
-            pytest.skip(why)
-        url = templates.pg_copy(True)
-    else:
-        url = templates.sqlite_copy(True)
-    store = Store(url)
-    yield build(store)
-    store.dispose()
+    for store in shared._make_store(request, templates, with_network=True):
+        yield build(store)
 
 
 def _rows(box: str, t: datetime, bkg: str = "") -> list[str]:
