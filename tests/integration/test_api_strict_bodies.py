@@ -8,26 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from fastapi.testclient import TestClient
 
-from corridor.access.keys import create_key
-from corridor.api.app import create_app
-from corridor.domain.parties import ADMIN_PARTY, Party, Role
-from corridor.settings import Settings
-from corridor.store.parties import upsert_party
-
-
-@pytest.fixture
-def api(loaded_store):
-    with loaded_store.tx() as conn:
-        upsert_party(conn, Party(ADMIN_PARTY, "Corridor", frozenset({Role.ADMIN})))
-        upsert_party(conn, Party("PORTAKTAU", "Aktau Sea Port", frozenset({Role.TERMINAL}), "KZ",
-                                 facilities=frozenset({"KZ_AKX"})))
-        keys = {"PORTAKTAU": create_key(conn, "PORTAKTAU", scopes=("read", "write")),
-                "admin": create_key(conn, ADMIN_PARTY, scopes=("read", "write", "admin"))}
-    client = TestClient(create_app(Settings(database_url=loaded_store.url, nats_url=None), store=loaded_store))
-    client.keys = {p: {"Authorization": f"Bearer {k}"} for p, k in keys.items()}
-    return client
+from test_ingest_api import api  # noqa: F401 - the same app and keys (admin, PORTAKTAU)
 
 
 def _notice() -> dict:

@@ -65,7 +65,7 @@ def _container_hint(ref: str) -> str:
     if not re.fullmatch(r"[A-Z]{4}\d{6,7}", squeezed):
         return ""
     try:
-        number = container_number(ref)
+        container_number(ref)
     except InvalidEquipment as e:
         return f" ({e})"
     return ""

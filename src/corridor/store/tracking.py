@@ -217,32 +217,28 @@ def event_facts(conn: Connection, trip_ids: list[str]) -> dict[str, list]:
 
 
 def booked_plans(conn: Connection, trip_ids: list[str]) -> dict[str, list[tuple]]:
-    """Trip id -> (leg seq, origin ref, destination ref, departs at, arrives at) of each active leg
-    of its booking, in order (refs: the places' UN/LOCODEs, else their ids, as events carry them);
-    trips without a booking Corridor holds have none. One query per 500 trips."""
-    from_db = _times_from_db()
-    sql = ("SELECT t.id, l.seq, COALESCE(o.code, l.origin), COALESCE(d.code, l.destination), l.departs_at, "
-           "l.arrives_at FROM trips t JOIN booking_legs l ON l.booking_ref = t.booking_ref "
-           "JOIN locations o ON o.id = l.origin JOIN locations d ON d.id = l.destination "
-           "WHERE l.active = {t} AND t.id IN ({{}}) ORDER BY t.id, l.seq")
-    sql = sql.format(t="TRUE" if conn.dialect.name == "postgresql" else "1")
-    out: dict[str, list[tuple]] = {}
-    for r in _driver_rows(conn, sql, sorted(set(trip_ids))):
-        out.setdefault(r[0], []).append((r[1], r[2], r[3], from_db(r[4]), from_db(r[5])))
-    return out
+    """Trip id -> (departure id, origin ref, destination ref, departs at, arrives at) of each active
+    leg of its booking, in order (refs: the places' UN/LOCODEs, else their ids, as events carry
+    them); trips without a booking Corridor holds have none. One query per 500 trips."""
+    return _active_legs(conn, "t.id", trip_ids)
 
 
 def booking_plan(conn: Connection, ref: str) -> list[tuple]:
-    """(departure id, origin ref, destination ref, departs at, arrives at) of each active leg of a
-    booking, in order (refs as in `booked_plans`)."""
+    """`booked_plans` of one booking."""
+    return _active_legs(conn, "l.booking_ref", [ref]).get(ref, [])
+
+
+def _active_legs(conn: Connection, key: str, keys: list[str]) -> dict[str, list[tuple]]:
     from_db = _times_from_db()
-    o, d = locations.alias("o"), locations.alias("d")
-    q = (select(booking_legs.c.departure_id, func.coalesce(o.c.code, booking_legs.c.origin),
-                func.coalesce(d.c.code, booking_legs.c.destination), booking_legs.c.departs_at,
-                booking_legs.c.arrives_at)
-         .select_from(booking_legs.join(o, o.c.id == booking_legs.c.origin).join(d, d.c.id == booking_legs.c.destination))
-         .where(booking_legs.c.booking_ref == ref, booking_legs.c.active.is_(True)).order_by(booking_legs.c.seq))
-    return [(r[0], r[1], r[2], from_db(r[3]), from_db(r[4])) for r in conn.execute(q)]
+    sql = (f"SELECT {key}, l.departure_id, COALESCE(o.code, l.origin), COALESCE(d.code, l.destination), "
+           f"l.departs_at, l.arrives_at FROM booking_legs l "
+           f"{'JOIN trips t ON t.booking_ref = l.booking_ref ' if key.startswith('t.') else ''}"
+           f"JOIN locations o ON o.id = l.origin JOIN locations d ON d.id = l.destination "
+           f"WHERE {key} IN ({{}}) AND l.active = {_ph(conn)} ORDER BY {key}, l.seq")
+    out: dict[str, list[tuple]] = {}
+    for k, dep, origin, dest, departs, arrives in _driver_rows(conn, sql, sorted(set(keys)), True):
+        out.setdefault(k, []).append((dep, origin, dest, from_db(departs), from_db(arrives)))
+    return out
 
 
 def advance_bookings(conn: Connection, moving: set[str], delivered: set[str], now: datetime) -> None:
