@@ -271,11 +271,20 @@ class Ingestor:
         for rej in result.rejections:
             hold("rejected", _reason(rej), {k: v for k, v in asdict(rej).items() if v is not None})
         if not party:
-            sender = _sender_code(result.meta)
-            why = (f"unknown sender id {sender!r}: add a party alias for it and replay" if sender
-                   else "no sending party: post with an API key or name the sender")
-            for e in result.events:
-                hold("rejected", why, {"event": _event_json(e)})
+            # the sender is unknown for the whole message: one entry holds all of it (its events,
+            # schedule, stowage); an alias and a replay of the message take every one in again
+            held = {"events": len(result.events), "schedule": len(result.schedule), "stowage": len(result.stowage)}
+            if any(held.values()):
+                sender = _sender_code(result.meta)
+                what = ", ".join(f"{n} {k}" for k, n in held.items() if n)
+                why = (f"unknown sender id {sender!r}: add a party alias for it and replay "
+                       f"(corridor alias add party {sender} <PARTY> --replay); the message's {what} are held"
+                       if sender else f"no sending party: post with an API key or name the sender, then replay; "
+                                      f"the message's {what} are held")
+                boxes = sorted({e.equipment for e in result.events if e.equipment})
+                hold("rejected", why, {"sender": sender, **held, "equipment": boxes[:50],
+                                       "fix": (f"corridor alias add party {sender} <PARTY> --replay" if sender
+                                               else "post with an API key, or give the sending party")})
             result.events = []
         if party and not dry_run:
             self._stowage(conn, result, party, received_at)

@@ -41,6 +41,11 @@ Policies
   MMDDHHMM read as CCYYMMDD) rejects the group with the reason. Local times take the zone of
   the event's location from `tz_for(locode)`; no zone
   known -> UTC with a warning. Events keep the sender's offset.
+  A value written with separators ('2026-03-02 10:30', released '10?:30', an ISO offset '+04:00')
+  is read when it is a whole date with an optional HH:MM[:SS] and offset (warning); a value a bare
+  ':' or '+' cut into more components or elements than C507 has is put back together (the last
+  piece is the format when Corridor reads that code) and read the same way (warning). A time of
+  day without a date, or pieces that make no such date, reject the group with the reason.
 - Containers: EQD+CN ids are checked by ISO 6346. An ISO-shaped id (4 letters, 6-7 digits) that
   fails -> the container's group is rejected with the reason; an id that is clearly not ISO 6346
   (e.g. 'CONTAINER', a swap-body code) is kept as sent with a warning; equipment that is not CN
@@ -49,6 +54,9 @@ Policies
 - Locations are used as sent (UN/LOCODE from LOC); the terminal code (LOC related place) goes to
   TransportCall.facility_code. source_party: the argument, else the UNB sender id.
   Event.message_id is "<UNB reference>/<UNH reference>"; Event.event_id "<UNH ref>:<segment>".
+- An interchange whose sender id no party or alias knows is held whole: one quarantine entry for
+  the message (sender id, counts, containers, the alias command); a replay after the alias stores
+  every event (ingest/service.py).
 - Unsupported message types (IFTMBC, PAORES...) are rejected, naming the supported ones.
 """
 

@@ -15,7 +15,7 @@ from corridor.domain.events import Event, TransportCall
 from corridor.ingest.construct import slot_constructor
 from corridor.ingest.results import ParseResult, Rejection
 
-from .dates import DateError, localize, parse_dtm
+from .dates import _RANGES, _SEPARATED, FORMATS, DateError, localize, parse_dtm
 from .interchange import RawMessage, Seg
 
 # 8067 mode of transport -> DCSA modeOfTransport
@@ -78,12 +78,14 @@ class Context:
 
     def when(self, seg: Seg, locode: str | None) -> datetime:
         """The aware datetime of a DTM segment; local times take the zone of `locode`."""
-        qual, value, fmt = seg.el(0), seg.el(0, 1), seg.el(0, 2)
+        qual, value, fmt, cut = dtm_parts(seg)
         try:
             dt, has_offset, note = parse_dtm(value, fmt)
         except DateError as exc:
-            raise Reject(f"DTM+{qual}: {exc}", seg, f"DTM+{qual}/2380",
+            raise Reject(f"DTM+{qual}: {cut + '; ' if cut else ''}{exc}", seg, f"DTM+{qual}/2380",
                          "CCYYMMDDHHMM with format 203, or 303 with an offset") from None
+        if cut:
+            self.warn(f"DTM+{qual}: {cut}")
         if note:
             self.warn(f"DTM+{qual}: {note}")
         if has_offset:
@@ -157,11 +159,41 @@ class Context:
         for s in self.msg.body[:8]:
             if s.tag == "DTM" and s.el(0) == "137" and s.el(0, 1):
                 try:   # the sender's own clock: no place to take a zone from, so UTC, silently
-                    dt, has_offset, _ = parse_dtm(s.el(0, 1), s.el(0, 2))
+                    dt, has_offset, _ = parse_dtm(*dtm_parts(s)[1:3])
                 except DateError:
                     break
                 return dt if has_offset else localize(dt, None)
         return self.received_at
+
+
+def dtm_parts(seg: Seg) -> tuple[str, str, str, str | None]:
+    """(qualifier, value, format, note) of a DTM whose value a bare ':' or '+' may have cut.
+
+    C507 has three components and DTM one element, so more of either can only be a value that
+    held the separators unreleased ('DTM+7:20260302 10:30:203', 'DTM+7:202603021030+05:00:303').
+    The pieces are put back together, the last one being the format when it is one Corridor
+    reads; a third component that is no format but completes a time ('20260302 10' + '30') is
+    the minutes. The note says so; what the pieces do not make a readable date stays refused."""
+    els = seg.els
+    first = els[0] if els else ""
+    if isinstance(first, str) or (len(els) == 1 and len(first) <= 3):
+        qual, value, fmt = seg.el(0), seg.el(0, 1), seg.el(0, 2)
+        if not fmt or fmt in FORMATS or fmt in _RANGES or ":" in value:
+            return qual, value, fmt, None
+        joined = f"{value}:{fmt}"
+        m = _SEPARATED.match(joined)
+        if m is None or m["h"] is None:
+            return qual, value, fmt, None    # an unknown format code: parse_dtm says so
+        return qual, joined, "", (f"{value!r}:{fmt!r} is one date and time cut by an unreleased ':'; "
+                                  f"read as {joined!r}")
+    pieces = [":".join(e) if isinstance(e, list) else e for e in els]
+    text = "+".join(pieces)
+    qual, _, rest = text.partition(":")
+    head, sep, last = rest.rpartition(":")
+    value, fmt = (head, last) if sep and (last in FORMATS or last in _RANGES) else (rest, "")
+    bare = " and ".join(f"'{c}'" for c, n in ((":", text.count(":") - 1 - bool(fmt)), ("+", len(els) - 1)) if n > 0)
+    return qual, value, fmt, (f"{rest!r} has a bare {bare or 'separator'} inside its value (a separator unless "
+                              f"released with '?'); read as the value {value!r}" + (f" in format {fmt}" if fmt else ""))
 
 
 def loc(seg: Seg | None) -> tuple[str | None, str | None]:

@@ -32,11 +32,42 @@ _RANGES = {"713": "201", "717": "101", "718": "102", "719": "203", "720": "303"}
 _YEARS = (1950, 2100)
 
 
+# a date/time written with separators ('2026-03-02 10:30', '20260302 10:30', '2026-03-02T10:30:15+04:00'),
+# sent released ('10?:30') or rebuilt from components a bare ':' split (common.dtm_parts): one reading only
+_SEPARATED = re.compile(r"^(?P<y>\d{4})(?P<dash>-?)(?P<mo>\d{2})(?P=dash)(?P<d>\d{2})"
+                        r"(?:[ T:]?(?P<h>\d{2}):?(?P<mi>\d{2})(?::?(?P<s>\d{2}))?)?"
+                        r"(?P<zone>\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?))?$")
+_TIME_ONLY = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?$")
+
+
 class DateError(ValueError):
     """A DTM value that is not a date in its declared format; the message says why."""
 
 
-def parse_dtm(value: str, fmt: str) -> tuple[datetime, bool, str | None]:
+def _unseparated(value: str) -> tuple[str, str | None]:
+    """(digits[+zone], note) of a value written with date/time separators; unchanged when it has none.
+
+    Only a whole date (CCYY-MM-DD or CCYYMMDD), optionally followed by HH:MM[:SS] and an offset, is
+    read; anything else with a ':' in it is refused, since a part of it may have been cut off at
+    an unreleased component separator."""
+    if ":" not in value and " " not in value and "T" not in value.upper() and not (
+            len(value) >= 10 and value[4] == "-" and value[7:8] == "-"):
+        return value, None
+    if _TIME_ONLY.match(value):
+        raise DateError(f"{value!r} is a time of day without its date (a ':' in a DTM value is the component "
+                        f"separator unless released as '?:')")
+    m = _SEPARATED.match(value.upper())
+    if m is None:
+        if ":" in value:
+            raise DateError(f"{value!r} holds ':' (the component separator) and is not a date and time that "
+                            f"can be read unambiguously: send CCYYMMDDHHMM with format 203, or release it as '?:'")
+        return value, None   # e.g. '202403141230 CET': left to the zone rules
+    digits = m["y"] + m["mo"] + m["d"] + (m["h"] or "") + (m["mi"] or "") + (m["s"] or "")
+    read = digits + (m["zone"] or "").strip()
+    return read, (None if read == value else f"{value!r} is written with separators; read as {read!r}")
+
+
+def parse_dtm(value: str, fmt: str, _separated: bool = True) -> tuple[datetime, bool, str | None]:
     """Return (datetime, has offset, note) for a DTM value; naive when the value has no offset.
 
     A value whose length does not fit its format is read by its length (8 digits as 102, 12 as
@@ -48,6 +79,11 @@ def parse_dtm(value: str, fmt: str) -> tuple[datetime, bool, str | None]:
     fmt = (fmt or "").strip()
     if fmt in _RANGES or _looks_like_range(value):
         return _range_start(value, fmt)
+    if _separated and not value.isdigit():
+        value, separated = _unseparated(value)
+        if separated:
+            dt, has_offset, note = parse_dtm(value, fmt, False)
+            return dt, has_offset, separated + (f"; {note}" if note else "")
     digits = len(value) - len(value.lstrip("0123456789"))
     head, zone = value[:digits], value[digits:]
     note = None
