@@ -277,3 +277,33 @@ def test_full_event_takes_the_fast_path(event):
 def test_full_event_broken_one_way_at_a_time_parses_the_same(event):
     for case in broken(event):
         assert_same([case])
+
+
+def test_full_events_keep_what_the_event_model_has_no_field_for():
+    # both paths put the same 2.2 fields in extra (assert_same), and these are really there
+    transport, shipment, equipment = (assert_same([e]).events[0].extra for e in FULL_EVENTS)
+    call = {"carrier_voyage": "2026W14", "other_facility": "berth 4", "vessel_flag": "AZ",
+            "vessel_call_sign": "4JQX", "vessel_operator": "ASCO", "vessel_operator_list": "SMDG"}
+    place = {k: v for k, v in FULL_LOCATION.items() if k not in ("latitude", "longitude")}
+    assert transport == {"dcsa_version": "2.2", "transport_call_id": "TC-77", "import_voyage": "2026W14I",
+                         "vessel_name": "Professor Gul", "facility_code_list": "SMDG", "call_sequence": 2,
+                         **call, "call_location": place, "delay_reason": "WEA"}
+    assert shipment == {"dcsa_version": "2.2"}
+    # an equipment event's own place and position are columns: the call's location keeps its position
+    assert equipment["call_location"] == {**place, "latitude": 43.65, "longitude": 51.15}
+    assert equipment["event_location"] == {k: v for k, v in place.items() if k != "UNLocationCode"}
+    assert "call_place" not in equipment   # the call is where the event is
+    elsewhere = copy.deepcopy(FULL_EVENTS[2])
+    elsewhere["eventLocation"] = {"UNLocationCode": "KZALA"}
+    assert assert_same([elsewhere]).events[0].extra["call_place"] == "KZAAU"
+
+
+def test_the_usual_equipment_event_adds_nothing_to_extra():
+    # the common feed (a place by UN/LOCODE, a booking): nothing more to keep, and the fast path takes it
+    event = {"eventType": "EQUIPMENT", "eventClassifierCode": "ACT", "eventDateTime": "2026-05-02T14:00:00+05:00",
+             "eventCreatedDateTime": "2026-05-02T14:00:00+05:00", "equipmentEventTypeCode": "GTIN",
+             "equipmentReference": "MSKU1234565", "emptyIndicatorCode": "LADEN",
+             "eventLocation": {"UNLocationCode": "KZAAU"},
+             "documentReferences": [{"documentReferenceType": "BKG", "documentReferenceValue": "BK1"}]}
+    assert takes_fast_path(event)
+    assert assert_same([event]).events[0].extra == {"dcsa_version": "2.2"}

@@ -757,6 +757,19 @@ def _facility(obj: dict, places: set[str], where: str, notes: list[str]) -> dict
 
 
 # ---- 2.2 -> Event -------------------------------------------------------------------------
+def _more_equipment_extra(extra: dict, place: str | None, call: TransportCall | None,
+                          where: dict | None) -> None:
+    """Add to an equipment event's extra its call's own place when the event happened elsewhere
+    (the store keeps one place per event), and its eventLocation's name, facility and address."""
+    if call is not None and call.location is not None and call.location != place:
+        extra["call_place"] = call.location
+    if where is not None:
+        kept = _location_extra(where, None, None, keep_position=False)
+        kept.pop("UNLocationCode", None)   # the event's place
+        if kept:
+            extra["event_location"] = kept
+
+
 def _plausible(e: Event, path: str, received_at: datetime) -> list[tuple[str, str]]:
     """Return (element, reason) for times that cannot be true; empty when plausible."""
     problems = []
@@ -774,7 +787,9 @@ def _plausible(e: Event, path: str, received_at: datetime) -> list[tuple[str, st
     return problems
 
 
-def _transport_call_22(tc: TransportCall22) -> tuple[TransportCall, dict]:
+def _transport_call_22(tc: TransportCall22, *, with_position: bool) -> tuple[TransportCall, dict]:
+    """The call and its extra; `with_position`: the event's lat/lon are this call's location's
+    (a transport event), so its extra leaves them out."""
     vessel = tc.vessel
     # otherFacility carries a Corridor location id that has no UN/LOCODE (see dcsa_out)
     place = (tc.UNLocationCode or (tc.location.UNLocationCode if tc.location else None)
@@ -788,7 +803,52 @@ def _transport_call_22(tc: TransportCall22) -> tuple[TransportCall, dict]:
              "vessel_name": vessel.vesselName if vessel else None,
              "facility_code_list": tc.facilityCodeListProvider,
              "call_sequence": tc.transportCallSequenceNumber}
+    inner = tc.location
+    _more_call_extra(extra, tc.carrierVoyageNumber,
+                     tc.otherFacility if tc.UNLocationCode or (inner and inner.UNLocationCode) else None,
+                     vessel.vesselIMONumber if vessel else None, tc.modeOfTransport,
+                     (vessel.vesselFlag, vessel.vesselCallSignNumber, vessel.vesselOperatorCarrierCode,
+                      vessel.vesselOperatorCarrierCodeListProvider) if vessel else None)
+    if inner is not None:
+        extra["call_location"] = _location_extra(inner.model_dump(exclude_none=True), inner.latitude,
+                                                 inner.longitude, keep_position=not with_position)
     return call, {k: v for k, v in extra.items() if v is not None}
+
+
+# DCSA 2.2 fields Corridor's event model has no column for travel in Event.extra, under these
+# names, so GET /v2/events gives back what the carrier sent (tracking.dcsa_out reads them)
+_VESSEL_EXTRA = ("vessel_flag", "vessel_call_sign", "vessel_operator", "vessel_operator_list")
+_LOCATION_FIELDS = ("locationName", "latitude", "longitude", "UNLocationCode", "facilityCode",
+                    "facilityCodeListProvider", "address")
+_ADDRESS_FIELDS = ("name", "street", "streetNumber", "floor", "postCode", "city", "stateRegion", "country")
+
+
+def _more_call_extra(extra: dict, carrier_voyage, other_facility, imo, mode, vessel_details) -> None:
+    """Add to a transport call's extra what its TransportCall cannot hold (the same on both paths):
+    the deprecated carrierVoyageNumber beside the export voyage, otherFacility beside a UN/LOCODE,
+    the vessel's flag, call sign and operator, and a vessel named on a call that is not a ship's."""
+    extra["carrier_voyage"] = carrier_voyage
+    extra["other_facility"] = other_facility
+    if vessel_details is not None:
+        extra.update(zip(_VESSEL_EXTRA, vessel_details))
+        if mode not in ("VESSEL", "BARGE"):
+            extra["vessel_imo"] = imo   # a ship's call is its vessel; another mode's vehicle is not
+
+
+def _location_extra(loc: dict, lat: float | None, lon: float | None, *, keep_position: bool) -> dict:
+    """The 2.2 location object as Event.extra keeps it: the spec's keys only, in the spec's order,
+    no nulls, degrees as numbers; without latitude/longitude when the event's lat/lon hold them."""
+    out = {}
+    for key in _LOCATION_FIELDS:
+        if key == "latitude" or key == "longitude":
+            value = (lat if key == "latitude" else lon) if keep_position else None
+        else:
+            value = loc.get(key)
+            if key == "address" and value is not None:
+                value = {k: value[k] for k in _ADDRESS_FIELDS if value.get(k) is not None}
+        if value is not None:
+            out[key] = value
+    return out
 
 
 def _document_refs(m) -> tuple[tuple[str, str], ...]:
@@ -804,7 +864,7 @@ def _event_22(m: Event22, path, source_party, parties, received_at) -> Event:
                   event_id=m.eventID)
     extra: dict = {"dcsa_version": "2.2"}
     if isinstance(m, TransportEvent22):
-        call, extra_tc = _transport_call_22(m.transportCall)
+        call, extra_tc = _transport_call_22(m.transportCall, with_position=True)
         loc = m.transportCall.location
         extra.update(extra_tc, delay_reason=m.delayReasonCode)
         event = Event(kind=EventKind.TRANSPORT, code=m.transportEventTypeCode, location=call.location,
@@ -816,11 +876,15 @@ def _event_22(m: Event22, path, source_party, parties, received_at) -> Event:
         event = Event(kind=EventKind.SHIPMENT, code=m.shipmentEventTypeCode,
                       references=(doc,) + _document_refs(m), reason=m.reason, extra=extra, **common)
     else:
-        call, extra_tc = _transport_call_22(m.transportCall) if m.transportCall else (None, {})
+        call, extra_tc = (_transport_call_22(m.transportCall, with_position=False) if m.transportCall
+                          else (None, {}))
         where = m.eventLocation
+        place = (where.UNLocationCode if where else None) or (call.location if call else None)
         extra.update(extra_tc, seals=[s.model_dump(exclude_none=True) for s in m.seals or ()] or None)
+        _more_equipment_extra(extra, place, call,
+                              where.model_dump(exclude_none=True) if where is not None else None)
         event = Event(kind=EventKind.EQUIPMENT, code=m.equipmentEventTypeCode,
-                      location=(where.UNLocationCode if where else None) or (call.location if call else None),
+                      location=place,
                       equipment=m.equipmentReference, size_type=m.ISOEquipmentCode,
                       empty=m.emptyIndicatorCode == "EMPTY", transport_call=call,
                       references=_document_refs(m), lat=where.latitude if where else None,
@@ -959,7 +1023,7 @@ def _location_22(loc: dict) -> tuple[str | None, float | None, float | None]:
             _optional(loc, "longitude", _LONGITUDE_22))
 
 
-def _fast_call_22(tc: dict) -> tuple[TransportCall, dict, dict | None]:
+def _fast_call_22(tc: dict, with_position: bool) -> tuple[TransportCall, dict, tuple | None]:
     """Return what _transport_call_22 returns, plus the checked inner location (or None)."""
     call_id = _text(tc, "transportCallID", 100, required=True)
     service = _text(tc, "carrierServiceCode", 5)
@@ -981,21 +1045,23 @@ def _fast_call_22(tc: dict) -> tuple[TransportCall, dict, dict | None]:
     if un_code and inner and inner != un_code:
         raise _Decline   # the model names the contradiction
     vessel = _obj(tc.get("vessel"), _KEYS_VESSEL)
-    imo = vessel_name = None
+    imo = vessel_name = details = None
     if vessel is not None:
         imo = _text(vessel, "vesselIMONumber", required=True)
         if not _IMO_22.match(imo):
             raise _Decline
         vessel_name = _text(vessel, "vesselName", 35)
-        _text(vessel, "vesselFlag", 2)
-        _text(vessel, "vesselCallSignNumber", 10)
-        _text(vessel, "vesselOperatorCarrierCode", 10)
-        _code(vessel, "vesselOperatorCarrierCodeListProvider", _CARRIER_LISTS)
+        details = (_text(vessel, "vesselFlag", 2), _text(vessel, "vesselCallSignNumber", 10),
+                   _text(vessel, "vesselOperatorCarrierCode", 10),
+                   _code(vessel, "vesselOperatorCarrierCodeListProvider", _CARRIER_LISTS))
     call = TransportCall(mode=mode, location=un_code or inner or other, facility_code=facility,
                          facility_type=facility_type, voyage=export_voyage or carrier_voyage,
                          service=service, vehicle=(imo or vessel_name) if vessel is not None else None)
     extra = {"transport_call_id": call_id, "import_voyage": import_voyage, "vessel_name": vessel_name,
              "facility_code_list": code_list, "call_sequence": sequence}
+    _more_call_extra(extra, carrier_voyage, other if un_code or inner else None, imo, mode, details)
+    if loc is not None:
+        extra["call_location"] = _location_extra(loc, checked[1], checked[2], keep_position=not with_position)
     return call, {k: v for k, v in extra.items() if v is not None}, checked
 
 
@@ -1053,7 +1119,7 @@ def _fast_event_22(item, event_type, path, source_party, parties, received_at) -
         tc = _obj(item.get("transportCall"), _KEYS_CALL)
         if tc is None:
             return None
-        call, extra_tc, loc = _fast_call_22(tc)
+        call, extra_tc, loc = _fast_call_22(tc, True)
         extra.update(extra_tc)
         if delay is not None:
             extra["delay_reason"] = delay
@@ -1084,7 +1150,7 @@ def _fast_event_22(item, event_type, path, source_party, parties, received_at) -
     tc = _obj(item.get("transportCall"), _KEYS_CALL)
     call = None
     if tc is not None:
-        call, extra_tc, _ = _fast_call_22(tc)
+        call, extra_tc, _ = _fast_call_22(tc, False)
         extra.update(extra_tc)
     seals = []
     for s in _objs(item.get("seals"), _KEYS_SEAL):
@@ -1094,6 +1160,10 @@ def _fast_event_22(item, event_type, path, source_party, parties, received_at) -
         seals.append({k: v for k, v in seal.items() if v is not None})
     if seals:
         extra["seals"] = seals
+    if call is not None or where is not None and not (len(where) == 1 and "UNLocationCode" in where):
+        # (the usual event has neither a call nor more than a UN/LOCODE for its place)
+        place = place or (call.location if call else None)
+        _more_equipment_extra(extra, place, call, where)
     return _make_event(kind=EventKind.EQUIPMENT, code=code, classifier=classifier, event_time=event_time,
                        location=place or (call.location if call else None), equipment=box, size_type=size_type,
                        empty=empty == "EMPTY", transport_call=call, references=_fast_refs_22(item, True),

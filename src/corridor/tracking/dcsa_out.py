@@ -69,12 +69,7 @@ def to_dcsa_22(event: Event, event_id: str, created_at: datetime, *,
             out["ISOEquipmentCode"] = event.size_type
         # 2.2 requires the indicator; a container moving on the corridor is laden unless reported empty
         out["emptyIndicatorCode"] = "EMPTY" if event.empty else "LADEN"
-        place = _place(event.location)
-        where = {"UNLocationCode": place} if place else (
-            {"locationName": event.location[:100]} if event.location else {})
-        if event.lat is not None and event.lon is not None:
-            where.update(latitude=_degrees(event.lat, 10), longitude=_degrees(event.lon, 11))
-        _put(out, "eventLocation", where or None)
+        _put(out, "eventLocation", _event_location(event) or None)
         if event.transport_call is not None:
             out["transportCall"] = _transport_call(event.transport_call, event, departure_service,
                                                   with_position=False)
@@ -143,34 +138,95 @@ def _document_references(refs) -> list | None:
     return docs or None
 
 
+def _event_location(event: Event) -> dict:
+    """An equipment event's eventLocation: its place and position, with the name, facility and
+    address its sender gave (ingest keeps them in extra["event_location"])."""
+    given = event.extra.get("event_location") or {}
+    place = _place(event.location)
+    where: dict = {}
+    if "locationName" in given:
+        where["locationName"] = given["locationName"]
+    elif event.location and not place:
+        where["locationName"] = event.location[:100]   # a Corridor location id with no UN/LOCODE
+    if event.lat is not None:
+        where["latitude"] = _degrees(event.lat, 10)
+    if event.lon is not None:
+        where["longitude"] = _degrees(event.lon, 11)
+    _put(where, "UNLocationCode", place)
+    for key in ("facilityCode", "facilityCodeListProvider", "address"):
+        if key in given:
+            where[key] = given[key]
+    return where
+
+
+def _call_location(given: dict, lat: float | None, lon: float | None) -> dict:
+    """A transport call's location as its sender gave it (extra["call_location"]), its position
+    from the event's lat/lon (a transport event) or kept with it (an equipment event)."""
+    out: dict = {}
+    _put(out, "locationName", given.get("locationName"))
+    lat = given.get("latitude", lat)
+    lon = given.get("longitude", lon)
+    if lat is not None:
+        out["latitude"] = _degrees(lat, 10)
+    if lon is not None:
+        out["longitude"] = _degrees(lon, 11)
+    for key in ("UNLocationCode", "facilityCode", "facilityCodeListProvider", "address"):
+        if key in given:
+            out[key] = given[key]
+    return out
+
+
 def _transport_call(tc: TransportCall, event: Event, departure_service: str | None, *,
                     with_position: bool) -> dict:
     x = event.extra
-    code = tc.location or (event.location if event.kind == EventKind.TRANSPORT else None)
+    # an equipment event's call may be elsewhere than the event (the store keeps the event's place)
+    code = x.get("call_place") or tc.location or (event.location if event.kind == EventKind.TRANSPORT else None)
     place = _place(code)
     # the carrier's own id, else the timetable departure (ingest maps it back to that departure)
     call_id = x.get("transport_call_id") or tc.departure_id or str(uuid.uuid5(
         _NAMESPACE, "|".join(str(p or "") for p in (tc.mode, code, tc.voyage, tc.vehicle, tc.service))))
     out: dict = {"transportCallID": call_id[:100]}
     _put(out, "carrierServiceCode", carrier_service_code(tc, departure_service))
+    _given(out, "carrierVoyageNumber", x.get("carrier_voyage"))   # deprecated in 2.2; sent when given
     _put(out, "exportVoyageNumber", tc.voyage)
     _put(out, "importVoyageNumber", x.get("import_voyage"))
     _put(out, "transportCallSequenceNumber", x.get("call_sequence"))
     _put(out, "UNLocationCode", place)
     if tc.facility_code and len(tc.facility_code) <= 6:
         out["facilityCode"] = tc.facility_code
-        _put(out, "facilityCodeListProvider", x.get("facility_code_list"))
+    _put(out, "facilityCodeListProvider", x.get("facility_code_list"))
     facility = _FACILITY_OUT.get(tc.facility_type or "", tc.facility_type)
     if facility in FACILITY_TYPES_22:
         out["facilityTypeCode"] = facility
-    if code and not place:
+    if x.get("other_facility") is not None:
+        out["otherFacility"] = x["other_facility"]   # the sender's, beside its UN/LOCODE
+    elif code and not place:
         out["otherFacility"] = code[:50]   # a Corridor location id with no UN/LOCODE
     out["modeOfTransport"] = tc.mode
-    if with_position and event.lat is not None and event.lon is not None:
-        out["location"] = {"latitude": _degrees(event.lat, 10), "longitude": _degrees(event.lon, 11),
+    lat, lon = (event.lat, event.lon) if with_position else (None, None)
+    if "call_location" in x:
+        out["location"] = _call_location(x["call_location"], lat, lon)
+    elif lat is not None and lon is not None:
+        out["location"] = {"latitude": _degrees(lat, 10), "longitude": _degrees(lon, 11),
                            **({"UNLocationCode": place} if place else {})}
-    if tc.mode in ("VESSEL", "BARGE") and tc.vehicle and tc.vehicle.isdigit() and len(tc.vehicle) == 7:
-        vessel = {"vesselIMONumber": tc.vehicle}
+    imo = x.get("vessel_imo") or (tc.vehicle if tc.mode in ("VESSEL", "BARGE") and tc.vehicle
+                                  and tc.vehicle.isdigit() and len(tc.vehicle) == 7 else None)
+    if imo:
+        vessel = {"vesselIMONumber": imo}
         _put(vessel, "vesselName", (x.get("vessel_name") or "")[:35] or None)
+        for key, name in _VESSEL_OUT:
+            _given(vessel, name, x.get(key))
         out["vessel"] = vessel
     return out
+
+
+# Event.extra key -> 2.2 vessel field (ingest.dcsa keeps them as the carrier sent them)
+_VESSEL_OUT = (("vessel_flag", "vesselFlag"), ("vessel_call_sign", "vesselCallSignNumber"),
+               ("vessel_operator", "vesselOperatorCarrierCode"),
+               ("vessel_operator_list", "vesselOperatorCarrierCodeListProvider"))
+
+
+def _given(out: dict, key: str, value) -> None:
+    """Put a value the sender gave (kept in extra): an empty text is a value too."""
+    if value is not None:
+        out[key] = value
