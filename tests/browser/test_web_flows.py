@@ -94,10 +94,10 @@ def _post(site, who: str, path: str, body, party: str | None = None) -> dict:
     return r.json()
 
 
-def _book(site, who="ACME") -> dict:
+def _book(site, who="ACME", containers="1x40HC") -> dict:
     ready = (datetime.now(timezone.utc) + timedelta(days=3)).date().isoformat()
     return _post(site, who, "/api/v1/bookings", {"origin": "CNXIA", "destination": "TRIST", "ready": ready,
-                                                   "containers": "1x40HC", "option": 1})
+                                                   "containers": containers, "option": 1})
 
 
 def _gate_in(site, box: str, booking: str, when: datetime) -> None:
@@ -341,3 +341,135 @@ def test_the_kpi_page_shows_the_kpi_api_and_asks_nothing_else(tab, site):
     s.page.wait_for_selector("body[data-ready='1']")
     assert s.page.inner_text(".tile[data-kpi=TEU] .v").replace(",", "") == str(mine["volumes"]["total"]["teu"])
     assert "CNXIA→KZAAU" not in s.page.inner_text("#od")
+
+
+# --- what a demanding user checks: the box's way, local times, the board's queue, narrow screens ---
+
+def _event(site, party: str, code: str, box: str, place: str, when: datetime, booking: str | None = None,
+           mode: str | None = None, vehicle: str | None = None) -> None:
+    """One DCSA equipment event (ACT) as `party` sends it; its time as given (with its offset)."""
+    ev = {"eventType": "EQUIPMENT", "eventClassifierCode": "ACT", "equipmentEventTypeCode": code,
+          "eventDateTime": when.isoformat(), "eventCreatedDateTime": when.isoformat(),
+          "equipmentReference": box, "emptyIndicatorCode": "LADEN", "eventLocation": {"UNLocationCode": place}}
+    if booking:
+        ev["documentReferences"] = [{"documentReferenceType": "BKG", "documentReferenceValue": booking}]
+    if mode:
+        ev["transportCall"] = {"UNLocationCode": place, "modeOfTransport": mode, "exportVoyageNumber": vehicle}
+    out = _post(site, "admin", "/api/v1/events", [ev], party=party)
+    assert out["stored"] == 1, out
+
+
+def _network_links(site) -> set[tuple[str, str]]:
+    r = httpx.get(site.url + "/api/v1/network", headers={"Authorization": f"Bearer {site.keys['admin']}"}, timeout=30)
+    return {(k["from"], k["to"]) for k in r.json()["links"]}
+
+
+def _local(when: datetime, zone: str) -> str:
+    """A time as the pages write it: the place's local time and its offset (UTC+08, UTC+05:30)."""
+    from zoneinfo import ZoneInfo
+    t = when.astimezone(ZoneInfo(zone))
+    off = t.utcoffset()
+    mins = int(off.total_seconds() // 60)
+    sign, mins = ("+" if mins >= 0 else "−"), abs(mins)
+    label = "UTC" if not mins else f"UTC{sign}{mins // 60:02d}" + (f":{mins % 60:02d}" if mins % 60 else "")
+    return f"{t:%Y-%m-%d %H:%M} {label}"
+
+
+def _way(page) -> tuple[list[str], list[str]]:
+    """The places of the Find map's line: travelled, then still ahead."""
+    page.wait_for_selector("#minimap [data-route]", state="attached")
+    got = page.evaluate("""() => ['done', 'ahead'].map((k) => {
+        const p = document.querySelector('#minimap .route.' + k); return p ? p.dataset.route : ''; })""")
+    return got[0].split(), got[1].split()
+
+
+def test_the_find_map_follows_the_network_legs_not_a_straight_line(tab, site):
+    """A box gated in at Xi'an and next heard at Aktau: its line runs over the links between them,
+    and on from Aktau to its booked destination; two boxes of one booking are never chained."""
+    booking = _book(site, containers="2x40HC")
+    first, second = with_check_digit("TGHU772001"), with_check_digit("TGHU772002")
+    t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=6)
+    for box in (first, second):
+        _event(site, "CRCT", "GTIN", box, "CNXIA", t0, booking["ref"])
+    _event(site, "PORTAKTAU", "GTIN", first, "KZAAU", t0 + timedelta(days=5), booking["ref"])
+    links = _network_links(site)
+    t = tab("admin")
+    t.page.goto(f"{site.url}/find?q={first}")
+    t.page.wait_for_selector("[data-testid=milestone]")
+    done, ahead = _way(t.page)
+    assert done[0] == "CNXIA" and done[-1] == "KZAAU" and len(done) > 2, done      # not one straight hop
+    assert ahead[0] == "KZAAU" and ahead[-1] == "TRIST", ahead
+    for way in (done, ahead):
+        assert all((a, b) in links for a, b in zip(way, way[1:])), f"{way} leaves the network's links"
+    # the booking: one timeline at a time, the containers in a list to pick from
+    t.page.goto(f"{site.url}/find?q={booking['ref']}")
+    t.page.wait_for_selector("#boxes-card:not([hidden]) tr[data-equipment]")
+    assert t.page.locator("#boxes tr[data-equipment]").count() == 2
+    shown = t.page.get_attribute("#result", "data-equipment")
+    other = second if shown == first else first
+    t.page.click(f'#boxes tr[data-equipment="{other}"] td:nth-child(2)')
+    expect(t.page.locator("#result")).to_have_attribute("data-equipment", other)
+    assert other in t.page.inner_text("#timeline-title")
+    way = sum(_way(t.page), [])
+    assert way.count("CNXIA") == 1 and way[-1] == "TRIST", way                     # no jump back to the origin
+
+
+def test_times_are_the_places_local_time_with_its_offset(tab, site):
+    """An event sent in UTC at Xi'an reads as Beijing time, in the timeline and in the live feed."""
+    booking = _book(site)
+    box = with_check_digit("TGHU773001")
+    t = tab("admin")
+    t.page.goto(f"{site.url}/map")
+    t.page.wait_for_selector("#map[data-live='1']")
+    when = datetime.now(timezone.utc).replace(microsecond=0, second=0) - timedelta(hours=3)
+    _event(site, "CRCT", "GTIN", box, "CNXIA", when, booking["ref"])
+    line = t.page.locator("#feed li", has_text=box).filter(has_text="gated in").first
+    expect(line).to_contain_text(_local(when, "Asia/Shanghai"), timeout=8000)
+    assert "UTC+00" not in t.page.inner_text("#feed")
+    t.page.goto(f"{site.url}/find?q={box}")
+    t.page.wait_for_selector("[data-testid=milestone]")
+    row = t.page.locator("[data-testid=milestone]", has_text="Gate in").first
+    assert _local(when, "Asia/Shanghai") in row.inner_text()
+    eta = t.page.inner_text("[data-testid=eta] .eta-big")
+    assert eta.endswith("UTC+03"), eta                                               # Istanbul's own time
+
+
+def test_the_map_starts_with_the_open_trips_and_says_why_the_feed_is_empty(tab, site):
+    booking = _book(site)
+    box = with_check_digit("TGHU775001")
+    _event(site, "CRCT", "GTIN", box, "CNXIA", datetime.now(timezone.utc) - timedelta(hours=2), booking["ref"])
+    t = tab("admin")
+    t.page.goto(f"{site.url}/map")
+    t.page.wait_for_selector("#map[data-live='1']")
+    assert int(t.page.get_attribute("#map", "data-containers")) >= 1
+    assert t.page.locator(f'#map [data-marker="c:{box}"]').count() == 1
+    assert "Waiting for new events" in t.page.inner_text("#feed")
+
+
+def test_a_shipper_does_not_see_another_shippers_boxes_on_the_map(tab, site):
+    theirs = _book(site, who="BOSPHORUS")
+    box = with_check_digit("TGHU776001")
+    _event(site, "CRCT", "GTIN", box, "CNXIA", datetime.now(timezone.utc) - timedelta(hours=1), theirs["ref"])
+    t = tab("ACME")
+    t.page.goto(f"{site.url}/map")
+    t.page.wait_for_selector("#map[data-live='1']")
+    assert t.page.locator(f'#map [data-marker="c:{box}"]').count() == 0
+    assert box not in t.page.inner_text("#feed")
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.mark.parametrize("path", ["/find", "/boards", "/plan", "/kpi", "/quarantine"])
+def test_phone_width_needs_no_sideways_scrolling(tab, site, path):
+    if path == "/find":   # a container's timeline: the widest table of all
+        booking, box = _book(site), with_check_digit("TGHU777001")
+        _event(site, "CRCT", "GTIN", box, "CNXIA", datetime.now(timezone.utc) - timedelta(hours=2), booking["ref"])
+        path += f"?q={box}"
+    t = tab("admin", PHONE)
+    t.page.goto(site.url + path)
+    t.page.wait_for_selector("body[data-ready='1']")
+    if path.startswith("/find"):
+        t.page.wait_for_selector("#result:not([hidden])")
+    width = t.page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{path} is {width}px wide at phone width"

@@ -77,14 +77,34 @@
     if (where) { where.replaceChildren(el("p", { class: "error", role: "alert" }, msg)); } else flash(msg);
   }
 
-  // --- times: shown in the place's own zone, as the API gives them (ISO 8601 with offset) ---
-  function fmtTime(iso, withZone = true) {
+  // --- times: shown in the place's own zone (its IANA zone from the network), with the offset ---
+  const zoneFmt = {};
+  /** The offset label of an ISO offset or Intl's "GMT+05:30": UTC, UTC+08, UTC+05:30, UTC−03. */
+  function offsetLabel(off) {
+    const m = /([+-])(\d{1,2})(?::?(\d{2}))?/.exec(off || "");
+    if (!m || (+m[2] === 0 && !+(m[3] || 0))) return "UTC";
+    return `UTC${m[1] === "-" ? "−" : "+"}${m[2].padStart(2, "0")}${m[3] && m[3] !== "00" ? ":" + m[3] : ""}`;
+  }
+  /** Return "YYYY-MM-DD HH:MM UTC±HH" of `iso`: in the IANA zone `tz` when given (a place's local
+   * time, whatever offset the API sent), else as the API wrote it; never without its offset. */
+  function fmtTime(iso, tz) {
     if (!iso) return "—";
     const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$/.exec(iso);
     if (!m) return iso;
-    const zone = m[3] === "Z" ? "UTC" : m[3] ? "UTC" + m[3].replace(":00", "") : "";
-    return `${m[1]} ${m[2]}` + (withZone && zone ? ` ${zone}` : "");
+    if (tz && m[3]) {
+      try {
+        const f = zoneFmt[tz] || (zoneFmt[tz] = new Intl.DateTimeFormat("en-GB", { timeZone: tz, year: "numeric",
+          month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "longOffset" }));
+        const p = Object.fromEntries(f.formatToParts(new Date(iso)).map((x) => [x.type, x.value]));
+        return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} ${offsetLabel(p.timeZoneName)}`;
+      } catch (e) { /* an unknown zone: as written */ }
+    }
+    return `${m[1]} ${m[2]}` + (m[3] ? ` ${m[3] === "Z" ? "UTC" : offsetLabel(m[3])}` : "");
   }
+  /** The IANA zone of a place (code or id) once the network is loaded; null when unknown. */
+  function zone(ref) { const p = ref && netLoaded && netLoaded.byRef[ref]; return p ? p.timezone || null : null; }
+  /** A time at a place: in that place's zone. */
+  function fmtAt(iso, ref) { return fmtTime(iso, zone(ref)); }
   function fmtDate(iso) { return iso ? iso.slice(0, 10) : "—"; }
   function hoursBetween(a, b) { return (Date.parse(b) - Date.parse(a)) / 3.6e6; }
   function fmtHours(h) {
@@ -147,19 +167,21 @@
   }
 
   /** Return the network ({locations, links, byRef}) once per page. */
-  let netPromise = null;
+  let netPromise = null, netLoaded = null;
   function network() {
     if (!netPromise) netPromise = api("/api/v1/network").then((n) => {
       n.byRef = {};
       for (const l of n.locations) { n.byRef[l.code] = l; if (l.id) n.byRef[l.id] = l; }
+      netLoaded = n;
       return n;
     });
     return netPromise;
   }
 
+  /** A table in a box that scrolls sideways on narrow screens (never the page). */
   function table(headers, rows) {
-    return el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) =>
-      el("th", { class: h.startsWith("#") ? "num" : null }, h.replace(/^#/, ""))))), el("tbody", {}, rows));
+    return el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) =>
+      el("th", { class: h.startsWith("#") ? "num" : null }, h.replace(/^#/, ""))))), el("tbody", {}, rows)));
   }
 
   function param(name) { return new URLSearchParams(location.search).get(name); }
@@ -181,6 +203,6 @@
     });
   }
 
-  window.Corridor = { el, api, me, key, signOut, flash, fail, fmtTime, fmtDate, fmtHours, fmtNum, fmtMoney,
+  window.Corridor = { el, api, me, key, signOut, flash, fail, fmtTime, fmtAt, zone, fmtDate, fmtHours, fmtNum, fmtMoney,
     hoursBetween, stream, network, table, param, page, ApiError, KEY, ME };
 })();

@@ -176,13 +176,75 @@
       if (m) m.classList.add("selected");
     }
 
-    /** Highlight a path through places (codes in order) and fit the view to it. */
-    route(codes) {
+    /**
+     * Expand places in travel order into the network path between them: consecutive places joined
+     * by a link stay as they are; two that are not (a box heard at Xi'an, next at Aktau) are joined
+     * by the shortest path over the links, Middle Corridor links first, so the line follows the
+     * legs instead of cutting across Asia. Returns codes; a hop with no path at all stays direct.
+     */
+    path(codes) {
+      const out = [];
+      for (const c of codes) {
+        if (!c || !(this.net && this.net.byRef[c])) continue;
+        const code = this.net.byRef[c].code, last = out[out.length - 1];
+        if (last === code) continue;
+        if (last === undefined) { out.push(code); continue; }
+        out.push(...(this._shortest(last, code) || [last, code]).slice(1));
+      }
+      return out;
+    }
+
+    _graph() {
+      if (this._adj) return this._adj;
+      const adj = new Map();
+      for (const k of this.net.links) {
+        const a = this.net.byRef[k.from], b = this.net.byRef[k.to];
+        if (!a || !b) continue;
+        const middle = !k.corridors.length || k.corridors.includes("middle");
+        // distance (a straight-line estimate when the link has none); other corridors cost more
+        const km = k.distance_km || 111 * Math.hypot((a.lon - b.lon) * K, a.lat - b.lat);
+        if (!adj.has(a.code)) adj.set(a.code, []);
+        adj.get(a.code).push([b.code, km * (middle ? 1 : 3)]);
+      }
+      return (this._adj = adj);
+    }
+
+    /** Dijkstra over the links from `a` to `b` (codes); null when there is no path. */
+    _shortest(a, b) {
+      const adj = this._graph(), dist = new Map([[a, 0]]), prev = new Map(), done = new Set();
+      for (;;) {
+        let u = null, du = Infinity;
+        for (const [n, d] of dist) if (!done.has(n) && d < du) { u = n; du = d; }
+        if (u === null) return null;
+        if (u === b) break;
+        done.add(u);
+        for (const [v, w] of adj.get(u) || []) {
+          if (du + w < (dist.get(v) ?? Infinity)) { dist.set(v, du + w); prev.set(v, u); }
+        }
+      }
+      const out = [b];
+      while (out[0] !== a) out.unshift(prev.get(out[0]));
+      return out;
+    }
+
+    /**
+     * Draw a box's way over the network and fit the view to it: `done` (places already passed, in
+     * order) solid, `ahead` (from where it is to its destination) dashed. Each is expanded along
+     * the links (path()). Returns {done, ahead} as the codes drawn.
+     */
+    route(done, ahead = []) {
       this.svg.querySelectorAll(".link.route").forEach((p) => p.remove());
-      const pts = codes.map((c) => this.net && this.net.byRef[c]).filter(Boolean);
-      if (pts.length < 1) return;
-      if (pts.length > 1) this.gLinks.append(el("path", { class: "link route", d: "M" + pts.map((p) => project(p.lon, p.lat).join(",")).join("L") }));
-      this.fit(pts.map((p) => [p.lon, p.lat]));
+      const d = this.path(done), a = this.path(d.length ? [d[d.length - 1], ...ahead] : ahead);
+      const line = (codes, cls) => {
+        if (codes.length < 2) return;
+        const pts = codes.map((c) => this.net.byRef[c]);
+        this.gLinks.append(el("path", { class: `link route ${cls}`, "data-route": codes.join(" "),
+          d: "M" + pts.map((p) => project(p.lon, p.lat).join(",")).join("L") }));
+      };
+      line(d, "done"); line(a, "ahead");
+      const all = [...d, ...a].map((c) => this.net.byRef[c]);
+      if (all.length) this.fit(all.map((p) => [p.lon, p.lat]), 3.5);   // room for the end labels
+      return { done: d, ahead: a };
     }
 
     fit(lonlats, pad = 2) {

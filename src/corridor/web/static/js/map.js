@@ -19,7 +19,7 @@
   function placeName(code) { const p = code && net.byRef[code]; return p ? p.name : code || ""; }
 
   function describe(ev) {
-    const what = CODE[ev.code] || (ev.code || "").toLowerCase();
+    const what = ev.code === null ? "last reported" : CODE[ev.code] || (ev.code || "").toLowerCase();
     const who = ev.equipment || ev.voyage || ev.vehicle || ev.departure_id || "";
     const where = ev.location ? ` at ${placeName(ev.location)}` : ev.lat != null ? ` at ${(+ev.lat).toFixed(2)}, ${(+ev.lon).toFixed(2)}` : "";
     return `${who} ${what}${where}`.trim();
@@ -51,13 +51,15 @@
   function addToFeed(ev) {
     const feed = document.getElementById("feed");
     const li = el("li", { "data-seq": ev.seq, title: ev.reason || "" },
-      el("span", { class: "t" }, C.fmtTime(ev.event_time)), " ",
+      el("span", { class: "t" }, C.fmtAt(ev.event_time, ev.location)), " ",
       ev.kind === "ALERT" ? el("span", { class: "pill bad" }, "alert") : el("span", { class: `pill ${ev.classifier}` }, ev.classifier),
       " ", describe(ev));
     li.addEventListener("click", () => {
       const id = ev.equipment ? "c:" + ev.equipment : "v:" + (ev.voyage || ev.vehicle || ev.departure_id);
       if (map.markers.has(id)) { map.select(id); showMarker(id); }
     });
+    const empty = feed.querySelector("[data-empty]");
+    if (empty) empty.remove();
     feed.prepend(li);
     while (feed.childNodes.length > 150) feed.lastChild.remove();
     document.getElementById("event-count").textContent = String(++count);
@@ -68,7 +70,7 @@
     if (!info) return;
     d.dataset.marker = id;
     const ev = info.last;
-    const rows = [["Last report", describe(ev)], ["When", C.fmtTime(ev.event_time)],
+    const rows = [["Last report", describe(ev)], ["When", C.fmtAt(ev.event_time, ev.location)],
       ["Position", `${(+m.dataset.lat).toFixed(3)}° N, ${(+m.dataset.lon).toFixed(3)}° E`]];
     if (info.equipment) rows.unshift(["Container", info.equipment]);
     if (info.vehicle) rows.push([info.equipment ? "On" : "Service", `${ev.mode ? ev.mode.toLowerCase() + " " : ""}${info.vehicle}`]);
@@ -90,20 +92,32 @@
       el("p", {}, el("a", { href: "/boards?facility=" + encodeURIComponent(p.id || p.code) }, "Operator board →")));
   }
 
-  /** The recent picture before the stream starts: each container's latest equipment event (DCSA /v2). */
+  /**
+   * The picture before the stream starts: every open container trip the party may see where it was
+   * last reported (GPS, else its facility), and the trains and vessels they are on
+   * (GET /api/v1/positions/latest). Returns how many containers were placed.
+   */
   async function snapshot() {
-    const evs = await C.api("/v2/events?eventType=EQUIPMENT&sort=eventCreatedDateTime:DESC&limit=300");
-    const seen = new Set();
-    for (const e of evs) {
-      if (!e.equipmentReference || seen.has(e.equipmentReference) || e.eventClassifierCode !== "ACT") continue;
-      seen.add(e.equipmentReference);
-      const loc = e.eventLocation || {};
-      const tc = e.transportCall || {};
-      apply({ kind: "EQUIPMENT", classifier: "ACT", code: e.equipmentEventTypeCode, event_time: e.eventDateTime,
-        equipment: e.equipmentReference, location: loc.UNLocationCode || (tc.location || {}).UNLocationCode || null,
-        lat: loc.latitude != null ? +loc.latitude : null, lon: loc.longitude != null ? +loc.longitude : null,
-        mode: null }, false);
+    const doc = await C.api("/api/v1/positions/latest");
+    const KIND = { on_rail: "RAIL", at_sea: "VESSEL", on_road: "TRUCK" };
+    const firstFix = new Map();
+    for (const t of doc.trips) {
+      const mode = KIND[t.state] || null, vehicle = mode ? t.vehicle || t.departure_id : null;
+      if (vehicle && !firstFix.has(vehicle)) firstFix.set(vehicle, t);
+      apply({ kind: "EQUIPMENT", classifier: "ACT", code: t.source === "gps" ? "POSI" : null, event_time: t.at,
+        equipment: t.equipment, location: t.location, lat: t.lat, lon: t.lon, mode, vehicle }, false);
     }
+    for (const v of doc.vehicles) {
+      const t = firstFix.get(v.vehicle) || firstFix.get(v.departure_id);
+      const mode = v.mode ? v.mode.toUpperCase() : t ? KIND[t.state] : null;
+      const lat = v.lat ?? (t && t.lat), lon = v.lon ?? (t && t.lon);
+      if (!mode || lat == null || !VEHICLE_KIND[mode]) continue;
+      const id = v.vehicle || v.departure_id;   // as apply() names a vehicle from its boxes
+      map.marker("v:" + id, VEHICLE_KIND[mode], lon, lat, `${mode.toLowerCase()} ${v.vehicle} · ${v.containers} containers`,
+        { vehicle: v.vehicle, mode, last: { code: null, event_time: v.at || (t && t.at), location: t && t.location, mode,
+          vehicle: v.vehicle, lat, lon } });
+    }
+    return doc.trips.length;
   }
 
   C.page(async () => {
@@ -115,7 +129,14 @@
     map.drawNetwork(net, { showAlt: alt.checked });
     alt.addEventListener("change", () => map.showAlt(alt.checked));
     window.addEventListener("resize", () => map._declutter());
-    try { await snapshot(); } catch (e) { console.warn("no snapshot", e); }
+    const feed = document.getElementById("feed");
+    let placed = 0;
+    try { placed = await snapshot(); } catch (e) { console.warn("no snapshot", e); }
+    host.dataset.containers = String(placed);
+    // an empty feed says why, instead of showing nothing
+    feed.replaceChildren(el("li", { class: "muted", "data-empty": "1" }, `Waiting for new events… ` +
+      (placed ? `${C.fmtNum(placed)} containers you may see are on the map where they were last reported.`
+        : "No open container trip that you may see yet.")));
     const state = document.getElementById("live-state");
     C.stream({}, (ev) => { apply(ev, true); addToFeed(ev); }, (on) => {
       state.textContent = on ? "live" : "reconnecting…"; state.className = "live " + (on ? "on" : "off");

@@ -18,13 +18,15 @@
 
   function card(o, best) {
     const legs = el("ol", {}, o.legs.map((l) => el("li", {}, `${l.from_name} → ${l.to_name} · ${l.mode.replace("_", " ")}` +
-      (l.voyage || l.vehicle ? ` ${l.voyage || l.vehicle}` : "") + ` · ${C.fmtTime(l.departure)}`)));
+      (l.voyage || l.vehicle ? ` ${l.voyage || l.vehicle}` : "") + ` · leaves ${C.fmtAt(l.departure, l.from)}, arrives ${C.fmtAt(l.arrival, l.to)}`)));
     const book = el("button", { class: "primary", type: "button", "data-option": o.option }, "Book this option");
     book.addEventListener("click", () => doBook(o, book));
     return el("article", { class: `card option ${o.corridor}`, "data-testid": "option", "data-corridor": o.corridor },
       el("h3", {}, `${o.option}. ${FAMILY[o.corridor] || o.corridor}`),
       el("div", { class: "route" }, o.route.replace(/^[^:]*: /, "")),
-      el("div", { class: "muted small" }, "Arrives"), el("div", { class: "big" }, C.fmtTime(o.arrival)),
+      o.restricted ? el("p", { class: "restricted", "data-restricted": "1" }, `Restricted: ${o.restriction || "see the route's notices"}`) : null,
+      el("div", { class: "muted small" }, `Leaves ${C.fmtAt(o.departure, lastRequest.origin)}`),
+      el("div", { class: "muted small" }, "Arrives"), el("div", { class: "big", "data-testid": "arrives" }, C.fmtAt(o.arrival, o.legs.length ? o.legs[o.legs.length - 1].to : null)),
       el("div", {}, el("b", {}, `${C.fmtNum(o.transit_days, 1)} days`), " door to door"), bar(o.transit_days, best.days, "transit time"),
       el("div", {}, el("b", {}, C.fmtMoney(o.price)), " all legs"), bar(o.price.amount, best.price, "price"),
       el("div", {}, el("b", {}, `${C.fmtNum(o.co2e_kg)} kg CO₂e`), " well-to-wheel"), bar(o.co2e_kg, best.co2, "CO2e"),
@@ -39,8 +41,8 @@
       const b = await C.api("/api/v1/bookings", { method: "POST", body: Object.assign({}, lastRequest, { option: o.option }) });
       const box = document.getElementById("booked");
       box.replaceChildren(el("h2", {}, `Booked: ${b.ref}`),
-        el("dl", { class: "kv" }, [["Status", b.status], ["Route", b.route], ["Departs", C.fmtTime(b.departure)],
-          ["Arrives", C.fmtTime(b.arrival)], ["Price", C.fmtMoney(b.price)], ["CO₂e", `${C.fmtNum(b.co2e_kg)} kg`]]
+        el("dl", { class: "kv" }, [["Status", b.status], ["Route", b.route], ["Departs", C.fmtAt(b.departure, b.origin)],
+          ["Arrives", C.fmtAt(b.arrival, b.destination)], ["Price", C.fmtMoney(b.price)], ["CO₂e", `${C.fmtNum(b.co2e_kg)} kg`]]
           .map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
         el("p", {}, el("a", { href: "/find?q=" + encodeURIComponent(b.ref) }, "Track this booking →")));
       box.hidden = false;
