@@ -25,7 +25,8 @@ def _store(no_ingest: bool):
 
 
 def simulate(
-    scenarios: list[Path] = typer.Argument(None, help="Scenario YAML file(s); two with --compare."),
+    scenarios: list[Path] = typer.Argument(None, help="Scenario YAML file(s), or a packaged scenario's name "
+                                                     "(xian-10-more); two with --compare."),
     days: float = typer.Option(365, "--days", min=1, help="Simulated days."),
     seed: int = typer.Option(1, "--seed", help="Random seed: the same seed gives the same run."),
     report: Path = typer.Option(None, "--report", help="Write report.md, summary.json and SVG plots here."),
@@ -38,30 +39,36 @@ def simulate(
 ) -> None:
     """Run the corridor twin: trains, Caspian sailings, storms, Alat, onward rail, through real ingest."""
     from ..twin.report import compare as compare_runs
-    from ..twin.report import markdown, report_data, write_report
+    from ..twin.report import compare_markdown, markdown, report_data, write_report
     from ..twin.run import simulate as run
-    from ..twin.scenario import load_scenario
+    from ..twin.scenario import SCENARIOS, ScenarioError, load_scenario
     scenarios = scenarios or []
+    if compare and len(scenarios) != 2:
+        fail("--compare takes exactly two scenario files: corridor simulate --compare A.yaml B.yaml",
+             Exit.USAGE, as_json=as_json)
+    if not compare and len(scenarios) > 1:
+        fail("one scenario file, or two with --compare", Exit.USAGE, as_json=as_json)
     for p in scenarios:
-        if not p.exists():
-            fail(f"scenario file {p} not found", Exit.INVALID, as_json=as_json)
-    try:
-        loaded = [load_scenario(p) for p in scenarios] or [load_scenario()]
-    except Exception as e:  # noqa: BLE001 - a bad YAML is the user's to fix: say which and why
-        fail(f"scenario could not be read: {e}", Exit.INVALID, as_json=as_json)
+        if not p.exists() and not (SCENARIOS / f"{p}.yaml").exists():   # a file, or a packaged scenario's name
+            fail(f"{p}: no such scenario file", Exit.NOT_FOUND, as_json=as_json)
+    # every file is checked before anything runs, and every problem of each is said at once
+    loaded, problems = [], []
+    for p in scenarios:
+        try:
+            loaded.append(load_scenario(p))
+        except ScenarioError as e:
+            problems.append(e)
+    if problems:
+        fail(" | ".join(str(e) for e in problems), Exit.INVALID, as_json=as_json,
+             files=[e.source for e in problems], problems=[str(x) for e in problems for x in e.problems])
+    loaded = loaded or [load_scenario()]
     if compare:
-        if len(loaded) != 2:
-            fail("--compare takes exactly two scenario files: corridor simulate --compare A.yaml B.yaml",
-                 Exit.USAGE, as_json=as_json)
         runs = [run(None, sc, days=days, seed=seed) for sc in loaded]
         doc = compare_runs(*runs)
         if as_json:
             emit_json(doc)
             return
-        a, b = doc["scenarios"]
-        out.print(f"| figure | {a} | {b} |\n|---|---|---|")
-        for r in doc["rows"]:
-            out.print(f"| {r['figure']} | {r[a]} | {r[b]} |")
+        out.print(compare_markdown(doc), highlight=False, markup=False, soft_wrap=True)
         return
     try:
         store = _store(no_ingest)

@@ -4,6 +4,7 @@ throughput, the calibration table against the public figures, and small dependen
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from datetime import timedelta
 from pathlib import Path
@@ -128,46 +129,110 @@ def report_data(st: Stats, t0) -> dict:
 
 
 # ---- SVG --------------------------------------------------------------------------------------
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def month_label(ym: str) -> str:
+    """"2026-11" as "Nov 2026" (English whatever the locale)."""
+    y, m = ym.split("-")[:2]
+    return f"{MONTHS[int(m) - 1]} {y}"
+
+
+def _esc(text) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _num(v: float) -> str:
+    """A tick value: thousands separated, no needless decimals."""
+    if abs(v - round(v)) < 1e-9:
+        return f"{round(v):,}"
+    return f"{v:,.2f}".rstrip("0").rstrip(".")
+
+
+def ticks(top: float, n: int = 5) -> list[float]:
+    """Round tick values from 0 to at least `top` (steps of 1, 2, 2.5 or 5 times a power of ten),
+    about `n` of them; the last one is the axis' end."""
+    top = top if top > 0 else 1
+    raw = top / n
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if raw <= m * mag + 1e-12)
+    k = max(1, math.ceil(top / step - 1e-9))
+    return [round(i * step, 10) for i in range(k + 1)]
+
+
 def _svg(width, height, body: list[str], title: str) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'font-family="sans-serif" font-size="11"><title>{title}</title>'
+            f'font-family="sans-serif" font-size="11"><title>{_esc(title)}</title>'
             f'<rect width="100%" height="100%" fill="white"/>'
-            f'<text x="10" y="16" font-size="13" font-weight="bold">{title}</text>' + "".join(body) + "</svg>")
+            f'<text x="10" y="16" font-size="13" font-weight="bold">{_esc(title)}</text>' + "".join(body) + "</svg>")
 
 
-def bar_chart(labels: list[str], values: list[float], title: str, unit: str = "") -> str:
-    """A vertical bar chart as an SVG document."""
-    w, h, left, bottom = max(320, 40 * len(labels) + 60), 260, 50, 40
-    top = max(values) if values and max(values) > 0 else 1
-    bw = (w - left - 10) / max(1, len(labels))
-    body = [f'<line x1="{left}" y1="{h - bottom}" x2="{w - 5}" y2="{h - bottom}" stroke="#333"/>',
-            f'<text x="5" y="{30}">{top:.0f} {unit}</text>']
+def _y_axis(x0: float, x1: float, y0: float, y1: float, top: float, unit: str) -> tuple[list[str], float]:
+    """Grid lines, tick values and the unit of a y axis from 0 (at y1) up (to y0); returns the SVG
+    and the value at the axis' end."""
+    tv = ticks(top)
+    end = tv[-1]
+    body = [f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y1}" stroke="#333"/>']
+    for v in tv:
+        y = y1 - (y1 - y0) * v / end
+        grid = "#333" if v == 0 else "#ddd"
+        body.append(f'<line x1="{x0 - 4}" y1="{y:.1f}" x2="{x1}" y2="{y:.1f}" stroke="{grid}"/>')
+        body.append(f'<text x="{x0 - 6}" y="{y + 4:.1f}" text-anchor="end">{_num(v)}</text>')
+    ym = (y0 + y1) / 2
+    body.append(f'<text x="14" y="{ym:.1f}" text-anchor="middle" transform="rotate(-90 14 {ym:.1f})">'
+                f'{_esc(unit)}</text>')
+    return body, end
+
+
+def bar_chart(labels: list[str], values: list[float], title: str, unit: str = "", xlabel: str = "") -> str:
+    """A vertical bar chart as an SVG document: y ticks with their values and `unit`, a label under
+    each bar, `xlabel` naming the x axis."""
+    left, right, top_m, bottom = 64, 15, 36, 50
+    w, h = max(360, 44 * len(labels) + left + right), 280
+    y0, y1 = top_m, h - bottom
+    body, end = _y_axis(left, w - right, y0, y1, max(values, default=0), unit)
+    bw = (w - left - right) / max(1, len(labels))
+    every = max(1, math.ceil(len(labels) * 52 / (w - left - right)))    # labels ~52 px wide: no overlap
     for i, (lab, v) in enumerate(zip(labels, values)):
-        bh = (h - bottom - 35) * v / top
+        bh = (y1 - y0) * v / end
         x = left + i * bw
-        body.append(f'<rect x="{x + 2:.1f}" y="{h - bottom - bh:.1f}" width="{bw - 4:.1f}" height="{bh:.1f}" '
-                    f'fill="#3b7dd8"/>')
-        body.append(f'<text x="{x + bw / 2:.1f}" y="{h - bottom + 14}" text-anchor="middle" '
-                    f'font-size="9">{lab}</text>')
+        body.append(f'<rect x="{x + 2:.1f}" y="{y1 - bh:.1f}" width="{bw - 4:.1f}" height="{bh:.1f}" '
+                    f'fill="#3b7dd8"><title>{_esc(lab)}: {_num(v)} {_esc(unit)}</title></rect>')
+        if i % every == 0:
+            body.append(f'<text x="{x + bw / 2:.1f}" y="{y1 + 14}" text-anchor="middle" font-size="9">'
+                        f'{_esc(lab)}</text>')
+    if xlabel:
+        body.append(f'<text x="{(left + w - right) / 2:.1f}" y="{h - 10}" text-anchor="middle">{_esc(xlabel)}</text>')
     return _svg(w, h, body, title)
 
 
-def line_chart(series: dict[str, list[tuple[float, float]]], title: str, xlabel: str, ylabel: str) -> str:
-    """One line per series over a shared x axis, as an SVG document."""
-    w, h, left, bottom = 640, 280, 50, 40
+def line_chart(series: dict[str, list[tuple[float, float]]], title: str, xlabel: str, ylabel: str,
+               xticks: list[tuple[float, str]] | None = None) -> str:
+    """One line per series over a shared x axis, as an SVG document: both axes with ticks and their
+    values, `xlabel` and `ylabel` naming them with their units; `xticks` (x, label) replaces the
+    x axis' round numbers (e.g. the first day of each month)."""
+    w, h, left, right, top_m, bottom = 640, 300, 64, 15, 36, 50
+    x0, x1, y0, y1 = left, w - right, top_m, h - bottom
     pts = [p for s in series.values() for p in s] or [(0, 0)]
-    xmax = max(x for x, _ in pts) or 1
-    ymax = max(y for _, y in pts) or 1
+    body, yend = _y_axis(x0, x1, y0, y1, max(y for _, y in pts), ylabel)
+    if xticks is None:
+        tx = ticks(max(x for x, _ in pts))
+        xend = tx[-1]
+        xticks = [(v, _num(v)) for v in tx]
+    else:
+        xend = max([x for x, _ in pts] + [x for x, _ in xticks]) or 1
+    for v, lab in xticks:
+        x = x0 + (x1 - x0) * v / xend
+        body.append(f'<line x1="{x:.1f}" y1="{y1}" x2="{x:.1f}" y2="{y1 + 4}" stroke="#333"/>')
+        anchor = "end" if x > x1 - 25 else "middle"          # the last label stays inside the picture
+        body.append(f'<text x="{x:.1f}" y="{y1 + 16}" text-anchor="{anchor}">{_esc(lab)}</text>')
+    body.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{h - 10}" text-anchor="middle">{_esc(xlabel)}</text>')
     colours = ["#3b7dd8", "#d8543b", "#2a9d4b", "#8e44ad"]
-    body = [f'<line x1="{left}" y1="{h - bottom}" x2="{w - 5}" y2="{h - bottom}" stroke="#333"/>',
-            f'<text x="5" y="30">{ymax:.0f} {ylabel}</text>',
-            f'<text x="{w - 5}" y="{h - 10}" text-anchor="end">{xlabel}</text>']
     for i, (name, s) in enumerate(series.items()):
-        path = " ".join(f"{left + (w - left - 10) * x / xmax:.1f},{h - bottom - (h - bottom - 35) * y / ymax:.1f}"
-                        for x, y in s)
+        path = " ".join(f"{x0 + (x1 - x0) * x / xend:.1f},{y1 - (y1 - y0) * y / yend:.1f}" for x, y in s)
         c = colours[i % len(colours)]
         body.append(f'<polyline fill="none" stroke="{c}" stroke-width="1.2" points="{path}"/>')
-        body.append(f'<text x="{w - 150}" y="{30 + 14 * i}" fill="{c}">{name}</text>')
+        body.append(f'<text x="{x1 - 5}" y="{y0 + 12 + 14 * i}" text-anchor="end" fill="{c}">{_esc(name)}</text>')
     return _svg(w, h, body, title)
 
 
@@ -180,7 +245,8 @@ def histogram(values: list[float], title: str, unit: str, bins: int = 20) -> str
     counts = [0] * bins
     for v in values:
         counts[min(bins - 1, int((v - lo) / step))] += 1
-    return bar_chart([f"{lo + step * i:.0f}" for i in range(bins)], counts, title, "boxes")
+    return bar_chart([_num(round(lo + step * i, 1)) for i in range(bins)], counts, title, "boxes",
+                     f"{unit} (each bar from its value to the next)")
 
 
 def _stairs(steps: list, until: float) -> list[tuple[float, float]]:
@@ -189,6 +255,23 @@ def _stairs(steps: list, until: float) -> list[tuple[float, float]]:
     for (h, teu, _b), nxt in zip(steps, steps[1:] + [(until, None, None)]):
         pts += [(h / 24, teu), (min(nxt[0], until) / 24, teu)]
     return pts
+
+
+def _month_ticks(t0, days: float) -> list[tuple[float, str]] | None:
+    """x ticks at the first of each month of a run of `days` (label "Nov 2026"); None (round day
+    numbers) when the run covers fewer than two month starts."""
+    out, y, m = [], t0.year, t0.month
+    while True:
+        d = (t0.replace(year=y, month=m, day=1) - t0).total_seconds() / 86400
+        if d > days:
+            break
+        if d >= 0:
+            out.append((d, f"{MONTHS[m - 1]} {y}"))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    if len(out) < 2:
+        return None
+    every = max(1, math.ceil(len(out) / 8))       # at most 8 labels across the axis
+    return out[::every]
 
 
 def write_report(result, directory: str | Path) -> list[Path]:
@@ -207,11 +290,14 @@ def write_report(result, directory: str | Path) -> list[Path]:
     all_transit = [x for v in st.transit_days.values() for x in v]
     put("transit_days.svg", histogram(all_transit, "Transit time, origin load to destination (days)", "days"))
     until = _until(st)
+    t0 = result.twin.t0
+    months_x = _month_ticks(t0, until / 24)
+    xlabel = "date (UTC)" if months_x else f"days since {t0.day} {MONTHS[t0.month - 1]} {t0.year}"
     put("queue_teu.svg", line_chart({p: _stairs(w.steps, until) for p, w in st.queue.items()},
-                                    "TEU waiting to cross (quay and aboard)", "day", "TEU"))
+                                    "TEU waiting to cross (quay and aboard)", xlabel, "TEU", xticks=months_x))
     months = sorted(st.monthly)
-    put("monthly_teu.svg", bar_chart([m[2:] for m in months], [st.monthly[m][1] for m in months],
-                                     "Monthly throughput delivered (TEU)", "TEU"))
+    put("monthly_teu.svg", bar_chart([month_label(m) for m in months], [st.monthly[m][1] for m in months],
+                                     "Monthly throughput delivered (TEU)", "TEU", "month delivered"))
     put("report.md", markdown(data))
     return files
 
@@ -231,13 +317,14 @@ def markdown(data: dict) -> str:
             "TEU waiting to cross: every box at the port waiting for its crossing, on the quay or aboard a "
             "ship not yet sailed, time-weighted over the run; waits are of the boxes that sailed.", "",
             "| port | sailings | mean fill | TEU waiting to cross mean / p90 / max | wait h mean / p90 / max "
-            "| not sailed at the end (boxes / TEU) |",
+            "| not sailed at the end (boxes / TEU / h waited so far, mean) |",
             "|---|---|---|---|---|---|"]
     for p, v in data["ports"].items():
         q, w, still = v["queue_teu"], v["wait_hours"], v["still_waiting"]
+        so_far = "-" if still["hours_so_far_mean"] is None else still["hours_so_far_mean"]
         out.append(f"| {p} | {v['sailings']} | {v['departure_fill'].get('mean')} | {q.get('mean')} / {q.get('p90')} / "
                    f"{q.get('max')} | {w.get('mean')} / {w.get('p90')} / {w.get('max')} | "
-                   f"{still['boxes']} / {still['teu']} |")
+                   f"{still['boxes']} / {still['teu']} / {so_far} |")
     out += ["", "## Calibration against public figures", "", "| figure | public | model | inside | source |",
             "|---|---|---|---|---|"]
     for r in data["calibration"]:
@@ -249,22 +336,103 @@ def markdown(data: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def _backlog(st: Stats, port: str) -> dict:
+    """Waits at `port` with the backlog beside them: the boxes that sailed, the boxes still waiting
+    when the run ends (with their wait so far), and both together (a still-waiting box counted with
+    its wait so far: a floor under what it will have waited)."""
+    until = _until(st)
+    sailed = st.port_wait.get(port, [])
+    since = list(st.queue[port].since.values()) if port in st.queue else []
+    so_far = [until - h for h, _t in since]
+    everyone = sailed + so_far
+    return {"sailed": _dist(sailed), "still_waiting": {"boxes": len(so_far), "teu": sum(t for _h, t in since),
+                                                       "hours_so_far": _dist(so_far)},
+            "all_boxes": _dist(everyone)}
+
+
+def _verdict(port: str, na: str, nb: str, a: dict, b: dict) -> dict:
+    """Which scenario does better at `port`, if either: only one with no more boxes still waiting
+    at the end and no longer waits over all its boxes (those still waiting counted with their wait
+    so far). Shorter waits of the boxes that sailed never rank a scenario whose backlog is larger."""
+    ba, bb = a["still_waiting"]["boxes"], b["still_waiting"]["boxes"]
+    wa, wb = a["all_boxes"].get("p90"), b["all_boxes"].get("p90")
+    sa, sb = a["sailed"].get("p90"), b["sailed"].get("p90")
+    better = None
+    if wa is None or wb is None:
+        text = (f"{port}: no ranking, {na if wa is None else nb} has no box at {port}"
+                if (wa is None) != (wb is None) else f"{port}: no box at the port in either run")
+    elif ba == bb and wa == wb:
+        text = f"{port}: no difference ({ba} boxes still waiting, wait p90 {wa} h in both)"
+    elif ba <= bb and wa <= wb:
+        better = na
+    elif bb <= ba and wb <= wa:
+        better = nb
+    else:
+        big, small = (na, nb) if ba > bb else (nb, na)
+        text = (f"{port}: no ranking, {big} leaves more boxes still waiting ({max(ba, bb)} against {min(ba, bb)}) "
+                f"while {small} has the longer waits over all its boxes (p90 {max(wa, wb)} against {min(wa, wb)} h)")
+    if better is not None:
+        worse = nb if better == na else na
+        (bw, ww), (bn, wn) = ((wa, wb), (ba, bb)) if better == na else ((wb, wa), (bb, ba))
+        text = (f"{port}: {better} does better: {bn} boxes still waiting at the end against {wn} for {worse}, "
+                f"wait p90 over all boxes {bw} against {ww} h")
+    if sa is not None and sb is not None and sa != sb:
+        quick, slow = (na, nb) if sa < sb else (nb, na)
+        if (ba if quick == na else bb) > (bb if quick == na else ba):
+            text += (f"; the boxes that sailed from {port} waited less in {quick} (p90 {min(sa, sb)} against "
+                     f"{max(sa, sb)} h), but those waits leave out its larger backlog still at the port")
+    return {"port": port, "better": better, "text": text}
+
+
 def compare(a, b) -> dict:
-    """Two runs side by side: the figures coordinators ask about."""
+    """Two runs side by side: the figures coordinators ask about, the backlog beside the waits, and
+    per port which scenario does better (if either, `verdicts`)."""
+    na, nb = a.scenario.name, b.scenario.name
+    if na == nb:                      # two files naming themselves alike: their columns must differ
+        na, nb = f"{na} (A)", f"{nb} (B)"
+    ports = sorted(set(a.twin.stats.queue) | set(a.twin.stats.port_wait)
+                   | set(b.twin.stats.queue) | set(b.twin.stats.port_wait))
+    waits = {}
+
     def figures(r):
         st = r.twin.stats
         d = report_data(st, r.twin.t0)
         row = {"trains": st.trains, "containers": st.containers, "teu": st.teu, "delivered": st.delivered,
                "storm_days": st.storm_days}
-        for p, v in d["ports"].items():
-            row[f"{p} queue TEU mean"] = v["queue_teu"].get("mean")
-            row[f"{p} queue TEU max"] = v["queue_teu"].get("max")
-            row[f"{p} wait h mean"] = v["wait_hours"].get("mean")
-            row[f"{p} wait h p90"] = v["wait_hours"].get("p90")
-            row[f"{p} fill mean"] = v["departure_fill"].get("mean")
+        waits[id(r)] = {}
+        for p in ports:
+            v = d["ports"].get(p, {})
+            w = waits[id(r)][p] = _backlog(st, p)
+            row[f"{p} queue TEU mean"] = v.get("queue_teu", {}).get("mean")
+            row[f"{p} queue TEU max"] = v.get("queue_teu", {}).get("max")
+            row[f"{p} wait h mean, boxes that sailed"] = w["sailed"].get("mean")
+            row[f"{p} wait h p90, boxes that sailed"] = w["sailed"].get("p90")
+            row[f"{p} still waiting at the end, boxes"] = w["still_waiting"]["boxes"]
+            row[f"{p} still waiting at the end, TEU"] = w["still_waiting"]["teu"]
+            row[f"{p} still waiting, h so far mean"] = w["still_waiting"]["hours_so_far"].get("mean")
+            row[f"{p} still waiting, h so far max"] = w["still_waiting"]["hours_so_far"].get("max")
+            row[f"{p} wait h mean, all boxes (so far if still waiting)"] = w["all_boxes"].get("mean")
+            row[f"{p} wait h p90, all boxes (so far if still waiting)"] = w["all_boxes"].get("p90")
+            row[f"{p} fill mean"] = v.get("departure_fill", {}).get("mean")
         allt = [x for v in st.transit_days.values() for x in v]
         row["transit days mean"] = round(statistics.fmean(allt), 2) if allt else None
         return row
     fa, fb = figures(a), figures(b)
-    return {"scenarios": [a.scenario.name, b.scenario.name],
-            "rows": [{"figure": k, a.scenario.name: fa.get(k), b.scenario.name: fb.get(k)} for k in fa]}
+    verdicts = [_verdict(p, na, nb, waits[id(a)][p], waits[id(b)][p]) for p in ports]
+    return {"scenarios": [na, nb],
+            "rows": [{"figure": k, na: fa.get(k), nb: fb.get(k)} for k in fa],
+            "ports": {p: {na: waits[id(a)][p], nb: waits[id(b)][p]} for p in ports},
+            "verdicts": verdicts}
+
+
+def compare_markdown(doc: dict) -> str:
+    """A comparison as a Markdown table and what it says per port."""
+    a, b = doc["scenarios"]
+    out = [f"| figure | {a} | {b} |", "|---|---|---|"]
+    out += [f"| {r['figure']} | {'-' if r[a] is None else r[a]} | {'-' if r[b] is None else r[b]} |"
+            for r in doc["rows"]]
+    out += ["", "Waits of the boxes that sailed leave out the boxes still waiting at the end; a scenario is "
+            "called better at a port only with no more boxes still waiting and no longer waits over all "
+            "its boxes (those still waiting counted with their wait so far).", ""]
+    out += [f"- {v['text']}" for v in doc["verdicts"]]
+    return "\n".join(out) + "\n"
