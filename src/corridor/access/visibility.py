@@ -157,8 +157,8 @@ def can_post_event(v: Viewer, e: Event, departure_operator: str | None = None) -
     """None when the viewer may post this event as far as its role decides; otherwise the reason.
 
     Operators post only for their own facilities and services; authorities never write. A
-    shipper's or forwarder's events are decided by the containers' trips (`posting_rights`,
-    which reads them): this function alone lets them through.
+    shipper's or forwarder's events are decided by their bookings and the containers' trips
+    (`posting_rights`, `ClaimCheck`): this function alone lets them through.
     """
     if v.sees_all:
         return None
@@ -178,7 +178,10 @@ def posting_rights(conn: Connection, party) -> Callable[[Event], str | None] | N
     """`allowed(event)` for a sender on the ingest path (API, MQTT, NATS workers); None for the
     administrator. An operator's own departures count as its services: a ferry line posts the
     events of its sailings by voyage number or departure id without listing services. Any other
-    writer (shipper, forwarder) posts only for its own containers and bookings (`ClaimCheck`).
+    writer (shipper, forwarder) posts only for its own containers and bookings (`ClaimCheck`):
+    `allowed` judges what the event says (its booking, its vehicle), `allowed.recheck` where a
+    container event lands (its container's trips), run by the ingest path on every container event
+    it keeps, re-sent copies included, on the trips it holds under the containers' locks.
 
     The callable may be kept and called from several threads: it holds no connection."""
     if party.is_admin:
@@ -231,11 +234,13 @@ class ClaimCheck:
     3. An event without a container that names a wagon, train or sailing moves every container
        aboard (`Ingestor._expand`): only the vehicle's operator may post it.
 
-    The trips are read when the ingest path asks about an event (the check runs before
-    attribution, which reads them again under the containers' locks), once per container of a
+    Calling the check judges rules 1 and 3 (the booking parties read once per booking and
     message: kept per thread while the events of one message come in, at most
-    CLAIM_KEEP_SECONDS. `recheck` judges rule 2 again on the trips the ingest path holds under
-    those locks, for a caller that runs it there. The reasons name only what the sender sent.
+    CLAIM_KEEP_SECONDS). Rule 2 is `recheck`'s, on the container's trips as the ingest path holds
+    them under the containers' locks just before attribution (`Ingestor._process` runs it on every
+    container event it keeps, re-sent copies included, so a refusal is never a "duplicate"). The
+    call reads no trips: a read per container on a connection of its own cost more than the
+    ingest path's own locked read of them all. The reasons name only what the sender sent.
     """
 
     def __init__(self, engine, party_id: str):
@@ -246,56 +251,49 @@ class ClaimCheck:
         """This thread's reads for the message at hand (new for another message, or when old)."""
         k, now = self._local, time.monotonic()
         if getattr(k, "message_id", None) != message_id or message_id is None or now - k.at > CLAIM_KEEP_SECONDS:
-            k.message_id, k.at, k.trips, k.bookings = message_id, now, {}, {}
+            k.message_id, k.at, k.bookings = message_id, now, {}
         return k
 
-    def _read(self, kept, boxes: list[str], refs: list[str]) -> None:
-        """The trips of `boxes` and the parties of `refs` (and of those trips' bookings), one read each."""
+    def _read(self, kept, refs: list[str]) -> None:
+        """The parties of the bookings `refs`, in one read."""
         from ..store import ingest as repo
+        refs = sorted({r for r in refs if r not in kept.bookings})
+        if not refs:
+            return
         with self.engine.connect() as c:
             # a read: no write lock (SQLite's BEGIN IMMEDIATE) while the ingest transaction holds it
-            c = c.execution_options(corridor_read=True)
-            if boxes:
-                got = repo.trips_of_many(c, boxes)
-                for box in boxes:
-                    kept.trips[box] = got.get(box, [])
-                refs = refs + [t.booking_ref for b in boxes for t in kept.trips[b] if t.booking_ref]
-            refs = sorted({r for r in refs if r not in kept.bookings})
-            if refs:
-                parties = repo.booking_parties(c, refs)
-                for r in refs:
-                    kept.bookings[r] = parties.get(r)   # None: not a Corridor booking
+            parties = repo.booking_parties(c.execution_options(corridor_read=True), refs)
+        for r in refs:
+            kept.bookings[r] = parties.get(r)   # None: not a Corridor booking
 
     def __call__(self, e: Event) -> str | None:
+        """Rules 1 and 3 for one event as the sender sent it; rule 2 is `recheck`'s."""
         from ..booking.records import REF_PREFIX
         from ..ingest.service import Ingestor
         pid = self.party_id
         bkg = e.reference("BKG")
-        box = _box(e)
-        if not box and not bkg:
-            return self._vehicle(e, Ingestor)
-        kept = self._kept(e.message_id)
-        if (box and box not in kept.trips) or (bkg and bkg not in kept.bookings):
-            self._read(kept, [box] if box and box not in kept.trips else [],
-                       [bkg] if bkg and bkg not in kept.bookings else [])
         if bkg:
+            kept = self._kept(e.message_id)
+            if bkg not in kept.bookings:
+                self._read(kept, [bkg])
             owners = kept.bookings.get(bkg)
             if (owners is not None or bkg.upper().startswith(f"{REF_PREFIX}-")) and pid not in (owners or ()):
                 return f"booking {bkg} is not one of party {pid}'s bookings: a party names only its own"
-        if not box:
+        if not _box(e):
             return self._vehicle(e, Ingestor)
-        return self._judge(e, kept.trips[box], kept)
+        return None   # where it lands is judged under the container's lock (`recheck`)
 
     def recheck(self, e: Event, trips: list) -> str | None:
-        """Rule 2 again for a container event, against `trips`: the container's trips as the
-        ingest path holds them under the container's lock, just before attribution (those this
-        message opened included). Closes the window between `__call__`'s read and that lock."""
+        """Rule 2 for a container event, against `trips`: the container's trips as the ingest
+        path holds them under the container's lock, just before attribution (those this message
+        opened included). Bookings are read only of trips that do not list the party."""
         if not _box(e):
             return None
         kept = self._kept(e.message_id)
-        refs = [t.booking_ref for t in trips if t.booking_ref and t.booking_ref not in kept.bookings]
+        refs = [t.booking_ref for t in trips if t.booking_ref and self.party_id not in t.parties
+                and t.booking_ref not in kept.bookings]
         if refs:
-            self._read(kept, [], refs)
+            self._read(kept, refs)
         return self._judge(e, trips, kept)
 
     def _judge(self, e: Event, trips: list, kept) -> str | None:

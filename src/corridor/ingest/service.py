@@ -288,7 +288,7 @@ class Ingestor:
             result.events = []
         if party and not dry_run:
             self._stowage(conn, result, party, received_at)
-            for why in self._schedule(conn, result, party):
+            for why in self._schedule(conn, result, party, received_at):
                 hold("rejected", why, None)
 
         # the message's places from the registry, then each event is checked and expanded
@@ -341,10 +341,23 @@ class Ingestor:
         attributed: list[Event] = []
         attributed_keys: list[tuple[str, str]] = []
         coupling: list[tuple] = []
-        boxes = sorted({e.equipment for e in ready if e.equipment and e.kind != EventKind.ALERT})
+        # a posting check (access.visibility.posting_rights) judges where a container event lands
+        # here, on the trips held under the containers' lock, those this message opens too
+        recheck = getattr(allowed, "recheck", None) if allowed else None
+        boxes = sorted({e.equipment for e in (ready + resent if recheck else ready)
+                        if e.equipment and e.kind != EventKind.ALERT})
         if boxes:
             repo.lock_containers(conn, boxes)   # two workers never create two trips for one box
         known = repo.trips_of_many(conn, boxes) if boxes else {}
+        if recheck is not None and resent:
+            # a re-sent copy too: refused, not a "duplicate" that tells of another party's event
+            judged = []
+            for e in resent:
+                if e.equipment and e.kind != EventKind.ALERT and (why := recheck(e, known.get(e.equipment) or [])):
+                    hold("rejected", why, {"event": _event_json(e)})
+                else:
+                    judged.append(e)
+            resent = judged
         before = {t.id: t for ts in known.values() for t in ts}
         sizes: dict[str, str | None] = {}    # size type of each new trip's container
         # a booking's parties matter only to a trip it opens: read those whose container has no trip of it
@@ -356,9 +369,6 @@ class Ingestor:
         # the database stores them while this loop works out the next ones
         log = evstore.Stream(conn, received_at, len(ready)) if not dry_run and evstore.streams(conn, len(ready)) \
             else None
-        # a posting check (access.visibility.posting_rights) judged the trips as committed before
-        # this transaction: judged again under the containers' lock, the trips this message opened too
-        recheck = getattr(allowed, "recheck", None) if allowed else None
         with log or nullcontext():
             for e, k, bkg in zip(ready, keys, bookings):
                 if e.equipment and e.kind != EventKind.ALERT:
@@ -524,9 +534,11 @@ class Ingestor:
         trips.sort(key=lambda t: t.starts_at)
         return trip
 
-    def _schedule(self, conn, result: ParseResult, party: str) -> list[str]:
+    def _schedule(self, conn, result: ParseResult, party: str, received_at: datetime) -> list[str]:
         """Apply a carrier's schedule changes (IFTSAI: a delayed or cancelled sailing) as operator
-        notices, so ETAs, alerts and open bookings react; returns the reasons of refused changes."""
+        notices, so ETAs, alerts and open bookings react; returns the reasons of refused changes.
+        The notices and their NOTC alerts are stamped when the message was received (the twin's
+        simulated time, a replay's original receipt), not at the wall clock of this run."""
         if not result.schedule:
             return []
         from ..notices.service import NoticeRefused, apply_notice
@@ -548,7 +560,7 @@ class Ingestor:
                      if u.status == "delayed" and u.estimated_arrival and u.planned_arrival else None)
             try:
                 apply_notice(conn, operator=party, kind=u.status, departure_id=dep.id, delay_hours=delay,
-                             starts_at=dep.departs_at,
+                             starts_at=dep.departs_at, now=received_at,
                              text=f"IFTSAI {u.message_ref or ''} voyage {u.voyage or '?'} ({u.vessel or 'vessel'})")
             except NoticeRefused as e:
                 refused.append(f"schedule change of voyage {u.voyage} at {u.location}: {e}")

@@ -444,8 +444,14 @@ def _parts(ms: list[dict], alerts: list[list], zones: dict[str, str]) -> tuple:
     dest = next((m["location"] for m in reversed(ms) if m["code"] == "DISC" and m["estimated"]), None)
     _localize(ms, ls, zones)
     als = [{"code": code, "at": local(at, where, zones), "reason": reason, "location": where}
-           for code, at, reason, where in alerts]
+           for code, at, reason, where in _alerts_in_order(alerts)]
     return ls, ms, als, dest, spans
+
+
+def _alerts_in_order(alerts: list[list]) -> list[list]:
+    """Alerts ([code, sender's time, reason, place], in append order) in time order: by instant,
+    not by the text (senders give different offsets); those at one instant in append order."""
+    return sorted(alerts, key=lambda a: _instant(a[1]))
 
 
 def _head(h, dest: str | None, spans, zones: dict[str, str]) -> dict:
@@ -485,8 +491,9 @@ _BASES: dict[tuple[int, int], tuple[dict, dict, str]] = {}
 
 
 # the shape of a stored milestone; a timeline stored in another shape is folded again (2: the
-# estimate's creation time, `estimated_as_of`, decides which estimate is current)
-_FORMAT = 2
+# estimate's creation time, `estimated_as_of`, decides which estimate is current; 3: alerts in
+# time order, not in the order stored)
+_FORMAT = 3
 
 
 def _basis(zones: dict[str, str], places: dict[str, dict]) -> str:
@@ -578,7 +585,7 @@ def fold_in(conn: Connection, stored: dict[str, list[tuple[int, Event]]], prior:
                              m["estimated"], m["actual"], None if rng is None else _text(rng), m["seq"], _text(sent),
                              _text({k: sent[k] for k in ("planned", "estimated", "actual")})))   # MILESTONE_COLUMNS
         sent = [_text({"code": code, "at": local(at, where, zones), "reason": reason, "location": where})
-                for code, at, reason, where in alerts]
+                for code, at, reason, where in _alerts_in_order(alerts)]
         heads.append((t, facts[-1].seq, basis, _joined(had, sent), size))   # TIMELINE_COLUMNS
     repo.save_timelines(conn, heads, rows, again)
 
@@ -595,10 +602,19 @@ def _plan_facts(legs) -> list[_Fact]:
 
 
 def _joined(array: str, more: list[str]) -> str:
-    """The JSON text of array `array` with the items `more` (JSON texts) after its own."""
+    """The JSON text of the stored alerts `array` (in time order) with the new alerts `more` (JSON
+    texts, in time order) merged in by instant: an alert stamped before one stored already (a MISS
+    stamped when its departure left, a late report) goes before it; at one instant the stored one
+    stays first (it was appended first), so the order is the one `_build` makes from the events."""
     if not more:
         return array
-    return f"[{','.join(more)}]" if array == "[]" else f"{array[:-1]},{','.join(more)}]"
+    if array == "[]":
+        return f"[{','.join(more)}]"
+    had = json.loads(array)
+    if _instant(had[-1]["at"]) <= _instant(json.loads(more[0])["at"]):   # all after the stored (the usual case)
+        return f"{array[:-1]},{','.join(more)}]"
+    merged = sorted(had + [json.loads(a) for a in more], key=lambda a: _instant(a["at"]))   # stable: stored first
+    return f"[{','.join(_text(a) for a in merged)}]"   # as stored: the same encoder made them
 
 
 def trip_timeline(conn: Connection, trip_id: str, v: Viewer) -> dict | None:
@@ -659,7 +675,9 @@ def booking_timeline(conn: Connection, ref: str, v: Viewer) -> dict | None:
                                                "promised_arrival": local(b.promised_arrival, b.destination, zones)},
             "plan": plan,
             "eta": max(etas, key=lambda x: datetime.fromisoformat(x["eta"])) if etas else None,
-            "alerts": [a | {"equipment": t["equipment"]} for t in tls for a in t["alerts"]],
+            # every container's alerts in time order (by instant; one container's, then the next's, at one instant)
+            "alerts": sorted((a | {"equipment": t["equipment"]} for t in tls for a in t["alerts"]),
+                             key=lambda a: _instant(a["at"])),
             "containers": tls}
 
 
