@@ -102,7 +102,8 @@ _ONE = {"/api/v1/bookings/{ref}": ("booking", "ref"),
         "/api/v1/bookings/{ref}/reroute": ("booking", "ref"),
         "/v2/events/{eventID}": ("event", "eventID")}
 # lists whose rows are other parties' data for anyone who is not a shipper or forwarder
-_LISTS = {"/api/v1/bookings", "/api/v1/search", "/api/v1/stream", "/api/v1/kpi/iftsta", "/v2/events"}
+_LISTS = {"/api/v1/bookings", "/api/v1/search", "/api/v1/stream", "/api/v1/kpi/iftsta", "/v2/events",
+          "/api/v1/locations/{code}/queue"}
 # lists that show others' rows to the administrator only (everyone else gets its own)
 _ADMIN_LISTS = {"/api/v1/quarantine", "/api/v1/quarantine/{entry_id}", "/v2/event-subscriptions",
                 "/v2/event-subscriptions/{subscriptionID}"}

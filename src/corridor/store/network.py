@@ -117,16 +117,27 @@ def row_to_departure(r) -> Departure:
                      price_usd_per_teu=r.price_usd_per_teu, vehicle=r.vehicle, voyage=r.voyage, status=r.status)
 
 
+# which time a departures window bounds (and orders by): when it leaves, or when it arrives
+WINDOWS = ("departure", "arrival")
+
+
 def list_departures(conn: Connection, *, start: datetime | None = None, end: datetime | None = None,
                     origin: str | None = None, destination: str | None = None, mode: str | None = None,
-                    limit: int | None = None) -> list[tuple[Departure, int]]:
-    """Departures in a window as (departure, reserved TEU), ordered by departure time."""
+                    limit: int | None = None, window: str = "departure") -> list[tuple[Departure, int]]:
+    """Departures as (departure, reserved TEU) whose departure time (`window` "departure") or
+    arrival time (`window` "arrival") falls in [start, end), ordered by that time.
+
+    The arrival window is what a place expects: a train that left days ago and arrives tomorrow is
+    in it, and a delay notice's shifted arrival counts (`set_status` moves both times)."""
+    if window not in WINDOWS:
+        raise ValueError(f"window {window!r}: one of {', '.join(WINDOWS)}")
+    at = departures.c.departs_at if window == "departure" else departures.c.arrives_at
     q = select(departures)
     conds = []
     if start:
-        conds.append(departures.c.departs_at >= start)
+        conds.append(at >= start)
     if end:
-        conds.append(departures.c.departs_at < end)
+        conds.append(at < end)
     if origin:
         conds.append(departures.c.origin == origin)
     if destination:
@@ -135,7 +146,7 @@ def list_departures(conn: Connection, *, start: datetime | None = None, end: dat
         conds.append(departures.c.mode == mode)
     if conds:
         q = q.where(and_(*conds))
-    q = q.order_by(departures.c.departs_at, departures.c.id)
+    q = q.order_by(at, departures.c.id)
     if limit:
         q = q.limit(limit)
     return [(row_to_departure(r), r.reserved_teu) for r in conn.execute(q).all()]
