@@ -86,7 +86,8 @@ DOC = {"period": {"from": "2025-01-01T00:00:00+00:00", "to": "2025-02-01T00:00:0
 
 def test_csv_has_one_table_column_and_every_row():
     rows = list(csv.DictReader(io.StringIO(export.to_csv(DOC))))
-    assert {r["table"] for r in rows} == {"volumes_total", "volumes_by_month", "volumes_by_od", "dwell"}
+    assert {r["table"] for r in rows} == {"period", "volumes_total", "volumes_by_month", "volumes_by_od", "dwell"}
+    assert next(r for r in rows if r["table"] == "period")["period_from"] == "2025-01-01T00:00:00+00:00"
     d = next(r for r in rows if r["table"] == "dwell")
     assert d["hours_p50"] == "30.0" and d["kinds"] == "ferry_port"
     assert json.loads(export.to_json(DOC)) == DOC
@@ -101,7 +102,7 @@ def test_parquet_names_the_package_when_missing_or_writes(tmp_path):
         return
     export.write(DOC, "parquet", tmp_path / "k.parquet")
     t = pq.read_table(tmp_path / "k.parquet").to_pylist()
-    assert len(t) == 4 and {r["table"] for r in t} >= {"dwell"}
+    assert len(t) == 5 and {r["table"] for r in t} >= {"dwell", "period"}
 
 
 def test_svg_charts_are_well_formed():

@@ -27,32 +27,63 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
+# the texts that say how figures count (bases, standards): one `notes` table, not a column per row
+_NOTES = {"volumes": ("od_basis",), "transit": ("end_to_end_basis",), "utilisation": ("basis",),
+          "co2e": ("standard", "by_route_basis", "note")}
+
+
 def tables(doc: dict) -> dict[str, list[dict]]:
-    """Named flat tables (one dict per row) of a KPI document."""
+    """Named flat tables (one dict per row) of a KPI document: every figure of it, and the period
+    it covers (`period`: period_from, period_to with their UTC offsets, as in the document)."""
     t: dict[str, list[dict]] = {}
+    if doc.get("period"):
+        t["period"] = [_flat(doc["period"], "period_")]
     vol = doc.get("volumes") or {}
     if vol:
-        t["volumes_total"] = [_flat(vol["total"])]
+        total = _flat(vol["total"])
+        if "tonnes_per_teu" in vol:
+            total["tonnes_per_teu"] = vol["tonnes_per_teu"]
+        t["volumes_total"] = [total]
         t["volumes_by_month"] = [_flat(r) for r in vol["by_month"]]
         t["volumes_by_od"] = [_flat(r) for r in vol["by_od"]]
+        if "od_left_out" in vol:
+            t["volumes_od_left_out"] = [_flat(vol["od_left_out"])]
         t["volumes_by_port"] = [_flat(r) for r in vol["by_port"]]
         t["volumes_by_direction"] = [_flat(r) for r in vol["by_direction"]]
     tr = doc.get("transit") or {}
     if tr:
         t["transit_legs"] = [_flat(r) for r in tr["legs"]]
         t["transit_end_to_end"] = [_flat(r) for r in tr["end_to_end"]]
+        if "end_to_end_left_out" in tr:
+            t["transit_end_to_end_left_out"] = [_flat(tr["end_to_end_left_out"])]
+        if "delay_vs_promised_hours" in tr:
+            t["transit_delay_vs_promised"] = [_flat(tr["delay_vs_promised_hours"], "hours_")]
     if doc.get("on_time"):
         t["on_time"] = [_flat(doc["on_time"])]
     if doc.get("dwell"):
         t["dwell"] = [_flat(r) for r in doc["dwell"]["by_location"]]
+        t["dwell_by_kind"] = [{"kind": k, **_flat(v, "hours_")}
+                              for k, v in (doc["dwell"].get("by_kind") or {}).items()]
     if doc.get("utilisation"):
-        t["utilisation_reserved"] = [_flat(r) for r in doc["utilisation"]["reserved"]]
-        t["utilisation_observed"] = [_flat(r) for r in doc["utilisation"]["observed_loads"]]
+        u = doc["utilisation"]
+        t["utilisation_reserved"] = [_flat(r) for r in u["reserved"]]
+        if "reserved_by_link" in u:
+            t["utilisation_reserved_by_link"] = [_flat(r) for r in u["reserved_by_link"]]
+        t["utilisation_observed"] = [_flat(r) for r in u["observed_loads"]]
     if doc.get("co2e"):
-        t["co2e_by_route"] = [_flat(r) for r in doc["co2e"]["by_route"]]
-        t["co2e_reference_routes"] = [_flat(r) for r in doc["co2e"]["reference_routes"]]
+        c = doc["co2e"]
+        t["co2e_by_route"] = [_flat(r) for r in c["by_route"]]
+        if "by_route_left_out" in c:
+            t["co2e_by_route_left_out"] = [_flat(c["by_route_left_out"])]
+        t["co2e_reference_routes"] = [_flat(r) for r in c["reference_routes"]]
     if doc.get("data_quality"):
-        t["data_quality"] = [_flat(r) for r in doc["data_quality"]["parties"]]
+        q = doc["data_quality"]
+        t["data_quality"] = [_flat(r) for r in q["parties"]]
+        t["data_quality_network"] = [_flat({k: v for k, v in q.items() if k != "parties"})]
+    notes = [{"section": sec, "name": k, "text": doc[sec][k]}
+             for sec, keys in _NOTES.items() for k in keys if isinstance(doc.get(sec), dict) and k in doc[sec]]
+    if notes:
+        t["notes"] = notes
     return t
 
 

@@ -24,8 +24,11 @@ actual move falls in it; months are cut in UTC):
   scheduled arrival plus the same grace.
 - dwell: at borders, gauge-change points and ferry ports, first arrival (ARRI, else DISC/GTIN)
   to the next departure (DEPA, else LOAD/GTOT) of the same trip at the same place.
-- utilisation: reserved/capacity of departures that left in the period, and observed loads
-  (TEU of trips loaded per train or sailing).
+- utilisation: over every timetable departure that ran in the period (left before its end and
+  before now, not cancelled; cancelled ones are counted apart), booked or not, per mode and per
+  link: reserved (TEU booked) / capacity, and carried (TEU of the containers reported on the
+  departure) / capacity; and observed loads (TEU of trips loaded per train or sailing). The twin's
+  departure fill is boxes aboard / capacity, i.e. "carried", not "reserved" (`basis` says so).
 - CO2e: ISO 14083 well-to-wheel via `corridor.planning.emissions` over the links the trips
   used, per TEU-km by route, next to the Northern and Sea reference routes.
 """
@@ -37,12 +40,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, func, select
 
 from ..access.visibility import Viewer
 from ..domain.network import Corridor, Link, Location, Network
 from ..planning.emissions import NET_TONNES_PER_TEU, handlings, leg_co2e_per_teu
-from ..store.tables import departures
+from ..store.tables import departures, events
 from .facts import ARRIVALS, DEPARTURES, Facts, TripFacts, load_facts
 from .stats import growth_pct, month_key, ratio, summary, year_before
 
@@ -329,19 +332,62 @@ def dwell(facts: Facts) -> dict:
     return {"by_location": rows, "by_kind": {k: summary(v) for k, v in sorted(by_role.items())}}
 
 
+UTILISATION_BASIS = (
+    "every timetable departure that ran in the period (left before its end and before now, not cancelled) counts, "
+    "booked or not; cancelled departures are counted apart (`cancelled`). `utilisation` is reserved: TEU booked "
+    "on the departures / their capacity. `carried_utilisation` is carried: TEU of the containers reported on "
+    "those departures (events naming the departure, those the viewer may see) / the same capacity; the twin's "
+    "departure fill is carried (boxes aboard / capacity), not reserved. `observed_loads`: TEU loaded per train or "
+    "sailing as reported, with or without a timetable departure")
+
+
+def _ran(q, facts: Facts, upto: datetime):
+    return q.where(and_(departures.c.departs_at >= facts.start, departures.c.departs_at < upto))
+
+
 def utilisation(conn: Connection, facts: Facts, now: datetime | None = None) -> dict:
-    """Reserved/capacity of departed departures by mode, and observed TEU per train or sailing."""
+    """Reserved/capacity and carried/capacity of the departures that ran, by mode and link, and
+    observed TEU per train or sailing."""
     now = now or datetime.now(timezone.utc)
-    upto = min(facts.end, now)
-    reserved = defaultdict(lambda: {"departures": 0, "capacity_teu": 0, "reserved_teu": 0})
-    q = (select(departures.c.mode, departures.c.capacity_teu, departures.c.reserved_teu)
-         .where(and_(departures.c.departs_at >= facts.start, departures.c.departs_at < upto,
-                     departures.c.status != "cancelled", departures.c.reserved_teu > 0)))
+    upto = min(facts.end, now)          # a departure still to leave has not run, booked or not
+    blank = lambda: {"departures": 0, "cancelled": 0, "capacity_teu": 0, "reserved_teu": 0,  # noqa: E731
+                     "carried_teu": 0}
+    by_mode, by_link = defaultdict(blank), defaultdict(blank)
+    # one row per (mode, link, status): the timetable runs to thousands of departures a month
+    q = _ran(select(departures.c.mode, departures.c.link_id, departures.c.origin, departures.c.destination,
+                    departures.c.status, func.count().label("n"), func.sum(departures.c.capacity_teu).label("cap"),
+                    func.sum(departures.c.reserved_teu).label("res")), facts, upto)
+    q = q.group_by(departures.c.mode, departures.c.link_id, departures.c.origin, departures.c.destination,
+                   departures.c.status)
     for r in conn.execute(q):
-        x = reserved[r.mode]
-        x["departures"] += 1
-        x["capacity_teu"] += r.capacity_teu
-        x["reserved_teu"] += r.reserved_teu
+        for x in (by_mode[r.mode], by_link[(r.link_id, r.mode, r.origin, r.destination)]):
+            if r.status == "cancelled":
+                x["cancelled"] += r.n
+            else:
+                x["departures"] += r.n
+                x["capacity_teu"] += int(r.cap or 0)
+                x["reserved_teu"] += int(r.res or 0)
+    # carried: each container once per departure its reports name
+    on_dep = defaultdict(int)
+    for trip in facts.trips:
+        for dep_id in {m.departure_id for m in trip.moves if m.departure_id}:
+            on_dep[dep_id] += trip.teu
+    ids = sorted(on_dep)
+    for i in range(0, len(ids), 500):
+        dq = _ran(select(departures.c.id, departures.c.mode, departures.c.link_id, departures.c.origin,
+                         departures.c.destination), facts, upto)
+        for r in conn.execute(dq.where(departures.c.id.in_(ids[i:i + 500]), departures.c.status != "cancelled")):
+            for x in (by_mode[r.mode], by_link[(r.link_id, r.mode, r.origin, r.destination)]):
+                x["carried_teu"] += on_dep[r.id]
+
+    def figures(v: dict) -> dict:
+        return {**v, "utilisation": ratio(v["reserved_teu"], v["capacity_teu"]),
+                "carried_utilisation": ratio(v["carried_teu"], v["capacity_teu"])}
+
+    def ref(loc_id: str) -> str:
+        loc = facts.place(loc_id)
+        return loc.ref if loc else loc_id
+
     loads = defaultdict(int)              # (mode, voyage) -> TEU loaded
     for trip in _current(facts):
         for key in {(m.mode, m.voyage) for m in trip.moves if m.code == "LOAD" and m.voyage and m.mode}:
@@ -350,8 +396,10 @@ def utilisation(conn: Connection, facts: Facts, now: datetime | None = None) -> 
     for (mode, _), teu in loads.items():
         observed[mode].append(teu)
     return {
-        "reserved": [{"mode": m, **v, "utilisation": ratio(v["reserved_teu"], v["capacity_teu"])}
-                     for m, v in sorted(reserved.items())],
+        "basis": UTILISATION_BASIS,
+        "reserved": [{"mode": m, **figures(v)} for m, v in sorted(by_mode.items())],
+        "reserved_by_link": [{"link": k[0], "mode": k[1], "from": ref(k[2]), "to": ref(k[3]), **figures(v)}
+                             for k, v in sorted(by_link.items())],
         "observed_loads": [{"mode": m, "vehicles": len(v), "teu": sum(v), "teu_per_vehicle": summary(v, 1)}
                            for m, v in sorted(observed.items())],
     }
@@ -472,18 +520,53 @@ def reference_routes(net: Network) -> list[dict]:
 
 # ------------------------------------------------------------------ the document
 
-def default_period(conn: Connection) -> tuple[datetime, datetime]:
-    """The whole span of actual events, from the first of its first month to just after the last."""
-    from sqlalchemy import func
-    from ..store.tables import events
+# Corridor's own events (its ETAs, alerts, notices) are not moves: an alert may carry a time to come
+CORRIDOR_PARTY = "CORRIDOR"
+
+
+def default_period(conn: Connection, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The span of actual moves reported (TRANSPORT, EQUIPMENT; not alerts nor Corridor's own
+    events), from the first of its first month to just after the last, and never after now."""
+    now = now or datetime.now(timezone.utc)
     lo, hi = conn.execute(select(func.min(events.c.event_time), func.max(events.c.event_time))
-                          .where(events.c.classifier == "ACT")).one()
+                          .where(events.c.classifier == "ACT", events.c.kind.in_(("TRANSPORT", "EQUIPMENT")),
+                                 events.c.source_party != CORRIDOR_PARTY, events.c.event_time < now)).one()
     if lo is None:
-        now = datetime.now(timezone.utc).replace(microsecond=0)
+        now = now.replace(microsecond=0)
         return now.replace(day=1, hour=0, minute=0, second=0), now
     # to the whole second after the last event (an event's time may carry a fraction of a second)
     first = lo.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return first, hi.replace(microsecond=0) + timedelta(seconds=1)
+    return first, min(hi.replace(microsecond=0) + timedelta(seconds=1), now)
+
+
+class EmptyPeriod(ValueError):
+    """A period that does not run forwards. `given`: "from", "to" or "both"; `start`, `end`: the
+    period as completed with the defaults."""
+
+    def __init__(self, given: str, start: datetime, end: datetime):
+        self.given, self.start, self.end = given, start, end
+        if given == "both":
+            why = f"'to' {end.isoformat()} is not after 'from' {start.isoformat()}"
+        elif given == "from":
+            why = (f"'from' {start.isoformat()} leaves no period: it is not before the period's default end "
+                   f"{end.isoformat()} (the last event, or now); give 'to' too")
+        else:
+            why = (f"'to' {end.isoformat()} leaves no period: it is not after the period's default start "
+                   f"{start.isoformat()} (the first event's month); give 'from' too")
+        super().__init__(why)
+
+
+def resolve_period(conn: Connection, start: datetime | None, end: datetime | None,
+                   now: datetime | None = None) -> tuple[datetime, datetime]:
+    """[start, end) with the missing end(s) taken from `default_period`; EmptyPeriod when it runs
+    backwards (one end given past the other's default, or both given the wrong way round)."""
+    given = "both" if start and end else "from" if start else "to" if end else "none"
+    if start is None or end is None:
+        lo, hi = default_period(conn, now)
+        start, end = start or lo, end or hi
+    if end <= start and given != "none":   # none given: an empty log at the first instant of a month
+        raise EmptyPeriod(given, start, end)
+    return start, end
 
 
 def corridor_kpis(conn: Connection, viewer: Viewer | None, start: datetime | None = None,
@@ -494,11 +577,9 @@ def corridor_kpis(conn: Connection, viewer: Viewer | None, start: datetime | Non
     `viewer` None computes over everything (the local operator); sections may be limited.
     """
     from .quality import data_quality
-    if start is None or end is None:
-        lo, hi = default_period(conn)
-        start, end = start or lo, end or hi
-    if start.tzinfo is None or end.tzinfo is None:
+    if (start and start.tzinfo is None) or (end and end.tzinfo is None):
         raise ValueError("the period must be given with UTC offsets")
+    start, end = resolve_period(conn, start, end, now)
     facts = load_facts(conn, viewer, start, end)
     want = set(sections or ("volumes", "transit", "on_time", "dwell", "utilisation", "co2e", "data_quality"))
     current = _current(facts)

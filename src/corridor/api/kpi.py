@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from ..access.visibility import viewer_for
 from ..analytics import plots
-from ..analytics.kpi import corridor_kpis
+from ..analytics.kpi import EmptyPeriod, corridor_kpis, resolve_period
 from ..store import Store
 from .deps import Principal, get_store, principal
 from .problems import Problem
@@ -29,6 +29,11 @@ def _doc(store: Store, p: Principal, start: datetime | None, end: datetime | Non
     if start and end and end <= start:
         raise Problem(400, "Bad Request", "'to' must be after 'from'")
     with store.read() as conn:
+        try:
+            # one end given: the other is the event log's default, and the period must still run forwards
+            start, end = resolve_period(conn, start, end)
+        except EmptyPeriod as e:
+            raise Problem(400, "Bad Request", str(e)) from None
         return corridor_kpis(conn, viewer_for(conn, p.party), start, end, sections=sections)
 
 

@@ -27,7 +27,7 @@ def kpi(start: Optional[str] = typer.Option(None, "--from", help="Start (ISO 860
         ) -> None:
     """Volumes and growth, transit, on-time, dwell, utilisation, CO2e and data quality."""
     from ..analytics import export
-    from ..analytics.kpi import corridor_kpis, default_period
+    from ..analytics.kpi import EmptyPeriod, corridor_kpis, resolve_period
     from ..store import open_store
     if as_json and fmt not in ("table", "json"):
         fail(f"--json and --format {fmt} ask for two formats: give one", Exit.USAGE, as_json=True)
@@ -48,16 +48,16 @@ def kpi(start: Optional[str] = typer.Option(None, "--from", help="Start (ISO 860
     try:
         store = open_store()
         with store.read() as conn:
-            if bool(t0) != bool(t1):
+            try:
                 # one end given: the other is the event log's, and the period must still run forwards
-                lo, hi = default_period(conn)
-                t0, t1 = t0 or lo, t1 or hi
-                if t1 <= t0:
-                    given = f"--from {t0.isoformat()}" if start else f"--to {t1.isoformat()}"
-                    other = (f"after the period's default end {t1.isoformat()} (the last event, or now)" if start
-                             else f"before the period's default start {t0.isoformat()} (the first event's month)")
-                    fail(f"{given} leaves no period: it is {other}; give {'--to' if start else '--from'} too",
-                         Exit.INVALID, as_json=as_json)
+                t0, t1 = resolve_period(conn, t0, t1)
+            except EmptyPeriod as e:
+                given = f"--from {e.start.isoformat()}" if e.given == "from" else f"--to {e.end.isoformat()}"
+                other = (f"after the period's default end {e.end.isoformat()} (the last event, or now)"
+                         if e.given == "from" else
+                         f"before the period's default start {e.start.isoformat()} (the first event's month)")
+                fail(f"{given} leaves no period: it is {other}; give {'--to' if e.given == 'from' else '--from'} too",
+                     Exit.INVALID, as_json=as_json)
             doc = corridor_kpis(conn, _admin_viewer(conn), t0, t1)
     except typer.Exit:
         raise
@@ -116,10 +116,13 @@ def _print(doc: dict) -> None:
            [[r["location"], ",".join(r["kinds"]), r["hours"]["n"], r["hours"]["p50"], r["hours"]["p90"]]
             for r in doc["dwell"]["by_location"]])
     u = doc.get("utilisation") or {}
-    _table("Capacity reserved on departures that left", ["mode", "departures", "capacity TEU", "reserved TEU",
-                                                          "utilisation (reserved/capacity)"],
-           [[r["mode"], r["departures"], r["capacity_teu"], r["reserved_teu"], r["utilisation"]]
-            for r in u.get("reserved", [])])
+    _table("Departures that ran: capacity reserved (booked) and carried (reported aboard)",
+           ["mode", "departures", "cancelled", "capacity TEU", "reserved TEU", "utilisation (reserved/capacity)",
+            "carried TEU", "carried/capacity"],
+           [[r["mode"], r["departures"], r["cancelled"], r["capacity_teu"], r["reserved_teu"], r["utilisation"],
+             r["carried_teu"], r["carried_utilisation"]] for r in u.get("reserved", [])])
+    if u.get("basis"):
+        out.print(f"Utilisation: {u['basis']}.")
     _table("Observed loads per train or sailing", ["mode", "vehicles", "TEU loaded", "TEU per vehicle p50",
                                                    "TEU per vehicle p90"],
            [[r["mode"], r["vehicles"], r["teu"], r["teu_per_vehicle"]["p50"], r["teu_per_vehicle"]["p90"]]
