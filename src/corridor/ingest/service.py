@@ -162,7 +162,7 @@ class Ingestor:
         fmt = fmt or detect(content, filename)
         if dry_run:
             # everything runs, nothing stays: the transaction is rolled back
-            with self.store.engine.connect() as conn:
+            with self.store.writing(), self.store.engine.connect() as conn:
                 trans = conn.begin()
                 try:
                     return self._process(conn, repo.content_id(content), content, fmt, source_party, filename,

@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy.exc import OperationalError
+
 from corridor.network_file import load_network
 
 from .model import Twin
@@ -224,7 +226,18 @@ def connect(twin: Twin, store, days: float) -> Booker:
     booker = Booker(store, hops(twin), start - timedelta(days=1), start + timedelta(days=days + 40), twin.net)
 
     def book(shipper, forwarder, path, ready_at, sizes):
-        return booker.book(shipper, forwarder, path, ready_at, sizes)
+        # inside a SimPy process: an exception would end the model (and SimPy cannot even re-raise
+        # SQLAlchemy's errors), so a store that stays busy (a live demo shares it with the API and
+        # its workers) costs this one booking, not the twin
+        for attempt in range(3):
+            try:
+                return booker.book(shipper, forwarder, path, ready_at, sizes)
+            except (OperationalError, TimeoutError) as e:
+                log.warning("twin booking %s -> %s: store busy (%s), attempt %d", path[0], path[-1], e, attempt + 1)
+                time.sleep(0.5 * (attempt + 1))
+        log.error("twin booking %s -> %s not made: the store stayed busy", path[0], path[-1])
+        booker.failed += 1
+        return None
 
     def notify(port: str, loc: str, start_h: float, end_h: float) -> None:
         a, b = twin.t0 + timedelta(hours=start_h), twin.t0 + timedelta(hours=end_h)
