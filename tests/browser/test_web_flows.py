@@ -319,6 +319,13 @@ def test_the_kpi_page_shows_the_kpi_api_and_asks_nothing_else(tab, site):
     assert [r[0] for r in _cells(t.page, "#quality tr[data-party]")] == parties
     assert t.page.locator("#co2e tr[data-reference]").count() == len(doc["co2e"]["reference_routes"])
     assert t.page.locator("#utilisation tr[data-load]").count() == len(doc["utilisation"]["observed_loads"])
+    # the Caspian tile is the crossings' own figure, not every water link's
+    casp = doc["utilisation"]["caspian"]
+    tile = t.page.inner_text(".tile[data-kpi='Caspian capacity reserved'] .v")
+    if casp["capacity_teu"]:
+        assert float(tile.rstrip(" %").replace(",", "")) == round(100 * casp["reserved_teu"] / casp["capacity_teu"], 1)
+    else:
+        assert tile == "—"
     # the charts are drawn from the same document: one bar per month with TEU
     months = [m for m in doc["volumes"]["by_month"] if m["teu"]]
     assert t.page.locator("#chart-volume svg rect").count() == len(months)

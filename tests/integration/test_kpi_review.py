@@ -203,3 +203,16 @@ def test_cli_csv_export_says_its_period(sqlite_loaded_store, monkeypatch, tmp_pa
         assert doc["period"]["from"] == period[0]["period_from"]
     finally:
         get_settings.cache_clear()
+
+
+def test_caspian_capacity_is_the_crossings_only(loaded_store):
+    """The KPI page's 'Caspian capacity reserved' tile: the Caspian crossings that ran, not every
+    water link (a Black Sea feeder from Poti is a feeder too)."""
+    caspian_month(loaded_store)
+    sailing(loaded_store, "B1", "L33", "feeder", "GE_PTI", "RO_CND", _t(16), capacity=500, reserved=450)
+    with loaded_store.read() as conn:
+        u = corridor_kpis(conn, admin(conn), *MARCH, sections=("utilisation",), now=_t(20))["utilisation"]
+    # F1 + F2 (ferry, 40 of 200 booked, the 40' box aboard F1) and D1 (feeder, 0 of 200); not B1, F3 (cancelled)
+    assert u["caspian"] == {"departures": 3, "cancelled": 1, "capacity_teu": 400, "reserved_teu": 40,
+                            "carried_teu": 2, "utilisation": 0.1, "carried_utilisation": 0.005}
+    assert {r["mode"]: r["capacity_teu"] for r in u["reserved"]}["feeder"] == 700   # B1 is still a feeder

@@ -67,6 +67,8 @@ def tables(doc: dict) -> dict[str, list[dict]]:
     if doc.get("utilisation"):
         u = doc["utilisation"]
         t["utilisation_reserved"] = [_flat(r) for r in u["reserved"]]
+        if "caspian" in u:
+            t["utilisation_caspian"] = [_flat(u["caspian"])]
         if "reserved_by_link" in u:
             t["utilisation_reserved_by_link"] = [_flat(r) for r in u["reserved_by_link"]]
         t["utilisation_observed"] = [_flat(r) for r in u["observed_loads"]]

@@ -345,6 +345,15 @@ def _ran(q, facts: Facts, upto: datetime):
     return q.where(and_(departures.c.departs_at >= facts.start, departures.c.departs_at < upto))
 
 
+CASPIAN_SHORES = {"KZ", "AZ", "TM", "IR", "RU"}   # countries of the ports of a Caspian crossing
+
+
+def _country(facts: Facts, loc_id: str) -> str | None:
+    loc = facts.place(loc_id)
+    ref = (loc.ref if loc else loc_id) or ""
+    return ref[:2].upper() if ref else None
+
+
 def utilisation(conn: Connection, facts: Facts, now: datetime | None = None) -> dict:
     """Reserved/capacity and carried/capacity of the departures that ran, by mode and link, and
     observed TEU per train or sailing."""
@@ -395,8 +404,16 @@ def utilisation(conn: Connection, facts: Facts, now: datetime | None = None) -> 
     observed = defaultdict(list)
     for (mode, _), teu in loads.items():
         observed[mode].append(teu)
+    # the crossing that limits the corridor: water links between Caspian shores (the Black Sea
+    # feeders are water links too, from Georgian, Romanian, Bulgarian and Turkish ports)
+    caspian = blank()
+    for (_, mode, a, b), v in by_link.items():
+        if mode in ("ferry", "feeder") and {_country(facts, a), _country(facts, b)} <= CASPIAN_SHORES:
+            for k in caspian:
+                caspian[k] += v[k]
     return {
         "basis": UTILISATION_BASIS,
+        "caspian": figures(caspian),
         "reserved": [{"mode": m, **figures(v)} for m, v in sorted(by_mode.items())],
         "reserved_by_link": [{"link": k[0], "mode": k[1], "from": ref(k[2]), "to": ref(k[3]), **figures(v)}
                              for k, v in sorted(by_link.items())],

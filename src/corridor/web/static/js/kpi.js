@@ -42,8 +42,7 @@
 
   function tiles(doc) {
     const tot = doc.volumes.total, ot = doc.on_time.containers;
-    const water = doc.utilisation.reserved.filter((r) => r.mode === "ferry" || r.mode === "feeder");
-    const cap = water.reduce((s, r) => s + r.capacity_teu, 0), res = water.reduce((s, r) => s + r.reserved_teu, 0);
+    const casp = doc.utilisation.caspian, cap = casp.capacity_teu, res = casp.reserved_teu;
     const obs = doc.co2e.by_route, tk = obs.reduce((s, r) => s + r.teu_km, 0);
     const co2 = tk ? obs.reduce((s, r) => s + r.co2e_t * 1000, 0) / tk : null;
     const growth = tot.teu_growth_pct === null ? "" : ` (${tot.teu_growth_pct > 0 ? "+" : ""}${tot.teu_growth_pct} % on a year earlier)`;
@@ -51,7 +50,9 @@
       ["TEU", val(tot.teu), `${val(tot.tonnes)} t at ${doc.volumes.tonnes_per_teu} t/TEU${growth}`],
       ["Containers", val(tot.containers), `${val(tot.trains)} block trains`],
       ["On time", pct(ot.rate), `${ot.on_time} of ${ot.n} delivered by the promise + ${doc.on_time.grace_hours} h`],
-      ["Caspian capacity reserved", cap ? pct(res / cap) : "—", `${val(res)} of ${val(cap)} TEU on sailings that left`],
+      ["Caspian capacity reserved", cap ? pct(res / cap) : "—",
+        `${val(res)} of ${val(cap)} TEU booked on the ${val(casp.departures)} Caspian sailings that ran ` +
+        `(${val(casp.cancelled)} cancelled); ${val(casp.carried_teu)} TEU reported aboard (${pct(casp.carried_utilisation)})`],
       ["CO₂e per TEU-km", co2 === null ? "—" : `${C.fmtNum(co2, 3)} kg`, "routes run, to their destination"],
       ["Data health", val(doc.data_quality.network_health, 1), "of 100, over the sending parties"]];
     document.getElementById("tiles").replaceChildren(...items.map(([k, v, title]) =>
@@ -115,13 +116,15 @@
   function utilisation(doc) {
     const u = doc.utilisation;
     const reserved = u.reserved.map((r) => el("tr", { "data-reserved": r.mode }, el("td", {}, r.mode),
-      cell(r.departures), cell(r.capacity_teu), cell(r.reserved_teu), cell(pct(r.utilisation))));
+      cell(r.departures), cell(r.cancelled), cell(r.capacity_teu), cell(r.reserved_teu), cell(pct(r.utilisation)),
+      cell(r.carried_teu), cell(pct(r.carried_utilisation))));
     const loads = u.observed_loads.map((r) => el("tr", { "data-load": r.mode }, el("td", {}, r.mode.toLowerCase()),
       cell(r.vehicles), cell(r.teu), cell(r.teu_per_vehicle.p50, 1), cell(r.teu_per_vehicle.p90, 1)));
     document.getElementById("utilisation").replaceChildren(
-      el("h3", {}, "Capacity reserved on departures that left"),
-      reserved.length ? wide(["Mode", "#Departures", "#Capacity TEU", "#Reserved TEU", "#Reserved / capacity"], reserved)
-        : none("No departure with reservations left in this period."),
+      el("h3", {}, "Capacity reserved and carried on every departure that ran"),
+      reserved.length ? wide(["Mode", "#Departures", "#Cancelled", "#Capacity TEU", "#Reserved TEU",
+        "#Reserved / capacity", "#Carried TEU", "#Carried / capacity"], reserved)
+        : none("No departure ran in this period."),
       el("h3", {}, "Observed loads per train or sailing"),
       loads.length ? wide(["Mode", "#Trains / sailings", "#TEU loaded", "#TEU per vehicle p50", "#p90"], loads)
         : none("No loads reported in this period."));
