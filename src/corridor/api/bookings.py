@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from datetime import datetime, timezone
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import Field
 
-from ..access.visibility import Viewer, viewer_for
+from ..access.visibility import Viewer, booking_view, sees_whole_booking, viewer_for
 from ..booking.containers import from_counts, parse_containers, parse_size
-from ..booking.records import BookingRecord
-from ..booking.service import (BookingNotFound, BookingService, Quote, SpaceUnavailable, booking_json,
-                               departure_json, ready_time)
+from ..booking.quotes import read_quote_id
+from ..booking.records import IDEMPOTENCY_KEEP, BookingRecord, IdempotencyKey
+from ..booking.service import (BookingNotFound, BookingService, IdempotencyKeyReused, Quote, QuoteChanged,
+                               SpaceUnavailable, booking_json, departure_json, ready_time)
 from ..domain.errors import DomainError
 from ..domain.parties import Role
 from .deps import Principal, principal, writer
@@ -41,6 +45,9 @@ class QuoteRequest(_Strict):
 class BookingRequest(QuoteRequest):
     option: int | None = Field(None, description="the quote option to book (from 1)")
     departure_ids: list[str] | None = Field(None, description="or the departures themselves, in order")
+    quote_id: str | None = Field(None, description="the `quote_id` of the option as the quote showed it: the "
+                                 "booking is made only on those departures at that price, else 409 naming "
+                                 "what changed")
     shipper: str | None = Field(None, description="party id of the shipper (default: the caller)")
     forwarder: str | None = None
     nominated: list[str] = Field(default_factory=list, description="other parties allowed to see it")
@@ -56,6 +63,8 @@ class AmendRequest(_Strict):
     from_place: str | None = Field(None, alias="from", description="re-plan from this place (default origin)")
     ready: str | None = Field(None, description="cargo ready there (default: when the booking arrives there)")
     option: int | None = Field(None, description="the re-routing option to take (from 1)")
+    quote_id: str | None = Field(None, description="the option's `quote_id` from GET .../reroute: taken only as "
+                                 "shown, else 409 naming what changed")
     avoid: list[str] = Field(default_factory=list, description="departure ids to avoid (missed, cancelled)")
     reason: str | None = None
 
@@ -110,9 +119,44 @@ def post_quote(body: QuoteRequest, svc: BookingService = Depends(service), _: Pr
     return quote_json(_quote(svc, body), svc)
 
 
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")   # visible ASCII, as the key goes into logs and problem details
+
+
+def _idempotency(p: Principal, header: str | None, body: BookingRequest) -> IdempotencyKey | None:
+    """The caller's Idempotency-Key (a plain token, or a structured-field string in quotes) with a
+    digest of the body as parsed, so key order and spacing do not make another request."""
+    if header is None:
+        return None
+    key = header.strip()
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1]
+    if not _KEY.fullmatch(key):
+        raise Problem(400, "Bad Request", "Idempotency-Key must be 1 to 255 visible ASCII characters "
+                      "(a UUID is a good key)")
+    canon = json.dumps(body.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+    return IdempotencyKey(p.party.id, key, hashlib.sha256(canon.encode()).hexdigest())
+
+
+def _quote_changed(e: QuoteChanged) -> Problem:
+    return Problem(409, "Quote changed", str(e), changes=e.changes, departure_ids=list(e.departure_ids),
+                   price={"amount": round(e.price, 2), "currency": "USD"})
+
+
+def _reused(e: IdempotencyKeyReused) -> Problem:
+    return Problem(422, "Idempotency-Key reused", str(e))
+
+
 @router.post("/bookings", status_code=201, summary="Book space on every leg of a route option")
-def post_booking(body: BookingRequest, svc: BookingService = Depends(service), p: Principal = Depends(writer)) -> dict:
-    """Reserve the option's departures in one transaction; 409 naming the full departure, with alternatives."""
+def post_booking(body: BookingRequest, response: Response, svc: BookingService = Depends(service),
+                 p: Principal = Depends(writer),
+                 idempotency_key: str | None = Header(
+                     None, alias="Idempotency-Key",
+                     description=f"makes a retry safe: the same key and body within "
+                     f"{int(IDEMPOTENCY_KEEP.total_seconds() // 3600)} h answer with the booking the first made "
+                     "(200, Idempotent-Replayed: true); the same key with another body is 422")) -> dict:
+    """Reserve the option's departures in one transaction; 409 naming the full departure, with alternatives.
+
+    With `quote_id` the booking is made only as quoted (409 Quote changed names the differences)."""
     party = p.party
     shipper, forwarder = body.shipper or party.id, body.forwarder
     if not party.is_admin:
@@ -123,35 +167,52 @@ def post_booking(body: BookingRequest, svc: BookingService = Depends(service), p
                 raise Problem(403, "Forbidden", f"party {party.id} may book only for itself")
         else:
             raise Problem(403, "Forbidden", "only shippers, forwarders and the administrator book space")
+    idem = _idempotency(p, idempotency_key, body)
     try:
-        if body.departure_ids:
-            ready = ready_time(svc.network, body.origin, body.ready)
-            rec = svc.book(shipper, body.origin, body.destination, ready, _containers(body.containers),
-                           body.departure_ids, forwarder=forwarder, nominated=body.nominated,
-                           created_by=party.id, confirm=body.confirm)
-        else:
-            if body.option is None:
-                raise DomainError("say which option to book (`option`, from 1) or give `departure_ids`")
-            rec = svc.book_option(shipper, _quote(svc, body), body.option, forwarder=forwarder,
-                                  nominated=body.nominated, created_by=party.id, confirm=body.confirm)
+        # a retry answers from the key before anything is planned again (the quote may differ by now)
+        rec = svc.replay(idem) if idem else None
+        if rec is None:
+            quoted = read_quote_id(body.quote_id) if body.quote_id else None
+            kw = dict(forwarder=forwarder, nominated=body.nominated, created_by=party.id, confirm=body.confirm,
+                      idempotency=idem, quoted=quoted)
+            if body.departure_ids:
+                ready = ready_time(svc.network, body.origin, body.ready)
+                rec = svc.book(shipper, body.origin, body.destination, ready, _containers(body.containers),
+                               body.departure_ids, **kw)
+            else:
+                if body.option is None:
+                    raise DomainError("say which option to book (`option`, from 1) or give `departure_ids`")
+                rec = svc.book_option(shipper, _quote(svc, body), body.option, **kw)
     except SpaceUnavailable as e:
         raise _capacity_problem(e, svc)
+    except IdempotencyKeyReused as e:
+        raise _reused(e)
+    except QuoteChanged as e:
+        raise _quote_changed(e)
+    if rec.replayed:   # made by the first request with this key: nothing new was created
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
     return booking_json(rec, svc.network)
 
 
 @router.get("/bookings", summary="Bookings the caller may see, newest first")
 def get_bookings(status: str | None = None, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=10**9),
                  svc: BookingService = Depends(service), p: Principal = Depends(principal)) -> dict:
-    recs = svc.list(_viewer(svc, p), status=status, limit=limit, offset=offset)
-    return {"bookings": [booking_json(r, svc.network) for r in recs]}
+    v = _viewer(svc, p)
+    recs = svc.list(v, status=status, limit=limit, offset=offset)
+    with svc.store.read() as conn:   # an operator is shown its part of each (access.visibility)
+        return {"bookings": [booking_view(conn, v, booking_json(r, svc.network)) for r in recs]}
 
 
 @router.get("/bookings/{ref}", summary="One booking with its legs and re-routing history")
 def get_booking(ref: str, svc: BookingService = Depends(service), p: Principal = Depends(principal)) -> dict:
+    v = _viewer(svc, p)
     try:
-        return booking_json(svc.get(ref, _viewer(svc, p)), svc.network)
+        doc = booking_json(svc.get(ref, v), svc.network)
     except BookingNotFound as e:
         raise Problem(404, "Not Found", str(e))
+    with svc.store.read() as conn:   # an operator is shown its part (access.visibility)
+        return booking_view(conn, v, doc)
 
 
 def _own(svc: BookingService, ref: str, p: Principal) -> Viewer:
@@ -182,6 +243,10 @@ def reroute_options(ref: str, from_place: str | None = Query(None, alias="from")
     v = _viewer(svc, p)
     try:
         rec = svc.get(ref, v)
+        b = rec.booking
+        if not sees_whole_booking(v, b.shipper, b.forwarder, b.nominated):
+            # a re-plan to the booking's destination is the shipper's journey, not an operator's part
+            raise Problem(403, "Forbidden", f"only the booking's own parties may re-route {ref}")
         at = ready_time(svc.network, from_place or rec.booking.origin, ready) if ready else None
         return quote_json(svc.reroute_options(ref, from_place, at, v, avoid=avoid), svc)
     except BookingNotFound as e:
@@ -201,23 +266,33 @@ def amend_booking(ref: str, body: AmendRequest, svc: BookingService = Depends(se
             rec = svc.get(ref, v)
             at = ready_time(svc.network, body.from_place or rec.booking.origin, body.ready) if body.ready else None
             q = svc.reroute_options(ref, body.from_place, at, v, avoid=body.avoid)
-            if not 1 <= body.option <= len(q.options):
+            if body.quote_id:
+                ids = list(svc.check_quoted(read_quote_id(body.quote_id), q, body.option).departure_ids)
+            elif not 1 <= body.option <= len(q.options):
                 raise DomainError(f"option {body.option} does not exist; there are {len(q.options)}")
-            ids = list(q.options[body.option - 1].departure_ids)
+            else:
+                ids = list(q.options[body.option - 1].departure_ids)
+        elif body.quote_id and tuple(ids) != read_quote_id(body.quote_id).departure_ids:
+            raise DomainError("departure_ids are not those of the quote_id's option; give one or the other")
         return booking_json(svc.amend(ref, ids, v, reason=body.reason), svc.network)
     except SpaceUnavailable as e:
         raise _capacity_problem(e, svc)
+    except QuoteChanged as e:
+        raise _quote_changed(e)
 
 
-@router.get("/departures", summary="Departures with how full each is")
+@router.get("/departures", summary="Departures with how full each is, by departure or by arrival time")
 def get_departures(from_place: str | None = Query(None, alias="from", description="UN/LOCODE or name"),
                    to: str | None = Query(None, description="UN/LOCODE or name"),
                    start: datetime | None = Query(None, description="ISO 8601 with offset; default now"),
                    end: datetime | None = None, mode: str | None = None,
+                   window: str = Query("departure", pattern="^(departure|arrival)$", description=(
+                       "which time `start`/`end` bound and the list is ordered by: `departure`, or "
+                       "`arrival` (what reaches `to` in the window, those under way now included)")),
                    limit: int = Query(100, ge=1, le=5000),
                    svc: BookingService = Depends(service), _: Principal = Depends(principal)) -> dict:
     for t, name in ((start, "start"), (end, "end")):
         if t is not None and t.tzinfo is None:
             raise DomainError(f"{name} {t.isoformat()} has no UTC offset; give it as ISO 8601 with offset")
-    rows = svc.departures(from_place, to, start or datetime.now(timezone.utc), end, mode, limit)
+    rows = svc.departures(from_place, to, start or datetime.now(timezone.utc), end, mode, limit, window=window)
     return {"departures": [departure_json(d, n, svc.network) for d, n in rows]}

@@ -17,7 +17,7 @@ from ..store.events import row_to_event, select_events
 from ..store.tables import events
 from ..store.tracking import departure_services
 from ..tracking import dcsa_query, hooks, outbox  # noqa: F401 - hooks registers the ingest steps
-from ..tracking.dcsa_out import dcsa_22_gap, departures_to_name, to_dcsa_22
+from ..tracking.dcsa_out import dcsa_22_gap, departures_to_name, place_names, to_dcsa_22
 from .deps import Principal, get_store, principal, writer
 from .problems import Problem
 
@@ -58,10 +58,11 @@ def get_event(eventID: str, p: Principal = Depends(principal), store: Store = De
         r = conn.execute(q if vis is None else q.where(vis)).first()
         # the service of its departure when the call names none, as GET /v2/events shows it
         services = departure_services(conn, departures_to_name([r])) if r is not None else {}
+        names = place_names(conn)
     if r is None or dcsa_22_gap(e := row_to_event(r)):
         raise Problem(404, "Not Found", f"no event {eventID}", reason="notFound")
     return JSONResponse(to_dcsa_22(e, outbox.event_uuid(r.seq), r.received_at,
-                                   departure_service=services.get(r.departure_id)), headers=V)
+                                   departure_service=services.get(r.departure_id), names=names), headers=V)
 
 
 # --- subscriptions ----------------------------------------------------------------------------

@@ -6,12 +6,16 @@ each leg's free TEU and keeps the options numbered so `corridor book --option N`
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from ..domain.bookings import ContainerRequest
+from ..domain.errors import DomainError
 from ..domain.network import Corridor, Network
 from ..domain.timetable import Departure
 from ..planning import emissions, pricing
@@ -86,6 +90,79 @@ class QuoteOption:
             "restricted": self.restriction is not None, "restriction": self.restriction,
             "legs": [leg_json(leg, network) for leg in self.legs],
         }
+
+
+QUOTE_ID_PREFIX = "q1."
+
+
+@dataclass(frozen=True, slots=True)
+class QuotedOption:
+    """What a client was shown of an option (read from its `quote_id`): the request it answered,
+    the departures and the all-in price. A booking that names it is made only on exactly that."""
+
+    origin: str                                  # location ids
+    destination: str
+    containers: tuple[tuple[int, str], ...]      # (count, size-type), by size-type
+    departure_ids: tuple[str, ...]
+    price: Decimal
+    currency: str
+
+
+def _container_key(containers: Sequence[ContainerRequest]) -> tuple[tuple[int, str], ...]:
+    counts: dict[str, int] = {}
+    for c in containers:
+        counts[c.size_type] = counts.get(c.size_type, 0) + c.count
+    return tuple((n, size) for size, n in sorted(counts.items()))
+
+
+def quote_id(origin: str, destination: str, containers: Sequence[ContainerRequest], option: QuoteOption) -> str:
+    """The option as the client sees it, in one token it hands back when booking (`quote_id`).
+
+    Self-contained, so the booking can say what changed since (route, price) without the server
+    keeping every quote; it binds nothing but the client's own expectation, so it needs no secret.
+    """
+    doc = {"o": origin, "d": destination, "c": [list(x) for x in _container_key(containers)],
+           "dep": list(option.departure_ids), "p": str(option.price.amount), "cur": option.price.currency}
+    raw = json.dumps(doc, separators=(",", ":")).encode()
+    return QUOTE_ID_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def read_quote_id(text: str) -> QuotedOption:
+    """The option a `quote_id` stands for; DomainError when it is not one a quote gave."""
+    bad = DomainError(f"quote_id {text[:40]!r}{'…' if len(text) > 40 else ''} is not one a quote gave; "
+                      "take it from an option of POST /api/v1/quotes")
+    if not text.startswith(QUOTE_ID_PREFIX):
+        raise bad
+    body = text[len(QUOTE_ID_PREFIX):]
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        out = QuotedOption(str(doc["o"]), str(doc["d"]), tuple((int(n), str(s)) for n, s in doc["c"]),
+                           tuple(str(x) for x in doc["dep"]), Decimal(str(doc["p"])), str(doc["cur"]))
+    except (ValueError, KeyError, TypeError, InvalidOperation, binascii.Error):
+        raise bad from None
+    if not out.departure_ids:
+        raise bad
+    return out
+
+
+def quote_changes(seen: QuotedOption, network: Network, deps: Sequence[Departure], price: Money) -> list[str]:
+    """What differs between the option the client saw and the journey about to be booked."""
+    out = []
+    now_ids = tuple(d.id for d in deps)
+    if now_ids != seen.departure_ids:
+        stops = [deps[0].origin, *(d.destination for d in deps)] if deps else []
+        gone = [x for x in seen.departure_ids if x not in now_ids]
+        added = [x for x in now_ids if x not in seen.departure_ids]
+        what = (f"route: now {' → '.join(network.locations[s].ref for s in stops)} on departures "
+                f"{', '.join(now_ids)}")
+        if gone:
+            what += f"; quoted departure{'s' if len(gone) > 1 else ''} {', '.join(gone)} no longer in it"
+        if added:
+            what += f"; new: {', '.join(added)}"
+        out.append(what)
+    if price.currency != seen.currency or price.amount != seen.price:
+        out.append(f"price: now {price} (quoted {Money(seen.price, seen.currency)})")
+    return out
 
 
 def money_json(m: Money) -> dict:

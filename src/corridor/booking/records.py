@@ -6,17 +6,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Connection, cast, insert, select, update
+from sqlalchemy import Connection, cast, delete, insert, select, update
 from sqlalchemy import Integer, String
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..domain.bookings import Booking, BookingLeg, BookingStatus, ContainerRequest
-from ..store.tables import booking_legs, bookings, meta_kv
+from ..store.tables import booking_legs, bookings, idempotency_keys, meta_kv
 
 REF_PREFIX = "CB"
+IDEMPOTENCY_KEEP = timedelta(hours=24)   # how long a client's Idempotency-Key answers with its booking
 
 
 @dataclass
@@ -30,6 +31,7 @@ class BookingRecord:
     updated_at: datetime | None = None
     created_by: str = ""
     history: list[BookingLeg] = field(default_factory=list)   # legs no longer active (re-routed)
+    replayed: bool = False   # made earlier under the same Idempotency-Key: this request made nothing
 
     @property
     def ref(self) -> str:
@@ -45,6 +47,60 @@ def next_ref(conn: Connection, now: datetime) -> str:
         set_={"value": cast(cast(meta_kv.c.value, Integer) + 1, String)}).returning(meta_kv.c.value)
     n = int(conn.execute(stmt).scalar_one())
     return f"{REF_PREFIX}-{now:%y%m}-{n:06d}"
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A client's Idempotency-Key: its party, the key and a digest of the request it came with."""
+
+    party: str
+    key: str
+    body_hash: str
+
+
+@dataclass(frozen=True)
+class KeyUse:
+    """A live Idempotency-Key as stored: the request digest, its booking and when it was claimed."""
+
+    body_hash: str
+    booking_ref: str | None
+    created_at: datetime
+
+
+def key_use(conn: Connection, k: IdempotencyKey, now: datetime) -> KeyUse | None:
+    """The key's live use (claimed within IDEMPOTENCY_KEEP of `now`), or None."""
+    t = idempotency_keys.c
+    r = conn.execute(select(t.body_hash, t.booking_ref, t.created_at)
+                     .where(t.party_id == k.party, t.idem_key == k.key,
+                            t.created_at >= now - IDEMPOTENCY_KEEP)).first()
+    return KeyUse(r.body_hash, r.booking_ref, r.created_at) if r else None
+
+
+def claim_key(conn: Connection, k: IdempotencyKey, now: datetime) -> KeyUse | None:
+    """Claim the key in the booking's transaction: None when claimed now, else its earlier use.
+
+    The insert is the arbiter: on PostgreSQL a second transaction inserting the same key waits for
+    the first to end and then finds its row (ON CONFLICT DO NOTHING); on SQLite writers are serial
+    (BEGIN IMMEDIATE). Keys older than IDEMPOTENCY_KEEP are dropped first, so one may be used again.
+    """
+    t = idempotency_keys.c
+    conn.execute(delete(idempotency_keys).where(t.created_at < now - IDEMPOTENCY_KEEP))
+    ins = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(idempotency_keys)
+    got = conn.execute(ins.values(party_id=k.party, idem_key=k.key, body_hash=k.body_hash, created_at=now)
+                       .on_conflict_do_nothing(index_elements=["party_id", "idem_key"])
+                       .returning(t.party_id)).first()
+    if got is not None:
+        return None
+    r = conn.execute(select(t.body_hash, t.booking_ref, t.created_at)
+                     .where(t.party_id == k.party, t.idem_key == k.key)).one()
+    return KeyUse(r.body_hash, r.booking_ref, r.created_at)
+
+
+def key_booked(conn: Connection, k: IdempotencyKey, ref: str) -> None:
+    """Record the booking the claimed key made (same transaction as the claim)."""
+    t = idempotency_keys.c
+    conn.execute(update(idempotency_keys).where(t.party_id == k.party, t.idem_key == k.key)
+                 .values(booking_ref=ref))
 
 
 def insert_booking(conn: Connection, b: Booking, *, route: str, promised_arrival: datetime | None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import Connection
 
@@ -22,12 +23,14 @@ from ..domain.network import Mode, Network
 from ..domain.parties import ADMIN_PARTY
 from ..domain.timetable import Departure
 from ..planning.options import LotTooLarge, check_ready
+from ..planning.pricing import Money
 from ..store import Store
 from ..store import network as netstore
 from ..store.parties import get_party
 from . import records
-from .quotes import HORIZON, QuoteOption, not_offered, not_offered_json, plan_options, price_legs
-from .records import BookingRecord
+from .quotes import (HORIZON, QuotedOption, QuoteOption, not_offered, not_offered_json, plan_options, price_legs,
+                     quote_changes, quote_id)
+from .records import BookingRecord, IdempotencyKey
 
 
 class BookingNotFound(DomainError):
@@ -45,6 +48,19 @@ class SpaceUnavailable(CapacityExceeded):
 
 class NoRoute(DomainError):
     """No journey fits the request; the message says why and what would work."""
+
+
+class QuoteChanged(DomainError):
+    """The option the client was shown (its `quote_id`) is no longer what would be booked: `changes`
+    names each difference (route, price); `departure_ids` and `price` are what is on offer now."""
+
+    def __init__(self, message: str, changes: list[str], departure_ids: tuple[str, ...], price: float):
+        super().__init__(message)
+        self.changes, self.departure_ids, self.price = changes, departure_ids, price
+
+
+class IdempotencyKeyReused(DomainError):
+    """An Idempotency-Key already used for another request body; the message names its booking."""
 
 
 @dataclass(frozen=True)
@@ -67,17 +83,20 @@ class Quote:
         return {"origin": net.locations[self.origin].ref, "destination": net.locations[self.destination].ref,
                 "ready_at": self.ready_at.astimezone(net.locations[self.origin].tz).isoformat(),
                 "containers": [{"count": c.count, "size_type": c.size_type, "teu": c.teu} for c in self.containers],
-                "teu": self.teu, "options": [o.as_json(net) for o in self.options],
+                "teu": self.teu,
+                "options": [{**o.as_json(net), "quote_id": quote_id(self.origin, self.destination, self.containers, o)}
+                            for o in self.options],
                 "not_offered": [not_offered_json(fam, why) for fam, why in self.not_offered]}
 
 
 class BookingService:
     """Quotes, bookings and their lifecycle on one store (network loaded once).
 
-    With a `clock` (the CLI and the API pass the wall clock) a booking is refused on a departure
-    that has left by then and for a ready date before its day; without one (the twin books in
-    simulated time, tests on fixed timetables) departures are taken as given. Quotes always
-    start from now at the earliest.
+    With a `clock` (the CLI and the API pass the wall clock, the twin its simulated time) a booking
+    is refused on a departure that has left by then and for a ready date before its day, and every
+    record it makes (created/updated times, RECE/CONF/CANC and plan events, the reference's month)
+    is stamped with it; without one (tests on fixed timetables) departures are taken as given and
+    the wall clock stamps. Quotes always start from now at the earliest.
     """
 
     def __init__(self, store: Store, network: Network | None = None, *,
@@ -153,11 +172,15 @@ class BookingService:
              containers: tuple[ContainerRequest, ...], departure_ids: Sequence[str], *,
              forwarder: str | None = None, nominated: Iterable[str] = (), created_by: str = "",
              confirm: bool = True, route: str = "", price_usd: float | None = None,
-             co2e_kg: float | None = None, with_alternatives: bool = True) -> BookingRecord:
+             co2e_kg: float | None = None, with_alternatives: bool = True,
+             idempotency: IdempotencyKey | None = None, quoted: QuotedOption | None = None) -> BookingRecord:
         """Reserve space on every departure in one transaction; SpaceUnavailable (with alternatives) if any is full.
 
         The booking is stored as requested and, when `confirm`, confirmed in the same transaction.
         `with_alternatives=False` skips re-planning on a full departure (bulk and load tests).
+        `idempotency`: the client's key, claimed in the same transaction; a key already used with
+        the same body gives back that booking (`replayed`), with another body IdempotencyKeyReused.
+        `quoted`: the option the client was shown; QuoteChanged when the journey or price differs.
         """
         o, d = self.network.resolve(origin), self.network.resolve(destination)
         _aware(ready_at)
@@ -168,6 +191,11 @@ class BookingService:
             raise DomainError("the number of containers must be at least 1")
         try:
             with self.store.tx() as conn:
+                now = self._now()
+                if idempotency is not None:   # first: a concurrent twin request waits here, then replays
+                    used = records.claim_key(conn, idempotency, now)
+                    if used is not None:
+                        raise _Replay(self._replay_ref(idempotency, used))
                 self._check_parties(conn, shipper, forwarder, nominated)
                 deps = self._journey(conn, departure_ids, o.id, d.id, ready_at)
                 small = min(deps, key=lambda dep: dep.capacity_teu)
@@ -177,9 +205,11 @@ class BookingService:
                         f"{teu} TEU do not fit in one booking: departure {small.id} ({small.mode.value} "
                         f"{net.locations[small.origin].ref} → {net.locations[small.destination].ref}) holds "
                         f"{small.capacity_teu} TEU; split the lot into bookings of at most {small.capacity_teu} TEU")
-                now = records.utcnow()
-                ref = records.next_ref(conn, now)
                 legs, total, kg = price_legs(self.network, deps, teu, {})
+                if quoted is not None:
+                    self._check_quoted(quoted, o.id, d.id, containers, deps,
+                                       total if price_usd is None else Money(Decimal(str(price_usd)), total.currency))
+                ref = records.next_ref(conn, now)
                 b = Booking(ref=ref, shipper=shipper, origin=o.id, destination=d.id, ready_at=ready_at,
                             containers=tuple(containers), forwarder=forwarder,
                             nominated=frozenset(p for p in nominated if p and p != shipper),
@@ -192,20 +222,74 @@ class BookingService:
                                        created_by=created_by or shipper, now=now)
                 self._reserve_all(conn, deps, teu)
                 records.insert_legs(conn, ref, b.legs)
-                evs = [self._shipment_event(b, "RECE", now), *self._plan_events(b, deps, plan=1)]
+                evs = [self._shipment_event(b, "RECE", now), *self._plan_events(b, deps, plan=1, now=now)]
                 if confirm:
                     b.transition(BookingStatus.CONFIRMED)
                     records.update_booking(conn, ref, now, status=b.status)
                     evs.append(self._shipment_event(b, "CONF", now))
                 record_events(conn, evs)
+                if idempotency is not None:
+                    records.key_booked(conn, idempotency, ref)
+        except _Replay as r:
+            return replace(self.get(r.ref), replayed=True)
         except SpaceUnavailable as e:
             if with_alternatives:
                 e.alternatives = self._alternatives(o.id, d.id, ready_at, containers)
             raise
         return self.get(ref)
 
+    def replay(self, idempotency: IdempotencyKey) -> BookingRecord | None:
+        """The booking a live Idempotency-Key made (`replayed`), None when the key is new or has
+        expired; IdempotencyKeyReused when it came with another request body. A read: the claim
+        that decides between two requests at once is `book`'s."""
+        with self.store.read() as conn:
+            used = records.key_use(conn, idempotency, self._now())
+        if used is None or used.booking_ref is None:
+            return None
+        return replace(self.get(self._replay_ref(idempotency, used)), replayed=True)
+
+    def _replay_ref(self, k: IdempotencyKey, used: records.KeyUse) -> str:
+        if used.body_hash != k.body_hash:
+            raise IdempotencyKeyReused(
+                f"Idempotency-Key {k.key!r} was used at {_utc(used.created_at).isoformat(timespec='seconds')} "
+                f"for another request (booking {used.booking_ref}); a retry must send the same body, and a new "
+                f"booking needs a new key")
+        if used.booking_ref is None:   # not reachable: the claim and the booking commit together
+            raise DomainError(f"Idempotency-Key {k.key!r} is held by a request that made no booking")
+        return used.booking_ref
+
+    def check_quoted(self, seen: QuotedOption, quote: Quote, number: int) -> QuoteOption:
+        """Option `number` of a quote just planned, if it is still the one the client saw (a re-route
+        taken by option); QuoteChanged or DomainError as for a booking."""
+        if not 1 <= number <= len(quote.options):
+            raise DomainError(f"option {number} does not exist; there are {len(quote.options)}")
+        opt = quote.options[number - 1]
+        self._check_quoted(seen, quote.origin, quote.destination, quote.containers,
+                           [leg.departure for leg in opt.legs], opt.price)
+        return opt
+
+    def _check_quoted(self, seen: QuotedOption, origin: str, destination: str,
+                      containers: Sequence[ContainerRequest], deps: Sequence[Departure], price: Money) -> None:
+        """QuoteChanged naming what differs from the option the client saw; DomainError when the
+        quote_id answered another request (places or containers)."""
+        from .quotes import _container_key
+        net = self.network
+        asked = (origin, destination, _container_key(containers))
+        if (seen.origin, seen.destination, seen.containers) != asked:
+            def said(o, d, c):
+                where = " → ".join(net.locations[x].ref if x in net.locations else x for x in (o, d))
+                return f"{where}, " + ",".join(f"{n}x{s}" for n, s in c)
+            raise DomainError(f"quote_id is of a quote for {said(seen.origin, seen.destination, seen.containers)}, "
+                              f"not this request ({said(*asked)}); book with the request the quote answered")
+        changes = quote_changes(seen, net, deps, price)
+        if changes:
+            raise QuoteChanged("the option is no longer as quoted: " + "; ".join(changes)
+                               + ". Take it as it is now without quote_id, or with the quote_id of a new quote",
+                               changes, tuple(d.id for d in deps), float(price.amount))
+
     def book_option(self, shipper: str, quote: Quote, number: int, **kw) -> BookingRecord:
-        """Book option `number` (from 1) of a quote."""
+        """Book option `number` (from 1) of a quote (re-planned now: `quoted=` holds it to what the
+        client was shown)."""
         if not 1 <= number <= len(quote.options):
             raise DomainError(f"option {number} does not exist; the quote has options 1 to {len(quote.options)}")
         opt = quote.options[number - 1]
@@ -289,7 +373,7 @@ class BookingService:
         return f"{FAMILY_NAMES.get(fam, fam or 'Route')}: " + " → ".join(self.network.locations[s].ref for s in stops)
 
     # ---- events of the plan ------------------------------------------------------------------
-    def _plan_events(self, b: Booking, deps: Sequence[Departure], plan: int) -> list[Event]:
+    def _plan_events(self, b: Booking, deps: Sequence[Departure], plan: int, now: datetime) -> list[Event]:
         """DEPA/ARRI TRANSPORT PLN per leg with the departure's transport call and the BKG reference.
 
         The voyage and vehicle go into `extra`, not the transport call: with them there, the event's
@@ -305,7 +389,7 @@ class BookingService:
                 out.append(Event(
                     kind=EventKind.TRANSPORT, code=code, classifier=Classifier.PLN, event_time=when,
                     location=loc.ref, transport_call=tc, references=(("BKG", b.ref),), source_party=ADMIN_PARTY,
-                    parties=b.parties | {dep.operator}, created_at=records.utcnow(),
+                    parties=b.parties | {dep.operator}, created_at=now,
                     extra={"voyage": dep.voyage, "vehicle": dep.vehicle, "operator": dep.operator,
                            "plan_from_seq": plan, "mode": dep.mode.value}))
         return out
@@ -337,15 +421,16 @@ class BookingService:
 
     def departures(self, origin: str | None = None, destination: str | None = None,
                    start: datetime | None = None, end: datetime | None = None, mode: str | None = None,
-                   limit: int = 100) -> list[tuple[Departure, int]]:
-        """Departures (with reserved TEU) in a window, origin/destination given as code or name."""
+                   limit: int = 100, window: str = "departure") -> list[tuple[Departure, int]]:
+        """Departures (with reserved TEU) in a window, origin/destination given as code or name;
+        `window` "arrival" bounds and orders by arrival time (netstore.list_departures)."""
         o = self.network.resolve(origin).id if origin else None
         d = self.network.resolve(destination).id if destination else None
         if mode is not None and mode not in {m.value for m in Mode}:
             raise DomainError(f"unknown mode {mode!r}; one of " + ", ".join(m.value for m in Mode))
         with self.store.read() as conn:
             return netstore.list_departures(conn, start=start, end=end, origin=o, destination=d, mode=mode,
-                                            limit=limit)
+                                            limit=limit, window=window)
 
     # ---- lifecycle -----------------------------------------------------------------------------------
     def _change(self, ref: str, new: BookingStatus, viewer: Viewer | None, reason: str | None = None
@@ -358,7 +443,7 @@ class BookingService:
             check_transition(b.status, new)
             if b.status == new:
                 raise InvalidTransition(f"booking {ref} is already {new.value}")
-            now = records.utcnow()
+            now = self._now()
             if new == BookingStatus.CANCELLED:
                 for leg in b.legs:   # space goes back to the departures
                     netstore.release(conn, leg.departure_id, leg.teu)
@@ -433,11 +518,11 @@ class BookingService:
                 kept_deps = [netstore.get_departure(conn, leg.departure_id)[0] for leg in keep]
                 all_deps = kept_deps + new
                 _, total, kg = price_legs(self.network, all_deps, b.teu, {})
-                now = records.utcnow()
+                now = self._now()
                 records.update_booking(conn, ref, now, route=self._route(all_deps), price_usd=float(total.amount),
                                        co2e_kg=round(kg, 1), promised_arrival=new[-1].arrives_at)
                 b.legs = keep + added
-                evs = self._plan_events(b, new, plan=seq0 + 1)
+                evs = self._plan_events(b, new, plan=seq0 + 1, now=now)
                 if reason:
                     evs.append(replace(self._shipment_event(b, "CONF", now, f"re-routed: {reason}"),
                                        extra={"status": b.status.value, "amended": True}))
@@ -477,6 +562,14 @@ class BookingService:
         """Refs of open bookings with space on the departure (for operator notices)."""
         with self.store.read() as conn:
             return records.refs_on_departure(conn, departure_id)
+
+
+class _Replay(Exception):
+    """Inside `book`: the key was used before; leave the transaction (rolled back) with its booking."""
+
+    def __init__(self, ref: str):
+        super().__init__(ref)
+        self.ref = ref
 
 
 def _utc(t: datetime) -> datetime:
@@ -543,7 +636,8 @@ def booking_json(rec: BookingRecord, network: Network) -> dict:
 def departure_json(dep: Departure, reserved: int, network: Network) -> dict:
     """A departure with how full it is (GET /api/v1/departures, `corridor departures --json`)."""
     o, d = network.locations.get(dep.origin), network.locations.get(dep.destination)
-    free = max(0, dep.capacity_teu - reserved)
+    # a cancelled sailing takes nothing: its capacity is no space anyone can book
+    free = 0 if dep.status == "cancelled" else max(0, dep.capacity_teu - reserved)
     return {"id": dep.id, "service": dep.service, "operator": dep.operator, "mode": dep.mode.value,
             "from": o.ref if o else dep.origin, "to": d.ref if d else dep.destination,
             "departure": dep.departs_at.isoformat(), "arrival": dep.arrives_at.isoformat(),

@@ -130,6 +130,19 @@ booking_legs = Table(
     Column("active", Boolean, nullable=False, default=True),   # False once amended away
 )
 
+# A client's Idempotency-Key on POST /api/v1/bookings (booking.records.claim_key): claimed in the booking's
+# own transaction, so a retry, even one sent while the first is still running, answers with the first
+# booking instead of making a second. Kept for booking.records.IDEMPOTENCY_KEEP (24 h).
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("party_id", String(40), primary_key=True),    # keys are the caller's party's own
+    Column("idem_key", String(255), primary_key=True),
+    Column("body_hash", String(64), nullable=False),     # sha256 of the request body, canonical JSON
+    Column("booking_ref", String(40)),                   # set in the transaction that claimed the key
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_idempotency_keys_created_at", "created_at"),
+)
+
 trips = Table(
     "trips", metadata,
     Column("id", String(60), primary_key=True),

@@ -11,7 +11,10 @@ carrierServiceCode filter of GET /v2/events matches it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
+
+from sqlalchemy import Connection, select
 
 from corridor.domain.events import Event, EventKind, TransportCall
 from corridor.ingest.dcsa import (DOCUMENT_TYPES_22, FACILITY_TYPES_22, MODES_22, REF_TO_DOC,
@@ -21,6 +24,24 @@ DCSA_22_KINDS = (EventKind.TRANSPORT, EventKind.SHIPMENT, EventKind.EQUIPMENT)
 # Corridor facility types outside the 2.2 list: a ferry berth is part of a port terminal
 _FACILITY_OUT = {"BRTH": "POTE"}
 _NAMESPACE = uuid.UUID("6f0c6a52-6d1e-4c55-9f0e-8d8f3b2a7c11")  # Corridor's uuid5 namespace
+# Corridor shipment codes outside the 2.2 list: a cancelled booking is a voided booking document
+# (2.2's VOID; 3.0 has CANCELLED); a filter on VOID finds them (dcsa_query, outbox)
+SHIPMENT_OUT_22 = {"CANC": "VOID"}
+SHIPMENT_IN_22 = {"VOID": ("VOID", "CANC")}
+
+
+def shipment_codes(wanted) -> list[str]:
+    """The stored shipment codes a 2.2 shipmentEventTypeCode filter asks for."""
+    return [c for w in wanted for c in SHIPMENT_IN_22.get(w, (w,))]
+
+
+def place_names(conn: Connection) -> dict[str, str]:
+    """Location id -> name of the places with no UN/LOCODE (Kars), which 2.2 can name only in words
+    (read once per store and a few minutes)."""
+    from corridor.store.tables import locations
+    from corridor.store.tracking import cached
+    return cached(conn, "dcsa-place-names", lambda c: {
+        r.id: r.name for r in c.execute(select(locations.c.id, locations.c.name).where(locations.c.code.is_(None)))})
 
 
 def dcsa_22_gap(event: Event) -> str | None:
@@ -38,11 +59,12 @@ def dcsa_22_gap(event: Event) -> str | None:
 
 
 def to_dcsa_22(event: Event, event_id: str, created_at: datetime, *,
-               departure_service: str | None = None) -> dict:
+               departure_service: str | None = None, names: Mapping[str, str] | None = None) -> dict:
     """Return the DCSA TNT 2.2 JSON object of one stored event; ValueError names what 2.2 lacks.
 
     `departure_service`: the service of the timetable departure the event was mapped to (see
-    `departures_to_name`), sent when the call names none of its own."""
+    `departures_to_name`), sent when the call names none of its own. `names`: `place_names`, the
+    words for a place with no UN/LOCODE (else its Corridor id is the name)."""
     gap = dcsa_22_gap(event)
     if gap:
         raise ValueError(gap)
@@ -59,7 +81,7 @@ def to_dcsa_22(event: Event, event_id: str, created_at: datetime, *,
         _put(out, "documentReferences", _document_references(event.references))
     elif event.kind == EventKind.SHIPMENT:
         kind, value = _document(event)
-        out.update(shipmentEventTypeCode=event.code, documentID=value,
+        out.update(shipmentEventTypeCode=SHIPMENT_OUT_22.get(event.code, event.code), documentID=value,
                    documentTypeCode=REF_TO_DOC.get(kind, kind))
         _put(out, "reason", event.reason)
     else:
@@ -69,7 +91,7 @@ def to_dcsa_22(event: Event, event_id: str, created_at: datetime, *,
             out["ISOEquipmentCode"] = event.size_type
         # 2.2 requires the indicator; a container moving on the corridor is laden unless reported empty
         out["emptyIndicatorCode"] = "EMPTY" if event.empty else "LADEN"
-        _put(out, "eventLocation", _event_location(event) or None)
+        _put(out, "eventLocation", _event_location(event, names) or None)
         if event.transport_call is not None:
             out["transportCall"] = _transport_call(event.transport_call, event, departure_service,
                                                   with_position=False)
@@ -138,7 +160,7 @@ def _document_references(refs) -> list | None:
     return docs or None
 
 
-def _event_location(event: Event) -> dict:
+def _event_location(event: Event, names: Mapping[str, str] | None = None) -> dict:
     """An equipment event's eventLocation: its place and position, with the name, facility and
     address its sender gave (ingest keeps them in extra["event_location"])."""
     given = event.extra.get("event_location") or {}
@@ -147,7 +169,8 @@ def _event_location(event: Event) -> dict:
     if "locationName" in given:
         where["locationName"] = given["locationName"]
     elif event.location and not place:
-        where["locationName"] = event.location[:100]   # a Corridor location id with no UN/LOCODE
+        # a place with no UN/LOCODE: its name (the call's otherFacility keeps the Corridor id)
+        where["locationName"] = ((names or {}).get(event.location) or event.location)[:100]
     if event.lat is not None:
         where["latitude"] = _degrees(event.lat, 10)
     if event.lon is not None:

@@ -14,15 +14,16 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, exists, or_, select
 
 from ..access.visibility import Viewer, event_clause
 from ..domain.events import EQUIPMENT_CODES, SHIPMENT_CODES, TRANSPORT_CODES
+from ..domain.parties import ADMIN_PARTY
 from ..ingest.dcsa import DOCUMENT_TYPES_22
-from ..store.events import row_to_event, select_events
-from ..store.tables import departures, events
+from ..store.events import horizon, row_to_event, select_events
+from ..store.tables import booking_legs, departures, events
 from ..store.tracking import departure_services
-from .dcsa_out import dcsa_22_gap, departures_to_name, to_dcsa_22
+from .dcsa_out import dcsa_22_gap, departures_to_name, place_names, shipment_codes, to_dcsa_22
 from .outbox import event_uuid
 
 EVENT_TYPES = ("SHIPMENT", "TRANSPORT", "EQUIPMENT")
@@ -149,7 +150,8 @@ def conditions(q: Query, v: Viewer) -> list:
     for key, kind in (("shipmentEventTypeCode", "SHIPMENT"), ("transportEventTypeCode", "TRANSPORT"),
                       ("equipmentEventTypeCode", "EQUIPMENT")):
         if key in q.filters:
-            conds.append(or_(c.kind != kind, c.code.in_(q.filters[key])))
+            codes = shipment_codes(q.filters[key]) if kind == "SHIPMENT" else q.filters[key]
+            conds.append(or_(c.kind != kind, c.code.in_(codes)))
     if "documentTypeCode" in q.filters:
         docs = [or_(*[_refs().like(f'%["{_DOC_REF.get(d, d)}",%') for d in q.filters["documentTypeCode"]])]
         conds.append(or_(c.kind != "SHIPMENT", *docs))
@@ -182,7 +184,21 @@ def conditions(q: Query, v: Viewer) -> list:
     vis = event_clause(v)
     if vis is not None:
         conds.append(vis)
+    conds.append(current_plan_only())
     return conds
+
+
+# ---- a booking's current plan only (booking capability, helper-54) ----------------------------
+def current_plan_only():
+    """Leave out a booking's planned legs that a re-route replaced: Corridor's own TRANSPORT PLN
+    events of a booking (booking.service._plan_events: no trip, the departure on the call) stand
+    while the booking has an active leg on that departure (booking_legs.active, cleared by amend).
+    A departure the new plan keeps, or goes back to, keeps its one event (same report key)."""
+    c, leg = events.c, booking_legs.c
+    return or_(c.classifier != "PLN", c.kind != "TRANSPORT", c.source_party != ADMIN_PARTY,
+               c.booking_ref.is_(None), c.departure_id.is_(None), c.trip_id.is_not(None),
+               exists().where(leg.booking_ref == c.booking_ref, leg.departure_id == c.departure_id,
+                              leg.active.is_(True)))
 
 
 def page(conn: Connection, q: Query, pos: dict, v: Viewer) -> tuple[list[dict], dict]:
@@ -191,6 +207,12 @@ def page(conn: Connection, q: Query, pos: dict, v: Viewer) -> tuple[list[dict], 
     col, seq = getattr(events.c, col_name), events.c.seq
     conds = conditions(q, v)
     backward = "b" in pos or "last" in pos          # read against the sort order, then flip
+    # in seq order a Next-Page is a seq cursor: never past a seq a transaction may still commit
+    # below (store.events.horizon; None on SQLite); what waits above it comes on a later page
+    hz = horizon(conn) if col_name == "seq" and not desc else None
+    if hz is not None:
+        held = [*conds, seq > hz]
+        conds.append(seq <= hz)
     if "a" in pos or "b" in pos:
         k = pos.get("a") or pos.get("b")
         kv = _key_value(col_name, k[0])
@@ -208,6 +230,7 @@ def page(conn: Connection, q: Query, pos: dict, v: Viewer) -> tuple[list[dict], 
     want = q.limit + 1
     pred = _python_filter(q)
     services: dict[str, str | None] = {}           # departure id -> its service, read per scan
+    names = place_names(conn)                       # places with no UN/LOCODE, named in words
     while len(items) < want:
         sq = select_events().where(*conds)
         if scan_after is not None:
@@ -220,7 +243,8 @@ def page(conn: Connection, q: Query, pos: dict, v: Viewer) -> tuple[list[dict], 
             e = row_to_event(r)
             if dcsa_22_gap(e):
                 continue
-            doc = to_dcsa_22(e, event_uuid(r.seq), r.received_at, departure_service=services.get(r.departure_id))
+            doc = to_dcsa_22(e, event_uuid(r.seq), r.received_at, departure_service=services.get(r.departure_id),
+                             names=names)
             if pred(doc):
                 items.append((r, doc))
                 if len(items) >= want:
@@ -230,6 +254,8 @@ def page(conn: Connection, q: Query, pos: dict, v: Viewer) -> tuple[list[dict], 
         last = rows[-1]
         scan_after = last.seq if col_name == "seq" else (getattr(last, col_name), last.seq)
     more = len(items) > q.limit
+    if hz is not None and not more and not backward and items:
+        more = conn.execute(select(seq).where(*held).limit(1)).first() is not None
     items = items[:q.limit]
     if backward:
         items.reverse()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,8 +39,11 @@ class Booker:
     """Books shippers' shares of a train on the timetable of one store (departures read once)."""
 
     def __init__(self, store: Store, hops: set[tuple[str, str]], start: datetime, end: datetime,
-                 network: Network | None = None):
-        self.service = BookingService(store)
+                 network: Network | None = None, clock: Callable[[], datetime] | None = None):
+        # bookings are made, stamped and numbered in simulated time: `clock`, or else the time of
+        # the booking being made, as the model books a share when its train is loaded (ready = now)
+        self._clock, self._booking_at = clock, start
+        self.service = BookingService(store, clock=self.now)
         # the connection a departure needs before it, as the route planner applies it: the link's
         # dwell at its origin (border formalities, gauge change, vessel handling) or the station's
         # least transfer time. Booking tighter connections promised arrivals no box could keep.
@@ -59,6 +63,10 @@ class Booker:
         self.times = {k: [d.departs_at for d in v] for k, v in self.deps.items()}
         self.failed = 0
 
+    def now(self) -> datetime:
+        """The simulated time the service books at."""
+        return self._clock() if self._clock else self._booking_at
+
     def covers(self, when: datetime) -> bool:
         """Whether the timetable read has departures after `when` (else booking is pointless)."""
         return any(ts and ts[-1] > when for ts in self.times.values())
@@ -70,7 +78,9 @@ class Booker:
         deps, times = self.deps.get(hop), self.times.get(hop)
         if not deps:
             return None
-        for i in range(bisect.bisect_left(times, after + CONNECT if after_arrival else after), len(deps)):
+        # at the origin `after` is now: a departure leaving this minute has gone (the service refuses it)
+        first = bisect.bisect_left(times, after + CONNECT) if after_arrival else bisect.bisect_right(times, after)
+        for i in range(first, len(deps)):
             d = deps[i]
             if d.departs_at > after + SEARCH:
                 return None
@@ -96,6 +106,7 @@ class Booker:
         """A confirmed booking along `path`; None when no journey has room (the share goes unbooked)."""
         containers = tuple(ContainerRequest(n, s) for s, n in sorted(sizes.items()))
         teu = sum(c.teu for c in containers)
+        self._booking_at = ready
         deps = self.journey(path, ready, teu)
         if deps is None:
             self.failed += 1
