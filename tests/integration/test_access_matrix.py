@@ -60,6 +60,7 @@ SEES_BOOKING = {
 SEES_BOX = {
     "admin": {"A", "B"}, "shipper": {"A"}, "other_shipper": {"B"}, "forwarder_nominated": {"A"},
     "railway": {"A"}, "terminal_at_facility": {"A"}, "authority_kz": {"A"}, "authority_ge": {"B"},
+    "ferry_operator": {"A"},   # booked on its sailing out of Aktau: seen from the booking on (docs/access.md)
 }
 OWNERS = {"A": "shipper", "B": "other_shipper", "C": "shipper"}
 FAST = Settings(rate_limit_per_minute=1_000_000, nats_url=None)
@@ -348,3 +349,43 @@ def test_subscriptions_are_their_owners(world):
             assert c.delete(f"/v2/event-subscriptions/{sid}", headers=h).status_code in (403, 404), role
             assert c.post(f"/api/v1/subscriptions/{sid}/replay", headers=h).status_code in (403, 404), role
     assert c.get(f"/v2/event-subscriptions/{sid}", headers=world.h("shipper")).json()["callbackUrl"].endswith("/cb")
+
+
+def test_a_ferry_line_sees_its_part_of_a_booking_and_the_box_at_its_ports_only(world):
+    """ASCO sails A's Aktau -> Alat leg: of booking A it sees that leg, the boxes and TEU, never the
+    shipper's price, promise, route or other legs; of box A the events at Aktau (its port of
+    loading), not those at Dostyk on the railway's leg. The shipper still sees it all."""
+    c, ref = world.client, world.ref["A"]
+    whole = c.get(f"/api/v1/bookings/{ref}", headers=world.h("shipper")).json()
+    part = c.get(f"/api/v1/bookings/{ref}", headers=world.h("ferry_operator")).json()
+    assert whole["price"]["amount"] > 0 and whole["shipper"] == "ACME" and "partial" not in whole
+    with world.store.read() as conn:
+        from sqlalchemy import select
+        from corridor.store.tables import departures
+        ops = dict(conn.execute(select(departures.c.id, departures.c.operator)).all())
+    assert any(ops[x["departure_id"]] != "ASCO" for x in whole["legs"])
+    asco_legs = [x for x in whole["legs"] if ops[x["departure_id"]] == "ASCO"]
+    assert asco_legs and part["legs"] == asco_legs
+    assert part["partial"] is True and part["price"] is None and part["co2e_kg"] is None and part["route"] is None
+    assert part["shipper"] is None and part["forwarder"] is None and part["nominated"] == [] and part["parties"] == []
+    assert (part["origin"], part["destination"]) == (asco_legs[0]["from"], asco_legs[-1]["to"]) == ("KZAAU", "AZALA")
+    assert part["containers"] == whole["containers"] and part["teu"] == whole["teu"] and part["ref"] == ref
+    assert part["ready_at"] is None and part["arrival"] == asco_legs[-1]["arrival"]
+    listed = {b["ref"]: b for b in c.get("/api/v1/bookings", headers=world.h("ferry_operator")).json()["bookings"]}
+    assert listed[ref] == part
+    # the booking's timeline: the plan of its own leg only, no promised arrival
+    tl = c.get(f"/api/v1/bookings/{ref}/timeline", headers=world.h("ferry_operator")).json()
+    assert [x["departure_id"] for x in tl["plan"]] == [x["departure_id"] for x in asco_legs]
+    assert tl["booking"]["promised_arrival"] is None and tl["booking"]["origin"] == "KZAAU"
+    full = c.get(f"/api/v1/bookings/{ref}/timeline", headers=world.h("shipper")).json()
+    assert len(full["plan"]) == len(whole["legs"]) and full["booking"]["promised_arrival"]
+    # re-routing is the shipper's journey: refused, not planned
+    assert c.get(f"/api/v1/bookings/{ref}/reroute", headers=world.h("ferry_operator")).status_code == 403
+    # box A: at Aktau yes, at Dostyk (KTZ's leg) no, on every surface
+    places = {e["eventLocation"]["UNLocationCode"] for e in c.get(
+        "/v2/events", params={"equipmentReference": BOX_A}, headers=world.h("ferry_operator")).json()}
+    assert places == {"KZAAU"}
+    tl = c.get(f"/api/v1/containers/{BOX_A}", headers=world.h("ferry_operator")).json()
+    assert {m["location"] for m in tl["milestones"]} == {"KZAAU"}
+    assert {m["location"] for m in c.get(f"/api/v1/containers/{BOX_A}", headers=world.h("shipper")).json()
+            ["milestones"]} >= {"KZDOS", "KZAAU"}

@@ -3,7 +3,9 @@
 - the administrator sees everything;
 - a shipper or forwarder sees its own bookings and container trips and those nominated to it;
 - an operator (railway, terminal, ferry line) sees what is planned through or present at its
-  facilities and on its services, and what it sent itself;
+  facilities and on its services, and what it sent itself; the operator of a departure sees the
+  boxes booked on it from the moment they are booked: their trips, and their events at the two
+  ends of its legs and aboard its vehicles; of their bookings only its own part (`booking_view`);
 - an authority sees, read-only, the movements at locations in its country (and aggregates).
 
 Who may post what is decided here too (`posting_rights`): operators for their own facilities and
@@ -19,11 +21,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
-from sqlalchemy import ColumnElement, Connection, Text, bindparam, false, or_, select, type_coerce
+from sqlalchemy import (ColumnElement, Connection, Text, bindparam, func, or_, select, tuple_,
+                        type_coerce)
 
 from ..domain.events import Event
 from ..domain.parties import Party, Role
-from ..store.tables import bookings, departures, events, locations, trips
+from ..store.tables import booking_legs, bookings, departures, events, locations, trips
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,36 @@ def _json_has(col, pid: str):
     return type_coerce(col, Text).like(f'%"{pid}"%')
 
 
+def _operated(pid: str):
+    """The departures (sailings, trains) a party operates: read by `ix_departures_operator`."""
+    return select(departures.c.id).where(departures.c.operator == pid)
+
+
+def _booked_on(pid: str, place_id: str | None = None):
+    """Refs of the bookings with an active leg on a departure the party operates (leaving or
+    reaching `place_id`, a location id, when given). A leg amended away no longer counts."""
+    leg = booking_legs.c
+    q = select(leg.booking_ref).where(leg.departure_id.in_(_operated(pid)), leg.active.is_(True))
+    return q if place_id is None else q.where(or_(leg.origin == place_id, leg.destination == place_id))
+
+
+def _booked_ends(pid: str):
+    """(trip id, place) for every trip of a booking with an active leg on a departure the party
+    operates, at either end of that leg, the place as events name it (UN/LOCODE, else the id)."""
+    leg, loc = booking_legs.c, locations.c
+    place = func.coalesce(func.nullif(loc.code, ""), loc.id)
+    return (select(trips.c.id, place)
+            .select_from(booking_legs.join(trips, trips.c.booking_ref == leg.booking_ref)
+                         .join(locations, or_(loc.id == leg.origin, loc.id == leg.destination)))
+            .where(leg.departure_id.in_(_operated(pid)), leg.active.is_(True)))
+
+
 def event_clause(v: Viewer) -> ColumnElement | None:
-    """SQL condition on `events` for what the viewer may see; None means no restriction."""
+    """SQL condition on `events` for what the viewer may see; None means no restriction.
+
+    An operator's: events at its facilities, aboard its departures, and, of the boxes booked on
+    its departures, those at either end of such a leg (the gate-in at the port of loading, the
+    discharge and gate-out at the port of discharge), not the rest of the box's journey."""
     if v.sees_all:
         return None
     pid = v.id
@@ -98,23 +129,24 @@ def event_clause(v: Viewer) -> ColumnElement | None:
     if v.party.is_operator:
         if v.facility_refs:
             conds.append(events.c.location.in_(sorted(v.facility_refs)))
-        conds.append(events.c.departure_id.in_(select(departures.c.id).where(departures.c.operator == pid)))
+        conds.append(events.c.departure_id.in_(_operated(pid)))
+        conds.append(tuple_(events.c.trip_id, events.c.location).in_(_booked_ends(pid)))
     if v.country_refs:
         conds.append(events.c.location.in_(sorted(v.country_refs)))
     return or_(*conds)
 
 
 def booking_clause(v: Viewer) -> ColumnElement | None:
-    """SQL condition on `bookings` for the bookings the viewer may see."""
+    """SQL condition on `bookings` for the bookings the viewer may see (an operator: those with a
+    leg, active or amended away, on its departures or through its facilities; `booking_view`
+    shows it only those legs)."""
     if v.sees_all:
         return None
     pid = v.id
     conds = [bookings.c.shipper == pid, bookings.c.forwarder == pid, _json_has(bookings.c.nominated, pid)]
     if v.party.is_operator:
-        from ..store.tables import booking_legs
-        conds.append(bookings.c.ref.in_(
-            select(booking_legs.c.booking_ref).join(departures, departures.c.id == booking_legs.c.departure_id)
-            .where(departures.c.operator == pid)))
+        conds.append(bookings.c.ref.in_(select(booking_legs.c.booking_ref)
+                                        .where(booking_legs.c.departure_id.in_(_operated(pid)))))
         if v.party.facilities:
             # planned through one of its terminals or stations (legs keep location ids, as facilities do)
             fac = sorted(v.party.facilities)
@@ -124,15 +156,60 @@ def booking_clause(v: Viewer) -> ColumnElement | None:
 
 
 def trip_clause(v: Viewer) -> ColumnElement | None:
-    """SQL condition on `trips`: the container trips the viewer may see."""
+    """SQL condition on `trips`: the container trips the viewer may see — its own, those with an
+    event it may see (`event_clause`), and for an operator those booked on its departures from
+    the moment of booking (before any of their events reaches it).
+
+    Written as indexed reads rather than `event_clause` over every event: the events at its
+    facilities or in its country (location index), aboard its departures (departure index), the
+    trips of its booked bookings (booking index); only the events naming the party (what it sent,
+    its services' calls) are a scan of one column."""
     if v.sees_all:
         return None
     pid = v.id
     conds = [_json_has(trips.c.parties, pid)]
-    ev_cond = event_clause(v)
     if v.party.is_operator or v.country_refs:
-        conds.append(trips.c.id.in_(select(events.c.trip_id).where(ev_cond)))
-    return or_(*conds) if conds else false()
+        conds.append(trips.c.id.in_(select(events.c.trip_id).where(_like_token(events.c.parties, pid))))
+    if v.party.is_operator:
+        if v.facility_refs:
+            conds.append(trips.c.id.in_(select(events.c.trip_id).where(events.c.location.in_(sorted(v.facility_refs)))))
+        conds.append(trips.c.id.in_(select(events.c.trip_id).where(events.c.departure_id.in_(_operated(pid)))))
+        conds.append(trips.c.booking_ref.in_(_booked_on(pid)))
+    if v.country_refs:
+        conds.append(trips.c.id.in_(select(events.c.trip_id).where(events.c.location.in_(sorted(v.country_refs)))))
+    return or_(*conds)
+
+
+def sees_place_whole(v: Viewer, place_ref: str) -> bool:
+    """The administrator, the operator of a facility at the place and an authority of its country
+    see every box there and its booked departures."""
+    return v.sees_all or place_ref in v.country_refs or (v.party.is_operator and place_ref in v.facility_refs)
+
+
+def sees_departure_of(v: Viewer, place_ref: str, trip_parties, departure_operator: str | None) -> bool:
+    """May the viewer see which departure a box at `place_ref` is booked (or expected) out on? Those
+    who see the place whole, the trip's own parties, and the departure's operator (its own sailing);
+    a railway that brought the box sees it is here, not which ferry the shipper booked on."""
+    return sees_place_whole(v, place_ref) or v.id in set(trip_parties or ()) or departure_operator == v.id
+
+
+def queue_clause(v: Viewer, place_ref: str, place_id: str) -> ColumnElement | None:
+    """SQL condition on `trips` for the boxes at one place the viewer may see there (the queue):
+    `event_clause` narrowed to that place. Everything to the operator of a facility there and an
+    authority of its country; to the operator of a departure, the boxes booked on its departures
+    leaving or reaching the place, those its vehicles brought there and those it reported there;
+    to anyone, its own trips (as a party). None: no restriction."""
+    if sees_place_whole(v, place_ref):
+        return None
+    pid = v.id
+    conds = [_json_has(trips.c.parties, pid)]
+    if v.party.is_operator:
+        # the events at this place only (location index): those it sent, those off its vehicles
+        here = select(events.c.trip_id).where(events.c.location == place_ref)
+        conds.append(trips.c.id.in_(here.where(or_(_like_token(events.c.parties, pid),
+                                                   events.c.departure_id.in_(_operated(pid))))))
+        conds.append(trips.c.booking_ref.in_(_booked_on(pid, place_id)))
+    return or_(*conds)
 
 
 def is_read_only(party: Party) -> bool:
@@ -141,16 +218,106 @@ def is_read_only(party: Party) -> bool:
 
 
 def can_see_event(v: Viewer, e: Event, trip_parties: frozenset[str] = frozenset(),
-                  departure_operator: str | None = None) -> bool:
-    """The same rule as `event_clause`, for one event in memory (stream, webhooks)."""
+                  departure_operator: str | None = None, booked_by: frozenset[str] = frozenset()) -> bool:
+    """The same rule as `event_clause`, for one event in memory (stream, webhooks). `booked_by`:
+    the operators whose departure the event's trip is booked on from or to the event's place
+    (`booked_operators`)."""
     if v.sees_all:
         return True
     pid = v.id
     if pid in e.parties or pid == e.source_party or pid in trip_parties:
         return True
-    if v.party.is_operator and (e.location in v.facility_refs or departure_operator == pid):
+    if v.party.is_operator and (e.location in v.facility_refs or departure_operator == pid or pid in booked_by):
         return True
     return bool(v.country_refs) and e.location in v.country_refs
+
+
+def booked_operators(conn: Connection, events_: list[Event]) -> dict[tuple[str, str], frozenset[str]]:
+    """(trip id, place) -> the operators of the departures the trip's booking has an active leg
+    on, leaving or reaching that place, for the events given (one read): `can_see_event`'s
+    `booked_by`, as `event_clause` judges it in SQL."""
+    pairs = {(e.trip_id, e.location) for e in events_ if e.trip_id and e.location}
+    if not pairs:
+        return {}
+    leg, loc = booking_legs.c, locations.c
+    place = func.coalesce(func.nullif(loc.code, ""), loc.id)
+    out: dict[tuple[str, str], set[str]] = {}
+    ids = sorted({t for t, _ in pairs})
+    for i in range(0, len(ids), 500):
+        q = (select(trips.c.id, place, departures.c.operator)
+             .select_from(booking_legs.join(trips, trips.c.booking_ref == leg.booking_ref)
+                          .join(departures, departures.c.id == leg.departure_id)
+                          .join(locations, or_(loc.id == leg.origin, loc.id == leg.destination)))
+             .where(trips.c.id.in_(ids[i:i + 500]), leg.active.is_(True)))
+        for trip_id, where, operator in conn.execute(q):
+            if (trip_id, where) in pairs:
+                out.setdefault((trip_id, where), set()).add(operator)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+# --- a booking as the viewer may see it -----------------------------------------------------------
+
+def sees_whole_booking(v: Viewer, shipper: str | None, forwarder: str | None, nominated) -> bool:
+    """The administrator, the booking's shipper, forwarder and nominated parties see all of it;
+    an operator that sees it for its departures or facilities sees only its part."""
+    return v.sees_all or v.id in {shipper, forwarder} or v.id in set(nominated or ())
+
+
+def _own_legs(conn: Connection, v: Viewer, *lists: list[dict]) -> list[list[dict]]:
+    """Of each list of legs (booking JSON: departure_id, from, to), those the viewer operates or
+    that leave or reach one of its facilities (one read of the departures' operators)."""
+    if not v.party.is_operator:
+        return [[] for _ in lists]
+    ids = sorted({x["departure_id"] for legs in lists for x in legs})
+    ops = dict(conn.execute(select(departures.c.id, departures.c.operator)
+                            .where(departures.c.id.in_(ids))).all()) if ids else {}
+    return [[x for x in legs if ops.get(x["departure_id"]) == v.id or x["from"] in v.facility_refs
+             or x["to"] in v.facility_refs] for legs in lists]
+
+
+# what an operator is shown of a booking beside its own legs: the box count, sizes and TEU it
+# carries, the reference and status. The shipper's price, promise, route and other legs are not its
+BOOKING_SHARE_KEEPS = ("ref", "status", "containers", "teu", "created_at", "updated_at")
+
+
+def booking_view(conn: Connection, v: Viewer, doc: dict) -> dict:
+    """A booking's JSON (`booking.service.booking_json`) as the viewer may see it: whole to those
+    `sees_whole_booking` names; to an operator only its part (`"partial": true`): its own legs
+    (active and amended away), origin/destination and departure/arrival those of its part, the
+    containers and TEU; no parties, price, CO2e, route, ready time or promised arrival."""
+    if sees_whole_booking(v, doc.get("shipper"), doc.get("forwarder"), doc.get("nominated")):
+        return doc
+    legs, history = _own_legs(conn, v, doc.get("legs") or [], doc.get("history") or [])
+    span = legs or history
+    out = {k: doc.get(k) for k in BOOKING_SHARE_KEEPS}
+    out.update({
+        "partial": True, "shipper": None, "forwarder": None, "nominated": [], "parties": [],
+        "origin": span[0]["from"] if span else None, "destination": span[-1]["to"] if span else None,
+        "ready_at": None, "route": None, "price": None, "co2e_kg": None,
+        "departure": span[0]["departure"] if span else None, "arrival": span[-1]["arrival"] if span else None,
+        "legs": legs, "history": history})
+    return {k: out[k] for k in (*doc.keys(), "partial") if k in out}
+
+
+def booking_timeline_view(conn: Connection, v: Viewer, doc: dict) -> dict:
+    """A booking's timeline (`tracking.timeline.booking_timeline`) as the viewer may see it: an
+    operator that does not see the booking whole gets the plan of its own legs only and no
+    promised arrival; the booking's origin and destination are those of its part."""
+    if v.sees_all:
+        return doc
+    b = conn.execute(select(bookings.c.shipper, bookings.c.forwarder, bookings.c.nominated)
+                     .where(bookings.c.ref == doc["booking_ref"])).first()
+    if b is None or sees_whole_booking(v, b.shipper, b.forwarder, b.nominated):
+        return doc
+    out = dict(doc)
+    if doc.get("plan") is not None:
+        out["plan"] = _own_legs(conn, v, doc["plan"])[0]
+    if doc.get("booking") is not None:
+        span = out.get("plan") or []
+        out["booking"] = {**doc["booking"], "origin": span[0]["from"] if span else None,
+                          "destination": span[-1]["to"] if span else None, "promised_arrival": None}
+    out["partial"] = True
+    return out
 
 
 def can_post_event(v: Viewer, e: Event, departure_operator: str | None = None) -> str | None:

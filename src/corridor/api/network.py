@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from ..access.visibility import cached_viewer, trip_clause
+from ..access.visibility import cached_viewer
 from ..booking.service import departure_json
 from ..cli.network import network_json
 from ..domain.equipment import teu_of
@@ -51,7 +51,8 @@ def location_queue(request: Request, code: str,
                    p: Principal = Depends(principal), store: Store = Depends(get_store)) -> dict:
     """Every container whose current status is at this facility (gated in or discharged, not yet
     loaded or gone), as the caller may see it: an operator of the place or an authority of its
-    country sees every box, a shipper or forwarder its own and those nominated to it. Each with
+    country sees every box, the operator of a departure (a ferry line) the boxes booked on its
+    departures from or to here, a shipper or forwarder its own and those nominated to it. Each with
     since when (the place's local time and offset), hours waiting, TEU, its booking's departure out
     of here (`missed` when it left or was cancelled without the box) and, where the ETA is laid on
     another, that one; totals of boxes, TEU, the oldest wait and the boxes whose booked departure
@@ -62,7 +63,7 @@ def location_queue(request: Request, code: str,
     zone, now = ZoneInfo(loc.timezone), datetime.now(timezone.utc)
     with store.read() as conn:
         cursor = events_head(conn)
-        rows = facility_queue(conn, loc.ref, loc.id, trip_clause(cached_viewer(conn, p.party)))
+        rows = facility_queue(conn, loc.ref, loc.id, cached_viewer(conn, p.party))
     oldest = min((w for w in rows if w.since), key=lambda w: w.since, default=None)
     return {
         "location": {"code": loc.ref, "id": loc.id, "name": loc.name, "timezone": loc.timezone},

@@ -12,7 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 
-from ..access.visibility import Viewer, event_clause, viewer_for
+from ..access.visibility import Viewer, booking_timeline_view, event_clause, viewer_for
 from ..domain.parties import Party, Role
 from ..store import Store
 from ..store import tracking as tracking_store
@@ -63,7 +63,10 @@ def _container_json(request: Request, creds: HTTPAuthorizationCredentials | None
 @router.get("/bookings/{ref}/timeline", summary="Timelines of every container of a booking")
 def booking(ref: str, p: Principal = Depends(principal), store: Store = Depends(get_store)) -> dict:
     with store.read() as conn:
-        tl = timeline.booking_timeline(conn, ref, _viewer(conn, p.party))
+        v = _viewer(conn, p.party)
+        tl = timeline.booking_timeline(conn, ref, v)
+        if tl is not None:   # an operator is shown the plan of its own legs (access.visibility)
+            tl = booking_timeline_view(conn, v, tl)
     if tl is None:
         raise Problem(404, "Not Found", f"no tracked booking {ref} that you may see")
     return tl

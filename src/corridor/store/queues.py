@@ -6,7 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, func, select
+import json
+
+from sqlalchemy import Connection, func, select
+
+from ..access.visibility import Viewer, queue_clause, sees_departure_of
 
 from ..domain.timetable import Departure
 from . import network as netstore
@@ -31,17 +35,23 @@ class Waiting:
 _CHUNK = 500   # booking refs per IN list (PostgreSQL and SQLite both take far more; plans stay small)
 
 
-def facility_queue(conn: Connection, ref: str, location_id: str, where: ColumnElement | None = None
+def facility_queue(conn: Connection, ref: str, location_id: str, viewer: Viewer | None = None
                    ) -> list[Waiting]:
     """The containers at place `ref` (as events name it: UN/LOCODE, else the corridor id) whose
-    open trip's latest status is `at_facility` there, longest waiting first. A box loaded aboard a
-    ship or train is no longer at_facility; a box whose trip was closed by a later one (it moved
-    on under a new trip) is not here. `where` is the viewer's `trip_clause` (None: sees all).
+    open trip's latest status is `at_facility` there, longest waiting first, as `viewer` may see
+    them (None: everything). A box loaded aboard a ship or train is no longer at_facility; a box
+    whose trip was closed by a later one (it moved on under a new trip) is not here.
+
+    Which boxes: `access.visibility.queue_clause` (a ferry line sees the boxes booked on its
+    sailings from here, a shipper its own, ...); of each, the departure it is booked or expected
+    out on only where `sees_departure_of` allows (a ferry line is not told another line's sailing).
     Three reads: the status rows, the booking legs out of `location_id`, their departures."""
     s, t = trip_status.c, trips.c
-    q = (select(s.trip_id, s.equipment, s.booking_ref, s.since, s.last_heard_at, s.next_departure_id, t.size_type)
+    q = (select(s.trip_id, s.equipment, s.booking_ref, s.since, s.last_heard_at, s.next_departure_id, t.size_type,
+                t.parties)
          .select_from(trip_status.join(trips, trips.c.id == s.trip_id))
          .where(s.state == "at_facility", s.location == ref, t.ends_at.is_(None)))
+    where = None if viewer is None else queue_clause(viewer, ref, location_id)
     if where is not None:
         q = q.where(where)
     rows = conn.execute(q.order_by(s.since.asc().nulls_last(), s.equipment)).all()
@@ -57,8 +67,14 @@ def facility_queue(conn: Connection, ref: str, location_id: str, where: ColumnEl
             out_leg.setdefault(b, dep)   # the first leg out of here, should a route pass twice
     deps = netstore.get_departures(conn, [*out_leg.values(), *(r.next_departure_id for r in rows
                                                                 if r.next_departure_id)])
+
+    def shown(dep, r):
+        if dep is None or viewer is None:
+            return dep
+        parties = json.loads(r.parties) if isinstance(r.parties, str) else r.parties
+        return dep if sees_departure_of(viewer, ref, parties, dep[0].operator) else None
     return [Waiting(r.trip_id, r.equipment, r.size_type, r.booking_ref, r.since, r.last_heard_at,
-                    deps.get(out_leg.get(r.booking_ref or "")), deps.get(r.next_departure_id or ""))
+                    shown(deps.get(out_leg.get(r.booking_ref or "")), r), shown(deps.get(r.next_departure_id or ""), r))
             for r in rows]
 
 

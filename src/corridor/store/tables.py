@@ -93,6 +93,8 @@ departures = Table(
     Index("ix_departures_origin_departs", "origin", "departs_at"),
     Index("ix_departures_destination_arrives", "destination", "arrives_at"),
     Index("ix_departures_voyage", "voyage"),
+    # visibility: an operator's departures, read on every read it makes (access.visibility._operated)
+    Index("ix_departures_operator", "operator"),
 )
 
 bookings = Table(

@@ -10,11 +10,11 @@ from typing import Callable
 
 from sqlalchemy import Connection
 
-from ..access.visibility import can_see_event, viewer_for
+from ..access.visibility import booked_operators, can_see_event, viewer_for
 from ..domain.events import Event
 from ..store import tracking as repo
 from ..store.parties import get_party
-from .dcsa_out import dcsa_22_gap
+from .dcsa_out import dcsa_22_gap, shipment_codes
 
 # DCSA subscription body fields that filter events (list-valued ones are OR-ed)
 LIST_FILTERS = {"eventType", "shipmentEventTypeCode", "documentTypeCode", "transportEventTypeCode",
@@ -66,7 +66,8 @@ def _matches(filters: dict, e: Event, gap: bool, dcsa: Callable[[], dict], servi
         return False
     for key, k in (("shipmentEventTypeCode", "SHIPMENT"), ("transportEventTypeCode", "TRANSPORT"),
                    ("equipmentEventTypeCode", "EQUIPMENT")):
-        if filters.get(key) and kind == k and e.code not in filters[key]:
+        if filters.get(key) and kind == k and e.code not in (
+                shipment_codes(filters[key]) if k == "SHIPMENT" else filters[key]):
             return False
     if filters.get("documentTypeCode") and kind == "SHIPMENT" and dcsa().get("documentTypeCode") not in filters["documentTypeCode"]:
         return False
@@ -115,16 +116,20 @@ def fan_out(conn: Connection, stored: list[tuple[int, Event]], now: datetime | N
     services = repo.departure_services(conn, dep_ids) \
         if any((s.filters or {}).get("carrierServiceCode") for s in subs) else {}
     rows, cursors = [], {}
+    booked: dict | None = None   # (trip, place) -> operators booked there: read once, if an operator subscribes
     for s in subs:
         party = get_party(conn, s.party_id)
         if party is None:
             continue
         viewer = viewer_for(conn, party)
+        if booked is None and party.is_operator:
+            booked = booked_operators(conn, [e for _, e in stored])
         for seq, e, gap, dcsa in lazy:
             dep = e.transport_call.departure_id if e.transport_call else None
             if not _matches(s.filters, e, gap, dcsa, services.get(dep)):
                 continue
-            if not can_see_event(viewer, e, departure_operator=operator.get(dep)):
+            if not can_see_event(viewer, e, departure_operator=operator.get(dep),
+                                 booked_by=(booked or {}).get((e.trip_id, e.location), frozenset())):
                 continue
             rows.append((s.id, seq))
             cursors[s.id] = max(cursors.get(s.id, 0), seq)
@@ -188,11 +193,13 @@ def replay(conn: Connection, sid: str, after_seq: int) -> int:
     operator = repo.departure_operators(conn, dep_ids)
     services = repo.departure_services(conn, dep_ids) if (s.filters or {}).get("carrierServiceCode") else {}
     out = []
-    for r in rows:
-        e = row_to_event(r)
+    evs = [row_to_event(r) for r in rows]
+    booked = booked_operators(conn, evs) if party.is_operator else {}
+    for r, e in zip(rows, evs):
         d = None if dcsa_22_gap(e) else to_dcsa_22(e, event_uuid(r.seq), r.received_at)
         if _matches(s.filters, e, d is None, lambda d=d: d, services.get(r.departure_id)) \
-                and can_see_event(viewer, e, departure_operator=operator.get(r.departure_id)):
+                and can_see_event(viewer, e, departure_operator=operator.get(r.departure_id),
+                                  booked_by=booked.get((e.trip_id, e.location), frozenset())):
             out.append((sid, r.seq))
     repo.queue(conn, out, now)
     return len(out)
