@@ -135,6 +135,24 @@ def destination_refs(conn: Connection, booking_refs: list[str]) -> dict[str, set
     return {ref: {i, code} - {None} for ref, i, code in _in_chunks(conn, sql, sorted({b for b in booking_refs if b}))}
 
 
+# the mode a box is aboard by the mode of the departure that carries it (`tracking.status.vehicle_state`)
+_DEPARTURE_MODE = {"rail": "RAIL", "ferry": "VESSEL", "feeder": "VESSEL", "deep_sea": "VESSEL", "truck": "TRUCK"}
+
+
+def booked_modes(conn: Connection, booking_refs: list[str]) -> dict[str, dict[str, str]]:
+    """Booking ref -> {place ref (UN/LOCODE, else id): the mode of the first active booked leg out
+    of it (RAIL, VESSEL, TRUCK)} (one query per 500 bookings): how a box loaded there without a
+    vehicle named is carried."""
+    sql = (f"SELECT l.booking_ref, COALESCE(o.code, l.origin), x.mode FROM booking_legs l "
+           f"JOIN locations o ON o.id = l.origin JOIN departures x ON x.id = l.departure_id "
+           f"WHERE l.booking_ref IN ({{}}) AND l.active = {_ph(conn)} ORDER BY l.booking_ref, l.seq")
+    out: dict[str, dict[str, str]] = {}
+    for ref, origin, mode in _in_chunks(conn, sql, sorted({b for b in booking_refs if b}), True):
+        if mode in _DEPARTURE_MODE:
+            out.setdefault(ref, {}).setdefault(origin, _DEPARTURE_MODE[mode])   # the first leg out of there
+    return out
+
+
 def save_statuses(conn: Connection, new: list[dict], changed: list[dict],
                   columns: list[str] = STATUS_COLUMNS) -> None:
     """Insert new status rows and update `columns` of changed ones, each as one executemany."""
@@ -217,9 +235,11 @@ def event_facts(conn: Connection, trip_ids: list[str]) -> dict[str, list]:
 
 
 def booked_plans(conn: Connection, trip_ids: list[str]) -> dict[str, list[tuple]]:
-    """Trip id -> (departure id, origin ref, destination ref, departs at, arrives at) of each active
-    leg of its booking, in order (refs: the places' UN/LOCODEs, else their ids, as events carry
-    them); trips without a booking Corridor holds have none. One query per 500 trips."""
+    """Trip id -> (departure id, origin ref, destination ref, departs at, arrives at, voyage, mode)
+    of each active leg of its booking, in order (refs: the places' UN/LOCODEs, else their ids, as
+    events carry them; voyage and mode: the booked departure's, as the timetable names it, None
+    when it is no longer in the timetable); trips without a booking Corridor holds have none. One
+    query per 500 trips."""
     return _active_legs(conn, "t.id", trip_ids)
 
 
@@ -231,13 +251,14 @@ def booking_plan(conn: Connection, ref: str) -> list[tuple]:
 def _active_legs(conn: Connection, key: str, keys: list[str]) -> dict[str, list[tuple]]:
     from_db = _times_from_db()
     sql = (f"SELECT {key}, l.departure_id, COALESCE(o.code, l.origin), COALESCE(d.code, l.destination), "
-           f"l.departs_at, l.arrives_at FROM booking_legs l "
+           f"l.departs_at, l.arrives_at, x.voyage, x.mode FROM booking_legs l "
            f"{'JOIN trips t ON t.booking_ref = l.booking_ref ' if key.startswith('t.') else ''}"
            f"JOIN locations o ON o.id = l.origin JOIN locations d ON d.id = l.destination "
+           f"LEFT OUTER JOIN departures x ON x.id = l.departure_id "
            f"WHERE {key} IN ({{}}) AND l.active = {_ph(conn)} ORDER BY {key}, l.seq")
     out: dict[str, list[tuple]] = {}
-    for k, dep, origin, dest, departs, arrives in _driver_rows(conn, sql, sorted(set(keys)), True):
-        out.setdefault(k, []).append((dep, origin, dest, from_db(departs), from_db(arrives)))
+    for k, dep, origin, dest, departs, arrives, voyage, mode in _driver_rows(conn, sql, sorted(set(keys)), True):
+        out.setdefault(k, []).append((dep, origin, dest, from_db(departs), from_db(arrives), voyage, mode))
     return out
 
 

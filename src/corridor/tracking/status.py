@@ -24,12 +24,17 @@ def vehicle_state(mode: str | None) -> str:
     return {"RAIL": "on_rail", "VESSEL": "at_sea", "BARGE": "at_sea", "TRUCK": "on_road"}.get(mode or "", "in_transit")
 
 
-def _next_state(row: dict, e: Event, final_refs: set[str]) -> bool:
+def _next_state(row: dict, e: Event, final_refs: set[str], booked: dict[str, str] | None = None) -> bool:
     """Apply one ACT movement to a status row; True when where/how the box is changed, or the
-    departure it is on (the ETA is laid again)."""
+    departure it is on (the ETA is laid again). `booked`: place -> the mode of the booked leg out
+    of it (`store.tracking.booked_modes`), for a load or departure that names no mode."""
     tc = e.transport_call
-    if e.code in _ON_VEHICLE and tc is not None:
-        state, vehicle, dep = vehicle_state(tc.mode), tc.voyage or tc.vehicle, tc.departure_id
+    if e.code in _ON_VEHICLE:
+        # loaded or gone: on a vehicle, though the report may not name it (a terminal's load list
+        # without the vessel): not at the facility, not waiting there any more
+        mode = (tc.mode if tc else None) or (booked or {}).get(e.location or "")
+        state = vehicle_state(mode)
+        vehicle, dep = (tc.voyage or tc.vehicle, tc.departure_id) if tc else (None, None)
     elif e.code == "ARRI" and tc is not None and row.get("state") in ("on_rail", "at_sea", "on_road"):
         state, vehicle, dep = row["state"], row.get("vehicle"), row.get("departure_id")   # still aboard
     elif e.code in _AT_FACILITY:
@@ -88,6 +93,11 @@ def fold(conn: Connection, stored: list[tuple[int, Event]], known: dict[str, dic
                              "booking_ref": t.booking_ref, "state": "planned", "last_event_seq": 0,
                              "parties": party_set(t.parties)}
     finals = repo.destination_refs(conn, [r.get("booking_ref") for r in rows.values()])
+    # the booked modes, read only for a load or departure that names no mode (rare)
+    modeless = [r.get("booking_ref") for t, r in rows.items() if r.get("booking_ref") and any(
+        e.code in _ON_VEHICLE and e.classifier is Classifier.ACT and not (e.transport_call and e.transport_call.mode)
+        for _, e in by_trip[t])]
+    modes = repo.booked_modes(conn, modeless) if modeless else {}
     prior = {t: r["last_event_seq"] for t, r in rows.items()}   # what the stored timelines hold already
     moved: set[str] = set()
     for trip_id, row in rows.items():
@@ -112,7 +122,7 @@ def fold(conn: Connection, stored: list[tuple[int, Event]], known: dict[str, dic
                 continue
             if e.kind == EventKind.ALERT or (row.get("since") and e.event_time < row["since"]):
                 continue
-            if _next_state(row, e, final):
+            if _next_state(row, e, final, modes.get(row.get("booking_ref"))):
                 moved.add(trip_id)
         row["parties"] = party_set(parties)
         for c in _TIMES:

@@ -77,8 +77,10 @@ def _read_places(conn: Connection) -> dict[str, dict]:
     out = {}
     for r in conn.execute(select(locations.c.id, locations.c.code, locations.c.name, locations.c.facility_type,
                                  locations.c.data)).all():
+        # ref: the one name a timeline gives the place (UN/LOCODE, else id: as ingest and the booked
+        # plan name it), so a report naming it by the other joins the milestones there
         info = {"name": r.name, "border": r.facility_type == "BOCR",
-                "gauge_change": len(set((r.data or {}).get("gauges", ()))) > 1}
+                "gauge_change": len(set((r.data or {}).get("gauges", ()))) > 1, "ref": r.code or r.id}
         out[r.id] = info
         if r.code:
             out[r.code] = info
@@ -98,40 +100,53 @@ def milestones(items: list, places: dict[str, dict]) -> list[dict]:
 
 def _fold(ms: dict[tuple, dict | tuple], alerts: list[list], items: list, places: dict[str, dict],
           changed: set | None = None) -> None:
-    """Fold event rows (append order, after those folded before) into milestones `ms` (by code,
-    place and vehicle, in the order first reported; times as the sender gave them) and `alerts`
-    ([code, sender's time, reason, place]): all that a timeline takes from the events.
+    """Fold event rows (append order, after those folded before) into milestones `ms` (keyed by code,
+    place and a tag of their own, in the order first made; times as the sender gave them) and
+    `alerts` ([code, sender's time, reason, place]): all that a timeline takes from the events.
 
-    A milestone in `ms` may be as stored (`_unstored`), read when an event joins it; `changed`
+    One milestone per move of the box: a report joins the milestone of its code at its place (its
+    UN/LOCODE or id: `_where`) on the vehicle it names, else one no vehicle is named on yet (the
+    booked plan's, the ETA's); an actual report fills the booked plan's milestone there that has no
+    actual yet, whichever vehicle was expected on it (the box rode another train or sailing than
+    booked): the planned time stands beside the actual one, the booked vehicle beside the one that
+    carried the box (`as_booked`).
+
+    A milestone in `ms` may be as stored (`_unstored`), read when an event may join it; `changed`
     collects the keys of the milestones made or changed."""
+    at: dict[tuple, list] = {}   # (code, place) -> the keys of the milestones there, in order
+    for k in ms:
+        at.setdefault(k[:2], []).append(k)
     for e in items:
         if e.kind == "ALERT":
             alerts.append([e.code, sender_time(e).isoformat(), e.reason, e.location])
         if e.kind in ("IOT", "ALERT", "SHIPMENT"):
             continue
-        call = e.mode or e.voyage or e.vehicle or e.departure_id or e.facility_code   # it has a transport call
+        p = places.get(e.location or "")
+        where = p["ref"] if p else e.location
+        booked = e.kind == _BOOKED
+        call = not booked and (e.mode or e.voyage or e.vehicle or e.departure_id or e.facility_code)
         vehicle = (e.voyage or e.vehicle or e.departure_id) if call else None
-        key = (e.code, e.location, vehicle)
-        if vehicle is None:   # a report without the vehicle (Corridor's ETA) joins that milestone
-            key = next((k for k in ms if k[:2] == key[:2]), key)
-        elif key not in ms:
-            # the vehicle's first report of a milestone known without one (the ETA's estimate came
-            # first): it is that milestone, now on its vehicle (kept under its key and place in order)
-            key = next((k for k in ms if k[:2] == key[:2] and k[2] is None
-                        and (ms[k].__class__ is tuple or ms[k]["vehicle"] in (None, vehicle))), key)
-        m = ms.get(key)
-        if m.__class__ is tuple:
-            m = ms[key] = _unstored(*m)
-        elif m is None:
-            m = ms[key] = {"code": e.code, "milestone": KIND.get(e.code, e.code.lower()), "location": e.location,
+        field = _FIELD[e.classifier]
+        here = at.get((e.code, where))
+        key, take = _join(ms, here, e, vehicle, field == "actual") if here else (None, False)
+        if key is None:
+            key = (e.code, where, -len(ms) - 1)   # a tag of its own (stored ones: their row number)
+            at.setdefault(key[:2], []).append(key)
+            m = ms[key] = {"code": e.code, "milestone": KIND.get(e.code, e.code.lower()), "location": where,
                            "vehicle": vehicle, "mode": (e.mode or "") if call else None,
                            "departure_id": e.departure_id if call else None,
+                           "planned_vehicle": None, "planned_departure_id": None, "as_booked": None,
                            "planned": None, "estimated": None, "actual": None, "seq": e.seq}
-        if vehicle is not None and m["vehicle"] is None:   # the vehicle named at last: the milestone is on it
-            m["vehicle"], m["mode"], m["departure_id"] = vehicle, e.mode or "", e.departure_id
-            if changed is not None:
-                changed.add(key)
-        field = _FIELD[e.classifier]
+        else:
+            m = ms[key]
+            if take:   # the vehicle named at last, or the one that carried the box: the milestone is on it
+                m["vehicle"], m["mode"], m["departure_id"] = vehicle, e.mode or "", e.departure_id
+        if booked:
+            m["planned_vehicle"], m["planned_departure_id"] = e.voyage, e.departure_id
+        if m["planned_departure_id"] is not None and m["vehicle"] is not None:
+            # the booked departure, by its id or its voyage, or another (the report names another)
+            m["as_booked"] = m["departure_id"] == m["planned_departure_id"] or \
+                m["vehicle"] in (m["planned_vehicle"], m["planned_departure_id"])
         if field == "estimated":
             if not _supersedes(e.created_at, m.get("estimated_as_of")):
                 continue   # an older estimate that arrived late: kept in the log, not current
@@ -141,7 +156,7 @@ def _fold(ms: dict[tuple, dict | tuple], alerts: list[list], items: list, places
                 m["estimated_range"] = [e.extra["eta_low"], e.extra["eta_high"]]
         m[field] = sender_time(e).isoformat()
         m["seq"] = max(m["seq"], e.seq)
-        p = places.get(e.location or "", {})
+        p = p or {}
         if p.get("border"):
             m["border_crossing"] = True
         if p.get("gauge_change"):
@@ -149,6 +164,31 @@ def _fold(ms: dict[tuple, dict | tuple], alerts: list[list], items: list, places
         m["place"] = p.get("name")
         if changed is not None:
             changed.add(key)
+
+
+def _join(ms: dict, keys: list[tuple], e, vehicle: str | None, actual: bool) -> tuple[tuple | None, bool]:
+    """The milestone (among `keys`: those of the report's code and place, in order) a report of
+    `vehicle` joins, and whether the vehicle takes it; (None, False): a milestone of its own."""
+    for k in keys:
+        if ms[k].__class__ is tuple:
+            ms[k] = _unstored(*ms[k])
+    if vehicle is None:   # a report without the vehicle (Corridor's ETA) joins that milestone
+        return keys[0], False
+    dep = e.departure_id
+    for k in keys:   # the vehicle's own: by the name the report gives it, or its departure
+        m = ms[k]
+        v = m["vehicle"]
+        if v is not None and (v == vehicle or v == e.vehicle or (dep is not None and m["departure_id"] == dep)):
+            return k, False
+    for k in keys:   # named on none yet (the booked plan, the ETA's estimate): now on this vehicle
+        if ms[k]["vehicle"] is None:
+            return k, True
+    if actual:       # the booked move with no actual yet, expected on another vehicle: this one did it
+        for k in keys:
+            m = ms[k]
+            if m["planned_departure_id"] is not None and m["actual"] is None:
+                return k, True
+    return None, False
 
 
 def _supersedes(created: datetime | None, current: str | None) -> bool:
@@ -492,8 +532,9 @@ _BASES: dict[tuple[int, int], tuple[dict, dict, str]] = {}
 
 # the shape of a stored milestone; a timeline stored in another shape is folded again (2: the
 # estimate's creation time, `estimated_as_of`, decides which estimate is current; 3: alerts in
-# time order, not in the order stored)
-_FORMAT = 3
+# time order, not in the order stored; 4: places by one name, the booked vehicle kept beside the
+# one that carried the box, an actual report fills the booked milestone whatever vehicle it names)
+_FORMAT = 4
 
 
 def _basis(zones: dict[str, str], places: dict[str, dict]) -> str:
@@ -559,7 +600,7 @@ def fold_in(conn: Connection, stored: dict[str, list[tuple[int, Event]]], prior:
     onto = [t for t in items if t in held]
     # the milestones the new events can join: same code, same place (what `_fold` looks up)
     kept = repo.milestone_rows(conn, onto, {f.code for t in onto for f in items[t]},
-                               {f.location for t in onto for f in items[t]}) if onto else {}
+                               {_where(places, f.location) for t in onto for f in items[t]}) if onto else {}
     items.update(repo.event_facts(conn, again))
     first = [t for t in items if t not in held or t in again]
     for t, legs in (repo.booked_plans(conn, first) if first else {}).items():
@@ -568,8 +609,8 @@ def fold_in(conn: Connection, stored: dict[str, list[tuple[int, Event]]], prior:
     for t, facts in items.items():
         ms: dict[tuple, dict | tuple] = {}   # in the order first reported: `_fold` joins the first
         ns: dict[tuple, int] = {}
-        for n, code, where, vehicle, row in kept.get(t, ()):
-            ms[(code, where, vehicle)], ns[(code, where, vehicle)] = row, n
+        for n, code, where, _, row in kept.get(t, ()):
+            ms[(code, where, n)], ns[(code, where, n)] = row, n
         changed: set[tuple] = set()
         alerts: list[list] = []
         _fold(ms, alerts, facts, places, changed)
@@ -590,15 +631,25 @@ def fold_in(conn: Connection, stored: dict[str, list[tuple[int, Event]]], prior:
     repo.save_timelines(conn, heads, rows, again)
 
 
+_BOOKED = "BOOKED"   # the kind of `_plan_facts`: the booking's plan, not an event
+
+
 def _plan_facts(legs) -> list[_Fact]:
     """A booking's active legs (`store.tracking.booked_plans`) as the planned departures and
-    arrivals a timeline folds before the trip's events. They name no vehicle: the vehicle that
-    reports the move joins them, its actual time beside the planned one."""
+    arrivals a timeline folds before the trip's events. The booked departure is kept as the
+    planned vehicle; the vehicle that reports the move joins them, its actual time beside the
+    planned one (`_fold`)."""
     out: list[_Fact] = []
-    for _, origin, destination, departs, arrives in legs:
-        out.append(_Fact(0, "TRANSPORT", "DEPA", "PLN", departs, 0, origin, *([None] * 8)))
-        out.append(_Fact(0, "TRANSPORT", "ARRI", "PLN", arrives, 0, destination, *([None] * 8)))
+    for dep, origin, destination, departs, arrives, voyage, _ in legs:
+        for code, at, where in (("DEPA", departs, origin), ("ARRI", arrives, destination)):
+            out.append(_Fact(0, _BOOKED, code, "PLN", at, 0, where, None, voyage, None, dep, None, None, None, None))
     return out
+
+
+def _where(places: dict[str, dict], location: str | None) -> str | None:
+    """The name a timeline gives a place (`_read_places`: UN/LOCODE, else id); unknown ones as given."""
+    p = places.get(location or "")
+    return p["ref"] if p else location
 
 
 def _joined(array: str, more: list[str]) -> str:
@@ -667,8 +718,9 @@ def booking_timeline(conn: Connection, ref: str, v: Viewer) -> dict | None:
     tls = [_doc(_timeline(conn, r, v)) for r in rows]
     etas = [t["eta"] for t in tls if t["eta"]]
     zones = repo.zones(conn)
-    plan = [{"departure_id": dep, "from": a, "to": z, "departs_at": local(at, a, zones),
-             "arrives_at": local(until, z, zones)} for dep, a, z, at, until in repo.booking_plan(conn, ref)] \
+    plan = [{"departure_id": dep, "vehicle": voyage, "mode": mode, "from": a, "to": z,
+             "departs_at": local(at, a, zones), "arrives_at": local(until, z, zones)}
+            for dep, a, z, at, until, voyage, mode in repo.booking_plan(conn, ref)] \
         if seen else None
     return {"booking_ref": ref,
             "booking": None if b is None else {"origin": b.origin, "destination": b.destination, "status": b.status,

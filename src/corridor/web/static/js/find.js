@@ -47,7 +47,9 @@
         el("td", {}, WORD[m.milestone] || m.milestone, m.border_crossing ? el("span", { class: "pill warn", title: "border crossing" }, " border") : null,
           m.gauge_change ? el("span", { class: "pill", title: "gauge change" }, " gauge") : null),
         el("td", { title: C.zone(m.location) || "" }, m.place || place(m.location)),
-        el("td", {}, m.vehicle ? `${(m.mode || "").toLowerCase()} ${m.vehicle}` : "—"),
+        // the vehicle that carried the box; the booked one beside it when it was another (or none yet)
+        el("td", {}, [m.vehicle ? `${(m.mode || "").toLowerCase()} ${m.vehicle}` : null,
+          m.planned_vehicle && m.as_booked !== true ? `booked ${m.planned_vehicle}` : null].filter(Boolean).join(" · ") || "—"),
         el("td", {}, at(m.planned)),
         el("td", { title: m.estimated_range ? `range ${at(m.estimated_range[0])} – ${at(m.estimated_range[1])}` : null }, at(m.estimated)),
         el("td", { class: cls }, at(m.actual)),
