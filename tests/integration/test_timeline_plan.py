@@ -118,6 +118,13 @@ def test_a_booking_is_in_transit_when_its_box_moves_and_delivered_when_it_is(loa
     with loaded_store.read() as conn:
         doc = timeline.booking_timeline(conn, rec.ref, viewer_for(conn, ADMIN))
     assert doc["booking"]["status"] == "delivered" and len(doc["containers"]) == 1
+    # stamped when the box was collected (a twin's simulated time, a late report's own), not at the
+    # wall clock of the batch that said so
+    from corridor.store.tables import bookings
+    from sqlalchemy import select
+    with loaded_store.read() as conn:
+        updated = conn.execute(select(bookings.c.updated_at).where(bookings.c.ref == rec.ref)).scalar_one()
+    assert updated == booked.arrives_at + timedelta(hours=6)
 
 
 def test_corridor_track_shows_a_booking_before_its_containers(loaded_store, monkeypatch):

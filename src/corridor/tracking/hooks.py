@@ -53,7 +53,10 @@ def _follow_bookings(conn: Connection, rows: dict[str, dict]) -> None:
     moving = {r["booking_ref"] for r in rows.values() if r.get("booking_ref") and r.get("state") in _UNDER_WAY}
     if moving:
         done = {r["booking_ref"] for r in rows.values() if r.get("booking_ref") and r.get("state") == "delivered"}
-        repo.advance_bookings(conn, moving, done, datetime.now(timezone.utc))
+        # stamped when its containers moved (the twin's simulated time, a late report's own time),
+        # not at the wall clock of the batch
+        times = [t for r in rows.values() if r.get("booking_ref") in moving and (t := r.get("since"))]
+        repo.advance_bookings(conn, moving, done, max(times) if times else datetime.now(timezone.utc))
 
 
 def _replanned(conn: Connection, stored: list[tuple[int, Event]]) -> set[str]:
