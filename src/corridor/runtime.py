@@ -201,23 +201,45 @@ class Runtime:
                 self.stop_event.wait(RETRY_S)
 
     def _deliver_loop(self) -> None:
+        """Deliver webhooks while this node holds the lease; the alert sweep runs beside it in its
+        own thread on its own schedule, so neither a failing delivery pass nor a slow receiver
+        (up to the 10 s timeout per subscription) holds up the time-driven alerts."""
         from .tracking.delivery import Deliverer
         from .tracking.hooks import sweep
-        deliverer, last_sweep = Deliverer(self.store), 0.0
+        deliverer = Deliverer(self.store, allow_private=self.settings.webhook_allow_private)
+        holding = threading.Event()     # set while this node holds the lease: only then sweep
+
+        def sweeper() -> None:
+            while not self.stop_event.is_set():
+                if not holding.wait(0.5):
+                    continue
+                try:
+                    self._bump("alerts", sweep(self.store, datetime.now(timezone.utc)))
+                    pause = self.sweep_every_s
+                except Exception:  # noqa: BLE001 - the database may be restarting: try again soon
+                    log.exception("alert sweep failed")
+                    pause = min(RETRY_S, self.sweep_every_s)
+                self.stop_event.wait(pause)
+
+        self._thread("corridor-sweep", sweeper)
         while not self.stop_event.is_set():
             try:
-                if self.lease.hold():
-                    self._bump("delivered", deliverer.run_once())
-                    if time.monotonic() - last_sweep >= self.sweep_every_s:
-                        last_sweep = time.monotonic()
-                        self._bump("alerts", sweep(self.store, datetime.now(timezone.utc)))
-                else:
-                    self.stop_event.wait(RETRY_S)   # a standby: try for the lease again later
-                    continue
+                held = self.lease.hold()
+            except Exception:  # noqa: BLE001 - the lock file or the database is unreachable
+                log.exception("delivery lease check failed")
+                held = False
+            if not held:
+                holding.clear()
+                self.stop_event.wait(RETRY_S)   # a standby: try for the lease again later
+                continue
+            holding.set()
+            try:
+                self._bump("delivered", deliverer.run_once())
             except Exception:  # noqa: BLE001 - the database may be restarting: the next pass retries
                 log.exception("delivery pass failed")
                 self.stop_event.wait(RETRY_S)
             self.stop_event.wait(self.deliver_every_s)
+        holding.clear()
 
     def _mqtt_start(self) -> None:
         from .ingest.mqtt import start_mqtt_consumer

@@ -83,6 +83,20 @@ def verified(conn: Connection, key: str, now: datetime | None = None) -> tuple[K
     return info, party
 
 
+def known(engine, key: str) -> str | None:
+    """The key id of `key` when it verified in this process within the TTL, else None; no store
+    read. Only for deciding cheaply which rate-limit bucket a request would draw on: the request
+    is still authenticated by `verified`."""
+    ttl = ttl_seconds()
+    if ttl <= 0:
+        return None
+    digest = hashlib.sha256(key.encode()).digest()
+    with _lock:
+        cache = _caches.get(engine)
+        hit = cache.get(digest) if cache is not None else None
+    return hit[0] if hit is not None and time.monotonic() - hit[2] < ttl else None
+
+
 def forget(engine=None, *, key_id: str | None = None, party_id: str | None = None,
            digest: bytes | None = None) -> None:
     """Drop kept keys: one entry, a key id's or a party's entries, or (no filter) all of them;

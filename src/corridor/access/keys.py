@@ -15,6 +15,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ..store.tables import api_keys, meta_kv
 
 PREFIX = "cor_"
+# What a key may do (docs/access.md, "API keys, scopes and rate limits"): 'read' every read
+# endpoint (GETs, quotes, the stream); 'write' posting events, messages, positions, notices,
+# webhook subscriptions and bookings; 'admin' everything, the administrator's endpoints included
+# (on a key of the administrator party).
+SCOPES = ("read", "write", "admin")
 # meta_kv key renewed by every revocation, so each process's kept keys (access.keycache) are
 # re-read on the next request; a random value for the reason given at store.parties.registry_changed
 ACCESS_GENERATION = "access_generation"
@@ -31,6 +36,35 @@ class KeyInfo:
     expires_at: datetime | None
     revoked_at: datetime | None
     created_at: datetime
+
+
+def grants(scopes, scope: str) -> bool:
+    """Whether a key with `scopes` may do what `scope` allows ('admin' allows everything)."""
+    return scope in scopes or "admin" in scopes
+
+
+def check_scopes(scopes) -> tuple[str, ...]:
+    """The scopes of a new key, deduplicated in SCOPES order; ValueError for an unknown one or none."""
+    bad = sorted(set(scopes) - set(SCOPES))
+    if bad:
+        raise ValueError(f"unknown scopes {bad}; use {', '.join(SCOPES)}")
+    if not scopes:
+        raise ValueError(f"a key needs at least one scope ({', '.join(SCOPES)}): one without any could do nothing")
+    return tuple(s for s in SCOPES if s in scopes)
+
+
+def check_expiry(expires_at: datetime | None, now: datetime | None = None) -> datetime | None:
+    """The expiry of a new key in UTC; ValueError when it has no UTC offset (its instant would be
+    a guess) or is not in the future (the key would be refused from its first use)."""
+    if expires_at is None:
+        return None
+    if expires_at.tzinfo is None or expires_at.utcoffset() is None:
+        raise ValueError(f"expires_at {expires_at.isoformat()} has no UTC offset; "
+                         "give one, e.g. 2027-01-01T00:00:00Z")
+    expires_at = expires_at.astimezone(timezone.utc)
+    if expires_at <= (now or datetime.now(timezone.utc)):
+        raise ValueError(f"expires_at {expires_at.isoformat()} is not in the future")
+    return expires_at
 
 
 class KeyRejected(Exception):

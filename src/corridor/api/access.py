@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..access import audit, keys
 from ..domain.parties import Party, Role
 from ..store import Store
 from ..store import parties as partystore
 from .bodies import StrictBody
-from .deps import Principal, admin, get_store, principal
+from .deps import Principal, admin, caller, get_store
 from .problems import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["parties and access"])
@@ -31,8 +31,19 @@ class PartyIn(StrictBody):
 class KeyIn(StrictBody):
     party_id: str
     label: str = ""
-    scopes: list[str] = ["read", "write"]
-    expires_at: datetime | None = None
+    scopes: list[str] = Field(["read", "write"], description="read, write, admin (docs/access.md)")
+    expires_at: datetime | None = Field(None, description="in the future, with a UTC offset (2027-01-01T00:00:00Z)")
+
+    # the same rules as `corridor key create` (422 problem+json, the field named)
+    @field_validator("scopes")
+    @classmethod
+    def _known_scopes(cls, v: list[str]) -> list[str]:
+        return list(keys.check_scopes(v))
+
+    @field_validator("expires_at")
+    @classmethod
+    def _future_expiry(cls, v: datetime | None) -> datetime | None:
+        return keys.check_expiry(v)
 
 
 def _party_json(p: Party) -> dict:
@@ -46,8 +57,8 @@ def _key_json(k: keys.KeyInfo) -> dict:
 
 
 @router.get("/me", summary="The calling party and key")
-def me(p: Principal = Depends(principal)) -> dict:
-    """The party behind the presented key, with the key's scopes."""
+def me(p: Principal = Depends(caller)) -> dict:
+    """The party behind the presented key, with the key's scopes (any key may ask, whatever its scopes)."""
     return {"party": _party_json(p.party), "key": _key_json(p.key)}
 
 
@@ -68,9 +79,6 @@ def add_party(body: PartyIn, _: Principal = Depends(admin), store: Store = Depen
 
 @router.post("/keys", status_code=201, summary="Create an API key (administrator); the key is shown once")
 def create_key(body: KeyIn, _: Principal = Depends(admin), store: Store = Depends(get_store)) -> dict:
-    bad = set(body.scopes) - {"read", "write", "admin"}
-    if bad:
-        raise Problem(422, "Invalid scopes", f"unknown scopes {sorted(bad)}; use read, write, admin")
     with store.tx() as conn:
         if partystore.get_party(conn, body.party_id) is None:
             raise Problem(404, "Not Found", f"no party {body.party_id!r}")

@@ -11,6 +11,7 @@ from typing import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from ..settings import Settings, get_settings
@@ -19,6 +20,7 @@ from ..store.network import load_network
 from ..access import audit
 from ..access.limits import RateLimiter
 from . import problems
+from .deps import count_unauthenticated, edge_wait
 
 log = logging.getLogger("corridor.http")
 
@@ -70,16 +72,34 @@ def create_app(settings: Settings | None = None, store: Store | None = None, rol
         if length and length.isdigit() and int(length) > settings.max_body_bytes:
             return problems.problem_response(request, 413, "Content Too Large",
                                              f"request body over {settings.max_body_bytes} bytes")
-        auth = request.headers.get("authorization", "")
-        bucket = auth.split("_")[1] if auth.lower().startswith("bearer cor_") and auth.count("_") >= 2 \
-            else (request.client.host if request.client else "anon")
-        if request.url.path != "/health":
-            wait = limiter.take(bucket)
+        if length is None and "transfer-encoding" in request.headers:
+            # a chunked body announces no length: count it as it comes, and stop at the cap
+            # before it is held whole (the endpoint gets the body read here)
+            chunks, size = [], 0
+            try:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > settings.max_body_bytes:
+                        # the rest is never read: the connection cannot carry another request
+                        return problems.problem_response(request, 413, "Content Too Large",
+                                                         f"request body over {settings.max_body_bytes} bytes",
+                                                         headers={"Connection": "close"})
+                    chunks.append(chunk)
+            except ClientDisconnect:
+                return problems.problem_response(request, 400, "Bad Request", "the client left before its body ended")
+            request._body = b"".join(chunks)   # what Request.body() caches; passed downstream as the body
+        # the bucket is the authenticated key's, taken in deps.authenticate once its secret is
+        # verified; here only what needs no store read (docs/access.md, "Rate limits")
+        limited = request.url.path != "/health"
+        if limited:
+            wait = edge_wait(request)
             if wait:
                 return problems.problem_response(request, 429, "Too Many Requests",
                                                  f"rate limit of {settings.rate_limit_per_minute}/min reached",
                                                  headers={"Retry-After": str(max(1, round(wait)))})
         response = await call_next(request)
+        if limited:
+            count_unauthenticated(request)
         p = getattr(request.state, "principal", None)
         if p and request.method in ("POST", "PUT", "PATCH", "DELETE"):
             with store.tx() as conn:

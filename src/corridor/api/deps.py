@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from ..access import audit
-from ..access.keycache import verified
-from ..access.keys import KeyInfo, KeyRejected
+from ..access.keycache import known, verified
+from ..access.keys import KeyInfo, KeyRejected, grants
+from ..access.limits import address_bucket, key_bucket
 from ..access.visibility import cached_viewer, is_read_only, owners_of
 from ..domain.parties import Party, Role
 from ..store import Store
@@ -32,16 +33,23 @@ class Principal:
     party: Party
 
     def can(self, scope: str) -> bool:
-        return scope in self.key.scopes or "admin" in self.key.scopes
+        return grants(self.key.scopes, scope)
 
 
 async def principal(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
-    """The caller; 401 with the reason for a missing, unknown, expired or revoked key.
+    """A caller whose key may read (scope 'read'); 401 with the reason for a missing, unknown,
+    expired or revoked key, 403 for a key without the scope.
 
     The key and its party come from the per-process key cache (access.keycache), and a GET is
     audited on the same read connection (no write transaction on the request path)."""
     store: Store = request.app.state.store
-    return await on_store(store, _principal, request, creds, store)
+    return await on_store(store, _principal, request, creds, store, "read")
+
+
+async def caller(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+    """Any authenticated key, whatever its scopes: only for `GET /api/v1/me`, which shows the key itself."""
+    store: Store = request.app.state.store
+    return await on_store(store, _principal, request, creds, store, None)
 
 
 async def on_store(store: Store, fn, *args):
@@ -54,10 +62,11 @@ async def on_store(store: Store, fn, *args):
     return await run_in_threadpool(fn, *args)
 
 
-def _principal(request: Request, creds: HTTPAuthorizationCredentials | None, store: Store) -> Principal:
+def _principal(request: Request, creds: HTTPAuthorizationCredentials | None, store: Store,
+               scope: str | None) -> Principal:
     key = bearer_key(creds)
     with store.read() as conn:
-        p = authenticate(request, key, conn)
+        p = authenticate(request, key, conn, scope)
         if request.method == "GET":
             audit_read(request, p, store, conn)
     return p
@@ -70,26 +79,82 @@ def bearer_key(creds: HTTPAuthorizationCredentials | None) -> str:
     return creds.credentials
 
 
-def authenticate(request: Request, key: str, conn: Connection) -> Principal:
-    """The caller behind `key`, read on `conn` (401 for an unknown, expired or revoked key, or a
-    party gone); kept on the request for the edge middleware. Reads are audited by the caller:
-    `principal` does it, an endpoint that reads on the same connection does it itself."""
+def authenticate(request: Request, key: str, conn: Connection, scope: str | None = "read") -> Principal:
+    """The caller behind `key`, read on `conn`, whose key grants `scope` (None: any key); kept on
+    the request for the edge middleware. Reads are audited by the caller: `principal` does it, an
+    endpoint that reads on the same connection does it itself.
+
+    401 for an unknown, expired or revoked key, or a party gone: the failure draws on the client
+    address's rate-limit bucket, never on the key id's (anyone may know a key id). A key that
+    verified draws on its own bucket (429 when spent), then 403 when it lacks `scope`."""
+    limiter = request.app.state.limiter
+    request.state.rate_counted = True   # the edge need not count this request against the address
     try:
         info, party = verified(conn, key)
+        if party is None:
+            raise KeyRejected("the key's party no longer exists")
     except KeyRejected as e:
+        wait = limiter.take(address_bucket(request.client.host if request.client else None))
+        if wait:
+            raise too_many(request, wait)
         raise Problem(401, "Unauthorized", str(e))
-    if party is None:
-        raise Problem(401, "Unauthorized", "the key's party no longer exists")
+    # one token per request, also when an endpoint authenticates twice
+    if getattr(request.state, "key_token_of", None) != info.key_id:
+        wait = limiter.take(key_bucket(info.key_id))
+        if wait:
+            raise too_many(request, wait)
+        request.state.key_token_of = info.key_id
+    if scope is not None and not grants(info.scopes, scope):
+        raise Problem(403, "Forbidden", f"this API key lacks the '{scope}' scope (it has: "
+                                        f"{', '.join(info.scopes) or 'none'}); see docs/access.md")
     request.state.principal = p = Principal(info, party)
     return p
 
 
-async def writer(p: Principal = Depends(principal)) -> Principal:
-    """A caller allowed to write (scope 'write'; never an authority, which reads only)."""
+def too_many(request: Request, wait: float) -> HTTPException:
+    """429 with Retry-After in whole seconds."""
+    per_minute = request.app.state.settings.rate_limit_per_minute
+    return HTTPException(429, f"rate limit of {per_minute}/min reached", headers={"Retry-After": str(max(1, round(wait)))})
+
+
+def edge_wait(request: Request) -> float:
+    """The edge's rate-limit decision, before any store read: seconds to wait (0: go ahead).
+
+    - No Bearer key (pages, static files, a missing key): one token from the client address.
+    - A key this process verified moments ago (access.keycache, in memory): refused while its
+      own bucket is spent; `authenticate` takes the token once the secret is verified again.
+    - Any other key: refused while the client address's bucket is spent (its failed
+      authentications spent it), so a flood of made-up keys costs no store read; otherwise
+      `authenticate` decides, after verifying the secret.
+    A request that presents a key but reaches no authenticating endpoint is counted against the
+    address afterwards (`count_unauthenticated`)."""
+    limiter = request.app.state.limiter
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    key = key.strip()
+    addr = address_bucket(request.client.host if request.client else None)
+    if scheme.lower() != "bearer" or not key:
+        request.state.rate_counted = True
+        return limiter.take(addr)
+    key_id = known(request.app.state.store.engine, key)
+    return limiter.wait(key_bucket(key_id) if key_id is not None else addr)
+
+
+def count_unauthenticated(request: Request) -> None:
+    """After the response: a request that presented a key no endpoint authenticated (a page, a
+    static file, a 404) draws on the address, so adding a made-up key does not lift its limit."""
+    if not getattr(request.state, "rate_counted", False):
+        request.app.state.limiter.take(address_bucket(request.client.host if request.client else None))
+
+
+async def writer(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+    """A caller allowed to write: posting events, messages, positions and notices, webhook
+    subscriptions, replays, and bookings (scope 'write'; never an authority, which reads only)."""
+    store: Store = request.app.state.store
+    p = await on_store(store, _principal, request, creds, store, None)
     if is_read_only(p.party):
         raise Problem(403, "Forbidden", f"party {p.party.id} is an authority: read-only")
     if not p.can("write"):
-        raise Problem(403, "Forbidden", "this API key is read-only")
+        raise Problem(403, "Forbidden", "this API key lacks the 'write' scope: it may not post or book")
     return p
 
 
@@ -140,8 +205,13 @@ def audit_one(request: Request, p: Principal, store: Store, owners: set[str] | N
                                    owners=owners)
 
 
-async def admin(p: Principal = Depends(principal)) -> Principal:
-    """The corridor administrator."""
+async def admin(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+    """The corridor administrator, with a key that has the 'admin' scope (the administrator's
+    read-only key administers nothing)."""
+    store: Store = request.app.state.store
+    p = await on_store(store, _principal, request, creds, store, None)
     if not p.party.is_admin:
         raise Problem(403, "Forbidden", "administrator only")
+    if not p.can("admin"):
+        raise Problem(403, "Forbidden", "this API key lacks the 'admin' scope")
     return p

@@ -2,11 +2,14 @@
 
 Each attempt posts the oldest pending events of one subscription as one JSON array, signed
 `Notification-Signature: sha256=<hex>` (HMAC-SHA256 of the raw body with the subscription's key).
-Failures back off exponentially, honour `Retry-After` on 429/503, halve the bundle on 413, never
-follow redirects, and every attempt is logged in `deliveries`. Nothing is skipped: a later event
-is never sent before an earlier one of the same subscription. A callback host that resolves to a
-non-public address is not posted to (the attempt fails with the reason and backs off), unless the
-installation allows private receivers (CORRIDOR_WEBHOOK_ALLOW_PRIVATE): access/callbacks.py.
+Failures back off exponentially (2 s doubling up to MAX_BACKOFF_S, dead after MAX_ATTEMPTS),
+honour `Retry-After` on 429/503 (seconds or an HTTP date, within the same cap), halve the bundle on
+413, never follow redirects, and every attempt is logged in `deliveries`. One subscription's
+failure, of any kind, is recorded and backed off for that subscription only. Nothing is skipped:
+a later event is never sent before an earlier one of the same subscription. A callback host that
+resolves to a non-public address is not posted to (the attempt fails with the reason and backs
+off), unless the installation allows private receivers (CORRIDOR_WEBHOOK_ALLOW_PRIVATE): access/callbacks.py.
+The receiver's contract: docs/api.md, "Webhooks".
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -27,7 +31,7 @@ from ..access import callbacks
 from ..store.events import row_to_event
 from ..store.tables import deliveries, events, outbox, subscriptions
 from ..store.tracking import departure_services
-from .dcsa_out import departures_to_name, to_dcsa_22
+from .dcsa_out import departures_to_name, place_names, to_dcsa_22
 from .outbox import event_uuid
 
 log = logging.getLogger("corridor.webhooks")
@@ -48,24 +52,35 @@ def verify(secret: bytes, body: bytes, header: str) -> bool:
     return hmac.compare_digest(sign(secret, body), (header or "").strip())
 
 
-def retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
+def retry_after(value: str | None, now: datetime, cap: float = MAX_BACKOFF_S) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), at most `cap`.
+
+    None (the usual back-off applies) for a missing, negative, NaN, infinite or unreadable value.
+    The header is the receiver's to write: `1e12` overflowed the next-attempt time and stopped
+    every subscription's delivery, `99999999999` parked one until the year 5195."""
+    text = (value or "").strip()
+    if not text:
         return None
     try:
-        return max(0.0, float(value))
+        secs = float(text)
     except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
-    except (TypeError, ValueError):
+        try:
+            when = parsedate_to_datetime(text)
+            if when.tzinfo is None:     # "-0000": HTTP dates are in GMT
+                when = when.replace(tzinfo=timezone.utc)
+            secs = max(0.0, (when - now).total_seconds())   # a date gone by: retry now
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    if not math.isfinite(secs) or secs < 0:
         return None
+    return min(float(cap), secs)
 
 
-def body_of(rows, corridor_format: bool, services: dict | None = None) -> bytes:
+def body_of(rows, corridor_format: bool, services: dict | None = None, names: dict | None = None) -> bytes:
     """The callback body: a JSON array of DCSA 2.2 events (or Corridor events) in sequence order.
 
-    `services`: departure id -> service, for calls that name none (`dcsa_out.departures_to_name`)."""
+    `services`: departure id -> service, for calls that name none (`dcsa_out.departures_to_name`);
+    `names`: `dcsa_out.place_names`."""
     items, services = [], services or {}
     for r in rows:
         e = row_to_event(r)
@@ -74,7 +89,7 @@ def body_of(rows, corridor_format: bool, services: dict | None = None) -> bytes:
             items.append(event_json(r.seq, e, r.received_at))
         else:
             items.append(to_dcsa_22(e, event_uuid(r.seq), r.received_at,
-                                    departure_service=services.get(r.departure_id)))
+                                    departure_service=services.get(r.departure_id), names=names))
     return json.dumps(items, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -108,7 +123,43 @@ class Deliverer:
                 nxt = conn.execute(select(outbox.c.next_attempt_at).where(outbox.c.id == head)).scalar_one()
                 if nxt <= now:
                     due.append(sid)
-        return sum(self._deliver(sid, now) for sid in due)
+        delivered = 0
+        for sid in due:
+            # one subscription's failure is its own: logged, recorded in its delivery log and
+            # backed off; the others are still delivered in this pass
+            try:
+                delivered += self._deliver(sid, now)
+            except Exception as e:  # noqa: BLE001 - any failure preparing or posting one bundle
+                log.exception("delivery to %s failed", sid)
+                self._record_failure(sid, now, f"{e.__class__.__name__}: {e}")
+        return delivered
+
+    def _record_failure(self, sid: str, now: datetime, err: str) -> None:
+        """Log an attempt that failed inside Corridor and back off the subscription's head rows."""
+        try:
+            with self.store.tx() as conn:
+                pend = conn.execute(select(outbox.c.id, outbox.c.attempts)
+                                    .where(outbox.c.subscription_id == sid, outbox.c.status == "pending")
+                                    .order_by(outbox.c.id).limit(self._size.get(sid, self.bundle))).all()
+                if not pend:
+                    return
+                conn.execute(insert(deliveries).values(subscription_id=sid, attempted_at=now, events=len(pend),
+                                                       status_code=None, error=err[:2000], duration_ms=0.0))
+                self._back_off(conn, [p.id for p in pend], pend[0].attempts + 1, err[:2000], now, None)
+        except Exception:  # noqa: BLE001 - the store itself failing: the next pass tries again
+            log.exception("could not record the failed delivery to %s", sid)
+
+    def _back_off(self, conn, ids: list[int], attempts: int, err: str, now: datetime, wait: float | None) -> float:
+        """Schedule the next attempt of rows `ids` (dead after MAX_ATTEMPTS); returns the delay.
+
+        A receiver's Retry-After replaces the exponential back-off, within [base, cap]."""
+        delay = min(self.cap, max(self.base, wait)) if wait is not None \
+            else min(self.cap, self.base * 2 ** min(attempts - 1, 64))
+        status = "dead" if attempts >= MAX_ATTEMPTS else "pending"
+        conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
+            attempts=outbox.c.attempts + 1, last_error=err, status=status,
+            next_attempt_at=now + timedelta(seconds=delay)))
+        return delay
 
     def _deliver(self, sid: str, now: datetime) -> int:
         size = self._size.get(sid, self.bundle)
@@ -124,9 +175,10 @@ class Deliverer:
             rows = conn.execute(select(events).where(events.c.seq.in_([p.event_seq for p in pend]))).all()
             corridor_format = (sub.filters or {}).get("format") == "corridor"
             services = {} if corridor_format else departure_services(conn, departures_to_name(rows))
+            names = {} if corridor_format else place_names(conn)
         by_seq = {r.seq: r for r in rows}
         rows = [by_seq[p.event_seq] for p in pend if p.event_seq in by_seq]
-        body = body_of(rows, corridor_format, services)
+        body = body_of(rows, corridor_format, services, names)
         headers = {"Content-Type": "application/json", "Notification-Signature": sign(bytes(sub.secret), body),
                    "Subscription-ID": sid, "API-Version": API_VERSION}
         t0 = time.perf_counter()
@@ -140,7 +192,7 @@ class Deliverer:
             if 300 <= code < 400:
                 err = f"redirect to {resp.headers.get('location', '?')} not followed"
             elif code in (429, 503):
-                wait = retry_after(resp.headers.get("Retry-After"), now)
+                wait = retry_after(resp.headers.get("Retry-After"), now, self.cap)
                 err = f"HTTP {code}"
             elif code >= 400:
                 err = f"HTTP {code}"
@@ -162,12 +214,7 @@ class Deliverer:
                 self._size[sid] = max(1, size // 2)
                 conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(last_error=err))
                 return 0
-            attempts = pend[0].attempts + 1
-            delay = wait if wait is not None else min(self.cap, self.base * 2 ** (attempts - 1))
-            status = "dead" if attempts >= MAX_ATTEMPTS else "pending"
-            conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
-                attempts=outbox.c.attempts + 1, last_error=err, status=status,
-                next_attempt_at=now + timedelta(seconds=delay)))
+            delay = self._back_off(conn, ids, pend[0].attempts + 1, err, now, wait)
         log.info("delivery to %s failed (%s); next in %.1fs", sid, err, delay)
         return 0
 
