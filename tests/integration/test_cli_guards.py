@@ -224,6 +224,12 @@ def test_key_expiry_is_a_future_date(cli, loaded_store):
     assert r.exit_code == 0 and json.loads(r.stdout)["expires_at"].endswith("+00:00")
 
 
+def test_key_scopes_are_checked_as_the_api_checks_them(cli):
+    assert "unknown scopes" in error(cli("key", "create", "--party", "ACME", "--scope", "delete", "--json"), 4)["message"]
+    r = cli("key", "create", "--party", "ACME", "--scope", "write", "--scope", "read", "--scope", "read", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["scopes"] == ["read", "write"]   # once each, in order
+
+
 def test_bad_choices_are_refused_with_json(cli):
     assert error(cli("quarantine", "list", "--status", "bogus", "--json"), 2)["code"] == "usage"
     assert error(cli("alias", "list", "--kind", "bogus", "--json"), 2)["code"] == "usage"

@@ -145,3 +145,15 @@ def test_the_worker_reads_the_installation_setting(monkeypatch):
         assert Deliverer(None).allow_private is False
     finally:
         get_settings.cache_clear()
+
+
+def test_a_callback_url_the_client_cannot_call_is_refused_even_where_private_hosts_are_allowed(store):
+    """A control character in the URL passed the check (only the scheme and host were looked at)
+    and made every delivery attempt fail inside Corridor (httpx.InvalidURL)."""
+    acme = {"Authorization": f"Bearer {party(store, 'ACME', Role.SHIPPER)}"}
+    c = _client(store, allow_private=True)
+    for url in ("http://127.0.0.1:18039/ho\x07ok", "http://127.0.0.1:18039/hook\r\nX-Injected: 1"):
+        r = c.post("/v2/event-subscriptions", headers=acme, json={"callbackUrl": url, "secret": SECRET})
+        assert r.status_code == 400, r.text
+        assert "not a URL that can be called" in r.json()["errors"][0]["message"]
+    assert c.get("/v2/event-subscriptions", headers=acme).json() == []

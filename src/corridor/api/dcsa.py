@@ -7,6 +7,7 @@ import base64
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
+import httpx
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -81,6 +82,10 @@ def _check_body(body: dict, *, with_secret: bool, allow_private: bool = False) -
     parts = urlsplit(url) if isinstance(url, str) else None
     if not parts or parts.scheme not in ("http", "https") or not parts.netloc:
         raise Problem(400, "Bad Request", "callbackUrl must be an absolute http(s) URL", reason="invalidInput")
+    try:   # what delivery will post to: a URL its client cannot send (control characters, ...) is refused now
+        httpx.URL(url)
+    except httpx.InvalidURL as e:
+        raise Problem(400, "Bad Request", f"callbackUrl is not a URL that can be called: {e}", reason="invalidInput")
     secret = None
     if with_secret:
         if "secret" not in body:

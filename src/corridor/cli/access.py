@@ -85,8 +85,10 @@ def key_create(party: str = typer.Option(..., help="The party the key acts for")
     """Create an API key; it is printed once and never stored in clear."""
     from ..access import keys
     from ..store import parties as ps
-    if set(scope) - {"read", "write", "admin"}:
-        fail(f"unknown scope in {scope}; use read, write, admin", Exit.INVALID, as_json=as_json)
+    try:
+        scope = list(keys.check_scopes(scope))   # as the API checks them: known, at least one, once each
+    except ValueError as e:
+        fail(str(e), Exit.INVALID, as_json=as_json)
     expires_at = when(expires, "--expires", as_json, future=True)
     store = _store()
     with store.tx() as conn:
