@@ -84,12 +84,12 @@ def test_a_failing_message_does_not_sink_the_others_of_its_batch(loaded_store):
         ing.ingest_many(batch)
     with loaded_store.read() as conn:
         kept = set(conn.execute(select(raw_messages.c.id)).scalars())
-    from corridor.store.ingest import content_id
+    from corridor.store.ingest import message_id
     # the others went in, each on its own; the failed one rolled back (its sender learns of it)
-    assert {content_id(files[i]) for i in (0, 1, 3)} <= kept
-    assert content_id(files[2]) not in kept or len(set(files)) < 4
+    assert {message_id(files[i], "TGH") for i in (0, 1, 3)} <= kept
+    assert message_id(files[2], "TGH") not in kept or len(set(files)) < 4
     # and a batch that succeeds gives each message's own outcome, in order
     again = ing.ingest_many([Incoming(f, source_party="TGH", fmt="edifact", received_at=AT) for f in files])
-    assert [o.message_id for o in again] == [content_id(f) for f in files]
+    assert [o.message_id for o in again] == [message_id(f, "TGH") for f in files]
     assert all(o.stored == 0 for i, o in enumerate(again) if i != 2)
     assert again[2].stored + again[2].quarantined > 0

@@ -9,7 +9,9 @@ workers); otherwise they are processed at once (200, the outcome in the answer).
 
 from __future__ import annotations
 
+import logging
 import threading
+import zlib
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -23,6 +25,7 @@ from .deps import Principal, admin, get_store, principal, writer
 from .problems import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
+log = logging.getLogger("corridor.api.ingest")
 _publisher_lock = threading.Lock()
 
 OUTCOME_EXAMPLE = {"path": "gate-2026-03-02.edi", "message_id": "9f2c…", "format": "edifact",
@@ -35,20 +38,60 @@ def _body(media: dict[str, dict]) -> dict:
 
 
 def _publisher(request: Request):
-    """The JetStream publisher of this app, when CORRIDOR_NATS_URL is set."""
+    """The JetStream publisher of this app, when CORRIDOR_NATS_URL is set: one per app, made without
+    waiting (it connects and reconnects in the background, on its one thread)."""
     url = getattr(request.app.state.settings, "nats_url", None)
     if not url:
         return None
-    with _publisher_lock:
-        pub = getattr(request.app.state, "ingest_publisher", None)
-        if pub is None:
-            from ..ingest.nats import JetStreamPublisher
-            try:
-                pub = JetStreamPublisher(url)
-            except Exception as e:  # noqa: BLE001 - the broker is down: say so, keep nothing half-done
-                raise Problem(503, "Service Unavailable", f"NATS not reachable at {url}: {e}")
-            request.app.state.ingest_publisher = pub
+    pub = getattr(request.app.state, "ingest_publisher", None)
+    if pub is None:
+        with _publisher_lock:
+            pub = getattr(request.app.state, "ingest_publisher", None)
+            if pub is None:
+                from ..ingest.nats import JetStreamPublisher
+                # a request answers within a few seconds whatever NATS does (the message is kept first)
+                pub = request.app.state.ingest_publisher = JetStreamPublisher(url, timeout=2.0, wait=False)
     return pub
+
+
+# Content-Encoding of a posted message (RFC 9110 8.4) that a sender's HTTP client may compress with
+_GZIP, _ZLIB, _RAW = 16 + zlib.MAX_WBITS, zlib.MAX_WBITS, -zlib.MAX_WBITS
+_CODINGS = {"gzip": (_GZIP,), "x-gzip": (_GZIP,), "deflate": (_ZLIB, _RAW)}   # bare deflate too: some clients
+
+
+def _inflate(data: bytes, wbits: int, limit: int, coding: str) -> bytes:
+    """`data` decompressed, at most `limit` bytes: a bomb of zeros stops there, not in the memory."""
+    out = bytearray()
+    while data:
+        d = zlib.decompressobj(wbits)
+        out += d.decompress(data, limit + 1 - len(out))
+        if len(out) > limit or d.unconsumed_tail:
+            raise Problem(413, "Content Too Large", f"request body over {limit} bytes once {coding}-decoded")
+        if not d.eof:
+            raise zlib.error("the compressed data ends early")
+        data = d.unused_data if wbits == _GZIP else b""   # gzip members may follow each other (RFC 1952)
+    return bytes(out)
+
+
+def _decoded(content: bytes, coding_header: str, limit: int) -> bytes:
+    """The body with its content codings undone, the last applied first."""
+    codings = [c.strip().lower() for c in coding_header.split(",") if c.strip()]
+    if any(c not in _CODINGS and c != "identity" for c in codings):
+        raise Problem(415, "Unsupported Media Type",
+                      f"Content-Encoding {coding_header!r}: send the message as it is, or gzip or deflate it",
+                      headers={"Accept-Encoding": "gzip, deflate"})
+    for coding in reversed(codings):
+        if coding == "identity":
+            continue
+        for i, wbits in enumerate(_CODINGS[coding]):
+            try:
+                content = _inflate(content, wbits, limit, coding)
+                break
+            except zlib.error as e:
+                if i == len(_CODINGS[coding]) - 1:
+                    raise Problem(400, "Bad Request", f"the body is not valid {coding} data ({e}): send it "
+                                                      "as it is, or compressed as its Content-Encoding says")
+    return content
 
 
 def _rights(conn, p: Principal):
@@ -60,6 +103,9 @@ def _rights(conn, p: Principal):
 async def _accept(request: Request, p: Principal, fmt: str | None, filename: str | None,
                   party: str | None) -> JSONResponse:
     content = await request.body()
+    coding = request.headers.get("content-encoding", "")
+    if coding.strip():
+        content = _decoded(content, coding, request.app.state.settings.max_body_bytes)
     if not content.strip():
         raise Problem(400, "Bad Request", "empty body: send the message itself as the request body")
     store = get_store(request)
@@ -72,6 +118,7 @@ async def _accept(request: Request, p: Principal, fmt: str | None, filename: str
         sender = None   # the administrator relays: the sender comes from the message (e.g. UNB)
 
     def run():
+        from ..ingest.nats import PublishDeferred
         from ..ingest.service import Ingestor
         ingestor = Ingestor(store)
         with store.read() as conn:
@@ -81,8 +128,14 @@ async def _accept(request: Request, p: Principal, fmt: str | None, filename: str
             return 200, ingestor.ingest(content, source_party=sender, filename=filename, fmt=fmt,
                                         allowed=allowed).as_json()
         mid, used, new = ingestor.keep(content, source_party=sender, filename=filename, fmt=fmt)
-        pub.publish(mid, check_visibility=allowed is not None)
-        return 202, {"message_id": mid, "format": used, "status": "pending", "new": new}
+        doc = {"message_id": mid, "format": used, "status": "pending", "new": new, "queued": True}
+        try:
+            pub.publish(mid, check_visibility=allowed is not None)
+        except PublishDeferred as e:
+            # kept all the same: the ingest workers' sweep publishes pending messages once NATS is back
+            log.warning("message %s kept, not queued: %s", mid, e)
+            doc.update(queued=False, note=f"kept; processing is deferred until NATS is reachable again ({e})")
+        return 202, doc
 
     status, doc = await run_in_threadpool(run)
     return JSONResponse(doc, status_code=status)
@@ -157,13 +210,15 @@ def show_quarantine(request: Request, entry_id: int = Path(..., ge=1, le=2**62),
 
 @router.post("/quarantine/{entry_id}/replay", summary="Process the entry's message again (after a fix)")
 def replay_quarantine(request: Request, entry_id: int = Path(..., ge=1, le=2**62), p: Principal = Depends(writer)) -> dict:
-    """Re-process the whole message; what is stored already is never stored twice."""
+    """Re-process the whole message; what is stored already is never stored twice. The message
+    is judged as its post was: the administrator's replay of a party's post is held to that
+    party's posting rights (`Ingestor.replay`), a party's replay to its own."""
     from ..ingest.service import Ingestor
     store = get_store(request)
     with store.read() as conn:
         row = repo.quarantine_get(conn, entry_id)
         _own(p, row)
-        allowed = _rights(conn, p)
+        allowed = _rights(conn, p)   # None for the administrator: the message's own sender's rights then
     return Ingestor(store).replay(row.message_id, allowed).as_json()
 
 

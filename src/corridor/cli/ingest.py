@@ -196,10 +196,15 @@ def q_show(entry_id: int = typer.Argument(..., help="The quarantine entry id."),
 
 
 def replay_messages(store, message_ids: list[str]) -> list[dict]:
-    """Replay kept messages; returns one outcome JSON each."""
+    """Replay kept messages; returns one outcome JSON each.
+
+    Each is judged as its post was (`Ingestor.replay`): a message its sender posted under its
+    own posting rights is held to them again, though the command line itself may post anything;
+    each sender's rights are read once per run."""
     from ..ingest.service import Ingestor
     ingestor = Ingestor(store)
-    return [ingestor.replay(mid).as_json() for mid in message_ids]
+    kept: dict = {}
+    return [ingestor.replay(mid, kept_rights=kept).as_json() for mid in message_ids]
 
 
 def q_replay(ids: list[str] = typer.Argument(None, help="Quarantine entry ids or raw message ids."),

@@ -24,7 +24,7 @@ def detect_format(raw: bytes, filename: str | None = None) -> str:
     if head[:1] in (b"[", b"{") or raw[:2] in (b"\xff\xfe", b"\xfe\xff"):   # UTF-16/32 JSON with its BOM
         return _json_kind(raw)
     name = (filename or "").lower()
-    if _looks_tabular(head) or (name.endswith((".csv", ".tsv")) and b"\n" in head):
+    if _tabular(head) or (name.endswith((".csv", ".tsv")) and b"\n" in head):
         return "csv"
     return "unknown"
 
@@ -50,12 +50,22 @@ def _json_kind(raw: bytes) -> str:
     return "dcsa-json" if isinstance(doc, list) else "unknown"
 
 
+def _tabular(head: bytes) -> bool:
+    """`_looks_tabular`, never raising: detection decides where bytes go, whatever they are."""
+    try:
+        return _looks_tabular(head)
+    except (csv.Error, ValueError):   # e.g. a NUL byte in binary data
+        return False
+
+
 def _looks_tabular(head: bytes) -> bool:
     """True when the first lines read as a header (a known profile, or ≥2 columns) plus rows."""
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
-        text = head.decode("cp1251")   # the CSV reader accepts Windows-1251 too
+        # the CSV reader accepts Windows-1251 too; bytes neither maps (0x98, a cut-off UTF-8
+        # sequence, binary) must not stop detection: the reader names them in the quarantine
+        text = head.decode("cp1251", errors="replace")
     lines = text.splitlines()[:5]
     if not lines:
         return False

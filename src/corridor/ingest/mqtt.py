@@ -98,7 +98,7 @@ class MqttConsumer:
                 party = ""   # the parser quarantines it with the reason
             # the sender is resolved from the topic through the registry (an unknown party is held)
             o = self.ingestor.ingest(msg.payload, filename=msg.topic, fmt="position-json",
-                                     allowed=self._allowed(party))
+                                     allowed=self._allowed(party), checked=True)   # a replay judges it too
         except Exception as e:  # noqa: BLE001 - not acknowledged: the broker redelivers it on reconnect
             with self._lock:
                 self.stats.failed += 1

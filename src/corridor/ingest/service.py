@@ -1,6 +1,7 @@
 """The one ingest path: raw message -> parse -> registry -> trips -> append, or quarantine.
 
-Every raw message is kept, content-addressed, with its sender and received time; every event
+Every raw message is kept once per sender and content (a receipt: the same bytes from two
+parties are two receipts, each processed as its own sender), with its received time; every event
 links back to it. What cannot be parsed, mapped or attributed goes to quarantine with the reason
 and can be replayed once an alias or mapping is fixed. Re-sending anything never duplicates: the
 event log's natural key decides (see corridor.domain.events.event_keys).
@@ -152,8 +153,11 @@ class Ingestor:
     def ingest(self, content: bytes, *, source_party: str | None = None, filename: str | None = None,
                fmt: str | None = None, received_at: datetime | None = None, dry_run: bool = False,
                allowed: Callable[[Event], str | None] | None = None,
-               parsed: ParseResult | None = None) -> IngestOutcome:
+               parsed: ParseResult | None = None, checked: bool | None = None) -> IngestOutcome:
         """Take in one raw message. `allowed(event)` returns a reason when the sender may not post it.
+
+        `checked`: the post is held to its sender's posting rights, so a replay is too (default:
+        when `allowed` is given; an MQTT message always is, its topic's sender known or not).
 
         `parsed`: the message already read by `parse` elsewhere (corridor.ingest.pool parses on
         other cores); it must be the parse of this very content, format and sender.
@@ -165,13 +169,14 @@ class Ingestor:
             with self.store.writing(), self.store.engine.connect() as conn:
                 trans = conn.begin()
                 try:
-                    return self._process(conn, repo.content_id(content), content, fmt, source_party, filename,
-                                         received_at, True, allowed)
+                    return self._process(conn, repo.message_id(content, source_party), content, fmt,
+                                         source_party, filename, received_at, True, allowed)
                 finally:
                     trans.rollback()
         with collector_paused(len(content) >= PAUSE_FROM), self.store.tx() as conn:
             mid, new = repo.keep_raw(conn, content, fmt=fmt, source_party=source_party or "",
-                                     received_at=received_at, filename=filename)
+                                     received_at=received_at, filename=filename,
+                                     checked=allowed is not None if checked is None else checked)
             return self._process(conn, mid, content, fmt, source_party, filename, received_at, False, allowed,
                                  fresh=new, parsed=parsed)
 
@@ -195,7 +200,8 @@ class Ingestor:
                     received_at = m.received_at or datetime.now(timezone.utc)
                     fmt = m.fmt or detect(m.content, m.filename)
                     mid, new = repo.keep_raw(conn, m.content, fmt=fmt, source_party=m.source_party or "",
-                                             received_at=received_at, filename=m.filename)
+                                             received_at=received_at, filename=m.filename,
+                                             checked=m.allowed is not None)
                     outs.append(self._process(conn, mid, m.content, fmt, m.source_party, m.filename, received_at,
                                               False, m.allowed, fresh=new, parsed=_ready(m.parsed),
                                               deferred=stored))
@@ -218,13 +224,18 @@ class Ingestor:
         return outs
 
     def keep(self, content: bytes, *, source_party: str | None = None, filename: str | None = None,
-             fmt: str | None = None, received_at: datetime | None = None) -> tuple[str, str, bool]:
-        """Keep a raw message for later processing (status 'pending'); returns (id, format, new)."""
+             fmt: str | None = None, received_at: datetime | None = None,
+             checked: bool = False) -> tuple[str, str, bool]:
+        """Keep a raw message for later processing (status 'pending'); returns (id, format, new).
+
+        The id is the receipt's: the same bytes from another party are another message, processed
+        as that party. `checked`: the post is held to its sender's posting rights (processing it
+        with them records that too)."""
         received_at = received_at or datetime.now(timezone.utc)
         fmt = fmt or detect(content, filename)
         with self.store.tx() as conn:
             mid, new = repo.keep_raw(conn, content, fmt=fmt, source_party=source_party or "",
-                                     received_at=received_at, filename=filename)
+                                     received_at=received_at, filename=filename, checked=checked)
             if not new:
                 # a re-send of a kept message is processed again (its events collapse as duplicates)
                 repo.mark_raw(conn, mid, "pending")
@@ -232,19 +243,53 @@ class Ingestor:
 
     def process(self, message_id: str, allowed: Callable[[Event], str | None] | None = None,
                 only_pending: bool = False) -> IngestOutcome | None:
-        """Process a kept message in one transaction; None when `only_pending` and it is done already."""
+        """Process a kept message in one transaction, as its own sender; None when `only_pending`
+        and it is done already. Processed with `allowed` (its sender's posting rights), the
+        receipt is marked so: a replay of it is held to them again."""
         with self.store.tx() as conn:
             raw = repo.get_raw(conn, message_id)
             if raw is None:
                 raise KeyError(message_id)
             if only_pending and raw.status != "pending":
                 return None
+            if allowed is not None and not raw.checked:
+                repo.mark_checked(conn, message_id)
             return self._process(conn, message_id, bytes(raw.content), raw.format, raw.source_party or None,
                                  raw.filename, raw.received_at, False, allowed)
 
-    def replay(self, message_id: str, allowed: Callable[[Event], str | None] | None = None) -> IngestOutcome:
-        """Process a kept message again (after an alias or mapping fix); resolves what it no longer holds."""
+    def replay(self, message_id: str, allowed: Callable[[Event], str | None] | None = None, *,
+               kept_rights: dict | None = None) -> IngestOutcome:
+        """Process a kept message again (after an alias or mapping fix); resolves what it no longer holds.
+
+        Posting rights are judged as the post judged them, whoever replays: a receipt whose post
+        was held to its sender's rights (an API key's, an MQTT topic's: `raw_messages.checked`) is
+        held to them again, so an alias never lets in what its sender was refused. `allowed` (a
+        replaying party's own rights, which for its own receipt are its sender's) is used as
+        given. `kept_rights`: a party -> rights dict for a run of many replays (read once each).
+        """
+        if allowed is None:
+            allowed = self._post_rights(message_id, {} if kept_rights is None else kept_rights)
         return self.process(message_id, allowed)
+
+    def _post_rights(self, message_id: str, kept: dict) -> Callable[[Event], str | None] | None:
+        """The posting rights a kept receipt's post was judged by: its sender's when it was
+        (`raw_messages.checked`), else none. A receipt kept without a sender (an MQTT topic, an
+        EDIFACT UNB names it) is judged by the sender it names, through the registry of now."""
+        from .nats import sender_rights   # posting_rights of a sender id, as the ingest workers judge it
+        with self.store.read() as conn:
+            raw = repo.raw_sender(conn, message_id)
+            if raw is None:
+                raise KeyError(message_id)
+            if not raw.checked:
+                return None
+            sender = raw.source_party
+            if not sender:
+                full = repo.get_raw(conn, message_id)
+                sender = _sender_code(parse(bytes(full.content), full.format, "", full.received_at,
+                                            filename=full.filename).meta) or ""
+        if sender not in kept:
+            kept[sender] = sender_rights(self.store, sender) if sender else None
+        return kept[sender]
 
     # -- the pipeline ----------------------------------------------------------------------
     def _process(self, conn, mid, content, fmt, source_party, filename, received_at, dry_run, allowed,

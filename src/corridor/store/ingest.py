@@ -1,4 +1,4 @@
-"""Persistence for ingest: raw messages (content-addressed), quarantine, trips and consists."""
+"""Persistence for ingest: raw messages (one receipt per sender and content), quarantine, trips and consists."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 import json
 import threading
 import weakref
+import zlib
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta, timezone
 
@@ -75,23 +76,49 @@ def content_id(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
+def message_id(content: bytes, source_party: str | None) -> str:
+    """The id of one receipt: SHA-256 of the sending party's id, a NUL byte and the content; a
+    message kept without a sender (relayed: its sender is read from it) is addressed by its
+    content alone. The same bytes from two parties are two receipts, each processed as its own
+    sender with its own quarantine; a re-send by the same party is the same receipt."""
+    if not source_party:
+        return content_id(content)
+    h = hashlib.sha256(source_party.encode())
+    h.update(b"\0")
+    h.update(content)
+    return h.hexdigest()
+
+
 def keep_raw(conn: Connection, content: bytes, *, fmt: str, source_party: str, received_at: datetime,
-             filename: str | None) -> tuple[str, bool]:
-    """Store a raw message once; returns (id, True if it was new)."""
-    mid = content_id(content)
+             filename: str | None, checked: bool = False) -> tuple[str, bool]:
+    """Store a receipt once (per sender and content); returns (id, True if it was new).
+
+    `checked`: this post was judged by its sender's posting rights (an API key's, an MQTT
+    topic's), so a replay judges it again; once one post of a receipt was, it stays so."""
+    mid = message_id(content, source_party)
     if received_at.tzinfo is None:
         raise ValueError("naive datetime given to the store: times must carry an offset")
     sql = ("INSERT INTO raw_messages (id, format, source_party, received_at, filename, size, content, status, "
-           "stored, duplicates, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, 0, 0) "
+           "stored, duplicates, rejected, checked) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, 0, 0, ?) "
            "ON CONFLICT (id) DO NOTHING")
+    db = _db(conn)
     if _pg(conn):
         # the content as a binary parameter (%b): sent as it is, not hex-escaped to twice its size
         sql = sql.replace("?", "%s").replace("%s, 'pending'", "%b, 'pending'")   # the 7th: content
-        cur = _db(conn).execute(sql, (mid, fmt, source_party, received_at, filename, len(content), content))
+        cur = db.execute(sql, (mid, fmt, source_party, received_at, filename, len(content), content, checked))
     else:
-        cur = _db(conn).execute(sql, (mid, fmt, source_party, _sqlite_time(received_at), filename, len(content),
-                                      content))
-    return mid, cur.rowcount == 1
+        cur = db.execute(sql, (mid, fmt, source_party, _sqlite_time(received_at), filename, len(content),
+                               content, checked))
+    new = cur.rowcount == 1
+    if checked and not new:
+        mark_checked(conn, mid)
+    return mid, new
+
+
+def mark_checked(conn: Connection, mid: str) -> None:
+    """A post of this receipt was judged by its sender's posting rights: so is every replay of it."""
+    sql = "UPDATE raw_messages SET checked = ? WHERE id = ? AND checked = ?"
+    _db(conn).execute(sql.replace("?", "%s") if _pg(conn) else sql, (True, mid, False))
 
 
 def known_events(conn: Connection, keys: list[str]) -> set[str]:
@@ -134,6 +161,12 @@ def get_raw(conn: Connection, mid: str):
     return conn.execute(select(raw_messages).where(raw_messages.c.id == mid)).first()
 
 
+def raw_sender(conn: Connection, mid: str):
+    """(source_party, checked) of a kept receipt, without its content; None when unknown."""
+    return conn.execute(select(raw_messages.c.source_party, raw_messages.c.checked)
+                        .where(raw_messages.c.id == mid)).first()
+
+
 def pending_raw(conn: Connection, limit: int = 100, received_before: datetime | None = None) -> list[str]:
     """Ids of kept messages not processed yet, oldest first."""
     q = select(raw_messages.c.id).where(raw_messages.c.status == "pending")
@@ -152,9 +185,10 @@ def _q_key(kind: str, reason: str, detail) -> str:
 
 
 def quarantine_sync(conn: Connection, mid: str, rows: list[dict], fresh: bool = False) -> int:
-    """Make the open quarantine of a message equal `rows`; returns how many are open.
+    """Make the open quarantine of a receipt equal `rows`; returns how many are open.
 
-    Re-sending or replaying a message re-evaluates all of it: entries it still produces stay
+    A receipt is one sender's (`message_id`): another party sending the same bytes has its own
+    entries, never these. Re-sending or replaying a message re-evaluates all of it: entries it still produces stay
     open (attempts counted), new ones are added, and those it no longer produces are resolved.
     So nothing is held twice, and a fixed alias closes the entries it explains. `fresh` says the
     message was kept in this very transaction: it has no entries yet, nothing to read.
@@ -230,17 +264,49 @@ def _trip(r) -> Trip:
                 starts_at=r.starts_at, ends_at=r.ends_at)
 
 
-def lock_containers(conn: Connection, equipment: list[str]) -> None:
-    """Serialise trip attribution per container across concurrent ingest workers.
+# Trip attribution locks (PostgreSQL advisory locks, two-int form: a key space of their own, apart
+# from the delivery lease's bigint key). Every lock sits in the server's shared lock table, sized
+# max_locks_per_transaction x max_connections (6,400 by default) for all databases together: one
+# lock per box made a message of ~6,000 containers fail with "out of shared memory". So a message
+# holds at most LOCK_BUCKETS + a few locks, whatever its size:
+#   - up to BOX_LOCKS_MAX boxes: each box's bucket in SHARE mode, then each box's own lock;
+#   - more boxes: each box's bucket in EXCLUSIVE mode (no lock per box).
+# Two messages naming one box therefore always conflict (box lock against box lock, or exclusive
+# bucket against any hold of it), and two small messages of different boxes still run side by
+# side. Buckets are taken before box locks, each in ascending key order: no deadlock.
+LOCK_BUCKETS = 1024
+BOX_LOCKS_MAX = 64
+_BUCKET_SPACE, _BOX_SPACE = 0x74726970, 0x626F7870   # 'trip', 'boxp': the locks' class ids
 
-    PostgreSQL: transaction-scoped advisory locks, taken in sorted order (no deadlock between
-    two messages). SQLite needs none: its writers already take the database lock at BEGIN.
-    """
+
+def _box_key(box: str) -> int:
+    """A box's lock key: stable across processes and hosts (CRC-32 as a signed int4)."""
+    k = zlib.crc32(box.encode("utf-8"))
+    return k - (1 << 32) if k >= 1 << 31 else k
+
+
+def _int_array(values: list[int]) -> str:
+    return "{" + ",".join(map(str, values)) + "}"   # one literal: cheaper than psycopg's list adaptation
+
+
+def lock_containers(conn: Connection, equipment: list[str]) -> None:
+    """Serialise trip attribution per container across concurrent ingest workers (the lock is
+    held to the end of the transaction). SQLite needs none: its writers take the database lock
+    at BEGIN."""
     if not _pg(conn) or not equipment:
         return
-    # one round trip: the locks are taken row by row in the order of the (sorted) array
-    _db(conn).execute("SELECT count(pg_advisory_xact_lock(hashtext(k))) FROM unnest(%s::text[]) AS k",
-                      (pg_text_array(["trip:" + box for box in sorted(set(equipment))]),))
+    keys = sorted({_box_key(box) for box in equipment})
+    buckets = sorted({k % LOCK_BUCKETS for k in keys})
+    db = _db(conn)
+    if len(keys) > BOX_LOCKS_MAX:
+        # one round trip; the locks are taken row by row in the order of the (sorted) array
+        db.execute("SELECT count(pg_advisory_xact_lock(%s::int, b)) FROM unnest(%s::int[]) AS b",
+                   (_BUCKET_SPACE, _int_array(buckets)), prepare=False)
+        return
+    # UNION ALL runs its branches in order: every bucket, then every box
+    db.execute("SELECT count(pg_advisory_xact_lock_shared(%s::int, b)) FROM unnest(%s::int[]) AS b UNION ALL "
+               "SELECT count(pg_advisory_xact_lock(%s::int, k)) FROM unnest(%s::int[]) AS k",
+               (_BUCKET_SPACE, _int_array(buckets), _BOX_SPACE, _int_array(keys)), prepare=False)
 
 
 def trips_of(conn: Connection, equipment: str) -> list[Trip]:

@@ -160,7 +160,7 @@ trips = Table(
 
 raw_messages = Table(
     "raw_messages", metadata,
-    Column("id", String(64), primary_key=True),          # sha256 of the content: content-addressed
+    Column("id", String(64), primary_key=True),          # sha256 of sender + content (ingest.message_id)
     Column("format", String(20), nullable=False),
     Column("source_party", String(40), nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
@@ -171,6 +171,8 @@ raw_messages = Table(
     Column("stored", Integer, nullable=False, default=0),
     Column("duplicates", Integer, nullable=False, default=0),
     Column("rejected", Integer, nullable=False, default=0),
+    # a post of it was judged by its sender's posting rights (API key, MQTT topic): so is a replay
+    Column("checked", Boolean, nullable=False, default=False),
 )
 
 events = Table(
