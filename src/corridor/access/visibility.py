@@ -9,15 +9,18 @@
 - an authority sees, read-only, the movements at locations in its country (and aggregates).
 
 Who may post what is decided here too (`posting_rights`): operators for their own facilities and
-services, shippers and forwarders for their own containers and bookings. docs/access.md.
+services, and the positions of their own vehicles and devices and of the containers in their hands
+(`HandlingCheck`); shippers and forwarders for their own containers and bookings. docs/access.md.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 import weakref
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 from typing import Callable
 
@@ -320,12 +323,21 @@ def booking_timeline_view(conn: Connection, v: Viewer, doc: dict) -> dict:
     return out
 
 
+def _is_position(e: Event) -> bool:
+    """A GPS/tracker fix (positions.py, DCSA or CSV IoT): it has no place of its own."""
+    from ..domain.events import EventKind
+    return e.kind is EventKind.IOT and e.code == "POSI"
+
+
 def can_post_event(v: Viewer, e: Event, departure_operator: str | None = None) -> str | None:
     """None when the viewer may post this event as far as its role decides; otherwise the reason.
 
-    Operators post only for their own facilities and services; authorities never write. A
-    shipper's or forwarder's events are decided by their bookings and the containers' trips
-    (`posting_rights`, `ClaimCheck`): this function alone lets them through.
+    Operators post for their own facilities and services; authorities never write. A position has
+    no place: an operator posts those of its own vehicles and devices (a fix without a container
+    that names no train, wagon or sailing moves nothing but the device), and a container's only
+    while the box is in its hands, which `HandlingCheck.recheck` judges on the box's trips (this
+    function lets it through). A shipper's or forwarder's events are decided by their bookings and
+    the containers' trips (`posting_rights`, `ClaimCheck`): this function alone lets them through.
     """
     if v.sees_all:
         return None
@@ -336,19 +348,32 @@ def can_post_event(v: Viewer, e: Event, departure_operator: str | None = None) -
         vehicle_ok = departure_operator == v.id or (tc is not None and tc.service in v.party.services)
         if (e.location and e.location in v.facility_refs) or vehicle_ok:
             return None
+        if _is_position(e) and not e.location:
+            from ..ingest.service import Ingestor
+            if e.equipment or not Ingestor._carriers(e):
+                return None   # a box's fix: `HandlingCheck.recheck`; a device's own fix moves no box
         return (f"party {v.id} may post events only for its own facilities and services; "
-                f"{e.location or 'no location'} is not one of them")
+                f"{e.location or 'no location'} is not one of them ({_may_post(v)})")
     return None
+
+
+def _may_post(v: Viewer) -> str:
+    """What an operator may post, in its own terms, for a refusal's reason."""
+    fac = ", ".join(sorted(v.facility_refs)) or "none"
+    svc = ", ".join(sorted(v.party.services))
+    return (f"its facilities: {fac}; its services: {svc + ' and ' if svc else ''}the departures it operates "
+            f"by id or voyage; positions: of its own vehicles and devices, and of containers in its hands")
 
 
 def posting_rights(conn: Connection, party) -> Callable[[Event], str | None] | None:
     """`allowed(event)` for a sender on the ingest path (API, MQTT, NATS workers); None for the
     administrator. An operator's own departures count as its services: a ferry line posts the
-    events of its sailings by voyage number or departure id without listing services. Any other
-    writer (shipper, forwarder) posts only for its own containers and bookings (`ClaimCheck`):
-    `allowed` judges what the event says (its booking, its vehicle), `allowed.recheck` where a
-    container event lands (its container's trips), run by the ingest path on every container event
-    it keeps, re-sent copies included, on the trips it holds under the containers' locks.
+    events of its sailings by voyage number or departure id without listing services; the
+    positions of containers it posts are judged by `HandlingCheck`. Any other writer (shipper,
+    forwarder) posts only for its own containers and bookings (`ClaimCheck`). `allowed` judges
+    what the event says (its place, booking, vehicle), `allowed.recheck` where a container event
+    lands (its container's trips), run by the ingest path on every container event it keeps,
+    re-sent copies included, on the trips it holds under the containers' locks.
 
     The callable may be kept and called from several threads: it holds no connection."""
     if party.is_admin:
@@ -360,9 +385,9 @@ def posting_rights(conn: Connection, party) -> Callable[[Event], str | None] | N
             ids.add(r.id)
             if r.voyage:
                 voyages.add(r.voyage)
-        claims = None
+        claims, handling = None, HandlingCheck(conn.engine, viewer, ids, voyages)
     else:
-        claims = ClaimCheck(conn.engine, party.id)
+        claims, handling = ClaimCheck(conn.engine, party.id), None
 
     def allowed(e: Event) -> str | None:
         tc = e.transport_call
@@ -371,8 +396,9 @@ def posting_rights(conn: Connection, party) -> Callable[[Event], str | None] | N
         if why is None and claims is not None:
             why = claims(e)
         return why
-    # for the ingest path to run rule 2 again on the trips it holds locked (ClaimCheck.recheck)
-    allowed.recheck = claims.recheck if claims is not None else None
+    # for the ingest path to judge again on the trips it holds locked (ClaimCheck.recheck,
+    # HandlingCheck.recheck)
+    allowed.recheck = claims.recheck if claims is not None else handling.recheck
     return allowed
 
 
@@ -465,7 +491,6 @@ class ClaimCheck:
 
     def _judge(self, e: Event, trips: list, kept) -> str | None:
         """Rule 2 (and 3) for container event `e` over the container's `trips` (oldest first)."""
-        from ..ingest.service import EARLY_REPORT
         if not trips:
             return None   # a container Corridor has no trip of: the event opens the party's own
         pid, bkg = self.party_id, e.reference("BKG")
@@ -473,16 +498,7 @@ class ClaimCheck:
         def mine(t) -> bool:
             return pid in t.parties or (t.booking_ref is not None and pid in (kept.bookings.get(t.booking_ref) or ()))
 
-        when = e.event_time
-        named = [t for t in trips if bkg and t.booking_ref == bkg]
-        if len(named) == 1:
-            reach = named   # the booking decides (Ingestor._trip)
-        else:
-            reach = named + [t for t in trips if t.covers(when)]
-            first = trips[0]
-            if (not bkg and first.booking_ref is None and when < first.starts_at
-                    and first.starts_at - when <= EARLY_REPORT):
-                reach.append(first)   # an early report stretches the first trip back
+        reach = _reach(e, trips)
         # nothing in reach: a booking opens a new trip; without one attribution holds the event,
         # which the party may learn only of a container it has a trip of
         if all(mine(t) for t in reach) and (reach or bkg or any(mine(t) for t in trips)):
@@ -495,6 +511,163 @@ class ClaimCheck:
             return (f"{e.code} of {e.subject or 'a vehicle'} without a container: only the vehicle's operator "
                     f"may post it (it moves every container aboard); party {self.party_id} operates none")
         return None
+
+
+def _reach(e: Event, trips: list) -> list:
+    """The trips of a container (oldest first) a container event could land on, as
+    `Ingestor._trip` attributes: the container's trip of the named booking when it has exactly
+    one; otherwise every trip whose window covers the event time (with its slack), and the first
+    trip when an early report could stretch it back."""
+    from ..ingest.service import EARLY_REPORT
+    when, bkg = e.event_time, e.reference("BKG")
+    named = [t for t in trips if bkg and t.booking_ref == bkg]
+    if len(named) == 1:
+        return named   # the booking decides (Ingestor._trip)
+    reach = named + [t for t in trips if t.covers(when)]
+    first = trips[0] if trips else None
+    if (first is not None and not bkg and first.booking_ref is None and when < first.starts_at
+            and first.starts_at - when <= EARLY_REPORT):
+        reach.append(first)   # an early report stretches the first trip back
+    return reach
+
+
+HANDOVER = timedelta(days=2)   # a box booked on a departure is in its operator's hands this long
+#                                before the departure (gated in for it) and after its arrival
+_LEAVES = frozenset({"GTOT", "DEPA"})   # the box leaves the place (but on the operator's own vehicle)
+_REPORT_KINDS = ("EQUIPMENT", "TRANSPORT")   # what says where a box is; not fixes, alerts, documents
+
+
+class HandlingCheck:
+    """The positions of containers an operator may post: those in its hands at the fix's time;
+    docs/access.md. (Its own vehicles' and devices' fixes, which carry no container and name no
+    train, wagon or sailing, `can_post_event` lets through: they move no box.)
+
+    A container's fix (no place of its own) passes when it is aboard the operator's own call (a
+    departure it operates, its voyage or service, as any of its events) or, on every trip of the
+    box it could land on (`_reach`, as attribution decides), the box is in the operator's hands:
+
+    1. the trip lists the operator (its report opened the trip);
+    2. the trip's booking has an active leg on a departure the operator operates, and the fix is
+       from HANDOVER before that departure to HANDOVER after its arrival (booked on it);
+    3. the box's last actual report on the trip at or before the fix (other fixes, alerts and
+       documents aside) puts it there: aboard one of the operator's departures or services (but
+       its discharge), loaded by the operator, or at one of its facilities (but leaving it: a
+       gate-out, or a departure on another's vehicle). The reports of the same message count too.
+
+    A box Corridor has no trip of is free, as for a shipper: the fix opens the operator's own
+    trip. Anything else is refused with one reason, whatever the box holds, so a refusal tells no
+    more than that the box is not in the operator's hands; it never lets an operator lay a track
+    on a competitor's box it has nothing to do with.
+
+    `recheck` runs on the trips the ingest path holds under the containers' locks (as
+    `ClaimCheck.recheck`); what it reads (the booking's legs, the trip's reports) is read on a
+    connection of its own and kept per thread for one message, at most CLAIM_KEEP_SECONDS.
+    """
+
+    def __init__(self, engine, viewer: Viewer, departure_ids: set[str], voyages: set[str]):
+        self.engine, self.viewer = engine, viewer
+        self.party_id = viewer.id
+        self.ids, self.voyages = frozenset(departure_ids), frozenset(voyages)
+        self._local = threading.local()
+
+    def _kept(self, message_id: str | None):
+        k, now = self._local, time.monotonic()
+        if getattr(k, "message_id", None) != message_id or message_id is None or now - k.at > CLAIM_KEEP_SECONDS:
+            k.message_id, k.at, k.legs, k.last, k.reports = message_id, now, {}, {}, {}
+        return k
+
+    def _own_call(self, e: Event) -> bool:
+        tc = e.transport_call
+        return tc is not None and (tc.departure_id in self.ids or (tc.voyage is not None and tc.voyage in self.voyages)
+                                   or (tc.service is not None and tc.service in self.viewer.party.services))
+
+    def _in_hands(self, code: str, location: str | None, source_party: str | None, departure_id: str | None,
+                  voyage: str | None, service: str | None) -> bool:
+        """Whether a report leaves the box in the operator's hands (rule 3)."""
+        aboard = departure_id in self.ids or (voyage and voyage in self.voyages) or (
+            service and service in self.viewer.party.services)
+        if aboard and code != "DISC":
+            return True
+        if location and location in self.viewer.facility_refs and code not in _LEAVES:
+            return True
+        return source_party == self.party_id and code == "LOAD"
+
+    def recheck(self, e: Event, trips: list) -> str | None:
+        """None when the operator may post container event `e` on the container's `trips` (as the
+        ingest path holds them locked); otherwise the reason. Only a container's fix without a
+        place is judged here: every other event of an operator was judged by `can_post_event`."""
+        box = _box(e)
+        if not box:
+            return None
+        kept = self._kept(e.message_id)
+        if not _is_position(e) or e.location:
+            if e.classifier.value == "ACT" and e.kind.value in _REPORT_KINDS:
+                # where the box is, for this message's fixes after it (not in the log yet)
+                tc = e.transport_call
+                kept.reports.setdefault(box, []).append((e.event_time, self._in_hands(
+                    e.code, e.location, e.source_party, tc.departure_id if tc else None,
+                    tc.voyage if tc else None, tc.service if tc else None)))
+            return None
+        if self._own_call(e) or not trips:
+            return None   # aboard its own call; or a box on no trip yet: the fix opens the operator's own
+        reach = _reach(e, trips)
+        if reach and all(self._handles(t, e, kept) for t in reach):
+            return None
+        fac = ", ".join(sorted(self.viewer.facility_refs)) or "none"
+        return (f"{box} {e.code} {e.event_time.isoformat()}: party {self.party_id} may post the positions of "
+                f"containers only while they are in its hands (booked on or loaded onto its departures or "
+                f"vehicles, or at its facilities: {fac}) or on no trip yet, and of its own vehicles and devices "
+                "(a fix without a container); this container is not in its hands at that time")
+
+    def _handles(self, trip, e: Event, kept) -> bool:
+        pid, when = self.party_id, e.event_time
+        if pid in trip.parties:
+            return True
+        if trip.booking_ref:
+            if trip.booking_ref not in kept.legs:
+                kept.legs[trip.booking_ref] = self._legs(trip.booking_ref)
+            if any(lo <= when <= hi for lo, hi in kept.legs[trip.booking_ref]):
+                return True
+        if trip.id not in kept.last:
+            kept.last[trip.id] = self._reports(trip.id)
+        times, hands = kept.last[trip.id]
+        i = bisect.bisect_right(times, when)
+        last = (times[i - 1], hands[i - 1]) if i else None
+        here = max((r for r in kept.reports.get(e.equipment, ()) if r[0] <= when), key=lambda r: r[0], default=None)
+        if here is not None and (last is None or here[0] >= last[0]):
+            last = here   # a report of this message is the latest
+        return last is not None and last[1]
+
+    def _read(self):
+        c = self.engine.connect()
+        # a read: no write lock (SQLite's BEGIN IMMEDIATE) while the ingest transaction holds it
+        return c, c.execution_options(corridor_read=True)
+
+    def _legs(self, booking_ref: str) -> list[tuple]:
+        """(from, to) of each active leg of the booking on a departure the operator operates (rule 2)."""
+        leg, dep = booking_legs.c, departures.c
+        c, conn = self._read()
+        with c:
+            rows = conn.execute(select(leg.departs_at, leg.arrives_at, dep.departs_at.label("d_at"),
+                                       dep.arrives_at.label("a_at"))
+                                .select_from(booking_legs.join(departures, dep.id == leg.departure_id))
+                                .where(leg.booking_ref == booking_ref, leg.active.is_(True),
+                                       dep.operator == self.party_id)).all()
+        return [(min(r.departs_at, r.d_at) - HANDOVER, max(r.arrives_at, r.a_at) + HANDOVER) for r in rows]
+
+    def _reports(self, trip_id: str) -> tuple[list, list[bool]]:
+        """The trip's actual reports (fixes, alerts and documents aside), oldest first: their times
+        and whether each leaves the box in the operator's hands (rule 3). Read once per trip and
+        message, so a batch of fixes costs one read, not one each."""
+        ev = events.c
+        c, conn = self._read()
+        with c:
+            rows = conn.execute(select(ev.event_time, ev.code, ev.location, ev.source_party, ev.departure_id,
+                                       ev.voyage, ev.service)
+                                .where(ev.trip_id == trip_id, ev.classifier == "ACT", ev.kind.in_(_REPORT_KINDS))
+                                .order_by(ev.event_time, ev.seq)).all()
+        return ([r.event_time for r in rows],
+                [self._in_hands(r.code, r.location, r.source_party, r.departure_id, r.voyage, r.service) for r in rows])
 
 
 @lru_cache(maxsize=1024)

@@ -12,10 +12,13 @@ from fastapi.responses import Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 
+from ..access.keycache import verified
+from ..access.keys import KeyRejected
 from ..access.visibility import Viewer, booking_timeline_view, event_clause, viewer_for
 from ..domain.parties import Party, Role
 from ..store import Store
 from ..store import tracking as tracking_store
+from ..store import events as evstore
 from ..store.events import row_to_event, select_events
 from ..store.tables import events
 from ..tracking import hooks, outbox, timeline  # noqa: F401 - hooks registers the ingest steps
@@ -114,56 +117,115 @@ def replay(sid: str, cursor: int = Query(0, ge=0, le=2**62, description="event s
         return {"subscription": sid, "queued": outbox.replay(conn, sid, cursor)}
 
 
+# An open stream re-reads its key this often (a cache hit and one indexed read: access.keycache):
+# revoked or expired, the stream ends; a party changed (facilities, roles) is seen by the next read.
+KEY_RECHECK_SECONDS = 2.0
+_POLL_SECONDS = 0.5
+
+
+def _resume_after(request: Request, after: int | None) -> int | None:
+    """Where a stream starts: after Last-Event-ID when the client sends one (a reconnect, which
+    carries the id it saw last and repeats the URL's `after`), else after `after`; None: the head."""
+    raw = request.headers.get("last-event-id")
+    if raw is None or not raw.strip():   # an empty id is no id (Server-Sent Events)
+        return after
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or int(text) > 2**62:
+        raise Problem(400, "Bad Request", f"Last-Event-ID {raw[:40]!r} is not an event id: send the "
+                                          "`id:` of the last event received (a whole number from 0 to 2^62)")
+    return int(text)
+
+
+def _place(request: Request, store: Store, text: str) -> str:
+    """The stored ref (UN/LOCODE, else the corridor id) of a place given as events name it, by its
+    corridor id, code, name or an alias of the network or of the registry (`corridor alias add
+    location`), as the queue and notices endpoints take it; 400 for an unknown or ambiguous one."""
+    from ..domain.errors import UnknownPlace
+    from ..store.ingest import Registry
+    net = request.app.state.network()
+    loc = net.by_code(text) if net is not None else None
+    if loc is not None:
+        return loc.ref
+    with store.read() as conn:
+        ref = Registry(conn).locations([text])[text]
+    if ref is not None:
+        return ref
+    if net is None:
+        raise UnknownPlace(f"unknown place {text!r}", [])
+    return net.resolve(text).ref   # a name or a unique prefix of one; else UnknownPlace/AmbiguousPlace
+
+
 @router.get("/stream", summary="Live events as Server-Sent Events, filtered and visibility-checked")
 async def stream(request: Request, booking: str | None = None, container: str | None = None,
-                 facility: str | None = None, after: int | None = Query(None, ge=0, le=2**62),
+                 facility: str | None = Query(None, description="UN/LOCODE, corridor id, name or alias of a place"),
+                 after: int | None = Query(None, ge=0, le=2**62, description="start after this event id (seq)"),
                  max_seconds: float = Query(0, ge=0, le=86400, description="close after this long (0: never)"),
-                 p: Principal = Depends(principal), store: Store = Depends(get_store)):
-    """Each event is `id: <seq>` + `data: <json>`; reconnect with Last-Event-ID to resume."""
-    start = after if after is not None else int(request.headers.get("last-event-id") or -1)
+                 p: Principal = Depends(principal), creds: HTTPAuthorizationCredentials | None = Depends(bearer),
+                 store: Store = Depends(get_store)):
+    """Each event is `id: <seq>` + `event: <kind>` + `data: <json>`, in seq order; reconnect with
+    Last-Event-ID to resume. Only seqs below the store's horizon are sent (store.events.horizon): an
+    event still being written with a lower seq is never skipped. docs/api.md, "Live stream"."""
+    start = _resume_after(request, after)
+    place = await run_in_threadpool(_place, request, store, facility) if facility else None
+    key = bearer_key(creds)
 
     def head() -> int:
         with store.read() as conn:
-            from sqlalchemy import func, select
-            return conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
+            return evstore.head(conn)
 
-    def fetch(last: int) -> list:
+    def fetch(last: int, party: Party, recheck: bool) -> tuple[list, Party, str | None]:
+        """(events after `last` up to the horizon, the caller's party, why the stream must end)."""
         with store.read() as conn:
-            v = viewer_for(conn, p.party)
+            if recheck:
+                try:
+                    _info, party = verified(conn, key)
+                except KeyRejected as e:
+                    return [], party, str(e)
+                if party is None:
+                    return [], party, "the key's party no longer exists"
+            hz = evstore.horizon(conn)   # before the rows: what is below it is committed by now
             q = select_events().where(events.c.seq > last)
+            if hz is not None:
+                q = q.where(events.c.seq <= hz)
             if booking:
                 q = q.where(events.c.booking_ref == booking)
             if container:
                 q = q.where(events.c.equipment == container.upper())
-            if facility:
-                q = q.where(events.c.location == facility)
-            vis = event_clause(v)
+            if place:
+                q = q.where(events.c.location == place)
+            vis = event_clause(_viewer(conn, party))
             rows = conn.execute((q if vis is None else q.where(vis)).limit(500)).all()
-            out = []
-            for r in rows:
-                e = row_to_event(r)
-                out.append((r.seq, timeline.event_json(r.seq, e, r.received_at)))
-            return out
+            return [(r.seq, timeline.event_json(r.seq, row_to_event(r), r.received_at)) for r in rows], party, None
 
     async def gen():
-        last = start if start >= 0 else await run_in_threadpool(head)
-        t_end = time.monotonic() + max_seconds if max_seconds else None
+        last = start if start is not None else await run_in_threadpool(head)
+        now = time.monotonic()
+        t_end = now + max_seconds if max_seconds else None
+        recheck_at = now + KEY_RECHECK_SECONDS
+        party = p.party
         yield ": corridor stream\n\n"
         idle, first = 0.0, True
         while first or not (t_end and time.monotonic() > t_end):
             first = False   # always fetch once, however short max_seconds is
             if await request.is_disconnected():
                 break
-            batch = await run_in_threadpool(fetch, last)
+            recheck = time.monotonic() >= recheck_at
+            if recheck:
+                recheck_at = time.monotonic() + KEY_RECHECK_SECONDS
+            batch, party, ended = await run_in_threadpool(fetch, last, party, recheck)
+            if ended:
+                # a comment, which clients ignore; their reconnect is answered 401 with the reason
+                yield f": closed: {ended}\n\n"
+                return
             for seq, doc in batch:
                 last = seq
                 yield f"id: {seq}\nevent: {doc['kind'].lower()}\ndata: {json.dumps(doc, separators=(',', ':'))}\n\n"
             if not batch:
-                idle += 0.5
+                idle += _POLL_SECONDS
                 if idle >= 15:
                     idle = 0.0
                     yield ": keep-alive\n\n"
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(_POLL_SECONDS)
         return
 
     return StreamingResponse(gen(), media_type="text/event-stream",

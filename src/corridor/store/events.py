@@ -136,6 +136,8 @@ def append(conn: Connection, batch: Sequence[Event], received_at: datetime | Non
     elif conn.dialect.name == "postgresql" and _COLS == _SQLITE_COLS:
         stored = _append_pg_values(conn, picked, seen, received_at)
     else:
+        if conn.dialect.name == "postgresql":
+            _claim_seqs(conn.connection.driver_connection)
         rows = [event_row(e, received_at, k) for e, k in picked]
         stmt = _insert(conn).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(
             events.c.seq, events.c.dedup_key)
@@ -343,17 +345,19 @@ def _append_pg_values(conn: Connection, picked: list[tuple[Event, tuple[str, str
     NOTHING on the driver, the rows made as for COPY (times and JSON as text). Through SQLAlchemy's
     insert, adapting each value cost 1.7 ms for 20 events, more than the rest of the message."""
     rows = _rows(picked, received_at.isoformat(), datetime.isoformat)
+    raw = conn.connection.driver_connection
+    _claim_seqs(raw)
     sql = (f"INSERT INTO events ({','.join(_COLS)}) VALUES {','.join([_VALUES_ROW] * len(rows))} "
            "ON CONFLICT (dedup_key) DO NOTHING RETURNING seq, dedup_key")
     # rows take their seqs in VALUES order: sorted by seq, the stored keep the batch's order
-    out = [(seq, seen[key]) for seq, key in
-           conn.connection.driver_connection.execute(sql, [v for r in rows for v in r]).fetchall()]
+    out = [(seq, seen[key]) for seq, key in raw.execute(sql, [v for r in rows for v in r]).fetchall()]
     out.sort(key=lambda t: t[0])
     return out
 
 
 def _draw_seqs(cur, n: int) -> list[int]:
-    """`n` new seqs of the event log, increasing."""
+    """`n` new seqs of the event log, increasing (the horizon claimed first: `_claim_seqs`)."""
+    _claim_seqs(cur)
     # MATERIALIZED: inlined, the sequence's name would be looked up again for every row
     cur.execute("WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence('events', 'seq')::regclass AS seq) "
                 "SELECT nextval(s.seq) FROM s, generate_series(1, %s)", (n,))
@@ -364,6 +368,7 @@ def _merge_pg(raw, rows: list, seen: dict) -> list[tuple[int, Event]]:
     """Rows (without seq) into the log through a session temp table: the database decides what is
     new (ON CONFLICT DO NOTHING); returns (seq, event) of those stored, in seq order."""
     with raw.cursor() as cur:
+        _claim_seqs(cur)   # the INSERT below draws seqs: outside the caller's (undone) savepoint
         cur.execute("SELECT to_regclass('pg_temp._events_in')")
         if cur.fetchone()[0] is None:
             cur.execute(f"CREATE TEMP TABLE _events_in AS SELECT {','.join(_COLS)} FROM events WITH NO DATA")
@@ -450,6 +455,74 @@ class Stream:
             got = {id(e) for _, e in self.stored}
             return self.stored, self.dups + [e for e in self.seen.values() if id(e) not in got]
         return self.stored, self.dups
+
+
+# ---- the read horizon ------------------------------------------------------------------------
+# Readers that page by seq (the live stream, Last-Event-ID, the queue's `cursor`, /v2/events in seq
+# order) may hand out a seq only when no transaction that could still commit a lower one is in
+# flight. SQLite has one writer at a time (BEGIN IMMEDIATE; seqs are MAX(seq)+1 under that lock),
+# so its seqs commit in order and everything committed is below the horizon. PostgreSQL draws seqs
+# from a sequence outside transactions: a large message draws low seqs, a small one drawn after it
+# commits first, and a reader at `seq > last` jumps past the large one for good.
+#
+# The way chosen: each PostgreSQL append, *before* it draws a seq, holds a transaction-scoped shared
+# advisory lock whose key is the sequence's last value + 1 at that moment, a lower bound of every
+# seq it will draw. A reader reads the sequence's last value S, then the keys still held: every
+# seq <= S was drawn before, so its writer held its key before too; if that writer is still in
+# flight its key (<= the seq) is listed, and if it is not, it has committed (visible to the
+# reader's next statement, READ COMMITTED) or rolled back (a hole for good). So
+# horizon = min(S, lowest key held - 1). A rolled-back append releases its key at once, so its
+# hole holds nobody up. (It needs the sequence to hand out values in order, CACHE 1 as the serial
+# column's is: with a per-session cache a value below S could still be handed out after S.)
+# Cost: one statement per append for the writer; two for a reader, whatever the log's size.
+# Not chosen: (a) the writer's xid (pg_current_xact_id) with `xid < pg_snapshot_xmin(..)`: xids are
+# assigned at a transaction's first write, not when it draws seqs, so a transaction with a lower
+# xid can draw higher seqs than one still in flight, commit first and pass the filter: a seq
+# cursor would still skip; it would need an (xid, seq) cursor, not the seq the API hands out.
+# (b) waiting at each seq hole for a bounded time: holes are everyday (every duplicate an
+# ON CONFLICT append burns a seq, every rollback) and would stall every stream for the timeout,
+# while a message that takes longer than the timeout (5,000 boxes with their tracking steps)
+# would still be skipped.
+_SEQ_LOCK = 0x73657173   # 'seqs': class id of the keys (the two-int advisory lock form, its own key space)
+_LAST_SEQ = "COALESCE(pg_sequence_last_value(pg_get_serial_sequence('events', 'seq')::regclass), 0)"
+# the key is the bound's low 32 bits (an int4); the reader restores the bound next to S
+_CLAIM = f"SELECT pg_advisory_xact_lock_shared({_SEQ_LOCK}, ({_LAST_SEQ} + 1)::bit(32)::int)"
+_HELD = ("SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objsubid = 2 "
+         "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+
+
+def _claim_seqs(cur) -> None:
+    """Before an append draws seqs on PostgreSQL: hold the lower bound of what it will draw until
+    the transaction ends (`horizon`). Taken outside any savepoint the append undoes, so it stays
+    held while the append's other way (`_merge_pg`) draws again."""
+    cur.execute(_CLAIM)
+
+
+def horizon(conn: Connection) -> int | None:
+    """The highest seq below which (itself included) every event that will ever be stored is
+    committed now; None on SQLite, where that is every committed seq. Read it first, then the
+    rows (`seq <= horizon`) in a later statement."""
+    if conn.dialect.name != "postgresql":
+        return None
+    db = conn.connection.driver_connection
+    last = db.execute(f"SELECT {_LAST_SEQ}").fetchone()[0]
+    low = last
+    for (objid,) in db.execute(_HELD, (_SEQ_LOCK,)).fetchall():
+        # the key's 32 bits, taken as the bound nearest `last` (bounds held are within 2**31 of it)
+        d = (int(objid) - last) % (1 << 32)
+        bound = last + (d - (1 << 32) if d >= 1 << 31 else d)
+        low = min(low, bound - 1)
+    return low
+
+
+def head(conn: Connection) -> int:
+    """Where a reader that starts now begins: every event after it is yet to come or committed
+    later (the horizon on PostgreSQL, the newest seq on SQLite; 0 for an empty log)."""
+    h = horizon(conn)
+    if h is not None:
+        return max(h, 0)
+    from sqlalchemy import func
+    return conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
 
 
 def _pg_value(col: str, v):

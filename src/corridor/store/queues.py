@@ -8,13 +8,14 @@ from datetime import datetime
 
 import json
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from ..access.visibility import Viewer, queue_clause, sees_departure_of
 
 from ..domain.timetable import Departure
+from . import events as evstore
 from . import network as netstore
-from .tables import booking_legs, events, trip_status, trips
+from .tables import booking_legs, trip_status, trips
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ def facility_queue(conn: Connection, ref: str, location_id: str, viewer: Viewer 
 
 
 def events_head(conn: Connection) -> int:
-    """The newest event sequence number (0 for none): read before the queue, a stream that resumes
-    after it misses nothing the queue did not yet show (a replayed event changes nothing twice)."""
-    return conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
+    """The event sequence number to follow on from (0 for none): read before the queue, a stream
+    that resumes after it misses nothing the queue did not yet show (a replayed event changes
+    nothing twice). Not the newest seq: on PostgreSQL a transaction may still be writing lower
+    ones, so the horizon below every one still in flight (store.events.head)."""
+    return evstore.head(conn)

@@ -20,7 +20,7 @@ from ..access.visibility import Viewer, event_clause
 from ..domain.events import EQUIPMENT_CODES, SHIPMENT_CODES, TRANSPORT_CODES
 from ..domain.parties import ADMIN_PARTY
 from ..ingest.dcsa import DOCUMENT_TYPES_22
-from ..store.events import row_to_event, select_events
+from ..store.events import horizon, row_to_event, select_events
 from ..store.tables import booking_legs, departures, events
 from ..store.tracking import departure_services
 from .dcsa_out import dcsa_22_gap, departures_to_name, place_names, shipment_codes, to_dcsa_22
@@ -207,6 +207,12 @@ def page(conn: Connection, q: Query, pos: dict, v: Viewer) -> tuple[list[dict], 
     col, seq = getattr(events.c, col_name), events.c.seq
     conds = conditions(q, v)
     backward = "b" in pos or "last" in pos          # read against the sort order, then flip
+    # in seq order a Next-Page is a seq cursor: never past a seq a transaction may still commit
+    # below (store.events.horizon; None on SQLite); what waits above it comes on a later page
+    hz = horizon(conn) if col_name == "seq" and not desc else None
+    if hz is not None:
+        held = [*conds, seq > hz]
+        conds.append(seq <= hz)
     if "a" in pos or "b" in pos:
         k = pos.get("a") or pos.get("b")
         kv = _key_value(col_name, k[0])
@@ -248,6 +254,8 @@ def page(conn: Connection, q: Query, pos: dict, v: Viewer) -> tuple[list[dict], 
         last = rows[-1]
         scan_after = last.seq if col_name == "seq" else (getattr(last, col_name), last.seq)
     more = len(items) > q.limit
+    if hz is not None and not more and not backward and items:
+        more = conn.execute(select(seq).where(*held).limit(1)).first() is not None
     items = items[:q.limit]
     if backward:
         items.reverse()
