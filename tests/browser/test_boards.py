@@ -5,7 +5,6 @@ live as the port reports gate-ins and loads. No console errors allowed; no scree
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,44 +15,13 @@ from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from tests.browser.server import LiveServer, demo_keys, web_app  # noqa: E402
 
 from corridor.domain.equipment import with_check_digit  # noqa: E402
-from corridor.store import Store  # noqa: E402
 from corridor.store import network as netstore  # noqa: E402
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--disable-quic", "--no-first-run"]
 BOXES = [with_check_digit(f"TGHU55{i:04d}") for i in range(1, 4)]
 KZ = timezone(timedelta(hours=5))
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        why = f"{CHROMIUM} is missing (apt-get install chromium); browser tests never download a browser"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"CI=true requires {why}")
-        pytest.skip(why)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """A real server over a copy of the loaded network, with the demo parties' keys."""
-    from tests.conftest import _Templates
-    store = Store(_Templates(tmp_path_factory.mktemp("boards")).sqlite_copy(True))
-    keys = demo_keys(store)
-    with LiveServer(web_app(store)) as srv:
-        srv.keys, srv.store = keys, store
-        yield srv
-    store.dispose()
 
 
 def _post(site, path: str, body, party: str | None = None, who: str = "admin") -> dict:

@@ -4,7 +4,6 @@ No console errors are allowed; screenshots for the README are saved to docs/scre
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -16,43 +15,12 @@ from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from tests.browser.server import LiveServer, demo_keys, web_app  # noqa: E402
 
 from corridor.domain.equipment import with_check_digit  # noqa: E402
-from corridor.store import Store  # noqa: E402
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--disable-quic", "--no-first-run"]
 SHOTS = ROOT / "docs" / "screenshots"
 LAPTOP, TABLET = {"width": 1366, "height": 768}, {"width": 820, "height": 1180}
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        why = f"{CHROMIUM} is missing (apt-get install chromium); browser tests never download a browser"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"CI=true requires {why}")
-        pytest.skip(why)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """A real server on a free port over a copy of the loaded network, with demo parties' keys."""
-    from tests.conftest import _Templates
-    store = Store(_Templates(tmp_path_factory.mktemp("web")).sqlite_copy(True))
-    keys = demo_keys(store)
-    with LiveServer(web_app(store)) as srv:
-        srv.keys = keys
-        yield srv
-    store.dispose()
 
 
 class Tab:
