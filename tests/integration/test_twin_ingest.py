@@ -38,7 +38,8 @@ def test_twin_books_and_reports_through_the_platform(loaded_store):
         # every booking went through the booking service: legs on timetable departures, space held, a promise
         refs = conn.execute(select(bookings.c.ref, bookings.c.promised_arrival)).all()
         assert len(refs) == s["bookings"] and all(p is not None for _, p in refs)
-        legs = conn.execute(select(booking_legs.c.departure_id)).scalars().all()
+        # the legs in force (a booking re-booked after a missed connection keeps its old legs as history)
+        legs = conn.execute(select(booking_legs.c.departure_id).where(booking_legs.c.active)).scalars().all()
         assert len(legs) == len(refs) * 5                 # URM-AKL-DOS-AKX/KUR-ALA-ABS
         held = conn.execute(select(func.sum(departures.c.reserved_teu))).scalar()
         assert held >= s["teu"]
@@ -177,7 +178,9 @@ def test_live_twin_sends_positions_over_mqtt_and_shows_movement_at_once(sqlite_l
         consumer.stop()
     r = out["r"]
     assert moves > 0
-    assert r.feed.by_format["mqtt"] > 0 and "position-json" not in r.feed.by_format
+    # fixes over the broker; only those the wall clock has not reached (the live twin runs ahead of it
+    # at 12 h a second, and the consumer stamps its own receipt time) go direct, at simulated time
+    assert r.feed.by_format["mqtt"] > 0 and r.feed.quarantined == 0
     assert consumer.stats.stored > 0 and consumer.stats.quarantined == 0, consumer.stats.errors[:3]
     # it kept pace: simulated time since the warm-up matches the wall clock at 12 h per second
     assert r.days > 10
@@ -212,8 +215,9 @@ def test_a_second_run_into_the_same_store_names_its_own_containers_and_trains(lo
     def seen():
         with loaded_store.read() as conn:
             boxes = set(conn.execute(select(events.c.equipment).where(events.c.equipment.is_not(None))).scalars())
-            trains = set(conn.execute(select(events.c.voyage).where(events.c.mode == "RAIL",
-                                                                   events.c.voyage.is_not(None))).scalars())
+            # trains run as the timetable's departures (the same train numbers on the same days):
+            # the second run's boxes ride wagons of its own
+            trains = set(conn.execute(select(events.c.wagon).where(events.c.wagon.is_not(None))).scalars())
             n_trips = conn.execute(select(func.count()).select_from(trips)).scalar()
         return boxes, trains, n_trips
     first = simulate(loaded_store, _small(), days=8, seed=3).summary()

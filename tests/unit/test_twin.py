@@ -118,3 +118,15 @@ def test_the_twin_speaks_for_the_demo_parties_with_their_edifact_ids():
     assert {"ACME", "BOSPHORUS"} <= {s for s, _ in SHIPPERS}
     unb = {m.content.decode().split("UNB+UNOC:3+", 1)[1].split(":", 1)[0] for m in msgs if m.fmt == "edifact"}
     assert unb and unb <= {p.edi_ids[0] for p in DEMO_PARTIES if p.edi_ids}
+
+
+def test_ktz_export_writes_kazakhstan_time_wherever_the_row_is():
+    # KTZ's export is read at UTC+5: a row at Khorgos's Chinese side (+08:00) is written in KZ time,
+    # not China's wall clock (read as +05:00 it was three hours in the future and quarantined)
+    from datetime import datetime, timedelta, timezone
+
+    from corridor.twin.speak import _csv_ktz
+    t = datetime(2026, 11, 19, 8, 30, tzinfo=timezone(timedelta(hours=8)))
+    out = _csv_ktz([(t, "TRANSPORT", "DEPA", "CNHRS", None, None, "50000512", "L07-0115", None, None)],
+                   "KTZ", "KTZ", 1).decode()
+    assert "19.11.2026 05:30" in out.splitlines()[1]

@@ -281,7 +281,7 @@ def _next_move(st: dict, eta: Eta | None, src: StoredDepartures, places: Places)
         d = src.departure(st["departure_id"]) if st.get("departure_id") else None
         if d is None:
             return None   # arrived aboard where it is set down: that report is due now
-        if not under_way:
+        if not under_way and d.departs_at > heard:   # (a train heard leaving under a new number is under way)
             return (d.departs_at, f"its departure {d.id} was due to leave {places.ref_of.get(d.origin, d.origin)} "
                     f"at {d.departs_at.isoformat()}", d.id, (d.status, d.departs_at, d.arrives_at))
         at = min(d.arrives_at, heard + (d.arrives_at - d.departs_at))   # no later than its run from when heard

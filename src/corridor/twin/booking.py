@@ -62,6 +62,7 @@ class Booker:
                         self.free[dep.id] = dep.capacity_teu - reserved
         self.times = {k: [d.departs_at for d in v] for k, v in self.deps.items()}
         self.failed = 0
+        self.teu: dict[str, int] = {}      # booking ref -> its TEU (for re-routing)
 
     def now(self) -> datetime:
         """The simulated time the service books at."""
@@ -90,10 +91,17 @@ class Booker:
                 return d
         return None
 
-    def journey(self, path: list[str], ready: datetime, teu: int) -> list[Departure] | None:
-        """Connected departures along `path` from `ready`, or None when a hop has no room."""
-        out, t = [], ready
-        for a, b in zip(path, path[1:]):
+    def journey(self, path: list[str], ready: datetime, teu: int, first: Departure | None = None,
+                leave_after: datetime | None = None) -> list[Departure] | None:
+        """Connected departures along `path` from `ready`, or None when a hop has no room.
+        `first`: the departure of the first hop, when it is settled (the train the boxes are on);
+        `leave_after`: the first hop leaves no earlier (the train needs its formation time)."""
+        out, t = [], leave_after or ready
+        if first is not None:
+            if self.free.get(first.id, 0) < teu or first.departs_at < t:
+                return None
+            out, t = [first], first.arrives_at
+        for a, b in list(zip(path, path[1:]))[len(out):]:
             d = self.first((a, b), t, teu, after_arrival=bool(out))
             if d is None:
                 return None
@@ -102,14 +110,17 @@ class Booker:
         return out
 
     def book(self, shipper: str, forwarder: str | None, path: list[str], ready: datetime,
-             sizes: dict[str, int]) -> Booked | None:
-        """A confirmed booking along `path`; None when no journey has room (the share goes unbooked)."""
+             sizes: dict[str, int], first: Departure | None = None,
+             leave_after: datetime | None = None) -> Booked | None:
+        """A confirmed booking along `path`; None when no journey has room (the share goes unbooked).
+        `first`, `leave_after`: as `journey` (a share of a train that leaves on a departure already)."""
         containers = tuple(ContainerRequest(n, s) for s, n in sorted(sizes.items()))
         teu = sum(c.teu for c in containers)
         self._booking_at = ready
-        deps = self.journey(path, ready, teu)
+        deps = self.journey(path, ready, teu, first, leave_after)
         if deps is None:
-            self.failed += 1
+            if first is None:
+                self.failed += 1
             return None
         try:
             rec = self.service.book(shipper, path[0], path[-1], ready, containers, [d.id for d in deps],
@@ -120,12 +131,49 @@ class Booker:
             return None
         for d in deps:
             self.free[d.id] -= teu
+        self.teu[rec.booking.ref] = teu
         return Booked(rec.booking.ref, {(d.origin, d.destination): d for d in deps})
 
-    def cancel_from(self, location: str, start: datetime, end: datetime) -> None:
-        """Forget departures a closure notice cancelled, so later bookings avoid them."""
+    def next_free(self, hop: tuple[str, str], after: datetime, teu: int) -> Departure | None:
+        """The first departure on `hop` leaving at or after `after` with `teu` free (0: any that runs)."""
+        return self.first(hop, after - timedelta(seconds=1), teu)
+
+    def reroute(self, ref: str, path: list[str], first: Departure, legs: dict, now: datetime,
+                reason: str) -> dict | None:
+        """Re-book the rest of booking `ref` from `path[0]` on `first` and connected departures after
+        it (`BookingService.amend`: the booking's plan follows the box that rolled to a later
+        departure). The new legs by hop, or None when no journey has room or the service refuses
+        (the booking is left as it was: the sweep's MISS alert tells the shipper)."""
+        teu = self.teu.get(ref)
+        if teu is None:
+            return None
+        old = {hop: d for hop, d in legs.items() if hop[0] in path[:-1]}
+        for d in old.values():              # the space the booking holds from here is its own
+            self.free[d.id] += teu
+        deps = self.journey(path, now, teu, first)
+        if deps is None:
+            for d in old.values():
+                self.free[d.id] -= teu
+            return None
+        self._booking_at = now
+        try:
+            self.service.amend(ref, [d.id for d in deps], reason=reason)
+        except DomainError as e:
+            log.info("twin booking %s not re-routed from %s: %s", ref, path[0], e)
+            for d in old.values():
+                self.free[d.id] -= teu
+            return None
+        for d in deps:
+            self.free[d.id] -= teu
+        return {(d.origin, d.destination): d for d in deps}
+
+    def cancel_from(self, location: str, start: datetime, end: datetime) -> list[str]:
+        """Forget departures a closure notice cancelled, so later bookings avoid them; their ids."""
+        out = []
         for (a, _b), deps in self.deps.items():
             if a == location:
                 for d in deps:
                     if start <= d.departs_at < end:
                         self.free[d.id] = -1
+                        out.append(d.id)
+        return out

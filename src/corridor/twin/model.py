@@ -32,6 +32,11 @@ OWNERS = ("TGHU", "CAIU", "TCNU", "FCIU", "MSKU", "KZTU")   # container owner pr
 # a run's series of numbers: containers (six digits), trains and shipment references
 SERIES, SERIES_BOXES, SERIES_TRAINS = 10, 100_000, 10_000
 SIZES_40 = ("45G1", "42G1")
+FORMATION_H = 8.0          # a block train's formation and papers take 3-8 h: it is booked no sooner
+# the twin's railway that reports the trains of a timetable operator
+RAILWAY_OF = {"CRCT": "CRCT", "KTZ": "KTZ", "KTZE": "KTZ", "ADY": "ADY", "ADY-EXPRESS": "ADY", "GR": "GR",
+              "TCDD": "TCDD"}
+SAIL_CLAIM_H = 12.0        # a vessel runs as a booked sailing due within this many hours
 SAILING_GRACE_H = 24.0     # a booked sailing no vessel ran as by then is gone (a storm cancelled it)
 
 
@@ -49,6 +54,20 @@ class Box:
     wagon: str = ""
     tracker: str = ""
     legs: dict | None = None      # (from, to) -> booked timetable Departure, shared by the booking's boxes
+    path: tuple = ()              # the places it passes (timetable runs: the hops it rides)
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """A train the timetable does not run (an extra): what `rail_hop` needs of a departure."""
+
+    id: None
+    voyage: str
+    origin: str
+    destination: str
+    departs_at: datetime
+    operator: str
+    status: str = "extra"
 
 
 @dataclass(slots=True)
@@ -98,6 +117,7 @@ class Stats:
     delivered: int = 0
     bookings: int = 0
     unbooked: int = 0                                                         # shares no departure had room for
+    rebooked: int = 0                                   # bookings re-booked after a box rolled to a later departure
     reused: int = 0
     transit_days: dict = field(default_factory=lambda: defaultdict(list))     # (origin, dest) -> days
     border_to_dest_days: dict = field(default_factory=lambda: defaultdict(list))
@@ -125,7 +145,13 @@ class Twin:
         self.wx = random.Random(seed * 7919 + 1)   # weather has its own stream: what-ifs share the storms
         self.env = simpy.Environment()
         self.voice = voice
-        self.book = book                   # callable(shipper, forwarder, path, ready_at, sizes) -> Booked | None
+        self.book = book                   # callable(shipper, forwarder, path, ready_at, sizes, ...) -> Booked | None
+        # with a timetable (a store): callable(hop, after, teu) -> the first Departure with room, and
+        # callable(ref, path, first, legs, now, reason) -> the booking's new legs (re-booked) or None.
+        # Trains then run as the timetable's departures, hop by hop (see `rail_hop`).
+        self.next_departure = None
+        self.rebook = None
+        self.booking_teu: dict[str, int] = {}       # booking ref -> TEU (the booker's)
         self.notify = None                 # callable(port, start_h, end_h): a closure notice (else a CSV one)
         self.stats = Stats()
         start = scenario.start
@@ -136,6 +162,7 @@ class Twin:
         # numbers of the run's own series (run.next_series): a second run into a store that holds
         # one already names other containers, trains and shipments, never the first run's
         series %= SERIES
+        self._series = series
         self._serial = series * SERIES_BOXES
         self._wagon = defaultdict(int)
         self._train = series * SERIES_TRAINS
@@ -149,7 +176,10 @@ class Twin:
         self.berths = simpy.Resource(self.env, capacity=int(scenario["alat_berths"]))
         self._border_at: dict[str, float] = {}
         self._claimed: set[str] = set()             # booked sailings a vessel runs as
+        self._hop_operator = {(l.origin, l.destination): l.operator or "" for l in network.links}
+        self._onward_waiting: list[Box] = []        # at Alat for their onward departure (timetable runs)
         self._sailed: set[str] = set()              # ... and has sailed as
+        self._cancelled: set[str] = set()           # sailings a closure notice cancelled
 
     # ---- time and places ------------------------------------------------------------------
     def at(self, hours: float, loc: str) -> datetime:
@@ -209,13 +239,15 @@ class Twin:
 
     def wagon(self, railway: str) -> str:
         """A wagon number with its check digit: 12-digit UIC on standard gauge, 8-digit OSJD on 1520 mm."""
+        # of the run's own series too: trains are the timetable's (a second run over the same days
+        # rides the same trains), so a wagon's consist must not hold another run's boxes
         self._wagon[railway] += 1
-        n = self._wagon[railway] % 4000
-        if railway in ("CRCT", "TCDD"):
-            base = {"CRCT": "3133457", "TCDD": "3175457"}[railway]
-            return with_check_digit(f"{base}{n:04d}")
+        n = self._wagon[railway]
+        if railway in ("CRCT", "TCDD"):   # the series in the type digit: 10,000 wagons a run, a month's worth
+            base = {"CRCT": "313345", "TCDD": "317545"}[railway]
+            return with_check_digit(f"{base}{self._series}{n % 10000:04d}")
         base = {"KTZ": 5, "ADY": 6, "GR": 7}[railway]
-        return with_check_digit(f"{base}{n + 2000 * (self._train % 2):06d}")
+        return with_check_digit(f"{base}{self._series * 50000 + n % 25000 + 25000 * (self._train % 2):06d}")
 
     def train_no(self, prefix: str) -> str:
         self._train += 1
@@ -259,15 +291,6 @@ class Twin:
                  (self.at(self.env.now, loc), "TRANSPORT", code, self.code(loc), voyage, vessel, imo, dep_id, None,
                   None))
 
-    @staticmethod
-    def booked_sailing(port: str, aboard: list[Box]) -> str | None:
-        """The timetable sailing most boxes aboard were booked on (the call's transportCallID)."""
-        count: dict[str, int] = defaultdict(int)
-        for b in aboard:
-            if b.legs and (d := b.legs.get((port, "AZ_ALA"))) is not None:
-                count[d.id] += 1
-        return max(count, key=count.get) if count else None
-
     def notice(self, port: str, loc: str, reason: str):
         self.say(PHASE_CONSIST, port, "csv", "csv",
                  (self.at(self.env.now, loc), "ALERT", "NOTC", self.code(loc), None, None, None, None, None, reason))
@@ -290,7 +313,12 @@ class Twin:
             for i in range(int(spec["count"])):
                 self.env.process(self.vessel(spec, i))
         self.env.process(self.weather(days))
-        self.env.process(self.onward())
+        self.env.process(self.onward_timed() if self.timed else self.onward())
+
+    @property
+    def timed(self) -> bool:
+        """Whether trains run as the timetable's departures (a store's timetable is wired)."""
+        return self.next_departure is not None
 
     def origin(self, origin: str, spec: dict):
         per_month = float(spec["trains_per_month"])
@@ -299,7 +327,10 @@ class Twin:
         gap = 24 * 30.4 / per_month
         yield self.env.timeout(self.rng.uniform(0, gap))
         while True:
-            self.env.process(self.block_train(origin, spec["border"]))
+            if self.timed:
+                self.block_train_timed(origin, spec["border"])
+            else:
+                self.env.process(self.block_train(origin, spec["border"]))
             yield self.env.timeout(self.rng.expovariate(1 / gap) * 0.5 + gap * 0.5)
 
     def load_train(self, origin: str, border: str, port: str) -> tuple[list[Box], str, str]:
@@ -318,6 +349,7 @@ class Twin:
         boxes: list[Box] = []
         now = self.env.now
         ways = [(border, port)]
+        train_dep = None      # timetable runs: the departure the train leaves its origin on
         if self.book:
             other_b = "KZ_DOS" if border == "KZ_ALT" else "KZ_ALT"
             other_p = "KZ_AKX" if port == "KZ_KUR" else "KZ_KUR"
@@ -340,10 +372,19 @@ class Twin:
             ref, legs = f"TWIN{self._bkg:07d}", None
             if self.book:
                 for b_, p_ in ways:
-                    got = self.book(shipper, forwarder, self.path(origin, b_, p_, dest), self.at(now, origin),
-                                    dict(sizes))
+                    path = self.path(origin, b_, p_, dest)
+                    got = None
+                    if train_dep is not None:   # a share of the train: on the departure it leaves on
+                        got = self.book(shipper, forwarder, path, self.at(now, origin), dict(sizes),
+                                        first=train_dep)
+                    if got is None:             # (no room on it: the share goes on a later train)
+                        got = self.book(shipper, forwarder, path, self.at(now, origin), dict(sizes),
+                                        **({"leave_after": self.at(now + FORMATION_H, origin)} if self.timed
+                                           else {}))
                     if got is not None:
                         ref, legs, ways = got.ref, got.legs, [(b_, p_)]   # the train's way is settled
+                        if train_dep is None and self.timed:
+                            train_dep = legs[(origin, path[1])]
                         break
                 else:
                     self.stats.unbooked += 1
@@ -424,6 +465,210 @@ class Twin:
         self.queues[port].extend(boxes)
         st.queue[port].join(env.now, boxes)
 
+    # ---- timetable runs: every train is a timetable departure ---------------------------------
+    # With a store's timetable (run.connect) a train is the departure it runs as, hop by hop: it
+    # reports under the departure's train number (its voyage) and leaves on its time, never before.
+    # The boxes leave a hop on the departure they are booked on; a box that missed it (a late train,
+    # a long gauge change) rolls to the next departure with room, and its booking is re-booked from
+    # there through the booking service (`rebook`), as a forwarder would.
+
+    def block_train_timed(self, origin: str, border: str):
+        """A block train's shares, booked on the departure the train leaves on (a share it has no
+        room for goes on the first later departure with room: a train of its own)."""
+        port = "KZ_KUR" if self.rng.random() < self.sc["kuryk_share"] else "KZ_AKX"
+        boxes, border, port = self.load_train(origin, border, port)
+        for b in boxes:
+            b.wagon = f"{origin}:{b.wagon}"
+            b.path = tuple(self.path(origin, border, port, b.dest))
+        formation = self.rng.uniform(3, 8)                        # train formation and papers
+        hop = (origin, CN_BORDER[border])
+        for dep, group in self.departures_for(boxes, hop, self.env.now + FORMATION_H):
+            self.env.process(self.origin_train(dep, hop, group, formation))
+
+    def origin_train(self, dep, hop: tuple[str, str], boxes: list[Box], formation: float):
+        env, st = self.env, self.stats
+        origin = hop[0]
+        st.trains += 1
+        st.containers += len(boxes)
+        st.teu += sum(map(box_teu, boxes))
+        self.put_on_wagons(boxes, "CRCT")
+        self.rail_boxes("CRCT", "LOAD", origin, dep.voyage, boxes)
+        yield env.timeout(max(formation, self.hours(dep.departs_at) - env.now))
+        yield from self.rail_hop(dep, boxes, left=True)
+
+    def departures_for(self, boxes: list[Box], hop: tuple[str, str], ready: float) -> list[tuple]:
+        """[(departure, boxes)] leaving on `hop`, in time order: each box on the departure it is
+        booked on when that has not left by `ready` (sim hours), else on the first later one with
+        room, its booking re-booked from here (a roll); boxes without a booking go with the first.
+        A hop the timetable runs nothing on within the booker's horizon: an extra train."""
+        deps, by = {}, {}
+        loose = []
+        for b in boxes:
+            d = b.legs.get(hop) if b.legs else None
+            if d is None:
+                loose.append(b)
+            else:
+                deps[d.id] = d
+                by.setdefault(d.id, []).append(b)
+        after = self.t0 + timedelta(hours=ready)
+        out: dict = {}
+        for key in sorted(by, key=lambda k: deps[k].departs_at):
+            d, group = deps[key], by[key]
+            if d.departs_at >= after and d.status != "cancelled":
+                out.setdefault(d.id, (d, []))[1].extend(group)
+                continue
+            refs = {b.bkg: b.legs for b in group}
+            teu = sum(self.booking_teu.get(r, 0) for r in refs)
+            nd = self.next_departure(hop, after, teu) or self.next_departure(hop, after, 0)
+            if nd is None:
+                loose += group
+                continue
+            for ref, legs in refs.items():
+                path = self.rest_of(group, ref, hop[0])
+                new = self.rebook(ref, path, nd, legs, self.at(self.env.now, hop[0]),
+                                  f"missed {d.id} at {self.code(hop[0])}; on {nd.id}")
+                if new is not None:
+                    self.stats.rebooked += 1
+                    for k in [k for k in legs if k[0] in path[:-1]]:
+                        del legs[k]
+                    legs.update(new)            # the booking's boxes share its legs
+            out.setdefault(nd.id, (nd, []))[1].extend(group)
+        if loose:
+            if out:
+                min(out.values(), key=lambda x: x[0].departs_at)[1].extend(loose)
+            else:
+                nd = self.next_departure(hop, after, 0) or self.extra_run(hop, ready)
+                out[nd.id] = (nd, loose)
+        return sorted(out.values(), key=lambda x: x[0].departs_at)
+
+    @staticmethod
+    def rest_of(group: list[Box], ref: str, here: str) -> list[str]:
+        path = next(b.path for b in group if b.bkg == ref)
+        return list(path[path.index(here):])
+
+    def roll_onto(self, boxes: list[Box], hop: tuple[str, str], dep) -> None:
+        """Boxes that left on `dep` though booked on another departure of `hop` (their sailing went
+        without them, or a storm cancelled it): their bookings are re-booked from here on `dep`."""
+        seen = set()
+        for b in boxes:
+            d = b.legs.get(hop) if b.legs else None
+            if d is None or d.id == dep.id or b.bkg in seen:
+                continue
+            seen.add(b.bkg)
+            path = list(b.path[b.path.index(hop[0]):])
+            new = self.rebook(b.bkg, path, dep, b.legs, self.at(self.env.now, hop[0]),
+                              f"{d.id} sailed without it; on {dep.id}")
+            if new is not None:
+                self.stats.rebooked += 1
+                for k in [k for k in b.legs if k[0] in path[:-1]]:
+                    del b.legs[k]
+                b.legs.update(new)
+
+    def extra_run(self, hop: tuple[str, str], ready: float):
+        """A train the timetable does not run (beyond its horizon): its own number, leaving when ready."""
+        return _Run(None, self.train_no("E"), hop[0], hop[1], self.t0 + timedelta(hours=ready),
+                    self._hop_operator.get(hop, ""))
+
+    def rail_hop(self, dep, boxes: list[Box], left: bool = False):
+        """One hop on departure `dep` (its train number), then what the railway does where it
+        arrives: a gauge change, a hand-over to the next departure, the port, the destination.
+        Each railway reports its own train leaving and arriving, wagon by wagon (vehicle-level:
+        the ingest path moves the boxes on each wagon), at border and junction stations too."""
+        env = self.env
+        a, here = dep.origin, dep.destination
+        party = self.railway(dep)
+        wagons = list(dict.fromkeys(b.wagon for b in boxes))
+        if not left:
+            yield env.timeout(max(0.0, self.hours(dep.departs_at) - env.now))
+        self.rail_move(party, "DEPA", a, dep.voyage, wagons)
+        run = self.run_hours(a, here)
+        if run >= 10:                          # long hauls: random delays, tracker fixes on the way
+            run += self.rail_delay()
+            yield env.timeout(run / 2)
+            for b in boxes:
+                self.fix(b, a, here, 0.5)
+            yield env.timeout(run / 2)
+        else:
+            yield env.timeout(run)
+        self.rail_move(party, "ARRI", here, dep.voyage, wagons)
+        done = [b for b in boxes if b.dest == here]
+        rest = [b for b in boxes if b.dest != here] if done else boxes
+        if done:
+            env.process(self.at_destination(party, here, dep.voyage, done))
+        if not rest:
+            return
+        if here in self.queues:                # the Caspian port: off the wagons, onto the quay
+            yield env.timeout(self.rng.uniform(2, 6))
+            self.rail_boxes(party, "DISC", here, dep.voyage, rest)
+            for b in rest:
+                b.port_arrival = env.now
+            self.queues[here].extend(rest)
+            self.stats.queue[here].join(env.now, rest)
+            return
+        gauge = {"CN_HRS": "KTZ", "CN_AKL": "KTZ", "GE_AKH": "TCDD"}.get(here)
+        if gauge:    # break of gauge: boxes lifted onto the next railway's wagons
+            yield env.timeout(self.tri(self.sc["border_hours"] if here != "GE_AKH" else (4, 10, 30)))
+            self.rail_boxes(party, "DISC", here, dep.voyage, rest)
+            yield env.timeout(1)
+        by_hop: dict = {}
+        for b in rest:
+            by_hop.setdefault((here, b.path[b.path.index(here) + 1]), []).append(b)
+        for hop, group in by_hop.items():
+            for nd, g in self.departures_for(group, hop, env.now):
+                if gauge:
+                    for b in g:
+                        b.wagon = f"{gauge}:{b.wagon}"
+                    self.put_on_wagons(g, gauge)
+                    self.rail_boxes(self.railway(nd), "LOAD", here, nd.voyage, g)
+                    if gauge == "KTZ":
+                        for b in g:
+                            self._border_at[b.number] = env.now
+                env.process(self.rail_hop(nd, g))
+
+    def railway(self, dep) -> str:
+        """The twin's railway that reports a departure's train (the BTK line is Georgian Railway's up
+        to the gauge change at Akhalkalaki, TCDD's beyond it)."""
+        op = dep.operator
+        if op == "BTKI":
+            return "TCDD" if dep.origin == "GE_AKH" else "GR"
+        return RAILWAY_OF.get(op, op)
+
+    def at_destination(self, party: str, here: str, train: str, boxes: list[Box]):
+        yield self.env.timeout(2)
+        self.rail_boxes(party, "DISC", here, train, boxes)
+        if here == "GE_PTI":
+            yield self.env.timeout(1)
+            self.gate("POTIPORT", "GTIN", here, boxes)
+        self.arrived(boxes, here)
+
+    def onward_timed(self):
+        """Alat: the boxes off the ship wait in the yard for their onward departure; each hour the
+        departures leaving within the next hours are loaded (the port's gate-out, the railway's load)."""
+        env = self.env
+        while True:
+            for yard in self.alat_yard.values():
+                self._onward_waiting += yard
+                yard.clear()
+            if self._onward_waiting:
+                by_hop: dict = {}
+                for b in self._onward_waiting:
+                    by_hop.setdefault(("AZ_ALA", b.path[b.path.index("AZ_ALA") + 1]), []).append(b)
+                keep = []
+                for hop, group in by_hop.items():
+                    for dep, g in self.departures_for(group, hop, env.now + 1):
+                        if self.hours(dep.departs_at) - env.now > 4:
+                            keep += g                  # not yet: loaded when its train is formed
+                            continue
+                        self.stats.onward_trains += 1
+                        self.gate("PORTBAKU", "GTOT", "AZ_ALA", g)
+                        for b in g:
+                            b.wagon = f"az:{b.number if b.size != '22G1' else b.bkg + b.wagon}"
+                        self.put_on_wagons(g, "ADY")
+                        self.rail_boxes("ADY", "LOAD", "AZ_ALA", dep.voyage, g)
+                        env.process(self.rail_hop(dep, g))
+                self._onward_waiting = keep
+            yield env.timeout(1)
+
     def vessel(self, spec: dict, i: int):
         """One feeder or ferry shuttling between its Kazakh port and Alat.
 
@@ -451,8 +696,13 @@ class Twin:
                     aboard += took
                     teu += sum(1 if b.size == "22G1" else 2 for b in took)
                 full = teu >= self.sc["sail_fill"] * cap
-                if sailing is not None:    # leave loading in time to sail on schedule
-                    due = env.now >= self.hours(sailing.departs_at) - self.load_hours(teu) - 1.5
+                if sailing is not None:
+                    # the timetable sailing it runs as (claimed at most SAIL_CLAIM_H ahead) leaves on
+                    # its time, or a few hours early when full (sailing when loaded), never days early
+                    if sailing.id in self._cancelled:     # a storm cancelled it: sail as an extra
+                        sailing, full = None, full or bool(aboard)
+                    due = sailing is not None and env.now >= (self.hours(sailing.departs_at)
+                                                              - self.load_hours(teu) - 1.5)
                 else:
                     due = since is not None and env.now - since >= self.sc["max_wait_hours"]
                 if (full or due) and not self.closed:
@@ -468,8 +718,14 @@ class Twin:
             yield env.timeout(1.5)
             while self.closed:
                 yield env.timeout(1)
-            dep_id = sailing.id if sailing is not None else self.booked_sailing(port, aboard)
+            if sailing is not None and sailing.id in self._cancelled:
+                sailing = None
+            # a sailing the timetable does not have (sailing when loaded) is an extra under its own
+            # voyage; one that runs as a timetable sailing quotes it (transportCallID)
+            dep_id = sailing.id if sailing is not None else None
             self.sailing(operator, "DEPA", port, voyage, name, imo, dep_id)
+            if sailing is not None and self.timed:
+                self.roll_onto(aboard, (port, "AZ_ALA"), sailing)
             for b in aboard:
                 st.port_wait[port].append(env.now - b.port_arrival)
                 st.port_wait_teu_hours[port] += (1 if b.size == "22G1" else 2) * (env.now - b.port_arrival)
@@ -507,7 +763,8 @@ class Twin:
         """The booked sailing a box at `port` still waits for, or None (unbooked, or its sailing has
         gone or is long overdue: a box that missed its sailing takes the first vessel with room)."""
         d = box.legs.get((port, "AZ_ALA")) if box.legs else None
-        if d is None or d.id in self._sailed or self.hours(d.departs_at) < self.env.now - SAILING_GRACE_H:
+        if (d is None or d.id in self._sailed or d.id in self._cancelled
+                or self.hours(d.departs_at) < self.env.now - SAILING_GRACE_H):
             return None
         return d
 
@@ -515,9 +772,13 @@ class Twin:
         """The earliest booked sailing of `operator` that boxes waiting at `port` are booked on and
         no other vessel runs as; it is claimed for the asking vessel."""
         best = None
+        # a vessel runs as a sailing due within hours, not one days ahead (it would sit at the quay,
+        # or sail when loaded under the later sailing's name)
+        horizon = self.env.now + SAIL_CLAIM_H
         for b in self.queues[port]:
             d = self.own_sailing(b, port)
             if (d is not None and d.operator == operator and d.id not in self._claimed
+                    and self.hours(d.departs_at) <= horizon
                     and (best is None or d.departs_at < best.departs_at)):
                 best = d
         if best is not None:

@@ -96,7 +96,10 @@ class Sink:
     def _direct(self, msg: Message) -> bool:
         """Handle what does not go through the ingest path here (MQTT fixes, skipped formats)."""
         f = self.feed
-        if msg.fmt == "position-json" and self.mqtt:   # trackers speak MQTT, as in the field
+        # trackers speak MQTT, as in the field; the broker's consumer stamps its own receipt time,
+        # so a fix the wall clock has not reached (live runs ahead of it at speed) goes direct,
+        # received at simulated time, instead of being refused as an actual in the future
+        if msg.fmt == "position-json" and self.mqtt and msg.first_time <= datetime.now(UTC) - timedelta(hours=1):
             f.by_format["mqtt"] += self.mqtt.publish(msg.party, json.loads(msg.content))
             return True
         if msg.fmt == "position-json" and not self.positions:
@@ -225,18 +228,28 @@ def connect(twin: Twin, store, days: float) -> Booker:
     start = twin.t0
     booker = Booker(store, hops(twin), start - timedelta(days=1), start + timedelta(days=days + 40), twin.net)
 
-    def book(shipper, forwarder, path, ready_at, sizes):
+    def book(shipper, forwarder, path, ready_at, sizes, **kw):
         # inside a SimPy process: an exception would end the model (and SimPy cannot even re-raise
         # SQLAlchemy's errors), so a store that stays busy (a live demo shares it with the API and
         # its workers) costs this one booking, not the twin
         for attempt in range(3):
             try:
-                return booker.book(shipper, forwarder, path, ready_at, sizes)
+                return booker.book(shipper, forwarder, path, ready_at, sizes, **kw)
             except (OperationalError, TimeoutError) as e:
                 log.warning("twin booking %s -> %s: store busy (%s), attempt %d", path[0], path[-1], e, attempt + 1)
                 time.sleep(0.5 * (attempt + 1))
         log.error("twin booking %s -> %s not made: the store stayed busy", path[0], path[-1])
         booker.failed += 1
+        return None
+
+    def rebook(ref, path, first, legs, now, reason):
+        # as `book`: a store that stays busy leaves the booking as it was (its MISS alert tells)
+        for attempt in range(3):
+            try:
+                return booker.reroute(ref, path, first, legs, now, reason)
+            except (OperationalError, TimeoutError) as e:
+                log.warning("twin re-booking %s: store busy (%s), attempt %d", ref, e, attempt + 1)
+                time.sleep(0.5 * (attempt + 1))
         return None
 
     def notify(port: str, loc: str, start_h: float, end_h: float) -> None:
@@ -249,10 +262,12 @@ def connect(twin: Twin, store, days: float) -> Booker:
         except Exception:                     # a notice refused must not stop the corridor
             log.exception("closure notice of %s could not be published", port)
             return
-        booker.cancel_from(loc, a, b)
+        twin._cancelled.update(booker.cancel_from(loc, a, b))
         twin.stats.notices.append((port, out.id, len(out.departures), len(out.bookings)))
 
     twin.book, twin.notify = book, notify
+    # trains run as the timetable's departures; a box that misses one is re-booked (model.rail_hop)
+    twin.next_departure, twin.rebook, twin.booking_teu = booker.next_free, rebook, booker.teu
     return booker
 
 
@@ -286,7 +301,8 @@ class Result:
         return {"scenario": self.scenario.name, "seed": self.seed, "simulated_days": self.days,
                 "start": self.twin.t0.isoformat(), "trains": st.trains, "onward_trains": st.onward_trains,
                 "containers": st.containers, "teu": st.teu, "delivered": st.delivered,
-                "bookings": st.bookings, "unbooked_shares": st.unbooked, "reused_containers": st.reused,
+                "bookings": st.bookings, "unbooked_shares": st.unbooked, "rebooked": st.rebooked,
+                "reused_containers": st.reused,
                 "storm_days": st.storm_days, "closure_notices": len(st.notices),
                 "bookings_alerted": sum(n[3] for n in st.notices),
                 "events": f.stored if f else 0, "messages": f.messages if f else 0,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from corridor.ingest.csvfmt import DEFAULT_HEADER
@@ -23,6 +23,7 @@ KTZ_HEADER = ("Номер вагона,Номер контейнера,Код с
 KTZ_WORDS = {"LOAD": "Погрузка на вагон", "DISC": "Выгрузка из вагона", "ARRI": "Прибытие поезда",
              "DEPA": "Отправление поезда"}
 PHASE_CONSIST, PHASE_MOVE = 0, 1
+KTZ_CLOCK = timezone(timedelta(hours=5))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,8 @@ def _csv_ktz(recs, party, edi, n) -> bytes:
     """KTZ's dislocation export: Russian headers, ESR/station codes, dd.mm.yyyy hh:mm at UTC+5."""
     lines = [KTZ_HEADER]
     for (t, kind, code, loc, box, size, wagon, train, bkg, reason) in recs:
+        # the export's clock is Kazakhstan's (UTC+5) wherever the row is, Khorgos or Alashankou too
+        t = t.astimezone(KTZ_CLOCK)
         lines.append(",".join((wagon or "", box or "", loc, KTZ_WORDS[code], t.strftime("%d.%m.%Y %H:%M"),
                                train or "", "", size or "", "гружёный" if box else "")))
     return ("\n".join(lines) + "\n").encode()
