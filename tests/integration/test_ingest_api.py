@@ -17,21 +17,30 @@ from corridor.store.parties import upsert_party
 from test_ingest import dcsa_event, gate_in
 
 
-@pytest.fixture
-def api(loaded_store):
-    with loaded_store.tx() as conn:
+def ingest_client(store, parties, *, raise_server_exceptions: bool = True, **settings) -> TestClient:
+    """A client of the ingest API over `store`: `parties` saved with a read/write key each, the
+    administrator with an admin key (`client.keys[party id]` / `["admin"]`: the auth header);
+    `settings` as `Settings` takes them."""
+    with store.tx() as conn:
         upsert_party(conn, Party(ADMIN_PARTY, "Corridor", frozenset({Role.ADMIN})))
-        upsert_party(conn, Party("PORTAKTAU", "Aktau Sea Port", frozenset({Role.TERMINAL}), "KZ",
-                                 facilities=frozenset({"KZ_AKX"})))
-        upsert_party(conn, Party("ACME", "Acme Trading", frozenset({Role.SHIPPER})))
-        keys = {p: create_key(conn, p, scopes=("read", "write")) for p in ("PORTAKTAU", "ACME")}
+        for p in parties:
+            upsert_party(conn, p)
+        keys = {p.id: create_key(conn, p.id, scopes=("read", "write")) for p in parties}
         keys["admin"] = create_key(conn, ADMIN_PARTY, scopes=("read", "write", "admin"))
-    app = create_app(Settings(database_url=loaded_store.url, nats_url=None), store=loaded_store)
+    app = create_app(Settings(database_url=store.url, nats_url=None, **settings), store=store)
     if not any(getattr(r, "path", "") == "/api/v1/messages" for r in app.routes):
         app.include_router(api_ingest.router)
-    client = TestClient(app)
+    client = TestClient(app, raise_server_exceptions=raise_server_exceptions)
     client.keys = {p: {"Authorization": f"Bearer {k}"} for p, k in keys.items()}
+    client.store = store
     return client
+
+
+@pytest.fixture
+def api(loaded_store):
+    return ingest_client(loaded_store, [
+        Party("PORTAKTAU", "Aktau Sea Port", frozenset({Role.TERMINAL}), "KZ", facilities=frozenset({"KZ_AKX"})),
+        Party("ACME", "Acme Trading", frozenset({Role.SHIPPER}))])
 
 
 def test_post_edifact_then_again(api):

@@ -12,15 +12,12 @@ import time
 import zlib
 
 import pytest
-from fastapi.testclient import TestClient
 
-from corridor.access.keys import create_key
-from corridor.api.app import create_app
-from corridor.domain.parties import ADMIN_PARTY, Party, Role
+from corridor.domain.parties import Party, Role
 from corridor.ingest.detect import detect_format
-from corridor.settings import Settings
 from corridor.store import ingest as repo
-from corridor.store.parties import upsert_party
+
+from test_ingest_api import ingest_client
 
 CAP = 64 * 1024
 HEADER = "event_type,event_code,classifier,event_time,location,equipment,size_type,mode\n"
@@ -34,15 +31,10 @@ def gate_csv(minute: int = 10) -> bytes:
 
 @pytest.fixture
 def api(loaded_store):
-    with loaded_store.tx() as conn:
-        upsert_party(conn, Party(ADMIN_PARTY, "Corridor", frozenset({Role.ADMIN})))
-        upsert_party(conn, Party("PORTAKTAU", "Aktau Sea Port", frozenset({Role.TERMINAL}), "KZ",
-                                 facilities=frozenset({"KZ_AKX"})))
-        key = create_key(conn, "PORTAKTAU", scopes=("read", "write"))
-    app = create_app(Settings(database_url=loaded_store.url, nats_url=None, max_body_bytes=CAP), store=loaded_store)
-    client = TestClient(app, raise_server_exceptions=False)
-    client.key = {"Authorization": f"Bearer {key}"}
-    client.store = loaded_store
+    client = ingest_client(loaded_store, [Party("PORTAKTAU", "Aktau Sea Port", frozenset({Role.TERMINAL}), "KZ",
+                                                facilities=frozenset({"KZ_AKX"}))],
+                           raise_server_exceptions=False, max_body_bytes=CAP)
+    client.key = client.keys["PORTAKTAU"]
     return client
 
 

@@ -20,21 +20,19 @@ import uuid
 import pytest
 import typer
 from alembic import command
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from corridor.access.keys import create_key
-from corridor.api import ingest as api_ingest
-from corridor.api.app import create_app
 from corridor.cli import ingest as cli_ingest
-from corridor.domain.parties import ADMIN_PARTY, Party, Role
+from corridor.domain.parties import Party, Role
 from corridor.ingest.service import Ingestor
-from corridor.settings import Settings, get_settings
+from corridor.settings import get_settings
 from corridor.store import ingest as repo
 from corridor.store.db import alembic_config
 from corridor.store.parties import upsert_party
 from corridor.store.tables import events, quarantine, raw_messages
+
+from test_ingest_api import ingest_client
 
 HEADER = ("event_type,event_code,classifier,event_time,location,equipment,size_type,mode,voyage,vehicle,"
           "booking_ref,bl_ref,wagon,train,lat,lon\n")
@@ -61,18 +59,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def world(loaded_store, monkeypatch):
-    with loaded_store.tx() as conn:
-        upsert_party(conn, Party(ADMIN_PARTY, "Corridor", frozenset({Role.ADMIN})))
-        upsert_party(conn, KTZ)
-        upsert_party(conn, PORTBAKU)
-        keys = {p: create_key(conn, p, scopes=("read", "write")) for p in ("KTZ", "PORTBAKU")}
-        keys["admin"] = create_key(conn, ADMIN_PARTY, scopes=("read", "write", "admin"))
-    app = create_app(Settings(database_url=loaded_store.url, nats_url=None), store=loaded_store)
-    if not any(getattr(r, "path", "") == "/api/v1/messages" for r in app.routes):
-        app.include_router(api_ingest.router)
-    client = TestClient(app)
-    client.keys = {p: {"Authorization": f"Bearer {k}"} for p, k in keys.items()}
-    client.store = loaded_store
+    client = ingest_client(loaded_store, [KTZ, PORTBAKU])
     monkeypatch.setenv("CORRIDOR_DATABASE_URL", loaded_store.url)   # for the CLI
     get_settings.cache_clear()
     yield client
