@@ -195,3 +195,40 @@ def test_a_ferry_line_posts_its_own_sailings_without_listing_services(loaded_sto
                                       source_party="LINE", fmt="dcsa-json", allowed=allowed)
     assert (o.stored, o.quarantined) == (1, 1)
     assert "only for its own facilities and services" in o.reasons[0]
+
+
+def test_kept_posting_rights_take_a_sailing_added_after_them(loaded_store):
+    """The NATS workers and the MQTT consumer keep a sender's posting rights while no party
+    changes; a sailing its timetable adds afterwards (IFTSAI, `corridor timetable`) counts from
+    its first report, while another line's voyage stays refused."""
+    from dataclasses import replace as dc_replace
+
+    from corridor.access.visibility import posting_rights
+    from corridor.store.network import get_departure, save_departures
+    from corridor.store.parties import get_party
+    from corridor.store.tables import departures
+    with loaded_store.read() as conn:
+        line = conn.execute(select(departures.c.id, departures.c.operator).where(
+            departures.c.voyage != "", departures.c.destination == "AZ_ALA").limit(1)).first()
+        other = conn.execute(select(departures.c.voyage).where(
+            departures.c.voyage != "", departures.c.operator != line.operator)).first()
+        template = get_departure(conn, line.id)[0]
+    with loaded_store.tx() as conn:
+        upsert_party(conn, Party("LINE2", "A ferry line", frozenset({Role.FERRY_OPERATOR}), "AZ"))
+        conn.execute(departures.update().where(departures.c.operator == line.operator).values(operator="LINE2"))
+    with loaded_store.read() as conn:
+        allowed = posting_rights(conn, get_party(conn, "LINE2"))   # kept from here on
+    added = dc_replace(template, id=template.id + "-X", voyage="NEWVOY77", operator="LINE2")
+    with loaded_store.tx() as conn:
+        save_departures(conn, [added])
+
+    def arrival(voyage: str) -> dict:
+        return {"eventID": str(uuid.uuid4()), "eventType": "TRANSPORT", "eventClassifierCode": "ACT",
+                "eventDateTime": "2026-03-04T10:00:00+04:00", "eventCreatedDateTime": "2026-03-04T10:00:00+04:00",
+                "transportEventTypeCode": "ARRI",
+                "transportCall": {"transportCallID": f"{voyage}-AZALA", "carrierVoyageNumber": voyage,
+                                  "UNLocationCode": "AZALA", "modeOfTransport": "VESSEL"}}
+    o = Ingestor(loaded_store).ingest(json.dumps([arrival("NEWVOY77"), arrival(other.voyage)]).encode(),
+                                      source_party="LINE2", fmt="dcsa-json", allowed=allowed)
+    assert (o.stored, o.quarantined) == (1, 1), o.reasons
+    assert other.voyage in o.reasons[0] or "only for its own facilities and services" in o.reasons[0]

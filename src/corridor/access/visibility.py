@@ -365,6 +365,56 @@ def _may_post(v: Viewer) -> str:
             f"by id or voyage; positions: of its own vehicles and devices, and of containers in its hands")
 
 
+class OperatedDepartures:
+    """The departures (ids and voyage numbers) an operator runs, as its posting rights judge them.
+
+    Read whole when the rights are made; a departure or voyage not among them is looked up when
+    first named, since rights are kept for long by the NATS workers and the MQTT consumer while
+    timetables (IFTSAI, `corridor timetable`) add sailings: a ferry line's new voyage counts from
+    its first report, not from the next restart. A miss is remembered for MISS_SECONDS only, so a
+    stream of another operator's departures costs one indexed read per name and interval.
+    Thread-safe (sets and dicts under the GIL; a race only repeats a read)."""
+
+    MISS_SECONDS = 5.0
+    MAX_MISSES = 10_000
+
+    def __init__(self, conn: Connection, operator: str):
+        self.engine, self.operator = conn.engine, operator
+        self.ids: set[str] = set()
+        self.voyages: set[str] = set()
+        for r in conn.execute(select(departures.c.id, departures.c.voyage).where(departures.c.operator == operator)):
+            self.ids.add(r.id)
+            if r.voyage:
+                self.voyages.add(r.voyage)
+        self._missed: dict[tuple, float] = {}
+
+    def holds(self, departure_id: str | None, voyage: str | None) -> bool:
+        if departure_id in self.ids or (voyage and voyage in self.voyages):
+            return True
+        if not departure_id and not voyage:
+            return False
+        key, now = (departure_id, voyage), time.monotonic()
+        if now - self._missed.get(key, -1e9) < self.MISS_SECONDS:
+            return False
+        d = departures.c
+        named = [d.id == departure_id] if departure_id else []
+        if voyage:
+            named.append(d.voyage == voyage)
+        with self.engine.connect() as c:
+            rows = c.execution_options(corridor_read=True).execute(
+                select(d.id, d.voyage).where(d.operator == self.operator, or_(*named))).all()
+        for r in rows:
+            self.ids.add(r.id)
+            if r.voyage:
+                self.voyages.add(r.voyage)
+        if departure_id in self.ids or (voyage and voyage in self.voyages):
+            return True
+        if len(self._missed) >= self.MAX_MISSES:
+            self._missed.clear()
+        self._missed[key] = now
+        return False
+
+
 def posting_rights(conn: Connection, party) -> Callable[[Event], str | None] | None:
     """`allowed(event)` for a sender on the ingest path (API, MQTT, NATS workers); None for the
     administrator. An operator's own departures count as its services: a ferry line posts the
@@ -379,19 +429,15 @@ def posting_rights(conn: Connection, party) -> Callable[[Event], str | None] | N
     if party.is_admin:
         return None
     viewer = viewer_for(conn, party)
-    ids, voyages = set(), set()
-    if party.is_operator:
-        for r in conn.execute(select(departures.c.id, departures.c.voyage).where(departures.c.operator == party.id)):
-            ids.add(r.id)
-            if r.voyage:
-                voyages.add(r.voyage)
-        claims, handling = None, HandlingCheck(conn.engine, viewer, ids, voyages)
+    operated = OperatedDepartures(conn, party.id) if party.is_operator else None
+    if operated is not None:
+        claims, handling = None, HandlingCheck(conn.engine, viewer, operated)
     else:
         claims, handling = ClaimCheck(conn.engine, party.id), None
 
     def allowed(e: Event) -> str | None:
         tc = e.transport_call
-        own = tc is not None and (tc.departure_id in ids or (tc.voyage is not None and tc.voyage in voyages))
+        own = tc is not None and operated is not None and operated.holds(tc.departure_id, tc.voyage)
         why = can_post_event(viewer, e, party.id if own else None)
         if why is None and claims is not None:
             why = claims(e)
@@ -564,10 +610,10 @@ class HandlingCheck:
     connection of its own and kept per thread for one message, at most CLAIM_KEEP_SECONDS.
     """
 
-    def __init__(self, engine, viewer: Viewer, departure_ids: set[str], voyages: set[str]):
+    def __init__(self, engine, viewer: Viewer, operated: OperatedDepartures):
         self.engine, self.viewer = engine, viewer
         self.party_id = viewer.id
-        self.ids, self.voyages = frozenset(departure_ids), frozenset(voyages)
+        self.operated = operated
         self._local = threading.local()
 
     def _kept(self, message_id: str | None):
@@ -578,14 +624,13 @@ class HandlingCheck:
 
     def _own_call(self, e: Event) -> bool:
         tc = e.transport_call
-        return tc is not None and (tc.departure_id in self.ids or (tc.voyage is not None and tc.voyage in self.voyages)
+        return tc is not None and (self.operated.holds(tc.departure_id, tc.voyage)
                                    or (tc.service is not None and tc.service in self.viewer.party.services))
 
     def _in_hands(self, code: str, location: str | None, source_party: str | None, departure_id: str | None,
                   voyage: str | None, service: str | None) -> bool:
         """Whether a report leaves the box in the operator's hands (rule 3)."""
-        aboard = departure_id in self.ids or (voyage and voyage in self.voyages) or (
-            service and service in self.viewer.party.services)
+        aboard = self.operated.holds(departure_id, voyage) or (service and service in self.viewer.party.services)
         if aboard and code != "DISC":
             return True
         if location and location in self.viewer.facility_refs and code not in _LEAVES:
