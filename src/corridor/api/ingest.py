@@ -4,7 +4,8 @@ A poster is the party of its API key; operators may post only for their own faci
 services, shippers and forwarders only for their own containers and bookings (docs/access.md,
 access.visibility.posting_rights); what a party may not post is kept in its quarantine with the
 reason. With CORRIDOR_NATS_URL set, messages are kept and queued (202, processed by the ingest
-workers); otherwise they are processed at once (200, the outcome in the answer).
+workers; `Location` names the receipt, GET /api/v1/messages/{id}, where the sender reads the
+outcome); otherwise they are processed at once (200, the outcome in the answer).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from starlette.concurrency import run_in_threadpool
 
 from ..cli.ingest import ALIAS_KINDS, quarantine_json, resolve_alias_target
 from ..store import ingest as repo
+from ..store.receipts import open_entries, receipt
 from .bodies import StrictBody
-from .deps import Principal, admin, get_store, principal, writer
+from .deps import Principal, admin, audit_one, get_store, principal, writer
 from .problems import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
@@ -31,6 +33,11 @@ _publisher_lock = threading.Lock()
 OUTCOME_EXAMPLE = {"path": "gate-2026-03-02.edi", "message_id": "9f2c…", "format": "edifact",
                    "source_party": "PORTAKTAU", "stored": 12, "duplicates": 0, "quarantined": 1,
                    "reasons": ["unknown location code 'KZXXX': add a location alias and replay"], "warnings": []}
+
+
+QUEUED = {"description": "Kept and queued for the ingest workers (NATS configured); `Location` names its "
+                          "receipt, GET /api/v1/messages/{message_id}",
+          "headers": {"Location": {"schema": {"type": "string"}, "description": "The receipt of the message"}}}
 
 
 def _body(media: dict[str, dict]) -> dict:
@@ -138,7 +145,14 @@ async def _accept(request: Request, p: Principal, fmt: str | None, filename: str
         return 202, doc
 
     status, doc = await run_in_threadpool(run)
-    return JSONResponse(doc, status_code=status)
+    # where the sender reads what became of a queued message (GET /api/v1/messages/{id})
+    headers = {"Location": _path(request, f"/messages/{doc['message_id']}")} if status == 202 else None
+    return JSONResponse(doc, status_code=status, headers=headers)
+
+
+def _path(request: Request, tail: str) -> str:
+    """The path of one of this router's resources, as the client reaches it (behind a root path too)."""
+    return f"{request.scope.get('root_path', '')}{router.prefix}{tail}"
 
 
 @router.post("/messages", summary="Post a raw EDIFACT or CSV message", status_code=200,
@@ -147,7 +161,7 @@ async def _accept(request: Request, p: Principal, fmt: str | None, filename: str
                                   "text/plain": {"schema": {"type": "string"}}}),
              responses={200: {"description": "Processed: stored, duplicates, quarantined with reasons",
                               "content": {"application/json": {"example": OUTCOME_EXAMPLE}}},
-                        202: {"description": "Kept and queued for the ingest workers (NATS configured)"}})
+                        202: QUEUED})
 async def post_message(request: Request, fmt: str | None = Query(None, alias="format",
                                                                    description="edifact | csv (default: detected)"),
                        filename: str | None = Query(None, description="The original file name, kept with it"),
@@ -162,7 +176,7 @@ async def post_message(request: Request, fmt: str | None = Query(None, alias="fo
 
 @router.post("/events", summary="Post DCSA Track & Trace events (2.2 array or 3.0 shape)",
              openapi_extra=_body({"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}),
-             responses={200: {"content": {"application/json": {"example": OUTCOME_EXAMPLE}}}})
+             responses={200: {"content": {"application/json": {"example": OUTCOME_EXAMPLE}}}, 202: QUEUED})
 async def post_events(request: Request, party: str | None = Query(None, description="Administrator only"),
                       p: Principal = Depends(writer)) -> JSONResponse:
     """DCSA JSON events in; each is validated, stored once or quarantined with the JSON path at fault."""
@@ -173,11 +187,55 @@ async def post_events(request: Request, party: str | None = Query(None, descript
              openapi_extra=_body({"application/json": {"schema": {"type": "object", "example": {
                  "time": "2026-03-02T08:10:00+05:00", "lat": 43.65, "lon": 51.17, "device": "trk-77",
                  "container": "MSKU1234565"}}}}),
-             responses={200: {"content": {"application/json": {"example": OUTCOME_EXAMPLE}}}})
+             responses={200: {"content": {"application/json": {"example": OUTCOME_EXAMPLE}}}, 202: QUEUED})
 async def post_positions(request: Request, party: str | None = Query(None, description="Administrator only"),
                          p: Principal = Depends(writer)) -> JSONResponse:
     """The same payloads as the MQTT topic corridor/v1/positions/{party}/{device}."""
     return await _accept(request, p, "position-json", None, party)
+
+
+# --- receipts --------------------------------------------------------------------------------
+
+RECEIPT_EXAMPLE = {"message_id": "9f2c…", "status": "partial", "format": "edifact", "filename": "gate-2026-03-02.edi",
+                   "received_at": "2026-03-02T03:12:07.512000+00:00", "source_party": "PORTAKTAU", "size": 1843,
+                   "stored": 12, "duplicates": 0, "quarantined": 1,
+                   "quarantine": [{"id": 41, "kind": "rejected", "attempts": 0,
+                                   "reason": "unknown location code 'KZXXX': add a location alias and replay",
+                                   "created_at": "2026-03-02T03:12:07.530000+00:00",
+                                   "href": "/api/v1/quarantine/41"}]}
+
+
+def _is_receipt_id(mid: str) -> bool:
+    """SHA-256 in lower-case hex, as store.ingest.message_id makes it."""
+    return len(mid) == 64 and all(c in "0123456789abcdef" for c in mid)
+
+
+@router.get("/messages/{message_id}", summary="What became of a posted message: its receipt",
+            responses={200: {"content": {"application/json": {"example": RECEIPT_EXAMPLE}}},
+                       404: {"description": "No such message, or not the caller's"}})
+def show_message(request: Request, message_id: str = Path(..., max_length=200,
+                                                          description="The message_id its post answered"),
+                 limit: int = Query(100, ge=1, le=1000, description="At most this many open quarantine entries"),
+                 p: Principal = Depends(principal)) -> dict:
+    """Its status (pending | processed | partial | quarantined), the events stored from it, the
+    duplicates of its latest processing (null while pending) and its open quarantine entries.
+    Its sender and the administrator see it; for anyone else it does not exist (404)."""
+    store = get_store(request)
+    sender = None if p.party.is_admin else p.party.id
+    with store.read() as conn:
+        raw = receipt(conn, message_id, sender) if _is_receipt_id(message_id) else None
+        if raw is None:
+            raise Problem(404, "Not Found", "no such message")
+        entries, total = open_entries(conn, message_id, sender, limit)
+    if raw.source_party:
+        audit_one(request, p, store, {raw.source_party})   # the administrator reading a party's receipt
+    return {"message_id": raw.id, "status": raw.status, "format": raw.format, "filename": raw.filename,
+            "received_at": raw.received_at.isoformat(), "source_party": raw.source_party, "size": raw.size,
+            "stored": raw.stored, "duplicates": None if raw.status == "pending" else raw.duplicates,
+            "quarantined": total,
+            "quarantine": [{"id": e.id, "kind": e.kind, "reason": e.reason, "attempts": e.attempts,
+                            "created_at": e.created_at.isoformat(), "href": _path(request, f"/quarantine/{e.id}")}
+                           for e in entries]}
 
 
 # --- quarantine ------------------------------------------------------------------------------

@@ -1,0 +1,41 @@
+"""A raw message's receipt read back by its sender: what became of the message, without its content.
+
+`raw_messages` keeps the outcome of processing (store.ingest.finish_raw): `stored` counts the
+events taken in from the message over all its runs (each event links back to it, and one is
+never stored twice); `duplicates` and `rejected` are those of its latest run. The open
+quarantine entries are read live: a worker that gives up on a message (ingest.nats._give_up)
+adds one without touching the counts.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, func, select
+
+from .tables import quarantine, raw_messages
+
+# everything but the content, which may be megabytes
+_RECEIPT = select(*[c for c in raw_messages.c if c.name != "content"])
+_ENTRY = select(quarantine.c.id, quarantine.c.kind, quarantine.c.reason, quarantine.c.attempts,
+                quarantine.c.created_at)
+
+
+def receipt(conn: Connection, mid: str, sender: str | None = None):
+    """The receipt `mid`, without its content; None when there is none, or when `sender` is given
+    and the receipt is not that party's (a caller other than its sender learns nothing of it)."""
+    q = _RECEIPT.where(raw_messages.c.id == mid)
+    if sender is not None:
+        q = q.where(raw_messages.c.source_party == sender)
+    return conn.execute(q).first()
+
+
+def open_entries(conn: Connection, mid: str, sender: str | None = None, limit: int = 100) -> tuple[list, int]:
+    """The receipt's open quarantine entries, oldest first, at most `limit`, and how many are open.
+
+    `sender`: only that party's entries (those it may open at /api/v1/quarantine/{id})."""
+    where = [quarantine.c.message_id == mid, quarantine.c.status == "open"]
+    if sender is not None:
+        where.append(quarantine.c.source_party == sender)
+    rows = conn.execute(_ENTRY.where(*where).order_by(quarantine.c.id).limit(limit)).all()
+    if len(rows) < limit:
+        return rows, len(rows)
+    return rows, conn.execute(select(func.count()).select_from(quarantine).where(*where)).scalar_one()
