@@ -47,6 +47,7 @@ def parties(loaded_store):
              "none": keys.create_key(conn, "ACME", scopes=()),
              "read": keys.create_key(conn, "ACME", scopes=("read",)),
              "write": keys.create_key(conn, "ACME", scopes=("write",)),
+             "post": keys.create_key(conn, "ACME", scopes=("post",)),
              "rw": keys.create_key(conn, "ACME", scopes=("read", "write"))}
     return k
 
@@ -147,15 +148,39 @@ def test_a_read_key_reads_but_neither_posts_nor_books(loaded_store, parties):
         r = client.get(path, headers=h)
         assert r.status_code in (200, 404), (path, r.status_code, r.text)   # 404: no such box visible
     assert client.post("/api/v1/quotes", headers=h, json=_quote()).status_code == 200   # a quote is a read
-    refused = [("/api/v1/events", {"content": _event_body("MSCU1234566")}),
-               ("/api/v1/bookings", {"json": {**_quote(), "option": 1}}),
-               ("/api/v1/notices", {"json": {"kind": "closure", "location": "KZDOS",
-                                             "starts_at": "2026-03-02T08:10:00+05:00"}}),
-               ("/v2/event-subscriptions", {"json": {"callbackUrl": "http://127.0.0.1:9/cb",
-                                                     "secret": "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI="}})]
-    for path, kw in refused:
+    for path, kw, scope in _SENDS + _COMMITS:
+        r = client.post(path, headers=h, **kw)
+        assert r.status_code == 403 and f"'{scope}' scope" in r.text, (path, r.status_code, r.text)
+
+
+_NOTICE = {"kind": "closure", "location": "KZDOS", "starts_at": "2026-03-02T08:10:00+05:00"}
+# what sends data ('post') and what commits the party or subscribes ('write')
+_SENDS = [("/api/v1/events", {"content": _event_body("MSCU1234566")}, "post"),
+          ("/api/v1/messages", {"content": b"event_type,event_code,classifier,event_time,location,equipment\n"}, "post"),
+          ("/api/v1/positions", {"json": {"time": "2026-03-02T08:10:00+05:00", "lat": 43.6, "lon": 51.2,
+                                          "device": "trk-1"}}, "post"),
+          ("/api/v1/notices", {"json": _NOTICE}, "post")]
+_COMMITS = [("/api/v1/bookings", {"json": {**_quote(), "option": 1}}, "write"),
+            ("/v2/event-subscriptions", {"json": {"callbackUrl": "http://127.0.0.1:9/cb",
+                                                  "secret": "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI="}}, "write")]
+
+
+def test_a_post_key_sends_data_but_neither_books_nor_subscribes(loaded_store, parties):
+    """A gateway's key ('post'): a leaked one can send data in its party's name, never book for it."""
+    client, _ = _clients(loaded_store, per_minute=10**6)
+    h = _h(parties["post"])
+    r = client.post("/api/v1/events", headers=h, content=_event_body("MSCU1234566"))
+    assert r.status_code in (200, 202) and r.json()["stored"] == 1, r.text
+    for path, kw, _ in _SENDS[1:]:
+        r = client.post(path, headers=h, **kw)
+        # the scope lets it through: what follows is judged on content and the party's rights
+        # (a shipper publishes no notice)
+        assert r.status_code != 401 and "scope" not in r.text, (path, r.status_code, r.text)
+    for path, kw, scope in _COMMITS:
         r = client.post(path, headers=h, **kw)
         assert r.status_code == 403 and "'write' scope" in r.text, (path, r.status_code, r.text)
+    assert client.get("/v2/events", headers=h).status_code == 403          # nor reads
+    assert client.get("/api/v1/me", headers=h).json()["key"]["scopes"] == ["post"]
 
 
 def test_a_write_only_key_posts_events_and_books(loaded_store, parties):
@@ -195,11 +220,13 @@ def test_administering_needs_the_admin_scope_on_the_administrators_key(loaded_st
 ])
 def test_a_key_that_could_not_be_used_as_asked_is_refused(loaded_store, parties, body, says):
     client, _ = _clients(loaded_store, per_minute=10**6)
+    with loaded_store.read() as conn:
+        before = len(keys.list_keys(conn, "ACME"))
     r = client.post("/api/v1/keys", headers=_h(parties["admin"]), json={"party_id": "ACME", **body})
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith("application/problem+json") and says in r.json()["detail"]
     with loaded_store.read() as conn:
-        assert len(keys.list_keys(conn, "ACME")) == 4                  # nothing was created
+        assert len(keys.list_keys(conn, "ACME")) == before             # nothing was created
 
 
 def test_a_future_expiry_with_an_offset_is_kept_in_utc_and_honoured(loaded_store, parties):

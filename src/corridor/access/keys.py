@@ -16,10 +16,11 @@ from ..store.tables import api_keys, meta_kv
 
 PREFIX = "cor_"
 # What a key may do (docs/access.md, "API keys, scopes and rate limits"): 'read' every read
-# endpoint (GETs, quotes, the stream); 'write' posting events, messages, positions, notices,
+# endpoint (GETs, quotes, the stream); 'post' sending data only (events, messages, positions,
+# notices, quarantine replay), for a gateway that must not book; 'write' all 'post' allows,
 # webhook subscriptions and bookings; 'admin' everything, the administrator's endpoints included
 # (on a key of the administrator party).
-SCOPES = ("read", "write", "admin")
+SCOPES = ("read", "post", "write", "admin")
 # meta_kv key renewed by every revocation, so each process's kept keys (access.keycache) are
 # re-read on the next request; a random value for the reason given at store.parties.registry_changed
 ACCESS_GENERATION = "access_generation"
@@ -39,8 +40,9 @@ class KeyInfo:
 
 
 def grants(scopes, scope: str) -> bool:
-    """Whether a key with `scopes` may do what `scope` allows ('admin' allows everything)."""
-    return scope in scopes or "admin" in scopes
+    """Whether a key with `scopes` may do what `scope` allows ('admin' allows everything, 'write'
+    all that 'post' does)."""
+    return scope in scopes or "admin" in scopes or (scope == "post" and "write" in scopes)
 
 
 def check_scopes(scopes) -> tuple[str, ...]:

@@ -31,7 +31,7 @@ class PartyIn(StrictBody):
 class KeyIn(StrictBody):
     party_id: str
     label: str = ""
-    scopes: list[str] = Field(["read", "write"], description="read, write, admin (docs/access.md)")
+    scopes: list[str] = Field(["read", "write"], description="read, post, write, admin (docs/access.md)")
     expires_at: datetime | None = Field(None, description="in the future, with a UTC offset (2027-01-01T00:00:00Z)")
 
     # the same rules as `corridor key create` (422 problem+json, the field named)

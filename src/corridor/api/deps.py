@@ -147,14 +147,24 @@ def count_unauthenticated(request: Request) -> None:
 
 
 async def writer(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
-    """A caller allowed to write: posting events, messages, positions and notices, webhook
-    subscriptions, replays, and bookings (scope 'write'; never an authority, which reads only)."""
+    """A caller allowed to write: webhook subscriptions and their replays, and bookings (scope
+    'write'; never an authority, which reads only)."""
+    return await _writing(request, creds, "write", "it may not book or subscribe")
+
+
+async def poster(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+    """A caller allowed to send data: events, messages, positions, notices, quarantine replay
+    (scope 'post', or 'write' which includes it; never an authority)."""
+    return await _writing(request, creds, "post", "it may not post data")
+
+
+async def _writing(request: Request, creds, scope: str, what: str) -> Principal:
     store: Store = request.app.state.store
     p = await on_store(store, _principal, request, creds, store, None)
     if is_read_only(p.party):
         raise Problem(403, "Forbidden", f"party {p.party.id} is an authority: read-only")
-    if not p.can("write"):
-        raise Problem(403, "Forbidden", "this API key lacks the 'write' scope: it may not post or book")
+    if not p.can(scope):
+        raise Problem(403, "Forbidden", f"this API key lacks the '{scope}' scope: {what} (see docs/access.md)")
     return p
 
 

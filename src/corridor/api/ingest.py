@@ -23,7 +23,7 @@ from ..cli.ingest import ALIAS_KINDS, quarantine_json, resolve_alias_target
 from ..store import ingest as repo
 from ..store.receipts import open_entries, receipt
 from .bodies import StrictBody
-from .deps import Principal, admin, audit_one, get_store, principal, writer
+from .deps import Principal, admin, audit_one, get_store, poster, principal
 from .problems import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
@@ -166,7 +166,7 @@ async def post_message(request: Request, fmt: str | None = Query(None, alias="fo
                                                                    description="edifact | csv (default: detected)"),
                        filename: str | None = Query(None, description="The original file name, kept with it"),
                        party: str | None = Query(None, description="Administrator only: post for this party"),
-                       p: Principal = Depends(writer)) -> JSONResponse:
+                       p: Principal = Depends(poster)) -> JSONResponse:
     """Keep the raw message, store its events once, quarantine the rest with reasons."""
     if fmt and fmt not in ("edifact", "csv"):
         raise Problem(400, "Bad Request", f"format {fmt!r}: this endpoint takes edifact or csv "
@@ -178,7 +178,7 @@ async def post_message(request: Request, fmt: str | None = Query(None, alias="fo
              openapi_extra=_body({"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}),
              responses={200: {"content": {"application/json": {"example": OUTCOME_EXAMPLE}}}, 202: QUEUED})
 async def post_events(request: Request, party: str | None = Query(None, description="Administrator only"),
-                      p: Principal = Depends(writer)) -> JSONResponse:
+                      p: Principal = Depends(poster)) -> JSONResponse:
     """DCSA JSON events in; each is validated, stored once or quarantined with the JSON path at fault."""
     return await _accept(request, p, "dcsa-json", None, party)
 
@@ -189,7 +189,7 @@ async def post_events(request: Request, party: str | None = Query(None, descript
                  "container": "MSKU1234565"}}}}),
              responses={200: {"content": {"application/json": {"example": OUTCOME_EXAMPLE}}}, 202: QUEUED})
 async def post_positions(request: Request, party: str | None = Query(None, description="Administrator only"),
-                         p: Principal = Depends(writer)) -> JSONResponse:
+                         p: Principal = Depends(poster)) -> JSONResponse:
     """The same payloads as the MQTT topic corridor/v1/positions/{party}/{device}."""
     return await _accept(request, p, "position-json", None, party)
 
@@ -267,7 +267,7 @@ def show_quarantine(request: Request, entry_id: int = Path(..., ge=1, le=2**62),
 
 
 @router.post("/quarantine/{entry_id}/replay", summary="Process the entry's message again (after a fix)")
-def replay_quarantine(request: Request, entry_id: int = Path(..., ge=1, le=2**62), p: Principal = Depends(writer)) -> dict:
+def replay_quarantine(request: Request, entry_id: int = Path(..., ge=1, le=2**62), p: Principal = Depends(poster)) -> dict:
     """Re-process the whole message; what is stored already is never stored twice. The message
     is judged as its post was: the administrator's replay of a party's post is held to that
     party's posting rights (`Ingestor.replay`), a party's replay to its own."""

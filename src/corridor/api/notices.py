@@ -11,7 +11,7 @@ from ..notices.service import KINDS, publish
 from ..store import Store
 from ..store.notices import list_notices
 from .bodies import StrictBody
-from .deps import Principal, get_store, principal, writer
+from .deps import Principal, get_store, poster, principal
 
 router = APIRouter(prefix="/api/v1", tags=["operator notices"])
 
@@ -27,7 +27,7 @@ class NoticeIn(StrictBody):
 
 
 @router.post("/notices", status_code=201, summary="Publish a disruption notice (operators)")
-def post_notice(body: NoticeIn, request: Request, p: Principal = Depends(writer),
+def post_notice(body: NoticeIn, request: Request, p: Principal = Depends(poster),
                 store: Store = Depends(get_store)) -> dict:
     """Apply the notice to the timetable and alert every open booking it touches."""
     loc = request.app.state.network().resolve(body.location).id if body.location else None

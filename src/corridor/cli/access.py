@@ -79,7 +79,7 @@ def party_list(as_json: bool = JsonOpt) -> None:
 
 def key_create(party: str = typer.Option(..., help="The party the key acts for"),
                label: str = typer.Option("", help="What the key is for"),
-               scope: List[str] = typer.Option(["read", "write"], "--scope", help="read, write, admin"),
+               scope: List[str] = typer.Option(["read", "write"], "--scope", help="read, post (send data only), write (post, subscribe, book), admin"),
                expires: str = typer.Option(None, help="Expiry in the future (ISO date or date-time; UTC if no offset)"),
                as_json: bool = JsonOpt) -> None:
     """Create an API key; it is printed once and never stored in clear."""
