@@ -155,24 +155,40 @@ def event_keys(e: Event) -> tuple[str, str]:
         vehicle = ""
         subject = e.equipment
     subject = subject or bkg or e.reference("BOL") or ""
-    parts = [e.kind.value, e.code, e.classifier.value, subject, e.location or "", vehicle]
-    if bkg and subject != bkg and e.classifier is Classifier.PLN:
+    # the enums' values through plain dicts: Enum.value and EventKind.X are Python-level look-ups,
+    # and this runs for every event ingested
+    kind = e.kind
+    parts = [_KIND_VALUE[kind], e.code, _CLASSIFIER_VALUE[e.classifier], subject, e.location or "", vehicle]
+    if bkg and subject != bkg and e.classifier is _PLN:
         parts.append(bkg)   # appended only here, so every other milestone keeps its key
-    if e.kind is EventKind.ALERT and e.extra and e.extra.get("booked"):
+    if kind is _ALERT and e.extra and e.extra.get("booked"):
         # a missed connection is about one booked departure, said as foreseen, missed or cancelled:
         # two of them at the same time and place are two alerts (a repeat still collapses)
         parts += [e.extra["booked"], e.extra.get("as") or ""]
     milestone = _digest(parts)
-    when = e.event_time.astimezone(timezone.utc).isoformat(timespec="seconds")
+    when = _utc_seconds(e.event_time)
     pos = f"{e.lat:.5f},{e.lon:.5f}" if e.lat is not None and e.lon is not None else ""
-    dedup = _digest((milestone, when, pos, e.source_party if e.kind is EventKind.IOT else ""))
+    dedup = _digest((milestone, when, pos, e.source_party if kind is _IOT else ""))
     return milestone, dedup
 
 
 def reasserted_key(dedup_key: str, created: datetime) -> str:
     """The report key of an estimate its sender goes back to (A, then B, then A again): the same
     report made anew at `created`, so a re-send of it still collapses onto it."""
-    return _digest((dedup_key, created.astimezone(timezone.utc).isoformat(timespec="seconds")))
+    return _digest((dedup_key, _utc_seconds(created)))
+
+
+_UTC = timezone.utc
+_KIND_VALUE = {k: k.value for k in EventKind}
+_CLASSIFIER_VALUE = {c: c.value for c in Classifier}
+_PLN, _ALERT, _IOT = Classifier.PLN, EventKind.ALERT, EventKind.IOT
+
+
+def _utc_seconds(t: datetime) -> str:
+    """`t.astimezone(timezone.utc).isoformat(timespec="seconds")`; a time without a fraction of a
+    second reads the same without the keyword, which costs as much as the rest of the call."""
+    u = t.astimezone(_UTC)
+    return u.isoformat(timespec="seconds") if u.microsecond else u.isoformat()
 
 
 def _digest(parts) -> str:

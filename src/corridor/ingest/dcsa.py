@@ -435,12 +435,16 @@ class _Reject(Exception):
 
 
 def parse_dcsa(raw: bytes | str | list | dict, *, source_party: str = "",
-               received_at: datetime | None = None) -> ParseResult:
-    """Return the Events of a DCSA TNT 2.2 or 3.0 payload, one Rejection per bad event; never raises."""
-    return _parse(raw, source_party, received_at, fast=True)
+               received_at: datetime | None = None, message_id: str | None = None) -> ParseResult:
+    """Return the Events of a DCSA TNT 2.2 or 3.0 payload, one Rejection per bad event; never raises.
+
+    `message_id`: the kept raw message's id, stamped on the events it can be (the ingest path
+    then need not copy them to link them to it)."""
+    return _parse(raw, source_party, received_at, fast=True, message_id=message_id)
 
 
-def _parse(raw, source_party: str, received_at: datetime | None, *, fast: bool) -> ParseResult:
+def _parse(raw, source_party: str, received_at: datetime | None, *, fast: bool,
+           message_id: str | None = None) -> ParseResult:
     """Return parse_dcsa's result; fast=False validates every event with the Pydantic models alone."""
     received_at = received_at or datetime.now(timezone.utc)
     if received_at.tzinfo is None:   # a caller's naive clock is taken as UTC rather than failing every event
@@ -462,7 +466,7 @@ def _parse(raw, source_party: str, received_at: datetime | None, *, fast: bool) 
         ref = ref if isinstance(ref, str) else None
         try:
             version, event = _parse_one(item, path, source_party, parties, received_at, result,
-                                        fast)
+                                        fast, message_id)
             versions.add(version)
             if event is None:
                 continue
@@ -615,7 +619,7 @@ def _expected(error: dict) -> str | None:
 
 
 def _parse_one(item, path, source_party, parties, received_at, result,
-               fast: bool = False) -> tuple[str, Event | None]:
+               fast: bool = False, message_id: str | None = None) -> tuple[str, Event | None]:
     """Return ("2.2"|"3.0", Event or None when skipped) or raise _Reject."""
     if not isinstance(item, dict):
         raise _Reject(path, f"{path or 'event'} is a JSON {type(item).__name__}, not an event object",
@@ -638,7 +642,7 @@ def _parse_one(item, path, source_party, parties, received_at, result,
         raise _Reject(_join(path, "eventType"), f"eventType {event_type!r} is not a DCSA 2.2 event type{hint}",
                       "one of " + ", ".join(EVENT_TYPES_22))
     if fast:
-        event = _fast_22(item, event_type, path, source_party, parties, received_at)
+        event = _fast_22(item, event_type, path, source_party, parties, received_at, message_id)
         if event is not None:
             return "2.2", event
     # the fast path takes no item _repair_22 would change, so both ways give the same result
@@ -1003,6 +1007,13 @@ def _normalised_box(box: str) -> bool:
     return _BOX.match(box) is not None and _box_check_digit(box) == box[10]
 
 
+@lru_cache(maxsize=4096)
+def _checked_locode(code: str) -> str:
+    """un_location_code, remembered: a feed names the same few places event after event. (For the
+    fast path only: a JSON array or object raises TypeError here, and the models give the reason.)"""
+    return un_location_code(code)
+
+
 def _optional(d: dict, key: str, check) -> Any:
     v = d.get(key)
     return None if v is None else check(v)
@@ -1011,7 +1022,7 @@ def _optional(d: dict, key: str, check) -> Any:
 def _location_22(loc: dict) -> tuple[str | None, float | None, float | None]:
     """Return (UN/LOCODE, latitude, longitude) of a checked 2.2 location."""
     if len(loc) == 1 and "UNLocationCode" in loc:   # the usual location: a UN/LOCODE alone
-        return _optional(loc, "UNLocationCode", un_location_code), None, None
+        return _optional(loc, "UNLocationCode", _checked_locode), None, None
     _text(loc, "locationName", 100)
     _text(loc, "facilityCode", 6)
     _code(loc, "facilityCodeListProvider", _CODE_LISTS)
@@ -1019,7 +1030,7 @@ def _location_22(loc: dict) -> tuple[str | None, float | None, float | None]:
     if address is not None:
         for name, limit in _ADDRESS_LIMITS:
             _text(address, name, limit)
-    return (_optional(loc, "UNLocationCode", un_location_code), _optional(loc, "latitude", _LATITUDE_22),
+    return (_optional(loc, "UNLocationCode", _checked_locode), _optional(loc, "latitude", _LATITUDE_22),
             _optional(loc, "longitude", _LONGITUDE_22))
 
 
@@ -1033,7 +1044,7 @@ def _fast_call_22(tc: dict, with_position: bool) -> tuple[TransportCall, dict, t
     sequence = tc.get("transportCallSequenceNumber")
     if sequence is not None and type(sequence) is not int:   # strict: no bool, no float
         raise _Decline
-    un_code = _optional(tc, "UNLocationCode", un_location_code)
+    un_code = _optional(tc, "UNLocationCode", _checked_locode)
     facility = _text(tc, "facilityCode", 6)
     code_list = _code(tc, "facilityCodeListProvider", _CODE_LISTS)
     facility_type = _code(tc, "facilityTypeCode", _FACILITY_TYPES)
@@ -1082,15 +1093,16 @@ _BKG_TRD = frozenset(("BKG", "TRD"))
 
 
 def _fast_22(item: dict, event_type: str, path: str, source_party: str, parties: frozenset,
-             received_at: datetime) -> Event | None:
-    """Return the Event _event_22 would make of a plain valid 2.2 event, or None to use the models."""
+             received_at: datetime, message_id: str | None = None) -> Event | None:
+    """Return the Event _event_22 would make of a plain valid 2.2 event (of message `message_id`),
+    or None to use the models."""
     try:
-        return _fast_event_22(item, event_type, path, source_party, parties, received_at)
+        return _fast_event_22(item, event_type, path, source_party, parties, received_at, message_id)
     except Exception:   # _Decline, or any check that raised: the models give the exact reason
         return None
 
 
-def _fast_event_22(item, event_type, path, source_party, parties, received_at) -> Event | None:
+def _fast_event_22(item, event_type, path, source_party, parties, received_at, message_id) -> Event | None:
     if not _KEYS_22[event_type].issuperset(item):   # twice as fast as item.keys() <= the set
         return None
     event_id = item.get("eventID")
@@ -1126,7 +1138,8 @@ def _fast_event_22(item, event_type, path, source_party, parties, received_at) -
         return _make_event(kind=EventKind.TRANSPORT, code=code, classifier=classifier, event_time=event_time,
                            location=call.location, transport_call=call, references=_fast_refs_22(item, True),
                            lat=loc[1] if loc else None, lon=loc[2] if loc else None, source_party=source_party,
-                           parties=parties, created_at=created, reason=remark, event_id=event_id, extra=extra)
+                           parties=parties, message_id=message_id, created_at=created, reason=remark,
+                           event_id=event_id, extra=extra)
     if event_type == "SHIPMENT":
         code = _code(item, "shipmentEventTypeCode", _SHIPMENT_CODES_22, required=True)
         document_id = _text(item, "documentID", required=True)
@@ -1134,8 +1147,8 @@ def _fast_event_22(item, event_type, path, source_party, parties, received_at) -
         reason = _text(item, "reason")
         refs = ((DOC_TO_REF.get(doc_type, doc_type), document_id),) + _fast_refs_22(item, False)
         return _make_event(kind=EventKind.SHIPMENT, code=code, classifier=classifier, event_time=event_time,
-                           references=refs, source_party=source_party, parties=parties, created_at=created,
-                           reason=reason, event_id=event_id, extra=extra)
+                           references=refs, source_party=source_party, parties=parties, message_id=message_id,
+                           created_at=created, reason=reason, event_id=event_id, extra=extra)
     code = _code(item, "equipmentEventTypeCode", _EQUIPMENT_CODES_22, required=True)
     box = item.get("equipmentReference")
     if box is not None:
@@ -1167,8 +1180,8 @@ def _fast_event_22(item, event_type, path, source_party, parties, received_at) -
     return _make_event(kind=EventKind.EQUIPMENT, code=code, classifier=classifier, event_time=event_time,
                        location=place or (call.location if call else None), equipment=box, size_type=size_type,
                        empty=empty == "EMPTY", transport_call=call, references=_fast_refs_22(item, True),
-                       lat=lat, lon=lon, source_party=source_party, parties=parties, created_at=created,
-                       event_id=event_id, extra=extra)
+                       lat=lat, lon=lon, source_party=source_party, parties=parties, message_id=message_id,
+                       created_at=created, event_id=event_id, extra=extra)
 
 
 # ---- 3.0 -> Event -------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Callable
 
 from sqlalchemy import Connection
 
-from ..domain.events import Event, EventKind, TransportCall, event_keys
+from ..domain.events import Classifier, Event, EventKind, TransportCall, event_keys
 from ..domain.trips import Trip, attribute
 from ..store import Store
 from ..store import events as evstore
@@ -69,20 +69,21 @@ class IngestOutcome:
 
 
 def parse(content: bytes, fmt: str, source_party: str, received_at: datetime, tz_for=None,
-          filename: str | None = None) -> ParseResult:
+          filename: str | None = None, message_id: str | None = None) -> ParseResult:
     """Dispatch to the format's parser (each never raises; reasons come back as rejections).
 
     Positions received over MQTT keep their topic as the file name, so a replay reads it again.
+    `message_id` (the kept message's) is stamped on the events by the parsers that can.
     """
     if fmt == "edifact":
         from .edifact import parse_edifact
         return parse_edifact(content, source_party=source_party, received_at=received_at, tz_for=tz_for)
     if fmt == "dcsa-json":
         from .dcsa import parse_dcsa
-        return parse_dcsa(content, source_party=source_party, received_at=received_at)
+        return parse_dcsa(content, source_party=source_party, received_at=received_at, message_id=message_id)
     if fmt == "csv":
         from .csvfmt import parse_csv
-        return parse_csv(content, source_party=source_party)
+        return parse_csv(content, source_party=source_party, message_id=message_id)
     if fmt == "position-json":
         from .positions import parse_position
         topic = filename if filename and filename.startswith("corridor/") else None
@@ -301,7 +302,7 @@ class Ingestor:
         out = IngestOutcome(message_id=mid, format=fmt, filename=filename, dry_run=dry_run)
         registry = repo.Registry(conn)   # sender ids, places and zones: one read while nothing changed
         result = parsed or parse(content, fmt, source_party or "", received_at,
-                                 tz_for=self._tz_for(conn, registry), filename=filename)
+                                 tz_for=self._tz_for(conn, registry), filename=filename, message_id=mid)
         out.warnings.extend(result.warnings)
         quarantine: list[dict] = []
 
@@ -338,6 +339,7 @@ class Ingestor:
 
         # the message's places from the registry, then each event is checked and expanded
         places = registry.locations({e.location for e in result.events if e.location})
+        late = received_at + FUTURE_SKEW
         checked: list[Event] = []
         for e in result.events:
             loc = places.get(e.location) if e.location else None
@@ -345,7 +347,7 @@ class Ingestor:
                 hold("rejected", f"unknown location code {e.location!r}: add a location alias and replay",
                      {"event": _event_json(e, party)})
                 continue
-            if e.classifier.value == "ACT" and e.event_time > received_at + FUTURE_SKEW:
+            if e.classifier == _ACT and e.event_time > late:
                 # what happened cannot have happened after it was reported (every format; DCSA's
                 # reader words it already)
                 hold("rejected", f"{e.code} {e.equipment or ''} at {e.location or '?'}: actual time "
@@ -353,7 +355,9 @@ class Ingestor:
                                  f"({received_at.isoformat(timespec='seconds')}): an actual event cannot be in the "
                                  "future (send it as an estimate)", {"event": _event_json(e, party)})
                 continue
-            e = _as_received(e, party, mid, loc or e.location)
+            loc = loc or e.location
+            if e.message_id != mid or e.source_party != party or e.location != loc:
+                e = _as_received(e, party, mid, loc)   # (a parser may have stamped them already)
             if allowed and (why := allowed(e)):
                 hold("rejected", why, {"event": _event_json(e)})
                 continue
@@ -390,7 +394,7 @@ class Ingestor:
         # here, on the trips held under the containers' lock, those this message opens too
         recheck = getattr(allowed, "recheck", None) if allowed else None
         boxes = sorted({e.equipment for e in (ready + resent if recheck else ready)
-                        if e.equipment and e.kind != EventKind.ALERT})
+                        if e.equipment and e.kind != _ALERT})
         if boxes:
             repo.lock_containers(conn, boxes)   # two workers never create two trips for one box
         known = repo.trips_of_many(conn, boxes) if boxes else {}
@@ -398,7 +402,7 @@ class Ingestor:
             # a re-sent copy too: refused, not a "duplicate" that tells of another party's event
             judged = []
             for e in resent:
-                if e.equipment and e.kind != EventKind.ALERT and (why := recheck(e, known.get(e.equipment) or [])):
+                if e.equipment and e.kind != _ALERT and (why := recheck(e, known.get(e.equipment) or [])):
                     hold("rejected", why, {"event": _event_json(e)})
                 else:
                     judged.append(e)
@@ -406,7 +410,7 @@ class Ingestor:
         before = {t.id: t for ts in known.values() for t in ts}
         sizes: dict[str, str | None] = {}    # size type of each new trip's container
         # a booking's parties matter only to a trip it opens: read those whose container has no trip of it
-        bookings = [_booking(e) if e.equipment and e.kind != EventKind.ALERT else None for e in ready]
+        bookings = [_booking(e) if e.equipment and e.kind != _ALERT else None for e in ready]
         booked = {(box, t.booking_ref) for box, ts in known.items() for t in ts if t.booking_ref}
         opening = {b for e, b in zip(ready, bookings) if b and (e.equipment, b) not in booked}
         shippers = repo.booking_parties(conn, sorted(opening)) if opening else {}
@@ -416,7 +420,7 @@ class Ingestor:
             else None
         with log or nullcontext():
             for e, k, bkg in zip(ready, keys, bookings):
-                if e.equipment and e.kind != EventKind.ALERT:
+                if e.equipment and e.kind != _ALERT:
                     if recheck is not None and (why := recheck(e, known.get(e.equipment) or [])):
                         hold("rejected", why, {"event": _event_json(e)})
                         continue
@@ -661,6 +665,8 @@ class Ingestor:
 
 
 FUTURE_SKEW = timedelta(minutes=15)   # senders' clocks drift (as dcsa.CLOCK_SKEW)
+# per-event tests against plain names: an enum member read off its class is a Python-level look-up
+_ACT, _ALERT = Classifier.ACT, EventKind.ALERT
 
 
 def _coupling(e: Event) -> list[tuple]:
@@ -668,7 +674,7 @@ def _coupling(e: Event) -> list[tuple]:
     A load onto a wagon of a named train also puts the wagon in that train, so a report of the
     train (without its wagons) moves the box too."""
     tc = e.transport_call
-    if tc is None or e.classifier.value != "ACT" or e.code not in ("LOAD", "DISC"):
+    if tc is None or e.classifier != _ACT or e.code not in ("LOAD", "DISC"):
         return []
     kind, cid = ("wagon", tc.wagon) if tc.wagon else ("train" if tc.mode == "RAIL" else "vessel", tc.voyage)
     if not cid:

@@ -206,10 +206,9 @@ def _row_maker(received, time):
     once per maker: one maker serves one batch."""
     party_sets: dict = {}
     offsets: dict = {}
-    ref_texts: dict = {}      # references -> JSON text: a batch repeats them
     extra_texts: dict = {}    # (items, value types) of a plain extra -> JSON text
     made: dict = {}       # created_at -> its stored form: often one per message
-    kinds, classifiers, plain, encode = _KIND_VALUES, _CLASSIFIER_VALUES, _PLAIN, _JSON
+    kinds, classifiers, plain, encode, refs_json = _KIND_VALUES, _CLASSIFIER_VALUES, _PLAIN, _JSON, _refs_json
 
     def row(e: Event, milestone: str, dedup: str) -> tuple:
         tc = e.transport_call
@@ -239,11 +238,7 @@ def _row_maker(received, time):
                 bkg = v
             elif k == "WGN" and wgn is None:
                 wgn = v
-        refs_text = None
-        if refs:
-            refs_text = ref_texts.get(refs)
-            if refs_text is None:
-                refs_text = ref_texts[refs] = encode([list(r) for r in refs])
+        refs_text = refs_json(refs) if refs else None
         extra = e.extra
         if extra:
             types = tuple(map(type, extra.values()))
@@ -278,6 +273,19 @@ def _row_maker(received, time):
 _PLAIN = frozenset((str, int, bool, type(None)))
 _KIND_VALUES = {k: k.value for k in EventKind}
 _CLASSIFIER_VALUES = {c: c.value for c in Classifier}
+_QUOTE = json.encoder.encode_basestring_ascii   # a string as _JSON writes it (ASCII, escaped)
+
+
+def _refs_json(refs) -> str:
+    """`_JSON` of the references as [[kind, value], ...], written directly: the encoder's set-up
+    per call costs several times the text itself. Anything but pairs of strings goes through it."""
+    try:
+        if len(refs) == 1:   # the usual: one booking or bill
+            (kind, value), = refs
+            return f"[[{_QUOTE(kind)},{_QUOTE(value)}]]"
+        return "[" + ",".join([f"[{_QUOTE(kind)},{_QUOTE(value)}]" for kind, value in refs]) + "]"
+    except (TypeError, ValueError):   # not a string, not a pair
+        return _JSON([list(r) for r in refs])
 
 
 def _append_sqlite(conn: Connection, picked: list[tuple[Event, tuple[str, str]]], seen: dict,
@@ -434,7 +442,7 @@ class Stream:
             return
         self.seen[dedup] = e
         r = self.row(e, milestone, dedup)
-        self._write((self.seqs[len(self.rows)], *r))   # IndexError past `expected`: the COPY is undone
+        self._write((self.seqs[len(self.rows)],) + r)   # IndexError past `expected`: the COPY is undone
         self.rows.append(r)
 
     def __exit__(self, kind, value, tb) -> bool:
