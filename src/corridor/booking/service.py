@@ -515,8 +515,8 @@ class BookingService:
                 added = [BookingLeg(seq0 + i + 1, dep.id, dep.origin, dep.destination, dep.departs_at,
                                     dep.arrives_at, b.teu) for i, dep in enumerate(new)]
                 records.insert_legs(conn, ref, added)
-                kept_deps = [netstore.get_departure(conn, leg.departure_id)[0] for leg in keep]
-                all_deps = kept_deps + new
+                got = netstore.get_departures(conn, [leg.departure_id for leg in keep]) if keep else {}
+                all_deps = [got[leg.departure_id][0] for leg in keep] + new
                 _, total, kg = price_legs(self.network, all_deps, b.teu, {})
                 now = self._now()
                 records.update_booking(conn, ref, now, route=self._route(all_deps), price_usd=float(total.amount),
@@ -527,12 +527,13 @@ class BookingService:
                     evs.append(replace(self._shipment_event(b, "CONF", now, f"re-routed: {reason}"),
                                        extra={"status": b.status.value, "amended": True}))
                 record_events(conn, evs)
+                out = records.get_booking(conn, ref)   # as committed, without another transaction
         except SpaceUnavailable as e:
             cur = self.get(ref).booking
             start = self._origin_of(departure_ids[0]) or cur.origin
             e.alternatives = self._alternatives(start, cur.destination, cur.ready_at, cur.containers)
             raise
-        return self.get(ref)
+        return out
 
     def _origin_of(self, dep_id: str) -> str:
         with self.store.read() as conn:

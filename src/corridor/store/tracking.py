@@ -7,8 +7,8 @@ Bulk by design: the ingest hook calls these once per batch of events, never once
 from __future__ import annotations
 
 import json
-
 import time
+from collections import namedtuple
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -190,25 +190,57 @@ def timeline_heads(conn: Connection, trip_ids: list[str]) -> dict[str, tuple[int
     return {r[0]: r[1:] for r in _driver_rows(conn, sql, sorted(set(trip_ids)))}
 
 
-def milestone_rows(conn: Connection, trip_ids: list[str], codes: set[str], places: set[str | None]
-                   ) -> dict[str, list[tuple]]:
+def milestone_rows(conn: Connection, keys: dict[str, set[tuple[str, str | None]]]) -> dict[str, list[tuple]]:
     """Trip id -> (n, code, location, vehicle, (planned, estimated, actual, estimated_range, body)) of
-    its stored milestones with one of these codes
-    at one of these places (None: none), in order (one query per 500 trips): those that events with
-    them can join, not every milestone of the trip."""
-    ph, named = _ph(conn), sorted(p for p in places if p is not None)
-    where = f"location IN ({', '.join([ph] * len(named))})" if named else "1 = 0"
-    if None in places:
-        where += " OR location IS NULL"
-    sql = (f"SELECT trip_id, n, code, location, vehicle, planned, estimated, actual, estimated_range, body "
-           f"FROM trip_milestones WHERE trip_id IN ({{}}) "
-           f"AND code IN ({', '.join([ph] * len(codes))}) AND ({where}) ORDER BY trip_id, n")
+    its stored milestones at one of its (code, place) keys in `keys` (trip id -> keys; place None:
+    none), in order: those that its events can join, not every milestone of the trip. One query
+    per 300 trips (at most 900 bound values: old SQLite builds allow 999)."""
+    ph, db = _ph(conn), conn.connection.driver_connection
     out: dict[str, list[tuple]] = {}
-    for r in _driver_rows(conn, sql, sorted(set(trip_ids)), *sorted(codes), *named):
+
+    def read(part: list[str]) -> None:
+        named = [(t, *k) for t in part for k in keys[t] if k[1] is not None]
+        bare = [(t, k[0]) for t in part for k in keys[t] if k[1] is None]
+        terms = [f"(trip_id, code, location) IN (VALUES {', '.join([f'({ph}, {ph}, {ph})'] * len(named))})"] \
+            if named else []
+        if bare:
+            pairs = ", ".join([f"({ph}, {ph})"] * len(bare))
+            terms.append(f"(location IS NULL AND (trip_id, code) IN (VALUES {pairs}))")
+        if not terms:
+            return
+        # trip_id IN first: SQLite reads each trip's rows by the primary key (the row values alone: a scan)
+        sql = (f"SELECT trip_id, n, code, location, vehicle, planned, estimated, actual, estimated_range, body "
+               f"FROM trip_milestones WHERE trip_id IN ({', '.join([ph] * len(part))}) AND ({' OR '.join(terms)}) "
+               f"ORDER BY trip_id, n")
+        for r in db.execute(sql, (*part, *[v for k in named for v in k], *[v for k in bare for v in k])).fetchall():
+            got = out.get(r[0])
+            if got is None:
+                got = out[r[0]] = []
+            got.append((*r[1:5], r[5:]))
+
+    part, bound = [], 0
+    for t in sorted(keys):
+        n = 1 + 3 * len(keys[t])
+        if part and (len(part) >= 300 or bound + n > 900):
+            read(part)
+            part, bound = [], 0
+        part.append(t)
+        bound += n
+    if part:
+        read(part)
+    return out
+
+
+def trip_milestone_rows(conn: Connection, trip_ids: list[str]) -> dict[str, list[tuple]]:
+    """Trip id -> every stored milestone row of it (MILESTONE_COLUMNS, as `save_timelines` takes
+    them), in order (one query per 500 trips)."""
+    sql = f"SELECT {', '.join(MILESTONE_COLUMNS)} FROM trip_milestones WHERE trip_id IN ({{}}) ORDER BY trip_id, n"
+    out: dict[str, list[tuple]] = {}
+    for r in _driver_rows(conn, sql, sorted(set(trip_ids))):
         got = out.get(r[0])
         if got is None:
             got = out[r[0]] = []
-        got.append((*r[1:5], r[5:]))
+        got.append(tuple(r))
     return out
 
 
@@ -222,16 +254,34 @@ def _driver_rows(conn: Connection, sql: str, keys: list, *params) -> list[tuple]
     return out
 
 
+EventFact = namedtuple("EventFact", EVENT_FACTS)
+_FACT_EXTRA = EVENT_FACTS.index("extra")
+_FACT_TIMES = (EVENT_FACTS.index("event_time"), EVENT_FACTS.index("created_at"))
+
+
 def event_facts(conn: Connection, trip_ids: list[str]) -> dict[str, list]:
-    """Trip id -> what a timeline reads of each of its events (`store.reads.EVENT_FACTS`), in
-    append order (one query per 500 trips)."""
-    cols = [events.c.trip_id, *[events.c[n] for n in EVENT_FACTS]]
-    keys = sorted(set(trip_ids))
-    out: dict[str, list] = {}
-    for i in range(0, len(keys), _CHUNK):
-        for r in conn.execute(select(*cols).where(events.c.trip_id.in_(keys[i:i + _CHUNK])).order_by(events.c.seq)):
-            out.setdefault(r.trip_id, []).append(r)
+    """Trip id -> what a timeline reads of each of its events (`store.reads.EVENT_FACTS`, values as
+    the table's types give them), in append order (one query per 500 trips). Plain driver SQL: a
+    re-planned booking's trips are read whole, on the ingest path."""
+    from_db, out = _times_from_db(), {}
+    sql = f"SELECT trip_id, {', '.join(EVENT_FACTS)} FROM events WHERE trip_id IN ({{}}) ORDER BY seq"
+    for r in _driver_rows(conn, sql, sorted(set(trip_ids))):
+        v = list(r[1:])
+        for i in _FACT_TIMES:
+            v[i] = from_db(v[i])
+        if isinstance(v[_FACT_EXTRA], str):   # JSONText
+            v[_FACT_EXTRA] = json.loads(v[_FACT_EXTRA])
+        got = out.get(r[0])
+        if got is None:
+            got = out[r[0]] = []
+        got.append(EventFact._make(v))
     return out
+
+
+def newest_seqs(conn: Connection, trip_ids: list[str]) -> dict[str, int]:
+    """Trip id -> the seq of its newest event (one probe of the trip index per trip, 500 a query)."""
+    return dict(_driver_rows(conn, "SELECT trip_id, MAX(seq) FROM events WHERE trip_id IN ({}) GROUP BY trip_id",
+                             sorted(set(trip_ids))))
 
 
 def booked_plans(conn: Connection, trip_ids: list[str]) -> dict[str, list[tuple]]:

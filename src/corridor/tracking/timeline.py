@@ -98,6 +98,9 @@ def milestones(items: list, places: dict[str, dict]) -> list[dict]:
     return _in_order(ms)
 
 
+_NOT_MILESTONES = frozenset(("IOT", "ALERT", "SHIPMENT"))   # event kinds that make no milestone
+
+
 def _fold(ms: dict[tuple, dict | tuple], alerts: list[list], items: list, places: dict[str, dict],
           changed: set | None = None) -> None:
     """Fold event rows (append order, after those folded before) into milestones `ms` (keyed by code,
@@ -119,7 +122,7 @@ def _fold(ms: dict[tuple, dict | tuple], alerts: list[list], items: list, places
     for e in items:
         if e.kind == "ALERT":
             alerts.append([e.code, sender_time(e).isoformat(), e.reason, e.location])
-        if e.kind in ("IOT", "ALERT", "SHIPMENT"):
+        if e.kind in _NOT_MILESTONES:
             continue
         p = places.get(e.location or "")
         where = p["ref"] if p else e.location
@@ -582,14 +585,19 @@ def fold_in(conn: Connection, stored: dict[str, list[tuple[int, Event]]], prior:
     before the tables; events folded out of their order) or was made with other place names or
     zones is folded again from all its events, read in one query. A trip folded from its start
     begins with its booking's plan (`_plan_facts`); the trips in `replan` (their booking was
-    re-planned) are folded again. A fixed number of queries per batch."""
+    re-planned) take the new plan onto their stored milestones where that is what folding them
+    again gives (`_replanned_onto`), else are folded again. A fixed number of queries per batch."""
     if not stored and not replan:
         return
     zones, places = repo.zones(conn), _places(conn)
     basis = _basis(zones, places)
     held = repo.timeline_heads(conn, sorted(set(stored) | set(replan)))
     items: dict[str, list] = {}
+    heads, rows, anew = [], [], []
     again: list[str] = [t for t in replan if t not in stored]
+    if again:
+        done = _replanned_onto(conn, [t for t in again if t in held], held, basis, places, zones, heads, rows, anew)
+        again = [t for t in again if t not in done]
     for t, new in stored.items():
         last, made_with = held[t][:2] if t in held else (0, basis)
         new = sorted(new, key=lambda p: p[0])
@@ -599,13 +607,12 @@ def fold_in(conn: Connection, stored: dict[str, list[tuple[int, Event]]], prior:
             again.append(t)
     onto = [t for t in items if t in held]
     # the milestones the new events can join: same code, same place (what `_fold` looks up)
-    kept = repo.milestone_rows(conn, onto, {f.code for t in onto for f in items[t]},
-                               {_where(places, f.location) for t in onto for f in items[t]}) if onto else {}
+    kept = repo.milestone_rows(conn, {t: {(f.code, _where(places, f.location)) for f in items[t]
+                                          if f.kind not in _NOT_MILESTONES} for t in onto}) if onto else {}
     items.update(repo.event_facts(conn, again))
     first = [t for t in items if t not in held or t in again]
     for t, legs in (repo.booked_plans(conn, first) if first else {}).items():
         items[t] = _plan_facts(legs) + items[t]
-    heads, rows = [], []
     for t, facts in items.items():
         ms: dict[tuple, dict | tuple] = {}   # in the order first reported: `_fold` joins the first
         ns: dict[tuple, int] = {}
@@ -620,15 +627,104 @@ def fold_in(conn: Connection, stored: dict[str, list[tuple[int, Event]]], prior:
                 n = ns.get(key)
                 if n is None:   # a new milestone: after those there are
                     n, size = size, size + 1
-                sent = _localize_milestone(dict(m), zones)
-                rng = m.get("estimated_range")
-                rows.append((t, n, m["code"], m["location"], m["vehicle"], m["mode"], m["departure_id"], m["planned"],
-                             m["estimated"], m["actual"], None if rng is None else _text(rng), m["seq"], _text(sent),
-                             _text({k: sent[k] for k in ("planned", "estimated", "actual")})))   # MILESTONE_COLUMNS
+                rows.append((t, n, *_stored_milestone(m, zones)))
         sent = [_text({"code": code, "at": local(at, where, zones), "reason": reason, "location": where})
                 for code, at, reason, where in _alerts_in_order(alerts)]
         heads.append((t, facts[-1].seq, basis, _joined(had, sent), size))   # TIMELINE_COLUMNS
-    repo.save_timelines(conn, heads, rows, again)
+    repo.save_timelines(conn, heads, rows, again + anew)
+
+
+def _stored_milestone(m: dict, zones: dict[str, str]) -> tuple:
+    """A folded milestone's row (MILESTONE_COLUMNS after trip_id and n): as folded, as sent, and
+    its times as sent."""
+    sent = _localize_milestone(dict(m), zones)
+    rng = m.get("estimated_range")
+    times = f'{{"planned":{_iso(sent["planned"])},"estimated":{_iso(sent["estimated"])},' \
+            f'"actual":{_iso(sent["actual"])}}}'
+    return (m["code"], m["location"], m["vehicle"], m["mode"], m["departure_id"], m["planned"], m["estimated"],
+            m["actual"], None if rng is None else _text(rng), m["seq"], _text(sent), times)
+
+
+def _iso(moment: str | None) -> str:
+    """A time as `_text` gives it (ISO 8601 text has nothing to escape), a fifth of the cost."""
+    return "null" if moment is None else f'"{moment}"'
+
+
+def _replanned_onto(conn: Connection, trip_ids: list[str], held: dict, basis: str, places: dict[str, dict],
+                    zones: dict[str, str], heads: list, rows: list, anew: list) -> set[str]:
+    """Take the re-planned booking's plan onto the stored milestones of its trips `trip_ids`
+    without reading their events, where that gives what folding them again would; the trips done
+    (their rows added to `heads`, `rows`; those renumbered to `anew`, their rows written anew).
+
+    A timeline folded from its start holds its booking's plan first: the milestones the plan
+    made, in order, the only ones with a booked departure. A re-routed booking keeps its legs up
+    to where the box is and replaces the rest. Where no event has joined a milestone of the plan
+    replaced (its seq is 0: none of the trip's events is at its code and place) and none is at
+    the code and place of a milestone of the new plan (it would join that one), the events'
+    milestones stay as they are: the new ones only take the place of the plan's after those
+    kept (and the events' move along when the plan's count changes). Else the trip is folded
+    again from its events. One query each for the newest seqs, the rows, and the plans."""
+    newest = repo.newest_seqs(conn, trip_ids)
+    # folded up to the trip's newest event, with these places and zones: else folded again
+    trip_ids = [t for t in trip_ids if held[t][1] == basis and newest.get(t) == held[t][0]]
+    if not trip_ids:
+        return set()
+    have, plans = repo.trip_milestone_rows(conn, trip_ids), repo.booked_plans(conn, trip_ids)
+    made: dict[tuple, list] = {}   # plan -> its milestones' rows: a booking's trips share them
+    done = set()
+    for t in trip_ids:
+        legs = tuple(plans.get(t, ()))
+        plan = made.get(legs)
+        if plan is None:
+            ms: dict[tuple, dict] = {}
+            _fold(ms, [], _plan_facts(legs), places)
+            plan = made[legs] = [((m["code"], m["location"]), (m["planned"], m["planned_vehicle"],
+                                  m["planned_departure_id"]), _stored_milestone(m, zones)) for m in ms.values()]
+        old = have.get(t, [])
+        new = _onto(old, plan) if len(old) == held[t][3] else None
+        if new is None:
+            continue
+        done.add(t)
+        if len(new) == len(old):   # as many milestones in the plan: only those that differ are written
+            rows += [(t, n, *r) for n, (a, r) in enumerate(zip(old, new)) if a[2:] != r]
+        else:                      # the events' milestones move along: all written anew
+            anew.append(t)
+            rows += [(t, n, *r) for n, r in enumerate(new)]
+        heads.append((t, held[t][0], basis, held[t][2], len(new)))   # TIMELINE_COLUMNS
+    return done
+
+
+def _onto(old: list[tuple], plan: list[tuple]) -> list[tuple] | None:
+    """A trip's stored milestone rows `old` (in order) with the booking's plan `plan` ((code and
+    place, the plan's own fields, the row from `_stored_milestone`) of each milestone the plan
+    makes, in order) in place of the plan they hold: the rows (after trip_id and n) a fold from
+    the start makes; None when that is not the rows kept (`_replanned_onto`)."""
+    held: list[dict | None] = []   # the plan's milestones lead: those with a booked departure
+    for i, r in enumerate(old):
+        if r[1] != i:
+            return None
+        if r[11] == 0:   # no event joined it: a milestone of the plan as it made it
+            held.append(None)
+            continue
+        m = json.loads(r[12])
+        if m.get("planned_departure_id") is None:
+            break
+        held.append(m)
+    k = len(held)
+    if any(r[11] == 0 for r in old[k:]):
+        return None   # not a timeline folded from its start
+    c = 0   # the milestones of the legs kept: those joined by events compared on what the plan gives them
+    for r, m, (key, own, row) in zip(old, held, plan):
+        if r[2:] != row and (m is None or (r[2], r[3]) != key
+                             or (r[7], m["planned_vehicle"], m["planned_departure_id"]) != own):
+            break
+        c += 1
+    if any(m is not None for m in held[c:]):
+        return None   # an event joined a milestone of the plan replaced: it joins another from the start
+    keys = {key for key, _, _ in plan[c:]}
+    if any((r[2], r[3]) in keys for r in old[k:]):
+        return None   # an event at a milestone of the new plan: it joins that one from the start
+    return [r[2:] for r in old[:c]] + [row for _, _, row in plan[c:]] + [r[2:] for r in old[k:]]
 
 
 _BOOKED = "BOOKED"   # the kind of `_plan_facts`: the booking's plan, not an event
