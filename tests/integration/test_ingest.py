@@ -166,6 +166,15 @@ def test_events_keep_their_received_time_and_offset(store):
         assert repo.get_raw(conn, o.message_id).received_at == t
 
 
+def _vessel_arrival(voyage: str) -> dict:
+    """A ferry line's DCSA 2.2 arrival of `voyage` at Alat."""
+    return {"eventID": str(uuid.uuid4()), "eventType": "TRANSPORT", "eventClassifierCode": "ACT",
+            "eventDateTime": "2026-03-04T10:00:00+04:00", "eventCreatedDateTime": "2026-03-04T10:00:00+04:00",
+            "transportEventTypeCode": "ARRI",
+            "transportCall": {"transportCallID": f"{voyage}-AZALA", "carrierVoyageNumber": voyage,
+                              "UNLocationCode": "AZALA", "modeOfTransport": "VESSEL"}}
+
+
 def test_a_ferry_line_posts_its_own_sailings_without_listing_services(loaded_store):
     """The operator of a timetable departure may post its transport events anywhere it calls;
     another line's voyage at a port it does not run is refused."""
@@ -185,13 +194,7 @@ def test_a_ferry_line_posts_its_own_sailings_without_listing_services(loaded_sto
     with loaded_store.read() as conn:
         allowed = posting_rights(conn, get_party(conn, "LINE"))
 
-    def arrival(voyage: str) -> dict:
-        return {"eventID": str(uuid.uuid4()), "eventType": "TRANSPORT", "eventClassifierCode": "ACT",
-                "eventDateTime": "2026-03-04T10:00:00+04:00", "eventCreatedDateTime": "2026-03-04T10:00:00+04:00",
-                "transportEventTypeCode": "ARRI",
-                "transportCall": {"transportCallID": f"{voyage}-AZALA", "carrierVoyageNumber": voyage,
-                                  "UNLocationCode": "AZALA", "modeOfTransport": "VESSEL"}}
-    o = Ingestor(loaded_store).ingest(json.dumps([arrival(mine.voyage), arrival(other.voyage)]).encode(),
+    o = Ingestor(loaded_store).ingest(json.dumps([_vessel_arrival(mine.voyage), _vessel_arrival(other.voyage)]).encode(),
                                       source_party="LINE", fmt="dcsa-json", allowed=allowed)
     assert (o.stored, o.quarantined) == (1, 1)
     assert "only for its own facilities and services" in o.reasons[0]
@@ -222,13 +225,7 @@ def test_kept_posting_rights_take_a_sailing_added_after_them(loaded_store):
     with loaded_store.tx() as conn:
         save_departures(conn, [added])
 
-    def arrival(voyage: str) -> dict:
-        return {"eventID": str(uuid.uuid4()), "eventType": "TRANSPORT", "eventClassifierCode": "ACT",
-                "eventDateTime": "2026-03-04T10:00:00+04:00", "eventCreatedDateTime": "2026-03-04T10:00:00+04:00",
-                "transportEventTypeCode": "ARRI",
-                "transportCall": {"transportCallID": f"{voyage}-AZALA", "carrierVoyageNumber": voyage,
-                                  "UNLocationCode": "AZALA", "modeOfTransport": "VESSEL"}}
-    o = Ingestor(loaded_store).ingest(json.dumps([arrival("NEWVOY77"), arrival(other.voyage)]).encode(),
+    o = Ingestor(loaded_store).ingest(json.dumps([_vessel_arrival("NEWVOY77"), _vessel_arrival(other.voyage)]).encode(),
                                       source_party="LINE2", fmt="dcsa-json", allowed=allowed)
     assert (o.stored, o.quarantined) == (1, 1), o.reasons
     assert other.voyage in o.reasons[0] or "only for its own facilities and services" in o.reasons[0]
