@@ -15,7 +15,7 @@ from typing import Callable
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from .reads import EVENT_FACTS
-from .tables import (booking_legs, bookings, deliveries, departures, events, links, locations, outbox,
+from .tables import (deliveries, departures, events, links, locations, outbox,
                      subscriptions, trip_milestones, trip_status, trip_timelines, trips)
 from .db import BEFORE_DISPOSE
 from .types import UTCDateTime
