@@ -30,7 +30,7 @@ from corridor.store import parties as partystore
 from corridor.tracking import hooks  # noqa: F401 - registers the tracking steps on ingest
 from corridor.tracking.dcsa_out import to_dcsa_22
 
-from tracking_helpers import box_event
+from tracking_helpers import box_event, quoted_option
 
 BOX_A, BOX_B = "MSCU1234566", "TGHU1234567"
 
@@ -80,19 +80,6 @@ class World:
         return {"Authorization": f"Bearer {self.keys[role]}"}
 
 
-def _option(svc: BookingService, origin: str, dest: str, ready, want, avoid) -> list[str]:
-    """Departure ids of the first quoted option whose operators/places include `want` and avoid `avoid`."""
-    q = svc.quote(origin, dest, ready, parse_containers("1x40"), 6)
-    with svc.store.read() as conn:
-        from corridor.store.network import get_departure
-        for opt in q.options:
-            deps = [get_departure(conn, d)[0] for d in opt.departure_ids]
-            marks = {d.operator for d in deps} | {d.origin for d in deps} | {d.destination for d in deps}
-            if want <= marks and not marks & avoid:
-                return list(opt.departure_ids)
-    raise AssertionError(f"no option {origin}->{dest} with {want} avoiding {avoid}")
-
-
 def ingest_events(store: Store, evs, sender: str) -> None:
     """Events through the real ingest path, as the sender's DCSA 2.2 JSON."""
     body = json.dumps([to_dcsa_22(e, f"{sender}-{i}-{e.code}", e.event_time) for i, e in enumerate(evs)]).encode()
@@ -109,12 +96,12 @@ def build_world(store: Store) -> World:
                                    ("read", "write"), label=f"matrix {role}") for role, pid in ROLES.items()}
     svc = BookingService(store)
     ready = (datetime.now(timezone.utc) + timedelta(days=2)).replace(microsecond=0)
-    a_ids = _option(svc, "CNXIA", "TRIST", ready, {"ASCO", "KTZ", "KZ_AKX"}, {"GE_BUS"})
-    b_ids = _option(svc, "GETBS", "TRIST", ready, set(), {"GE_BUS", "ASCO", "KTZ", "KTZE"})
-    a = svc.book("ACME", "CNXIA", "TRIST", ready, parse_containers("1x40"), a_ids, nominated=["SILKWAY"],
+    a_ids, a_ready = quoted_option(svc, "CNXIA", "TRIST", ready, want={"ASCO", "KTZ", "KZ_AKX"}, avoid={"GE_BUS"})
+    b_ids, b_ready = quoted_option(svc, "GETBS", "TRIST", ready, avoid={"GE_BUS", "ASCO", "KTZ", "KTZE"})
+    a = svc.book("ACME", "CNXIA", "TRIST", a_ready, parse_containers("1x40"), a_ids, nominated=["SILKWAY"],
                  created_by="ACME")
-    b = svc.book("BOSPHORUS", "GETBS", "TRIST", ready, parse_containers("1x40"), b_ids, created_by="BOSPHORUS")
-    c = svc.book("ACME", "GETBS", "TRIST", ready, parse_containers("1x40"), b_ids, created_by="ACME",
+    b = svc.book("BOSPHORUS", "GETBS", "TRIST", b_ready, parse_containers("1x40"), b_ids, created_by="BOSPHORUS")
+    c = svc.book("ACME", "GETBS", "TRIST", b_ready, parse_containers("1x40"), b_ids, created_by="ACME",
                  confirm=False)
     ref = {"A": a.booking.ref, "B": b.booking.ref, "C": c.booking.ref}
     t0 = (datetime.now(timezone.utc) - timedelta(days=3)).replace(microsecond=0)

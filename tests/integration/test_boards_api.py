@@ -29,7 +29,7 @@ from corridor.store import network as netstore
 from corridor.store import parties as partystore
 from corridor.store.tables import events
 
-from tracking_helpers import box_event, ingest
+from tracking_helpers import box_event, ingest, quoted_option
 
 # ISO 6346 numbers with their check digits
 A1, A2, A3 = "MSCU1234566", "TGHU1234567", "CAIU1000012"   # ACME's: 40', 20', then gone out of the gate
@@ -62,9 +62,9 @@ def _build(store: Store) -> Port:
     ready = (datetime.now(timezone.utc) + timedelta(days=1)).replace(microsecond=0)
     booked, ref = {}, {}
     for shipper, boxes in (("ACME", "1x40,1x20"), ("BOSPHORUS", "2x40")):
-        q = svc.quote("KZAAU", "AZALA", ready, parse_containers(boxes), 3)
-        rec = svc.book(shipper, "KZAAU", "AZALA", ready, parse_containers(boxes), list(q.options[0].departure_ids),
-                       created_by=shipper)
+        # on another line than ASCO's, whose view of the queue is tested as an operator's elsewhere
+        ids, at = quoted_option(svc, "KZAAU", "AZALA", ready, boxes, avoid={"ASCO"})
+        rec = svc.book(shipper, "KZAAU", "AZALA", at, parse_containers(boxes), ids, created_by=shipper)
         booked[shipper], ref[shipper] = rec.booking.legs[0].departure_id, rec.booking.ref
     now = datetime.now(timezone.utc).replace(microsecond=0)
     t0 = now - timedelta(hours=30)

@@ -100,3 +100,24 @@ def past_aktau_sailing(store, **changes):
         with store.tx() as conn:
             netstore.save_departures(conn, [dep])
     return dep
+
+
+def quoted_option(svc, origin: str, dest: str, ready: datetime, boxes: str = "1x40", *,
+                  want=frozenset(), avoid=frozenset(), days: int = 28):
+    """(departure ids, ready) of the first quoted option whose operators and places include all of
+    `want` and none of `avoid`, for `ready` or the first later day that has one. Which lines a quote
+    leads with changes with the calendar (the timetable, storm seasons), so a test needing a route
+    of a certain shape looks for it rather than taking the first option of whatever day it runs on."""
+    from corridor.booking.containers import parse_containers
+    from corridor.store.network import get_departure
+    for day in range(days):
+        at = ready + timedelta(days=day)
+        q = svc.quote(origin, dest, at, parse_containers(boxes), 6)
+        with svc.store.read() as conn:
+            for opt in q.options:
+                deps = [get_departure(conn, d)[0] for d in opt.departure_ids]
+                marks = {d.operator for d in deps} | {d.origin for d in deps} | {d.destination for d in deps}
+                if set(want) <= marks and not marks & set(avoid):
+                    return list(opt.departure_ids), at
+    raise AssertionError(f"no option {origin}->{dest} with {set(want)} avoiding {set(avoid)} "
+                         f"for {days} days from {ready.date()}")

@@ -38,6 +38,7 @@ RAILWAY_OF = {"CRCT": "CRCT", "KTZ": "KTZ", "KTZE": "KTZ", "ADY": "ADY", "ADY-EX
               "TCDD": "TCDD"}
 SAIL_CLAIM_H = 12.0        # a vessel runs as a booked sailing due within this many hours
 SAILING_GRACE_H = 24.0     # a booked sailing no vessel ran as by then is gone (a storm cancelled it)
+SAIL_EARLY_H = 1.5         # a full vessel running as a timetable sailing leaves at most this early
 
 
 @dataclass(slots=True)
@@ -698,11 +699,16 @@ class Twin:
                 full = teu >= self.sc["sail_fill"] * cap
                 if sailing is not None:
                     # the timetable sailing it runs as (claimed at most SAIL_CLAIM_H ahead) leaves on
-                    # its time, or a few hours early when full (sailing when loaded), never days early
+                    # its time, or up to SAIL_EARLY_H early when full (sailing when loaded), never
+                    # hours ahead of the timetable customers and ports plan by
+                    due = False
                     if sailing.id in self._cancelled:     # a storm cancelled it: sail as an extra
                         sailing, full = None, full or bool(aboard)
-                    due = sailing is not None and env.now >= (self.hours(sailing.departs_at)
-                                                              - self.load_hours(teu) - 1.5)
+                    else:
+                        # quay time (loading, then 1.5 h to cast off) counted back from the sailing
+                        ready_at = self.hours(sailing.departs_at) - self.load_hours(teu) - 1.5
+                        due = env.now >= ready_at
+                        full = full and env.now >= ready_at - SAIL_EARLY_H
                 else:
                     due = since is not None and env.now - since >= self.sc["max_wait_hours"]
                 if (full or due) and not self.closed:
