@@ -303,10 +303,6 @@ def test_the_sweep_reads_its_candidates_through_indexes(store):
         assert index in plan, plan
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect, depends on the weekday of the fixture's sailings (found 2026-12-05): the ETA laid "
-    "again after the closure may take another line's sailing that left before the notice was published "
-    "(seen: L15 at 23:16Z for a notice at 01:03Z), so the ETA comes out earlier, not later"))
 def test_a_closure_notice_lays_the_eta_of_a_box_waiting_for_a_cancelled_sailing_again(loaded_store, ferry_booking):
     from corridor.notices.service import publish
     rec, booked = ferry_booking
@@ -321,6 +317,27 @@ def test_a_closure_notice_lays_the_eta_of_a_box_waiting_for_a_cancelled_sailing_
     assert after.next_departs_at >= booked.departs_at + timedelta(hours=30)
     miss = [a for a in alerts_of(loaded_store) if a.code == "MISS"]
     assert [a.reason.split(";")[0] for a in miss] == [f"the booked departure {booked.id} is cancelled"]
+
+
+def test_a_closure_notice_does_not_lay_a_waiting_box_on_a_sailing_gone_before_it(loaded_store, ferry_booking):
+    # the box gated in before an earlier sailing of the link (any line) and waits for its own; the
+    # notice comes after that earlier one left without the box: laid again as of the notice, the
+    # ETA cannot take it (the box's last report alone would allow it)
+    from corridor.notices.service import publish
+    from corridor.store import network as netstore
+    rec, booked = ferry_booking
+    notice_at = booked.departs_at - timedelta(hours=3)
+    with loaded_store.read() as conn:
+        gone = [d for d, _ in netstore.list_departures(conn, origin="KZ_AKX", destination="AZ_ALA",
+                                                        end=notice_at - timedelta(hours=2))
+                if d.status != "cancelled"][-1]
+    waiting_for_the_sailing(loaded_store, rec, booked, gone.departs_at - timedelta(hours=6))
+    publish(loaded_store, operator="PORTAKTAU", kind="closure", location="KZ_AKX",
+            starts_at=booked.departs_at - timedelta(hours=2), ends_at=booked.departs_at + timedelta(hours=30),
+            text="storm", is_admin=True, now=notice_at)
+    after = status_of(loaded_store)
+    assert after.next_departure_id not in (booked.id, gone.id)
+    assert after.next_departs_at >= booked.departs_at + timedelta(hours=30)
 
 
 def test_a_ship_due_into_a_closed_port_waits_at_anchor_until_it_opens(loaded_store, ferry_booking):

@@ -40,9 +40,18 @@ def after_append(conn: Connection, stored: list[tuple[int, Event]]) -> None:
     if moved:
         # a fixed number of queries per batch, whatever the number of trips that moved
         sts = [rows[t] for t in sorted(moved)]
-        derived = store_derived(conn, _refresh(conn, sts, current_places(conn)), rows, pending)
+        derived = store_derived(conn, _refresh(conn, sts, current_places(conn), _noticed_at(stored)), rows, pending)
     timeline.fold_in(conn, *pending, replan=_replanned(conn, stored))
     outbox.fan_out(conn, stored + derived)
+
+
+def _noticed_at(stored: list[tuple[int, Event]]) -> datetime | None:
+    """When a notice whose alerts this batch holds was published (None for any other batch). The
+    ETAs it lays again are laid as of then: a departure that left before it, and the box is not
+    reported on, left without the box (as in the sweep), whatever the box's last report says."""
+    times = [e.event_time for _, e in stored
+             if e.kind is EventKind.ALERT and e.code == "NOTC" and e.source_party == CORRIDOR]
+    return max(times) if times else None
 
 
 _UNDER_WAY = frozenset(("on_rail", "at_sea", "on_road", "in_transit", "delivered"))
