@@ -164,6 +164,11 @@ def test_a_message_the_workers_gave_up_on_reads_quarantined_with_the_reason(api)
     assert (doc["status"], doc["stored"], doc["quarantined"]) == ("quarantined", 0, 1)
     (entry,) = doc["quarantine"]
     assert entry["kind"] == "failed" and "disk I/O error" in entry["reason"]
+    with api.store.read() as conn:   # the sender's data quality counts it as a record held back
+        from corridor.store.tables import raw_messages
+        kept = conn.execute(select(raw_messages.c.rejected, raw_messages.c.stored)
+                            .where(raw_messages.c.id == mid)).one()
+    assert tuple(kept) == (1, 0)
     # its replay takes it in; the entry is resolved and no longer listed
     assert api.post(f"/api/v1/quarantine/{entry['id']}/replay", headers=api.keys["PORTAKTAU"]).status_code == 200
     doc = api.get(f"/api/v1/messages/{mid}", headers=api.keys["PORTAKTAU"]).json()

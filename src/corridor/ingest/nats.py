@@ -293,7 +293,9 @@ def _give_up(store: Store, mid: str, reason: str) -> None:
                                     "detail": {"fix": "replay the message (POST /api/v1/quarantine/{id}/replay)"},
                                     "status": "open", "attempts": 0,
                                     "created_at": datetime.now(timezone.utc)}])
-        repo.mark_raw(conn, mid, "quarantined")
+        # the whole message is one record held back: the senders' data quality (quarantine rate)
+        # counts it, as it counts a message quarantined at its first processing
+        repo.finish_raw(conn, mid, status="quarantined", stored=0, duplicates=0, rejected=1)
 
 
 async def _sweep(store, js, cfg: StreamConfig, older_than: float) -> None:

@@ -89,7 +89,7 @@ def parse(content: bytes, fmt: str, source_party: str, received_at: datetime, tz
         topic = filename if filename and filename.startswith("corridor/") else None
         return parse_position(content, source_party=source_party, topic=topic)
     return ParseResult(format=fmt, rejections=[Rejection(
-        f"unrecognised format: not EDIFACT (UNA/UNB/UNH), DCSA JSON, position JSON or CSV with a known header",
+        "unrecognised format: not EDIFACT (UNA/UNB/UNH), DCSA JSON, position JSON or CSV with a known header",
         expected="one of " + ", ".join(FORMATS))])
 
 
