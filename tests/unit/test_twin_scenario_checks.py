@@ -41,6 +41,7 @@ BAD = [
      "fleet[0].port", "KZ_AKX or KZ_KUR"),
     ("crossing_hours: [30, 18, 16]\n", "crossing_hours", "not in order"),
     ("border_hours: [4]\n", "border_hours", "list of 3 numbers"),
+    ("akhalkalaki_hours: [16, 5, 2]\n", "akhalkalaki_hours", "not in order"),   # the model's random draw failed
     ('start: "2025-13-01"\n', "start", "not a date"),
     ("start: 2025-13-01\n", "start", "not a date"),           # unquoted: the YAML reader itself failed
     ('origins:\n  CN_XIA: {trains_per_month: "many"}\n', "origins.CN_XIA.trains_per_month", "must be a number"),

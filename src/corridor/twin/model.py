@@ -119,6 +119,9 @@ class Stats:
     bookings: int = 0
     unbooked: int = 0                                                         # shares no departure had room for
     rebooked: int = 0                                   # bookings re-booked after a box rolled to a later departure
+    # gauge-change station -> [boxes that arrived on time for a booked onward departure, of them
+    # the boxes that left on it]: how often the planned dwell holds the border's handling
+    connections: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     reused: int = 0
     transit_days: dict = field(default_factory=lambda: defaultdict(list))     # (origin, dest) -> days
     border_to_dest_days: dict = field(default_factory=lambda: defaultdict(list))
@@ -181,6 +184,8 @@ class Twin:
         self._onward_waiting: list[Box] = []        # at Alat for their onward departure (timetable runs)
         self._sailed: set[str] = set()              # ... and has sailed as
         self._cancelled: set[str] = set()           # sailings a closure notice cancelled
+        self._unrolled: set[str] = set()            # bookings no later sailing had room for (see roll_missed)
+        self._rolled_at: dict[str, float] = {}      # port -> the hour its missed sailings were last rolled
 
     # ---- time and places ------------------------------------------------------------------
     def at(self, hours: float, loc: str) -> datetime:
@@ -607,8 +612,14 @@ class Twin:
             self.stats.queue[here].join(env.now, rest)
             return
         gauge = {"CN_HRS": "KTZ", "CN_AKL": "KTZ", "GE_AKH": "TCDD"}.get(here)
+        on_time = {}
         if gauge:    # break of gauge: boxes lifted onto the next railway's wagons
-            yield env.timeout(self.tri(self.sc["border_hours"] if here != "GE_AKH" else (4, 10, 30)))
+            if dep.id is not None and env.now <= self.hours(dep.arrives_at) + 1e-6:
+                for b in rest:          # arrived on time: the booked onward departure is theirs to make
+                    nxt = b.legs.get((here, b.path[b.path.index(here) + 1])) if b.legs else None
+                    if nxt is not None:
+                        on_time[b.number] = nxt.id
+            yield env.timeout(self.tri(self.sc["akhalkalaki_hours" if here == "GE_AKH" else "border_hours"]))
             self.rail_boxes(party, "DISC", here, dep.voyage, rest)
             yield env.timeout(1)
         by_hop: dict = {}
@@ -616,6 +627,12 @@ class Twin:
             by_hop.setdefault((here, b.path[b.path.index(here) + 1]), []).append(b)
         for hop, group in by_hop.items():
             for nd, g in self.departures_for(group, hop, env.now):
+                if on_time:
+                    c = self.stats.connections[here]
+                    for b in g:
+                        if b.number in on_time:
+                            c[0] += 1
+                            c[1] += on_time[b.number] == nd.id
                 if gauge:
                     for b in g:
                         b.wagon = f"{gauge}:{b.wagon}"
@@ -689,6 +706,8 @@ class Twin:
             aboard: list[Box] = []
             teu, since, sailing = 0, None, None
             while True:
+                if self.timed:
+                    self.roll_missed(port)
                 if sailing is None:
                     sailing = self.sailing_due(port, operator)
                 took = self.take(port, cap - teu, sailing)
@@ -716,6 +735,9 @@ class Twin:
                 yield env.timeout(1)
             if sailing is not None:
                 self._sailed.add(sailing.id)
+                if self.timed:   # aboard though booked on a sailing gone (none later had room):
+                    # re-booked onto this one at the cut-off, while it is still ahead
+                    self.roll_onto(aboard, (port, "AZ_ALA"), sailing)
             voyages += 1
             voyage = f"{operator}{port[-3:]}{i + 1}{voyages:03d}"
             # loading takes quay time; COARRI reports it as the boxes go on board
@@ -730,8 +752,6 @@ class Twin:
             # voyage; one that runs as a timetable sailing quotes it (transportCallID)
             dep_id = sailing.id if sailing is not None else None
             self.sailing(operator, "DEPA", port, voyage, name, imo, dep_id)
-            if sailing is not None and self.timed:
-                self.roll_onto(aboard, (port, "AZ_ALA"), sailing)
             for b in aboard:
                 st.port_wait[port].append(env.now - b.port_arrival)
                 st.port_wait_teu_hours[port] += (1 if b.size == "22G1" else 2) * (env.now - b.port_arrival)
@@ -760,6 +780,38 @@ class Twin:
             while self.closed:
                 yield env.timeout(1)
             yield env.timeout(self.tri(self.sc["crossing_hours"]))
+
+    def roll_missed(self, port: str) -> None:
+        """Boxes on the quay whose booked sailing is gone (it sailed without them, a storm cancelled
+        it, or no vessel ran as it) roll to the first later sailing with room, their bookings re-booked
+        from here while it is still ahead (once an hour per port). A booking no sailing has room for
+        within the booker's horizon takes the first vessel with room, as an unbooked box does."""
+        now = self.env.now
+        if self._rolled_at.get(port) == now:
+            return
+        self._rolled_at[port] = now
+        hop = (port, "AZ_ALA")
+        by: dict[str, list[Box]] = {}
+        for b in self.queues[port]:
+            if b.legs and b.bkg not in self._unrolled and hop in b.legs and self.own_sailing(b, port) is None:
+                by.setdefault(b.bkg, []).append(b)
+        after = self.t0 + timedelta(hours=now)
+        for ref, group in by.items():
+            legs, teu = group[0].legs, self.booking_teu.get(ref, 0)
+            gone = legs[hop]
+            nd, new = self.next_departure(hop, after, teu), None
+            while nd is not None and (nd.id in self._sailed or nd.id in self._cancelled):
+                nd = self.next_departure(hop, nd.departs_at + timedelta(seconds=1), teu)
+            if nd is not None:
+                path = self.rest_of(group, ref, port)
+                new = self.rebook(ref, path, nd, legs, self.at(now, port), f"missed {gone.id}; on {nd.id}")
+            if new is None:
+                self._unrolled.add(ref)
+                continue
+            self.stats.rebooked += 1
+            for k in [k for k in legs if k[0] in path[:-1]]:
+                del legs[k]
+            legs.update(new)                    # the booking's boxes share its legs
 
     def load_hours(self, teu: int) -> float:
         """Quay hours to load `teu` aboard."""
@@ -886,7 +938,7 @@ class Twin:
         # Baku-Tbilisi-Kars: break of gauge at Akhalkalaki, then TCDD to Kars
         yield env.timeout(self.run_hours("GE_TBS", "GE_MAR") + self.run_hours("GE_MAR", "GE_AKH") + 2)
         self.rail_move("GR", "ARRI", "GE_AKH", train, wagons)
-        yield env.timeout(self.tri((4, 10, 30)))
+        yield env.timeout(self.tri(self.sc["akhalkalaki_hours"]))
         self.rail_boxes("GR", "DISC", "GE_AKH", train, boxes)
         yield env.timeout(1)
         tr_train = self.train_no("T")

@@ -259,6 +259,7 @@ def _check(params: dict, given: set, source: str, lines: dict, allowed: set) -> 
     c.number(("container_pool",), params.get("container_pool"), 0, whole=True)
     c.numbers(("turnaround_days",), params.get("turnaround_days"), 2, "fewest, most")
     c.numbers(("border_hours",), params.get("border_hours"), 3, "low, mode, high")
+    c.numbers(("akhalkalaki_hours",), params.get("akhalkalaki_hours"), 3, "low, mode, high")
     c.numbers(("crossing_hours",), params.get("crossing_hours"), 3, "low, mode, high")
 
     fleet = params.get("fleet")
