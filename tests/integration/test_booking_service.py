@@ -19,6 +19,8 @@ from corridor.store.events import row_to_event, select_events
 from corridor.store.parties import upsert_party
 from corridor.store.tables import bookings, events
 
+from tracking_helpers import quoted_option
+
 
 def _parties(store):
     with store.tx() as conn:
@@ -132,8 +134,10 @@ def test_lifecycle_and_cancel_releases_space(svc, loaded_store):
 
 
 def test_reroute_after_a_missed_ferry_keeps_history(svc, loaded_store):
-    q = _quote(svc)
-    rec = svc.book_option("ACME", q, 1)
+    # a route over Aktau: on some days the quote leads with Kuryk's ferries instead
+    day = (date.today() + timedelta(days=7)).isoformat()
+    ids, ready = quoted_option(svc, "CNXIA", "GEPTI", ready_time(svc.network, "XIA", day), "2x40", want={"KZ_AKX"})
+    rec = svc.book("ACME", "CNXIA", "GEPTI", ready, parse_containers("2x40"), ids)
     b = rec.booking
     i = next(k for k, leg in enumerate(b.legs) if svc.network.locations[leg.origin].ref == "KZAAU")
     missed = b.legs[i]

@@ -54,7 +54,9 @@ def test_new_departures_still_reload_the_whole_timetable(loaded_store):
 
 def test_reserve_all_books_the_whole_journey_or_none_of_it(loaded_store):
     with loaded_store.tx() as conn:
+        # three operating departures: the timetable's first ones are storm-cancelled sailings in winter
         rows = conn.execute(select(departures.c.id, departures.c.capacity_teu, departures.c.reserved_teu)
+                            .where(departures.c.status != "cancelled")
                             .order_by(departures.c.departs_at).limit(3)).all()
         a, b, c = rows
         assert netstore.reserve_all(conn, [a.id, b.id], 2)
