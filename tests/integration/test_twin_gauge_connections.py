@@ -48,6 +48,7 @@ def test_most_boxes_on_time_at_the_china_border_make_their_booked_train(loaded_s
     assert set(on_time) == {"CN_HRS", "CN_AKL"}, dict(conn)
     arrived, made = (sum(v[i] for v in on_time.values()) for i in (0, 1))
     assert arrived >= 200, dict(conn)
-    # old defaults: ~10 % made it; now most do, and the tail still rolls some (queues happen)
-    assert 0.7 <= made / arrived < 1.0, dict(conn)
+    # old defaults: ~10 % made it; now most do (in some 20-day windows all do: that the tail of the
+    # border time can still miss the train is the distribution test's above, not every window's)
+    assert made / arrived >= 0.7, dict(conn)
     assert s["rebooked"] < s["bookings"], (s["rebooked"], s["bookings"])
