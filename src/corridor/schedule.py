@@ -234,8 +234,21 @@ def operating(departures: list[Departure]) -> list[Departure]:
     return [d for d in departures if d.status != "cancelled"]
 
 
+WEATHER_EPOCH = date(2000, 1, 1)   # before any timetable Corridor generates
+
+
 def storm_days(start: date, days: int, seed: int = 1) -> list[bool]:
-    """Whether the Caspian is closed by storm on each day from `start` (a two-state weather chain)."""
+    """Whether the Caspian is closed by storm on each day from `start` (a two-state weather chain).
+
+    The chain runs from a fixed epoch, so a day's weather is the calendar's, not the timetable's:
+    timetables generated on different days (each `corridor init`, a reload) agree on which
+    sailings a storm cancelled."""
+    first = min(start, WEATHER_EPOCH)
+    skip = (start - first).days
+    return _weather(first, skip + days, seed)[skip:]
+
+
+def _weather(start: date, days: int, seed: int) -> list[bool]:
     rng = random.Random(f"{seed}:caspian-weather")
     q = 1.0 / STORM_SPELL_DAYS                   # P(storm ends tomorrow)
     out, storm = [], None

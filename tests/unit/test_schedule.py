@@ -158,3 +158,19 @@ def test_operating_drops_cancelled_sailings(deps):
     assert 0 < len(deps) - len(running) < len(deps) and all(d.status != "cancelled" for d in running)
 
 
+
+
+def test_a_days_weather_is_the_calendars_not_the_timetables(caspian_net):
+    # timetables generated on different days (each `corridor init`, a reload) agree on the days a
+    # storm closed the Caspian: a sailing planned that day is cancelled in both
+    def closed(start: date) -> dict[tuple[str, str], bool]:
+        out: dict[tuple[str, str], bool] = {}
+        for d in generate_timetable(caspian_net, start, days=61):
+            k = (d.link_id, d.id.split("-")[1])      # the link and the planned day the id names
+            out[k] = out.get(k, False) or d.status == "cancelled"
+        return out
+    early, late = closed(date(2026, 11, 1)), closed(date(2026, 11, 20))
+    both = [k for k in early.keys() & late.keys() if k[1] >= "20261125"]   # past the exposure look-back
+    assert len(both) > 50 and any(early[k] for k in both)
+    assert [k for k in both if early[k] != late[k]] == []
+    assert storm_days(date(2026, 11, 1), 60)[19:] == storm_days(date(2026, 11, 20), 41)
