@@ -167,8 +167,10 @@ def test_b_every_record_is_stamped_with_the_service_clock(loaded_store):
     t = [(datetime.now(timezone.utc) + timedelta(days=45)).replace(hour=6, minute=0, second=0, microsecond=0)]
     svc = BookingService(loaded_store, clock=lambda: t[0])
     ready = t[0] + timedelta(hours=1)
-    q = svc.quote("XIA", "IST", ready, parse_containers("2x40"))
-    rec = svc.book_option("ACME", q, 1)
+    q = svc.quote("XIA", "IST", ready, parse_containers("2x40"), 6)
+    # the first option across the Caspian (which route leads the quote changes with the season)
+    n = next(k for k, opt in enumerate(q.options, 1) if {"KZ_AKX", "KZ_KUR"} & set(opt.stops))
+    rec = svc.book_option("ACME", q, n)
     assert rec.created_at == t[0] and rec.updated_at == t[0]
     assert rec.ref.startswith(f"CB-{t[0]:%y%m}-")
     evs = _events_of(loaded_store, rec.ref)
