@@ -40,6 +40,7 @@ def _sailing(store, origin: str = "KZ_AKX") -> Departure:
     with store.read() as conn:
         rows = conn.execute(select(departures).where(
             departures.c.origin == origin, departures.c.mode == "ferry", departures.c.voyage != "",
+            departures.c.status != "cancelled",   # a storm's: no sailing to book or to hear of
             departures.c.departs_at > now - timedelta(days=25), departures.c.departs_at < now - timedelta(days=8))
             .order_by(departures.c.departs_at)).all()
         for r in rows:
