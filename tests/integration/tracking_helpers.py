@@ -91,7 +91,7 @@ def past_aktau_sailing(store, **changes):
     now = datetime.now(timezone.utc)
     with store.read() as conn:
         r = conn.execute(select(departures).where(
-            departures.c.origin == "KZ_AKX", departures.c.mode == "ferry",
+            departures.c.origin == "KZ_AKX", departures.c.mode == "ferry", departures.c.status != "cancelled",
             departures.c.departs_at < now - timedelta(days=8)).order_by(departures.c.departs_at.desc())).first()
     assert r is not None, "no past ferry sailing from Aktau in the timetable"
     dep = netstore.row_to_departure(r)
