@@ -26,12 +26,12 @@ def test_a_box_that_missed_its_sailing_is_rebooked_onto_one_still_ahead(loaded_s
             rolls.append((first.departs_at >= now, out is not None))
         return out
     monkeypatch.setattr(booking.Booker, "reroute", reroute)
-    # two feeders for a timetable of twelve sailings a week: most sailings go without a vessel
+    # one feeder for a timetable of twelve sailings a week: most sailings go without a vessel
     sc = load_scenario(name="rolls", origins={"CN_XIA": {"trains_per_month": 0}, "CN_CQI": {"trains_per_month": 0},
                                               "CN_LYG": {"trains_per_month": 0},
                                               "CN_URM": {"trains_per_month": 30}},
                        wagons_per_train=[8, 12], container_pool=0, kuryk_share=0.0,
-                       fleet=[{"port": "KZ_AKX", "operator": "KMTF", "kind": "feeder", "count": 2, "capacity_teu": 143},
+                       fleet=[{"port": "KZ_AKX", "operator": "KMTF", "kind": "feeder", "count": 1, "capacity_teu": 143},
                               {"port": "KZ_KUR", "operator": "ASCO", "kind": "ferry", "count": 1, "capacity_teu": 54}],
                        start=(date.today() - timedelta(days=25)).isoformat())
     sc.params["storm_share"] = {m: 0.0 for m in range(1, 13)}
