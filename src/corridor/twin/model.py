@@ -561,14 +561,20 @@ class Twin:
             if d is None or d.id == dep.id or b.bkg in seen:
                 continue
             seen.add(b.bkg)
-            path = list(b.path[b.path.index(hop[0]):])
-            new = self.rebook(b.bkg, path, dep, b.legs, self.at(self.env.now, hop[0]),
-                              f"{d.id} sailed without it; on {dep.id}")
-            if new is not None:
-                self.stats.rebooked += 1
-                for k in [k for k in b.legs if k[0] in path[:-1]]:
-                    del b.legs[k]
-                b.legs.update(new)
+            self.rebooked_from(b.bkg, list(b.path[b.path.index(hop[0]):]), dep, b.legs,
+                               f"{d.id} sailed without it; on {dep.id}")
+
+    def rebooked_from(self, ref: str, path: list[str], dep, legs: dict, reason: str) -> bool:
+        """Re-book booking `ref` from `path[0]` on `dep` now; on success its legs from there are the
+        new ones (`legs`: shared by the booking's boxes) and it counts as re-booked."""
+        new = self.rebook(ref, path, dep, legs, self.at(self.env.now, path[0]), reason)
+        if new is None:
+            return False
+        self.stats.rebooked += 1
+        for k in [k for k in legs if k[0] in path[:-1]]:
+            del legs[k]
+        legs.update(new)
+        return True
 
     def extra_run(self, hop: tuple[str, str], ready: float):
         """A train the timetable does not run (beyond its horizon): its own number, leaving when ready."""
@@ -799,19 +805,12 @@ class Twin:
         for ref, group in by.items():
             legs, teu = group[0].legs, self.booking_teu.get(ref, 0)
             gone = legs[hop]
-            nd, new = self.next_departure(hop, after, teu), None
+            nd = self.next_departure(hop, after, teu)
             while nd is not None and (nd.id in self._sailed or nd.id in self._cancelled):
                 nd = self.next_departure(hop, nd.departs_at + timedelta(seconds=1), teu)
-            if nd is not None:
-                path = self.rest_of(group, ref, port)
-                new = self.rebook(ref, path, nd, legs, self.at(now, port), f"missed {gone.id}; on {nd.id}")
-            if new is None:
+            if nd is None or not self.rebooked_from(ref, self.rest_of(group, ref, port), nd, legs,
+                                                    f"missed {gone.id}; on {nd.id}"):
                 self._unrolled.add(ref)
-                continue
-            self.stats.rebooked += 1
-            for k in [k for k in legs if k[0] in path[:-1]]:
-                del legs[k]
-            legs.update(new)                    # the booking's boxes share its legs
 
     def load_hours(self, teu: int) -> float:
         """Quay hours to load `teu` aboard."""
