@@ -1,9 +1,12 @@
 """Bench: one simulated year of the corridor twin through the real ingest path into SQLite.
 
-    python bench/twin.py [--days 365] [--seed 1] [--profile]
+    python bench/twin.py [--days 365] [--seed 1] [--profile] [--no-peer]
 
 Prints trains, containers, events stored and wall seconds (target: >= 300 trains and 30,000
-containers in <= 60 s on a 2-core machine), and the model's own time without ingest.
+containers in <= 60 s on a 2-core machine), the model's own time without ingest, and the peer
+measured in the same run: bare sqlite3 `executemany` of the very rows the run stored into the
+events table (same columns and indexes, a migrated empty file), one transaction per simulated
+day as the run commits its windows: what storing the year's events costs with nothing else done.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ import cProfile
 import json
 import pstats
 import tempfile
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corridor.bootstrap import load_default_network
 from corridor.store import Store
@@ -30,6 +36,7 @@ def main() -> None:
                     help="processes parsing EDIFACT beside the store step (default: as `corridor "
                          "simulate`, 1 with two cores or more)")
     ap.add_argument("--profile", action="store_true", help="print the 25 costliest functions of the ingest run")
+    ap.add_argument("--no-peer", action="store_true", help="skip the bare executemany of the stored rows")
     args = ap.parse_args()
     if args.parse_workers is None:
         from corridor.twin.run import default_parse_workers
@@ -38,7 +45,7 @@ def main() -> None:
     # as under `corridor simulate` and `corridor serve`
     ensure_wired()
     t = time.perf_counter()
-    model = simulate(None, days=args.days, seed=args.seed)
+    simulate(None, days=args.days, seed=args.seed)   # the model alone, without a store
     model_s = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as d:
         store = Store(f"sqlite:///{Path(d) / 'twin.db'}")
@@ -55,6 +62,7 @@ def main() -> None:
         if prof:
             prof.disable()
         s = r.summary()
+        peer = None if args.no_peer else bare_insert(store, d, max(1, round(args.days)))
         store.dispose()
     print(json.dumps({"simulated_days": args.days, "trains": s["trains"], "containers": s["containers"],
                       "teu": s["teu"], "events_stored": s["events"], "messages": s["messages"],
@@ -64,10 +72,33 @@ def main() -> None:
                       # shared machine the wall time also counts what others ran
                       "main_cpu_seconds": round(cpu, 2),
                       "events_per_second": round(s["events"] / max(s["wall_seconds"], 1e-9)),
+                      **({} if peer is None else {
+                          "peer_bare_executemany_seconds": round(peer, 2),
+                          "peer_share_of_wall": round(peer / max(s["wall_seconds"], 1e-9), 3)}),
                       "target_met": s["trains"] >= 300 and s["containers"] >= 30000 and s["wall_seconds"] <= 60},
                      indent=2))
     if prof:
         pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+
+
+def bare_insert(store: Store, tmp: str, windows: int) -> float:
+    """Seconds for bare sqlite3 to insert the rows `store` holds in its events table into a
+    migrated empty file, in `windows` transactions (bench/ingest.py's peer)."""
+    from ingest import SqlitePeer, stored_rows
+    template = str(Path(tmp) / "peer-template.db")
+    empty = Store(f"sqlite:///{template}")
+    empty.upgrade()
+    empty.dispose()
+    rows = stored_rows(store)
+    chunk = -(-len(rows) // windows)
+    peer = SqlitePeer(template, str(Path(tmp) / "peer.db"))
+    # Corridor's own page cache and memory map (corridor.store.db): a floor, not a handicap
+    peer.db.execute("PRAGMA cache_size=-65536")
+    peer.db.execute("PRAGMA mmap_size=268435456")
+    try:
+        return sum(peer.insert(rows[i:i + chunk]) for i in range(0, len(rows), chunk))
+    finally:
+        peer.close()
 
 
 if __name__ == "__main__":

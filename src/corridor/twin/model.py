@@ -798,8 +798,9 @@ class Twin:
         self._rolled_at[port] = now
         hop = (port, "AZ_ALA")
         by: dict[str, list[Box]] = {}
+        own = self._own_sailings(port)
         for b in self.queues[port]:
-            if b.legs and b.bkg not in self._unrolled and hop in b.legs and self.own_sailing(b, port) is None:
+            if b.legs and b.bkg not in self._unrolled and hop in b.legs and own(b) is None:
                 by.setdefault(b.bkg, []).append(b)
         after = self.t0 + timedelta(hours=now)
         for ref, group in by.items():
@@ -825,6 +826,23 @@ class Twin:
             return None
         return d
 
+    def _own_sailings(self, port: str):
+        """`own_sailing` at `port` for the boxes of one scan of its queue: a booking's boxes share
+        one legs dict, so it is asked once per booking, not once per box (vessels scan the queue
+        hourly; a year's queues made the per-box question a tenth of the run)."""
+        seen: dict[int, object] = {}
+
+        def own(box: Box):
+            legs = box.legs
+            if not legs:
+                return None
+            k = id(legs)        # the dicts outlive the scan: ids are not reused within it
+            if k in seen:
+                return seen[k]
+            d = seen[k] = self.own_sailing(box, port)
+            return d
+        return own
+
     def sailing_due(self, port: str, operator: str):
         """The earliest booked sailing of `operator` that boxes waiting at `port` are booked on and
         no other vessel runs as; it is claimed for the asking vessel."""
@@ -832,9 +850,13 @@ class Twin:
         # a vessel runs as a sailing due within hours, not one days ahead (it would sit at the quay,
         # or sail when loaded under the later sailing's name)
         horizon = self.env.now + SAIL_CLAIM_H
+        own, asked = self._own_sailings(port), set()
         for b in self.queues[port]:
-            d = self.own_sailing(b, port)
-            if (d is not None and d.operator == operator and d.id not in self._claimed
+            d = own(b)
+            if d is None or d.id in asked:      # (the boxes of one sailing: asked once)
+                continue
+            asked.add(d.id)
+            if (d.operator == operator and d.id not in self._claimed
                     and self.hours(d.departs_at) <= horizon
                     and (best is None or d.departs_at < best.departs_at)):
                 best = d
@@ -846,9 +868,10 @@ class Twin:
         """Boxes from the port queue, in order, that go on this call: those booked on its sailing and
         those without a sailing of their own; boxes booked on another sailing wait for it."""
         q, took, keep = self.queues[port], [], []
+        own_of = self._own_sailings(port)
         for b in q:
             size = 1 if b.size == "22G1" else 2
-            own = self.own_sailing(b, port)
+            own = own_of(b)
             if size <= room and (own is None or (sailing is not None and own.id == sailing.id)):
                 took.append(b)
                 room -= size
