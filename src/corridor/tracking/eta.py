@@ -13,7 +13,7 @@ take, not held to booked ones it has evidently not been waiting for.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-
+from contextlib import contextmanager
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -262,6 +262,48 @@ class StoredDepartures:
 
 TIMETABLE_TTL_S = 300.0
 RESERVED_TTL_S = 30.0
+HISTORY_TTL_S = 300.0
+
+
+@dataclass(frozen=True)
+class CacheClock:
+    """The clock a store's tracking caches age by (seconds) and how long, on it, the observed
+    history and the space booked on departures are kept before they are read again."""
+
+    now: Callable[[], float] = time.monotonic
+    history_s: float = HISTORY_TTL_S
+    reserved_s: float = RESERVED_TTL_S
+
+
+WALL_CLOCK = CacheClock()
+# store key -> its clock where not the wall's: a twin's fast run ages the caches of the store it
+# feeds on its simulated clock, so they are read again at the same simulated moments whatever
+# the machine's speed (the same seed, the same ETAs and alerts)
+_CLOCKS: dict[str, CacheClock] = {}
+
+
+def cache_clock(key: str) -> CacheClock:
+    return _CLOCKS.get(key, WALL_CLOCK)
+
+
+@contextmanager
+def simulated_clock(keys, clock: CacheClock):
+    """While inside, the caches of the store known under `keys` (Store.cache_keys) age by `clock`."""
+    keys = list(keys)
+
+    def restamp() -> None:     # what was kept was stamped on the other clock: read it again
+        for k in keys:
+            _HISTORY.pop(k, None)
+            if (tt := _TIMETABLES.get(k)) is not None:
+                tt._reserved_at = None
+    restamp()
+    _CLOCKS.update(dict.fromkeys(keys, clock))
+    try:
+        yield
+    finally:
+        for k in keys:
+            _CLOCKS.pop(k, None)
+        restamp()
 
 
 class _CachedTimetable:
@@ -270,8 +312,9 @@ class _CachedTimetable:
     A reload (a notice cancelled one departure) reads again only the rows whose marks changed.
     """
 
-    def __init__(self, conn: Connection, previous: _CachedTimetable | None = None):
+    def __init__(self, conn: Connection, previous: _CachedTimetable | None = None, key: str = ""):
         from ..store.network import TIMETABLE_GENERATION
+        self.key = key
         self.generation = TIMETABLE_GENERATION[0]
         self.loaded = time.monotonic()
         pairs: dict[tuple[str, str], list[tuple[datetime, Departure]]] = {}
@@ -290,8 +333,9 @@ class _CachedTimetable:
         for k, v in pairs.items():
             v.sort(key=itemgetter(0))   # stable: equal times keep table order
             self.by_pair[k] = ([t for t, _ in v], [d for _, d in v])
-        self._reserved: dict[str, int] = {}
-        self._reserved_at = -1e9
+        # the space booked is the bookings', not the timetable's: a reload keeps it to its age
+        self._reserved: dict[str, int] = previous._reserved if previous else {}
+        self._reserved_at: float | None = previous._reserved_at if previous else None
 
     def fresh(self) -> bool:
         from ..store.network import TIMETABLE_GENERATION
@@ -330,9 +374,11 @@ class _CachedTimetable:
         return True
 
     def reserved(self, conn: Connection) -> dict[str, int]:
-        if time.monotonic() - self._reserved_at > RESERVED_TTL_S:
+        clock = cache_clock(self.key)
+        now = clock.now()
+        if self._reserved_at is None or now - self._reserved_at > clock.reserved_s:
             from ..store.network import reserved_map
-            self._reserved, self._reserved_at = reserved_map(conn), time.monotonic()
+            self._reserved, self._reserved_at = reserved_map(conn), now
         return self._reserved
 
 
@@ -343,7 +389,7 @@ def _timetable(conn: Connection) -> _CachedTimetable:
     key = conn.engine.url.render_as_string(hide_password=True)
     tt = _TIMETABLES.get(key)
     if tt is None or not (tt.fresh() or tt.patch(conn)):
-        tt = _TIMETABLES[key] = _CachedTimetable(conn, tt)
+        tt = _TIMETABLES[key] = _CachedTimetable(conn, tt, key)
     return tt
 
 
@@ -397,9 +443,6 @@ def current_places(conn: Connection) -> Places:
 
 
 _HISTORY: dict[str, tuple[float, History]] = {}
-HISTORY_TTL_S = 300.0
-
-
 def _forget(store) -> None:
     """A disposed store's timetable (some 110 MB loaded), places and history go with it."""
     for k in store.cache_keys():
@@ -413,7 +456,9 @@ _db.BEFORE_DISPOSE.append(_forget)
 def observed(conn: Connection, key: str = "", max_rows: int = 20000) -> History:
     """Observed arrival delays per link and dwell per location; cached for HISTORY_TTL_S."""
     hit = _HISTORY.get(key)
-    if key and hit and time.monotonic() - hit[0] < HISTORY_TTL_S:
+    clock = cache_clock(key)
+    now = clock.now()
+    if key and hit and now - hit[0] < clock.history_s:
         return hit[1]
     h = History()
     delays: dict[str, list[float]] = {}
@@ -439,7 +484,7 @@ def observed(conn: Connection, key: str = "", max_rows: int = 20000) -> History:
         last[r.trip_id] = (r.location, r.event_time) if r.code == "DISC" else ("", r.event_time)
     h.dwell = {k: s for k, v in dwell.items() if (s := spread(v))}
     if key:
-        _HISTORY[key] = (time.monotonic(), h)
+        _HISTORY[key] = (now, h)
     return h
 
 
