@@ -12,7 +12,7 @@ from collections import namedtuple
 from datetime import datetime, timezone
 from typing import Callable
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, String, delete, func, insert, select, type_coerce, update
 
 from .reads import EVENT_FACTS
 from .tables import (deliveries, departures, events, links, locations, outbox,
@@ -537,42 +537,60 @@ def departure_rows(conn: Connection, ids: list[str] | None = None) -> list:
             for r in conn.execute(select(departures).where(departures.c.id.in_(ids[i:i + _CHUNK]))).all()]
 
 
-def arrivals_against_timetable(conn: Connection, max_rows: int) -> list:
-    """The latest actual arrivals (ARRI/DISC at a departure's destination), newest first:
-    (link_id, departure_id, event_time, timetabled arrives_at, timetabled departs_at)."""
-    return conn.execute(
-        select(departures.c.link_id, events.c.departure_id, events.c.event_time, departures.c.arrives_at,
-               departures.c.departs_at)
+Arrival = namedtuple("Arrival", "link_id departure_id event_time arrives_at departs_at")
+
+
+def arrivals_against_timetable(conn: Connection, max_rows: int) -> list[Arrival]:
+    """The latest actual arrivals (ARRI/DISC at a departure's destination) among the newest
+    `max_rows` such reports, one per departure (its newest: every box on it arrived together),
+    newest first. The times of the rows not kept are never converted (most rows: a train's boxes)."""
+    raw = lambda c: type_coerce(c, String)   # noqa: E731 - the driver's value, converted below if kept
+    rows = conn.execute(
+        select(departures.c.link_id, events.c.departure_id, raw(events.c.event_time), raw(departures.c.arrives_at),
+               raw(departures.c.departs_at))
         .join(departures, departures.c.id == events.c.departure_id)
         .join(locations, locations.c.id == departures.c.destination)
         .where(events.c.classifier == "ACT", events.c.code.in_(("ARRI", "DISC")),
                (events.c.location == locations.c.code) | (events.c.location == locations.c.id))
         .order_by(events.c.seq.desc()).limit(max_rows)).all()
-
-
-def departures_heard_leaving(conn: Connection, max_rows: int) -> dict[str, datetime]:
-    """Departure id -> when it was first heard leaving (an actual DEPA of it at its origin), over
-    the latest `max_rows` such reports."""
-    rows = conn.execute(
-        select(events.c.departure_id, events.c.event_time)
-        .join(departures, departures.c.id == events.c.departure_id)
-        .join(locations, locations.c.id == departures.c.origin)
-        .where(events.c.classifier == "ACT", events.c.code == "DEPA",
-               (events.c.location == locations.c.code) | (events.c.location == locations.c.id))
-        .order_by(events.c.seq.desc()).limit(max_rows)).all()
-    out: dict[str, datetime] = {}
-    for dep, t in rows:
-        if dep not in out or t < out[dep]:
-            out[dep] = t
+    seen: set[str] = set()
+    out: list[Arrival] = []
+    for link, dep, t, arr, left in rows:
+        if dep not in seen:
+            seen.add(dep)
+            out.append(Arrival(link, dep, _from_db(t), _from_db(arr), _from_db(left)))
     return out
 
 
-def discharges_and_loads(conn: Connection, max_rows: int) -> list:
+def departures_heard_leaving(conn: Connection, dep_ids) -> dict[str, datetime]:
+    """Departure id -> when it was first heard leaving (an actual DEPA of it at its origin), for
+    the departures `dep_ids`: read through the departure index, not by a scan of the newest
+    reports (few are DEPAs of a departure: such a scan read the whole log)."""
+    ids = sorted(dep_ids)
+    out: dict[str, datetime] = {}
+    for i in range(0, len(ids), _CHUNK):
+        for dep, t in conn.execute(
+                select(events.c.departure_id, events.c.event_time)
+                .join(departures, departures.c.id == events.c.departure_id)
+                .join(locations, locations.c.id == departures.c.origin)
+                .where(events.c.departure_id.in_(ids[i:i + _CHUNK]), events.c.classifier == "ACT",
+                       events.c.code == "DEPA",
+                       (events.c.location == locations.c.code) | (events.c.location == locations.c.id))).all():
+            if dep not in out or t < out[dep]:
+                out[dep] = t
+    return out
+
+
+Stay = namedtuple("Stay", "trip_id code location event_time")
+
+
+def discharges_and_loads(conn: Connection, max_rows: int) -> list[Stay]:
     """The latest actual DISC/LOAD of container trips, newest first: (trip_id, code, location, event_time)."""
-    return conn.execute(
-        select(events.c.trip_id, events.c.code, events.c.location, events.c.event_time)
+    from_db = _times_from_db()      # a train's boxes share their times: each converted once
+    return [Stay(trip, code, loc, from_db(t)) for trip, code, loc, t in conn.execute(
+        select(events.c.trip_id, events.c.code, events.c.location, type_coerce(events.c.event_time, String))
         .where(events.c.classifier == "ACT", events.c.code.in_(("DISC", "LOAD")), events.c.trip_id.is_not(None))
-        .order_by(events.c.seq.desc()).limit(max_rows)).all()
+        .order_by(events.c.seq.desc()).limit(max_rows)).all()]
 
 
 # --- subscriptions and the outbox ---------------------------------------------------------------

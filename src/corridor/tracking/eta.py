@@ -463,12 +463,9 @@ def observed(conn: Connection, key: str = "", max_rows: int = 20000) -> History:
     h = History()
     delays: dict[str, list[float]] = {}
     running: dict[str, list[float]] = {}
-    seen: set[str] = set()
-    left = repo.departures_heard_leaving(conn, max_rows)
-    for r in repo.arrivals_against_timetable(conn, max_rows):
-        if r.departure_id in seen:     # one sample per departure: every box on it arrived together
-            continue
-        seen.add(r.departure_id)
+    arrivals = repo.arrivals_against_timetable(conn, max_rows)
+    left = repo.departures_heard_leaving(conn, {r.departure_id for r in arrivals})
+    for r in arrivals:                 # one sample per departure
         delays.setdefault(r.link_id, []).append((r.event_time - r.arrives_at).total_seconds() / 3600)
         if (t := left.get(r.departure_id)) is not None and t <= r.event_time:
             ran = (r.event_time - t) - (r.arrives_at - r.departs_at)
