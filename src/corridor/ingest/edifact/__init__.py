@@ -41,6 +41,8 @@ Policies
   MMDDHHMM read as CCYYMMDD) rejects the group with the reason. Local times take the zone of
   the event's location from `tz_for(locode)`; no zone
   known -> UTC with a warning. Events keep the sender's offset.
+  A date (102) and its time of day (401 HHMM / 402 HHMMSS) sent as two DTMs of one qualifier
+  are read as one time (warning); a time of day with no date beside it rejects the group.
   A value written with separators ('2026-03-02 10:30', released '10?:30', an ISO offset '+04:00')
   is read when it is a whole date with an optional HH:MM[:SS] and offset (warning); a value a bare
   ':' or '+' cut into more components or elements than C507 has is put back together (the last

@@ -3,9 +3,10 @@
 The header TDT+20 names the voyage (else RFF+VON) and the vessel (C222: call sign or IMO, and
 name); LOC+5 is the port the plan was made for. Each LOC+147 (stowage cell, BBBRRTT) opens a
 group with the container (EQD), its ports (LOC+9 loading, LOC+11/12 discharge), its weight
-(MEA+WT/VGM in KGM or LBR) and operator (NAD+CA). Cells without EQD (break-bulk) or with an EQD
-that names no container (a slot reserved for an empty still to come) are skipped. A message that
-puts each EQD before its LOC+147 is grouped from the EQD instead (warned).
+(MEA+WT/VGM in KGM or LBR) and operator (NAD+CA; SMDG BAPLIE 3 sends NAD+CF, container
+operator). Cells without EQD (break-bulk) or with an EQD that names no container (a slot
+reserved for an empty still to come) are skipped. A message that puts each EQD before its
+LOC+147 is grouped from the EQD instead (warned).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def map_message(ctx: Context) -> list[Stowage]:
             eq, size, empty = ctx.equipment(eqd)
             pol, _ = loc(find(group, "LOC", "9"))
             pod, _ = loc(find(group, "LOC", ("11", "12")))
-            operator = find(group, "NAD", "CA")
+            operator = find(group, "NAD", "CA") or find(group, "NAD", "CF")
             out.append(Stowage(
                 equipment=eq, vessel=vessel, vessel_id=vessel_id, voyage=voyage, size_type=size,
                 position=(cell.el(1).strip() or None) if cell is not None else None,

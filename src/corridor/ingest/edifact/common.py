@@ -15,7 +15,7 @@ from corridor.domain.events import Event, TransportCall
 from corridor.ingest.construct import slot_constructor
 from corridor.ingest.results import ParseResult, Rejection
 
-from .dates import _RANGES, _SEPARATED, FORMATS, DateError, localize, parse_dtm
+from .dates import _RANGES, _SEPARATED, FORMATS, TIME_OF_DAY, DateError, localize, parse_dtm
 from .interchange import RawMessage, Seg
 
 # 8067 mode of transport -> DCSA modeOfTransport
@@ -97,18 +97,40 @@ class Context:
         return localize(dt, zone)
 
     def first_time(self, segs: Iterable[Seg], quals: tuple[str, ...], locode: str | None) -> tuple[datetime, str] | None:
-        """The first DTM among `segs` whose qualifier is in `quals` (in that preference order)."""
-        found: dict[str, Seg] = {}
+        """The first DTM among `segs` whose qualifier is in `quals` (in that preference order).
+
+        A date sent in one DTM and its time of day in another of the same qualifier ('DTM+334:
+        20260918:102' then 'DTM+334:133342:402', as some forwarders write it) is read as one time."""
+        found: dict[str, list[Seg]] = {}
         for s in segs:
             if s.tag == "DTM" and s.el(0) in quals:
-                found.setdefault(s.el(0), s)
+                found.setdefault(s.el(0), []).append(s)
         for q in quals:
             if q in found:
-                if not found[q].el(0, 1):
-                    self.warn(f"segment {found[q].pos}: DTM+{q} has an empty date; ignored")
+                seg = self.dated(found[q])
+                if not seg.el(0, 1):
+                    self.warn(f"segment {seg.pos}: DTM+{q} has an empty date; ignored")
                     continue
-                return self.when(found[q], locode), q
+                return self.when(seg, locode), q
         return None
+
+    def dated(self, dtms: list[Seg]) -> Seg:
+        """The DTM of one qualifier to read: its first date, with the time of day of a sibling DTM
+        in format 401/402 (HHMM/HHMMSS) when the date has none (warned); else the first DTM."""
+        dates = [s for s in dtms if s.el(0, 2).strip() not in TIME_OF_DAY]
+        seg = dates[0] if dates else dtms[0]
+        value, fmt = seg.el(0, 1).strip(), seg.el(0, 2).strip()
+        if not dates or not (value.isdigit() and len(value) == 8 and fmt in ("102", "")):
+            return seg
+        for t in dtms:
+            width = TIME_OF_DAY.get(t.el(0, 2).strip())
+            clock = t.el(0, 1).strip()
+            if width and clock.isdigit() and len(clock) == width:
+                joined = value + clock
+                self.warn(f"DTM+{seg.el(0)}: date {value} (102) and time {clock} ({t.el(0, 2).strip()}) are sent "
+                          f"in two segments; read together as {joined}")
+                return Seg("DTM", [[seg.el(0), joined, "203" if width == 4 else "204"]], seg.pos)
+        return seg
 
     # ---- equipment
     def equipment(self, eqd: Seg) -> tuple[str, str | None, bool | None]:
@@ -156,12 +178,14 @@ class Context:
 
     def created(self) -> datetime | None:
         """When the sender made the message: DTM+137 of the header, else the time it was received."""
-        for s in self.msg.body[:8]:
-            if s.tag == "DTM" and s.el(0) == "137" and s.el(0, 1):
+        head = [s for s in self.msg.body[:8] if s.tag == "DTM" and s.el(0) == "137" and s.el(0, 1)]
+        if head:
+            s = self.dated(head)
+            if s.el(0, 1):
                 try:   # the sender's own clock: no place to take a zone from, so UTC, silently
                     dt, has_offset, _ = parse_dtm(*dtm_parts(s)[1:3])
                 except DateError:
-                    break
+                    return self.received_at
                 return dt if has_offset else localize(dt, None)
         return self.received_at
 

@@ -26,6 +26,9 @@ _ZONE = re.compile(r"^(?:(?P<utc>Z|UTC|GMT|UT)|(?P<sign>[+-])(?P<h>\d{2}):?(?P<m
 # zone abbreviations senders put where 303/304 expect an offset (fixed offsets only: no DST guessing)
 _NAMED_ZONES = {"WET": 0, "WEST": 60, "CET": 60, "CEST": 120, "EET": 120, "EEST": 180, "MSK": 180,
                 "TRT": 180, "GET": 240, "AZT": 240, "AQTT": 300, "ALMT": 360}
+# time-of-day formats (401 HHMM, 402 HHMMSS) -> digits: a time without its date, read only beside a DTM
+# of the same qualifier that holds the date (common.Context.dated)
+TIME_OF_DAY = {"401": 4, "402": 6}
 # period formats (start-end): the start is the event time, read in the format of one half
 _RANGES = {"713": "201", "717": "101", "718": "102", "719": "203", "720": "303"}
 # a date outside these years is a misread value (e.g. MMDDHHMM taken as CCYYMMDD), never an event
@@ -77,6 +80,9 @@ def parse_dtm(value: str, fmt: str, _separated: bool = True) -> tuple[datetime, 
     if not value:
         raise DateError("the date/time value is empty")
     fmt = (fmt or "").strip()
+    if fmt in TIME_OF_DAY:
+        raise DateError(f"{value!r} is a time of day (format {fmt}) without its date: send the date in a DTM of the "
+                        f"same qualifier (format 102) or the whole time as CCYYMMDDHHMM (203)")
     if fmt in _RANGES or _looks_like_range(value):
         return _range_start(value, fmt)
     if _separated and not value.isdigit():

@@ -1,11 +1,14 @@
 """IFTMIN railway consignment notes (OSJD: BGM 722 = SMGS, 701 = CIM): RECE events, and PLN LOAD.
 
 The note number (BGM 1004) is the SMGS/CIM reference; it is also given as BOL, because a note
-without a container is identified by it alone. The acceptance time is DTM+137 (date of the
-note), the acceptance place LOC+88 (place of receipt), else LOC+5 (departure station), else LOC+9.
+without a container is identified by it alone. The acceptance time is DTM+143 (acceptance of
+the goods, as OSJD railways send it), else DTM+137 (date of the note); the acceptance place LOC+88
+(place of receipt), else LOC+5 (departure station), else LOC+9.
 The train is a TDT with mode 2 (rail): its conveyance number is the train number (TRN); wagons
 are EQD+RR (UIC/OSJD numbers; a failed check digit is warned about, the number kept). A
-container's wagon is its EQA+RR, else the wagon EQD just before it, else the only wagon.
+container is an EQD+CN, or an EQA+CN under a wagon's EQD+RR ('EQA+CN+<number>/<size type>', the
+OSJD layout: the container attached to its wagon). A container's wagon is its EQA+RR, else the
+wagon EQD just before it, else the only wagon.
 One SHIPMENT RECE (ACT) per container (or one for the note when it has no container); when the
 note has a planned departure (DTM+133) there is also an EQUIPMENT LOAD (PLN) per container on
 that train.
@@ -18,9 +21,11 @@ from corridor.domain.errors import InvalidEquipment
 from corridor.domain.events import Classifier, Event, EventKind
 
 from .common import Context, Reject, cancellation, dedupe, find, loc, new_call, new_event
+from .interchange import Seg
 
 NOTES = {"722": "SMGS", "701": "CIM"}
 WAGON_QUALIFIERS = ("RR", "RW")   # railcar; some railways send RW (railway wagon)
+ACCEPTED = ("143", "137")         # acceptance of the goods (OSJD), else the date of the note
 
 
 def map_message(ctx: Context) -> list[Event]:
@@ -39,9 +44,10 @@ def map_message(ctx: Context) -> list[Event]:
     if place is None:
         raise Reject(f"{kind} note {number}: no place of acceptance", bgm, "LOC+88",
                      "LOC+88 (place of receipt) or LOC+5 (departure station)")
-    accepted = ctx.first_time(body, ("137",), place)
+    accepted = ctx.first_time(body, ACCEPTED, place)
     if accepted is None:
-        raise Reject(f"{kind} note {number}: no DTM+137 (date of the note)", bgm, "DTM+137", "DTM+137:<CCYYMMDDHHMM>:203")
+        raise Reject(f"{kind} note {number}: no DTM+143 (acceptance of the goods) nor DTM+137 (date of the note)",
+                     bgm, "DTM+143", "DTM+143:<CCYYMMDDHHMM>:203 or DTM+137:<CCYYMMDDHHMM>:203")
     train_tdt = next((s for s in body if s.tag == "TDT" and (s.el(2) == "2" or s.el(3) == "25")), None)
     train = train_tdt.el(1) if train_tdt is not None else ""
     units = _units(ctx, body)
@@ -67,9 +73,20 @@ def _units(ctx: Context, body):
     """(container, size, empty, wagon, EQD segment) per container; wagons as described above."""
     wagons, containers = [], []
     last_wagon = None
+    in_wagon = False   # between a wagon's EQD and the next EQD: its EQA+CN are the containers it carries
     for i, s in enumerate(body):
+        if s.tag == "EQA" and in_wagon and s.el(0) == "CN" and s.el(1).strip():
+            number, _, size = s.el(1).partition("/")
+            try:
+                eq, _, _ = ctx.equipment(Seg("EQD", ["CN", number.strip()], s.pos))
+            except Reject as r:
+                ctx.reject(r)
+                continue
+            containers.append([eq, size.strip() or None, None, last_wagon, s])
+            continue
         if s.tag != "EQD":
             continue
+        in_wagon = s.el(0) in WAGON_QUALIFIERS
         if s.el(0) in WAGON_QUALIFIERS:
             last_wagon = _wagon(ctx, s.el(1))
             wagons.append(last_wagon)

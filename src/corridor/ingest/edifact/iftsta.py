@@ -17,13 +17,26 @@ Status table (STS element C556, code 9011; the code list agency is not needed to
 | EE             | empty equipment dispatched to the shipper         | EQUIPMENT GTOT (empty)  |           |
 | RD             | empty container returned                          | EQUIPMENT GTIN (empty)  |           |
 
+UN/ECE Recommendation 24 (the code list the UN directories name for C555 4405/9011, numeric), when
+no code list agency or agency 6 (UN/ECE) is given; another agency's numeric codes are its own:
+
+| Rec 24 code    | meaning                                           | Corridor event          | mode hint |
+| -------------- | ------------------------------------------------- | ----------------------- | --------- |
+| 1              | arrived (means of transport)                      | TRANSPORT ARRI          |           |
+| 24             | departed (departure completed)                    | TRANSPORT DEPA          |           |
+| 40             | arrived at port                                   | TRANSPORT ARRI          | VESSEL    |
+| 26             | deramped (unloaded from a rail wagon)             | EQUIPMENT DISC          | RAIL      |
+| 28             | stripped                                          | EQUIPMENT STRP          |           |
+| 29             | unloaded                                          | EQUIPMENT DISC          |           |
+
 A code outside the table is read from its description (STS C556 9010) when the text says clearly
 what happened (gate in/out, unloaded/discharged, loaded, departed, arrived), with a warning that
 names the code so the table can grow; otherwise the STS group is rejected. DTM+334 (status
 change, else DTM+7 effective date/time) is the event time (ACT); a group with only DTM+132/133
 becomes an EST event. LOC+175 (else the group's first LOC) is the place of the activity; a group
 with no LOC before its TDT takes the TDT's port of loading (LOAD/DEPA) or discharge (DISC/ARRI),
-warned. EQD (else RFF+EQ) is the container, one event per container.
+warned (LOC+12, port of discharge, counts as LOC+11). EQD (else RFF+EQ) is the container, one
+event per container.
 The route LOCs of the TDT group are kept in `extra["route"]`, not turned into events: they may
 belong to another leg (a vessel) than the TDT's own means (a train).
 """
@@ -49,6 +62,10 @@ STATUS = {
     "AM": (EQ, "LOAD", "TRUCK", None),
     "EE": (EQ, "GTOT", None, True), "RD": (EQ, "GTIN", None, True),
 }
+# UN/ECE Recommendation 24 transport status codes (C555 with no agency or agency 6): the unambiguous ones
+REC24 = {"1": (TR, "ARRI", None, None), "24": (TR, "DEPA", None, None), "40": (TR, "ARRI", "VESSEL", None),
+         "26": (EQ, "DISC", "RAIL", None), "28": (EQ, "STRP", None, None), "29": (EQ, "DISC", None, None)}
+REC24_AGENCIES = ("", "6")
 # description fallback, most specific first ("unloaded" before "loaded", "gate" before "arrived")
 _TEXT = [
     (re.compile(r"gate[- ]?in|in[- ]?gate", re.I), (EQ, "GTIN")),
@@ -146,9 +163,10 @@ def _route_place(ctx: Context, code: str, dcsa: str, tdt_group) -> tuple[str | N
     """The place of a status whose group has no LOC of its own, from the route LOCs of its TDT.
 
     A load or departure happens at the port of loading / place of departure (LOC+9, LOC+5), a
-    discharge or arrival at the port of discharge / place of arrival (LOC+11, LOC+8, LOC+7); a gate
-    or other status has no such port and keeps no place."""
-    quals = {"LOAD": ("9", "5"), "DEPA": ("9", "5"), "DISC": ("11", "8", "7"), "ARRI": ("11", "8", "7")}.get(dcsa)
+    discharge or arrival at the port of discharge / place of arrival (LOC+11, LOC+12, LOC+8,
+    LOC+7); a gate or other status has no such port and keeps no place."""
+    quals = {"LOAD": ("9", "5"), "DEPA": ("9", "5"), "DISC": ("11", "12", "8", "7"),
+             "ARRI": ("11", "12", "8", "7")}.get(dcsa)
     for q in quals or ():
         found = find(tdt_group, "LOC", q)
         if found is not None and loc(found)[0]:
@@ -162,6 +180,8 @@ def _status(ctx: Context, sts, code: str, agency: str, text: str):
     """(kind, DCSA code, mode hint, empty hint) of an STS, from the table or its description."""
     if code.upper() in STATUS:
         return STATUS[code.upper()]
+    if code.strip() in REC24 and agency.strip() in REC24_AGENCIES:
+        return REC24[code.strip()]
     for pattern, (kind, dcsa) in _TEXT:
         if text and pattern.search(text):
             mode = next((m for p, m in _TEXT_MODE if p.search(text)), None)
@@ -172,7 +192,9 @@ def _status(ctx: Context, sts, code: str, agency: str, text: str):
         category = ":".join(c for c in (sts.el(0), sts.el(0, 1), sts.el(0, 2)) if c)
         raise Reject(f"STS has no status code (C555 status, 4405 empty; category {category or '-'}): "
                      f"nothing says what happened", sts, "STS/C555", "STS+<category>+<status code>, e.g. STS+1+AE")
-    raise Reject(f"STS status {code!r} (agency {agency or '-'}, text {text!r}) has no DCSA equivalent",
+    own = (f"; a numeric code under agency {agency!r} is that agency's own list, not UN/ECE Rec 24"
+           if code.isdigit() and code in REC24 and agency.strip() not in REC24_AGENCIES else "")
+    raise Reject(f"STS status {code!r} (agency {agency or '-'}, text {text!r}) has no DCSA equivalent{own}",
                  sts, "STS/C556", "a status code from the table in corridor.ingest.edifact.iftsta")
 
 
