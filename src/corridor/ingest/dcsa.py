@@ -9,6 +9,7 @@ expected; its good siblings still pass. Valid 3.0 events that Corridor's event m
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -220,6 +221,9 @@ class TransportEvent22(Event22):
     transportEventTypeCode: Literal["ARRI", "DEPA"]
     delayReasonCode: _s(3) | None = None
     changeRemark: _s(250) | None = None
+    # 2.2 keeps the remark's older name beside changeRemark (DCSA's own implementation writes both);
+    # a sender that gives only this one still has its remark read
+    vesselScheduleChangeRemark: _s(250) | None = None
     transportCall: TransportCall22
     documentReferences: list[DocumentReference22] | None = None
 
@@ -230,6 +234,9 @@ class ShipmentEvent22(Event22):
     documentID: str
     documentTypeCode: Literal[DOCUMENT_TYPES_22]
     reason: str | None = None
+    # not in 2.2's shipment event (2.3 has it; carriers send it): taken when well formed, else
+    # left out by _repair_22 with a warning
+    documentReferences: list[DocumentReference22] | None = None
 
 
 class EquipmentEvent22(Event22):
@@ -289,8 +296,16 @@ class Classification30(_Strict):
 
 
 class DocumentReference30(_Strict):
-    typeCode: str
+    # the conformance draft names the type typeCode (BKG), the 2026 snapshot type (BOOKING)
+    typeCode: str | None = None
+    type: _s(100) | None = None
     reference: _s(100)
+
+    @model_validator(mode="after")
+    def _typed(self):
+        if self.typeCode is None and self.type is None:
+            raise ValueError("typeCode (or type, as the 2026 snapshot names it) is required")
+        return self
 
 
 class ShipmentDetails30(_Strict):
@@ -301,20 +316,23 @@ class ShipmentDetails30(_Strict):
 
 
 class VoyageRef30(_Strict):
-    carrierVoyageNumber: _s(50) | None = None
+    carrierVoyageNumber: str | None = None   # 3.0 sets no length (_fit_store fits it to the store)
     universalVoyageReference: _s(5) | None = None
 
 
 class ServiceRef30(_Strict):
-    carrierServiceCode: _s(11) | None = None
+    carrierServiceCode: str | None = None    # 3.0 sets no length (_fit_store fits it to the store)
     universalServiceReference: _s(8) | None = None
 
 
 class Vessel30(_Strict):
     vesselIMONumber: Annotated[str, Field(pattern=r"^\d{7,8}$")] | None = None
+    vesselMMSINumber: _s(9) | None = None
     vesselName: _s(50) | None = None
     vesselFlag: _s(2) | None = None
     vesselCallSign: _s(10) | None = None
+    operatorCarrierCode: _s(10) | None = None
+    operatorCarrierCodeListProvider: _s(10) | None = None
 
 
 class Rail30(_Strict):
@@ -351,6 +369,13 @@ class TransportDetails30(_Strict):
     transportCall: TransportCall30 | None = None
 
 
+class Seal30(_Strict):
+    number: _s(15) | None = None
+    source: _s(100) | None = None      # draft: CAR, CUS, ...; snapshot: CARRIER, CUSTOMS, ...
+    type: _s(100) | None = None        # draft: KLP, BLT, WIR; snapshot: KEYLESS_PADLOCK, BOLT, WIRE
+    placement: _s(100) | None = None
+
+
 class EquipmentDetails30(_Strict):
     equipmentReference: Annotated[str, PlainValidator(_container)] | None = None
     ISOEquipmentCode: _s(4) | None = None
@@ -358,6 +383,7 @@ class EquipmentDetails30(_Strict):
     emptyIndicator: Literal["EMPTY", "LADEN"] | None = None
     movementType: Literal["IMPORT", "EXPORT", "TRANSSHIPMENT"] | None = None
     transportPhase: Literal["IMPORT", "EXPORT", "TRANSSHIPMENT"] | None = None
+    seals: list[Seal30] | None = None
 
 
 class IotDetails30(_Strict):
@@ -418,6 +444,32 @@ _REEFER_30 = dict.fromkeys(("MEAS", "ADJU", "MEASURED", "ADJUSTED"))
 _FACILITY_30 = {"BORD": "BOCR", "BORDER": "BOCR", "CUSTOMER_LOCATION": "CLOC", "DEPOT": "DEPO",
                 "CONTAINER_FREIGHT_STATION": "COFS", "INLAND_TERMINAL": "INTE",
                 "OFF_DOCK_STORAGE": "OFFD", "PORT_TERMINAL": "POTE", "WAYPOINT": "WAYP"}
+# the 2026 snapshot's words for document and shipment reference types -> the draft's codes
+_DOCUMENT_WORDS_30 = {
+    "ADVANCE_MANIFEST_FILING": "AMF", "ARRIVAL_NOTICE": "ARN", "BOOKING": "BKG", "CARGO_SURVEY": "CAS",
+    "CARRIER_BOOKING_REQUEST": "CBR", "CERTIFICATE_OF_ANALYSIS": "CEA", "CERTIFICATE_OF_ORIGIN": "CEO",
+    "CONTRACT_QUOTATION": "CQU", "CONTAINER_RELEASE_ORDER": "CRO", "CUSTOMS_CLEARANCE": "CUC",
+    "DELIVERY_INSTRUCTIONS": "DEI", "DELIVERY_ORDER": "DEO", "DANGEROUS_GOODS_DECLARATION": "DGD",
+    "FUMIGATION_CERTIFICATE": "FCE", "HEALTH_CERTIFICATE": "HCE", "INSPECTION_CERTIFICATE": "ICE",
+    "INVOICE": "INV", "OUT_OF_GAUGE_DECLARATION": "OOG", "PHYTOSANITARY_CERTIFICATE": "PCE",
+    "PROOF_OF_DELIVERY": "PFD", "SHIPPING_INSTRUCTIONS": "SHI", "TRANSPORT_DOCUMENT": "TRD",
+    "TRANSPORT_ORDER": "TRO", "VERIFIED_GROSS_MASS": "VGM", "VETERINARY_CERTIFICATE": "VCE"}
+_SHIPMENT_REF_WORDS_30 = {
+    "CONSIGNEES_REFERENCE": "AAO", "AUTOMATED_EXPORT_SYSTEM": "AES", "BOOKING_REQUEST_ID": "BID",
+    "BOOKING_PARTY_REFERENCE_NUMBER": "BPR", "CANADIAN_EXPORT_REPORTING_NUMBER": "CER",
+    "CUSTOMERS_REFERENCE": "CR", "CUSTOMER_SHIPMENT_ID": "CSI", "DECLARACAO_UNICA_DE_EXPORTACAO": "DUE",
+    "EMPTY_CONTAINER_RELEASE_REFERENCE": "ECR", "EQUIPMENT_REFERENCE": "EQ",
+    "FREIGHT_FORWARDERS_REFERENCE": "FF", "PURCHASE_ORDER_REFERENCE": "PO",
+    "REGISTRO_UNICO_DEL_CONTRIBUYENTE": "RUC", "SHIPPERS_REFERENCE": "SI"}
+# 3.0 seals -> 2.2's codes (what Event.extra["seals"] holds and GET /v2/events gives back); 3.0's
+# consolidator, customer and terminal seals have no 2.2 source code: their source is left out
+_SEAL_SOURCES_30 = {"CAR": "CAR", "CUS": "CUS", "PHY": "PHY", "SHI": "SHI", "VET": "VET",
+                    "CARRIER": "CAR", "CUSTOMS": "CUS", "PHYTOSANITARY": "PHY", "SHIPPER": "SHI",
+                    "VETERINARY": "VET"}
+_SEAL_TYPES_30 = {"KLP": "KLP", "BLT": "BLT", "WIR": "WIR",
+                  "KEYLESS_PADLOCK": "KLP", "BOLT": "BLT", "WIRE": "WIR"}
+# a MULTIMODAL call is held by the one mode whose transport it names
+_MODE_OF_TRANSPORT_30 = (("vesselTransport", "VESSEL"), ("railTransport", "RAIL"), ("truckTransport", "TRUCK"))
 _TYPE_FIELDS_30 = {"SHIPMENT": ("shipmentEventTypeCode", "shipmentEventType", _SHIPMENT_30),
                    "TRANSPORT": ("transportEventTypeCode", "transportEventType", _TRANSPORT_30),
                    "EQUIPMENT": ("equipmentEventTypeCode", "equipmentEventType", _EQUIPMENT_30),
@@ -470,6 +522,7 @@ def _parse(raw, source_party: str, received_at: datetime | None, *, fast: bool,
             versions.add(version)
             if event is None:
                 continue
+            event = _fit_store(event, path, result.warnings)
             if event.event_id and event.event_id in seen_ids:
                 raise _Reject(_join(path, "eventID"),
                               f"eventID {event.event_id} repeats event {seen_ids[event.event_id]}",
@@ -486,6 +539,64 @@ def _parse(raw, source_party: str, received_at: datetime | None, *, fast: bool,
     result.meta.update(dcsa_versions=sorted(versions), received=len(items),
                        accepted=len(result.events))
     return result
+
+
+# Widths of the events table's columns (store/tables.py) that a spec-valid DCSA value can exceed:
+# 2.2 voyage numbers run to 50 characters, 3.0 eventIDs to 500 and railCarReference to 50, 2.2
+# document references and 3.0 voyage numbers and service codes have no limit. Past its width a
+# value is kept whole in extra and stored as its head and a digest (PostgreSQL refuses the row,
+# and with it the whole file, otherwise).
+_STORED_WIDTHS = {"voyage": 40, "service": 60, "vehicle": 80, "wagon": 12, "event_id": 100, "booking_ref": 40}
+_WIDTH_NAMES = {"voyage": "voyage", "service": "service code", "vehicle": "vehicle", "wagon": "rail car",
+                "event_id": "eventID", "booking_ref": "booking reference"}
+_CALL_WIDTHS = tuple((name, _STORED_WIDTHS[name]) for name in ("voyage", "service", "vehicle", "wagon"))
+assert _STORED_WIDTHS == {"voyage": 40, "service": 60, "vehicle": 80, "wagon": 12, "event_id": 100,
+                          "booking_ref": 40}, "_fit_store's quick check spells these widths out"
+
+
+def _fitted(value: str, width: int) -> str:
+    """Return `value` cut to `width` characters, its end replaced by ~ and 8 hex digits of its
+    SHA-256: stable, and (but for a 1 in 4 billion chance) distinct for distinct values."""
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{value[:width - 9]}~{digest}"
+
+
+def _fit_store(e: Event, path: str, notes: list[str]) -> Event:
+    """Return the event with every value the store's columns cannot hold fitted (_STORED_WIDTHS),
+    the whole value in extra["<field>_sent"] and a warning each; the event itself when all fit."""
+    tc = e.transport_call
+    if ((tc is None or ((tc.voyage is None or len(tc.voyage) <= 40) and (tc.service is None or len(tc.service) <= 60)
+                        and (tc.vehicle is None or len(tc.vehicle) <= 80) and (tc.wagon is None or len(tc.wagon) <= 12)))
+            and (e.event_id is None or len(e.event_id) <= 100)
+            and all(len(v) <= 40 for k, v in e.references if k == "BKG")):
+        return e                  # (every event but a rare one: checked without building anything)
+    long = [(name, getattr(tc, name)) for name, width in _CALL_WIDTHS
+            if tc is not None and getattr(tc, name) is not None and len(getattr(tc, name)) > width]
+    if e.event_id is not None and len(e.event_id) > _STORED_WIDTHS["event_id"]:
+        long.append(("event_id", e.event_id))
+    if any(kind == "BKG" and len(value) > _STORED_WIDTHS["booking_ref"] for kind, value in e.references):
+        long.append(("booking_ref", next(v for k, v in e.references if k == "BKG"
+                                         and len(v) > _STORED_WIDTHS["booking_ref"])))
+    if not long:
+        return e
+    extra, changes, call_changes = dict(e.extra), {}, {}
+    for name, value in long:
+        width = _STORED_WIDTHS[name]
+        kept = _fitted(value, width)
+        extra[f"{name}_sent"] = value
+        notes.append(f"{path or 'event'}: {_WIDTH_NAMES[name]} {value[:60]!r}{'…' if len(value) > 60 else ''} "
+                     f"is longer than the {width} characters Corridor stores: stored as {kept!r}, "
+                     f"the whole value kept in extra {name}_sent")
+        if name == "event_id":
+            changes["event_id"] = kept
+        elif name == "booking_ref":
+            changes["references"] = tuple(
+                (k, _fitted(v, width) if k == "BKG" and len(v) > width else v) for k, v in e.references)
+        else:
+            call_changes[name] = kept
+    if call_changes:
+        changes["transport_call"] = replace(tc, **call_changes)
+    return replace(e, extra=extra, **changes)
 
 
 _PAYLOAD_EXPECTED = 'a JSON array of events, one event object, or {"events": [...]}'
@@ -526,7 +637,7 @@ def _unwrap(raw, notes: list[str] | None = None) -> tuple[list, str | None]:
     if isinstance(raw, dict):
         if isinstance(raw.get("events"), list):
             return raw["events"], "events"
-        if "eventType" in raw or "eventClassification" in raw:
+        if "eventType" in raw or "eventClassification" in raw or raw.get("isRetracted") is True:
             return [raw], None
         if "events" in raw:
             raise _Reject("events", f"events is {_json_kind(raw['events'])}, not an array of events",
@@ -624,6 +735,8 @@ def _parse_one(item, path, source_party, parties, received_at, result,
     if not isinstance(item, dict):
         raise _Reject(path, f"{path or 'event'} is a JSON {type(item).__name__}, not an event object",
                       "a DCSA event object")
+    if item.get("isRetracted") is True and "eventType" not in item:
+        return "3.0", _retraction_30(item, path, result)
     if "eventClassification" in item:
         return "3.0", _event_30(_validate(Event30, item, path), path, source_party, parties,
                                 received_at, result)
@@ -650,6 +763,18 @@ def _parse_one(item, path, source_party, parties, received_at, result,
     event = _event_22(_validate(model, item, path), path, source_party, parties, received_at)
     result.warnings.extend(notes)
     return "2.2", event
+
+
+def _retraction_30(item: dict, path: str, result: ParseResult) -> None:
+    """A 3.0 event with isRetracted: nothing to store (its data "must be discarded or ignored", and
+    it may carry its eventID alone); a warning says so, or _Reject when it names no eventID."""
+    event_id = item.get("eventID")
+    if type(event_id) is not str or not event_id or len(event_id) > 500:
+        raise _Reject(_join(path, "eventID"), "a retracted event (isRetracted true) must name the eventID it "
+                      f"retracts, got {event_id!r:.60}", "eventID: text of 1 to 500 characters")
+    result.warnings.append(f"{path or 'event'}: DCSA 3.0 event {event_id!r} is retracted by its sender: not "
+                           "stored (an earlier copy already stored is not withdrawn)")
+    return None
 
 
 # ---- 2.2 as carriers send it: repairs whose meaning is certain, each with a warning ----------
@@ -718,6 +843,23 @@ def _repair_22(item: dict, path: str) -> tuple[dict, list[str]]:
                 kept.append(x)
         out = dict(out) if out is item else out
         out["seals"] = kept or None
+    docs = item.get("documentReferences") if item.get("eventType") == "SHIPMENT" else None
+    if docs is not None:
+        # 2.2 gives a shipment event no documentReferences: the well-formed ones are taken, the
+        # rest cannot refuse an event whose 2.2 fields are right
+        kept = []
+        for i, d in enumerate(docs if type(docs) is list else [docs]):
+            try:
+                DocumentReference22.model_validate(d)
+                kept.append(d)
+            except ValidationError:
+                where = _join(path, "documentReferences", i) if type(docs) is list else _join(path, "documentReferences")
+                notes.append(f"{where}: {d!r:.120} is not a document reference (documentReferenceType BKG or TRD "
+                             "and its documentReferenceValue), which 2.2's shipment event does not define: "
+                             "left out, the event is kept")
+        if len(kept) != len(docs if type(docs) is list else [docs]):
+            out = dict(out) if out is item else out
+            out["documentReferences"] = kept or None
     eid = item.get("eventID")
     if type(eid) is str and _HASH_ID.fullmatch(eid):
         # CMA CGM's feed names events by a 40-hex digest: a stable id, only not a UUID
@@ -862,6 +1004,14 @@ def _document_refs(m) -> tuple[tuple[str, str], ...]:
     return docs + refs
 
 
+def _remarks(change: str | None, schedule_change: str | None) -> tuple[str | None, str | None]:
+    """Return a 2.2 transport event's remark (changeRemark, else the deprecated
+    vesselScheduleChangeRemark) and the deprecated one when it says something else."""
+    if change is None:
+        return schedule_change, None
+    return change, schedule_change if schedule_change not in (None, change) else None
+
+
 def _event_22(m: Event22, path, source_party, parties, received_at) -> Event:
     common = dict(classifier=Classifier(m.eventClassifierCode), event_time=m.eventDateTime,
                   source_party=source_party, parties=parties, created_at=m.eventCreatedDateTime,
@@ -870,9 +1020,10 @@ def _event_22(m: Event22, path, source_party, parties, received_at) -> Event:
     if isinstance(m, TransportEvent22):
         call, extra_tc = _transport_call_22(m.transportCall, with_position=True)
         loc = m.transportCall.location
-        extra.update(extra_tc, delay_reason=m.delayReasonCode)
+        remark, other_remark = _remarks(m.changeRemark, m.vesselScheduleChangeRemark)
+        extra.update(extra_tc, delay_reason=m.delayReasonCode, vessel_schedule_change_remark=other_remark)
         event = Event(kind=EventKind.TRANSPORT, code=m.transportEventTypeCode, location=call.location,
-                      transport_call=call, references=_document_refs(m), reason=m.changeRemark,
+                      transport_call=call, references=_document_refs(m), reason=remark,
                       lat=loc.latitude if loc else None, lon=loc.longitude if loc else None,
                       extra=extra, **common)
     elif isinstance(m, ShipmentEvent22):
@@ -1127,7 +1278,8 @@ def _fast_event_22(item, event_type, path, source_party, parties, received_at, m
     if event_type == "TRANSPORT":
         code = _code(item, "transportEventTypeCode", _TRANSPORT_CODES_22, required=True)
         delay = _text(item, "delayReasonCode", 3)
-        remark = _text(item, "changeRemark", 250)
+        remark, other_remark = _remarks(_text(item, "changeRemark", 250),
+                                        _text(item, "vesselScheduleChangeRemark", 250))
         tc = _obj(item.get("transportCall"), _KEYS_CALL)
         if tc is None:
             return None
@@ -1135,6 +1287,8 @@ def _fast_event_22(item, event_type, path, source_party, parties, received_at, m
         extra.update(extra_tc)
         if delay is not None:
             extra["delay_reason"] = delay
+        if other_remark is not None:
+            extra["vessel_schedule_change_remark"] = other_remark
         return _make_event(kind=EventKind.TRANSPORT, code=code, classifier=classifier, event_time=event_time,
                            location=call.location, transport_call=call, references=_fast_refs_22(item, True),
                            lat=loc[1] if loc else None, lon=loc[2] if loc else None, source_party=source_party,
@@ -1145,7 +1299,7 @@ def _fast_event_22(item, event_type, path, source_party, parties, received_at, m
         document_id = _text(item, "documentID", required=True)
         doc_type = _code(item, "documentTypeCode", _DOCUMENT_TYPES, required=True)
         reason = _text(item, "reason")
-        refs = ((DOC_TO_REF.get(doc_type, doc_type), document_id),) + _fast_refs_22(item, False)
+        refs = ((DOC_TO_REF.get(doc_type, doc_type), document_id),) + _fast_refs_22(item, True)
         return _make_event(kind=EventKind.SHIPMENT, code=code, classifier=classifier, event_time=event_time,
                            references=refs, source_party=source_party, parties=parties, message_id=message_id,
                            created_at=created, reason=reason, event_id=event_id, extra=extra)
@@ -1207,9 +1361,17 @@ def _classify_30(c: Classification30, path: str) -> tuple[str, str, str | None]:
 
 
 def _transport_call_30(td: TransportDetails30 | None) -> tuple[TransportCall | None, dict]:
+    """Return the call and its extra; (None, {"multimodal": True}) for a MULTIMODAL call that
+    names no single vessel, rail or truck transport (Corridor's calls are by one mode)."""
     tc = td.transportCall if td else None
     if tc is None or tc.modeOfTransport is None:
         return None, {}
+    mode = tc.modeOfTransport
+    if mode == "MULTIMODAL":
+        named = [m for field, m in _MODE_OF_TRANSPORT_30 if getattr(tc, field) is not None]
+        if len(named) != 1:
+            return None, {"multimodal": True}
+        mode = named[0]
     vessel, rail, truck = tc.vesselTransport, tc.railTransport, tc.truckTransport
     vehicle = ((vessel.vesselIMONumber or vessel.vesselName) if vessel else None) or (
         truck.tractorDetails.licensePlate if truck and truck.tractorDetails else None)
@@ -1217,7 +1379,7 @@ def _transport_call_30(td: TransportDetails30 | None) -> tuple[TransportCall | N
     if rail and rail.railServiceReference and not voyage:
         voyage = rail.railServiceReference   # the train is the rail "voyage"
     service = tc.serviceCodeOrReference
-    call = TransportCall(mode=tc.modeOfTransport, voyage=voyage, vehicle=vehicle,
+    call = TransportCall(mode=mode, voyage=voyage, vehicle=vehicle,
                          service=(service.carrierServiceCode or service.universalServiceReference) if service else None,
                          wagon=rail.railCarReference if rail else None)
     extra = {"transport_call_id": tc.transportCallReference,
@@ -1226,8 +1388,30 @@ def _transport_call_30(td: TransportDetails30 | None) -> tuple[TransportCall | N
              "import_voyage": tc.importVoyageNumberOrReference.carrierVoyageNumber
              if tc.importVoyageNumberOrReference else None,
              "rail_departure_id": rail.departureID if rail else None,
-             "delay_reasons": td.delayReasonCodes}
+             "delay_reasons": td.delayReasonCodes,
+             "dcsa_mode": "MULTIMODAL" if mode != tc.modeOfTransport else None}
+    if vessel is not None:   # under 2.2's names, so GET /v2/events gives them back
+        extra.update(vessel_flag=vessel.vesselFlag, vessel_call_sign=vessel.vesselCallSign,
+                     vessel_operator=vessel.operatorCarrierCode,
+                     vessel_operator_list=vessel.operatorCarrierCodeListProvider
+                     if vessel.operatorCarrierCodeListProvider in _CARRIER_LISTS else None,
+                     vessel_mmsi=vessel.vesselMMSINumber)
     return call, {k: v for k, v in extra.items() if v is not None}
+
+
+def _seals_30(seals: list[Seal30], path: str, notes: list[str]) -> list[dict] | None:
+    """Return 3.0 seals as 2.2 writes them (sealNumber, sealSource, sealType); a seal without a
+    number, or without a type 2.2 has a code for, is left out with a warning."""
+    out = []
+    for i, seal in enumerate(seals):
+        kind = _SEAL_TYPES_30.get(seal.type or "")
+        if seal.number is None or kind is None:
+            notes.append(f"{_join(path, i)}: seal {seal.number!r} with type {seal.type!r}: a seal needs its "
+                         "number and type (KLP, BLT, WIR or their words): left out, the event is kept")
+            continue
+        source = _SEAL_SOURCES_30.get(seal.source or "")
+        out.append({"sealNumber": seal.number, **({"sealSource": source} if source else {}), "sealType": kind})
+    return out or None
 
 
 def _event_30(m: Event30, path, source_party, parties, received_at, result) -> Event | None:
@@ -1246,7 +1430,14 @@ def _event_30(m: Event30, path, source_party, parties, received_at, result) -> E
     where, eq = m.eventLocation, m.equipmentDetails
     geo = where.geoCoordinate if where else None
     call, extra = _transport_call_30(m.transportDetails)
-    if kind == "TRANSPORT" and call is None:
+    if extra.pop("multimodal", False):
+        named = ("a transport event" if kind == "TRANSPORT" else "its transport call")
+        result.warnings.append(
+            f"{label}: modeOfTransport MULTIMODAL names no single vesselTransport, railTransport or "
+            f"truckTransport: Corridor holds a call by one mode, so {named} is skipped")
+        if kind == "TRANSPORT":
+            return None
+    elif kind == "TRANSPORT" and call is None:
         raise _Reject(_join(path, "transportDetails", "transportCall", "modeOfTransport"),
                       "a transport event needs its transport call and mode of transport",
                       "one of VESSEL, RAIL, TRUCK, BARGE, MULTIMODAL")
@@ -1263,15 +1454,20 @@ def _event_30(m: Event30, path, source_party, parties, received_at, result) -> E
     sd = m.shipmentDetails
     if sd:
         docs = ([sd.documentReference] if sd.documentReference else []) + list(sd.additionalDocumentReferences or [])
-        refs = tuple((DOC_TO_REF.get(d.typeCode, d.typeCode), d.reference) for d in docs)
-        refs += tuple((r.typeCode, r.reference) for r in sd.shipmentReferences or ())
+        for d in docs:
+            doc_type = d.typeCode or _DOCUMENT_WORDS_30.get(d.type, d.type)
+            refs += ((DOC_TO_REF.get(doc_type, doc_type), d.reference),)
+        refs += tuple((r.typeCode or _SHIPMENT_REF_WORDS_30.get(r.type, r.type), r.reference)
+                      for r in sd.shipmentReferences or ())
     if kind == "SHIPMENT" and not refs:
         raise _Reject(_join(path, "shipmentDetails", "documentReference"),
-                      "a shipment event needs the document it is about", "typeCode and reference")
-    extra.update(dcsa_version="3.0", retracted=m.isRetracted or None,
+                      "a shipment event needs the document it is about", "typeCode (or type) and reference")
+    extra.update(dcsa_version="3.0",
                  transport_phase=(eq.transportPhase or eq.movementType) if eq else None,
                  facility_name=where.locationName if where else None,
-                 iot_event_code=iot_code)
+                 iot_event_code=iot_code,
+                 seals=_seals_30(eq.seals, _join(path, "equipmentDetails", "seals"), result.warnings)
+                 if eq and eq.seals else None)
     empty = (eq.emptyIndicatorCode or eq.emptyIndicator) if eq else None
     event = Event(kind=EventKind(kind), code=code, classifier=Classifier(classifier),
                   event_time=m.eventDateTime, location=place,
