@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
+from datetime import datetime, timezone
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from ..cli.ingest import ALIAS_KINDS, quarantine_json, resolve_alias_target
+from ..cli.ingest import ALIAS_KINDS, quarantine_json, receipt_json, resolve_alias_target
 from ..store import ingest as repo
 from ..store.receipts import open_entries, receipt
 from .bodies import StrictBody
@@ -229,13 +230,35 @@ def show_message(request: Request, message_id: str = Path(..., max_length=200,
         entries, total = open_entries(conn, message_id, sender, limit)
     if raw.source_party:
         audit_one(request, p, store, {raw.source_party})   # the administrator reading a party's receipt
-    return {"message_id": raw.id, "status": raw.status, "format": raw.format, "filename": raw.filename,
-            "received_at": raw.received_at.isoformat(), "source_party": raw.source_party, "size": raw.size,
-            "stored": raw.stored, "duplicates": None if raw.status == "pending" else raw.duplicates,
-            "quarantined": total,
-            "quarantine": [{"id": e.id, "kind": e.kind, "reason": e.reason, "attempts": e.attempts,
-                            "created_at": e.created_at.isoformat(), "href": _path(request, f"/quarantine/{e.id}")}
-                           for e in entries]}
+    return receipt_json(raw, entries, total, href=lambda i: _path(request, f"/quarantine/{i}"))
+
+
+@router.get("/messages", summary="The messages received, newest first: their receipts")
+def list_messages(request: Request,
+                  status: str | None = Query(None, pattern="^(processed|partial|quarantined|pending)$"),
+                  format: str | None = Query(None, pattern="^(edifact|dcsa-json|csv|position-json)$",
+                                             description="edifact | dcsa-json | csv | position-json"),
+                  since: datetime | None = Query(None, description="Received at or after (ISO 8601)"),
+                  before: datetime | None = Query(None, description="Received before (ISO 8601): the next page "
+                                                                    "starts before the last receipt's received_at"),
+                  party: str | None = Query(None, max_length=40, description="The sender (the administrator only)"),
+                  limit: int = Query(100, ge=1, le=1000), p: Principal = Depends(principal)) -> dict:
+    """Receipts without content (GET /api/v1/messages/{message_id} has one with its quarantine
+    entries). A party sees the messages it sent; the administrator every party's, or one's."""
+    from ..store.receipts import receipt_counts, receipts
+    if party is not None and not p.party.is_admin and party != p.party.id:
+        raise Problem(403, "Forbidden", "a party lists the messages it sent only")
+    sender = party if p.party.is_admin else p.party.id
+    aware = lambda t: t if t is None or t.tzinfo else t.replace(tzinfo=timezone.utc)   # noqa: E731
+    store = get_store(request)
+    with store.read() as conn:
+        rows = receipts(conn, sender=sender, status=status, fmt=format, since=aware(since), before=aware(before),
+                        limit=limit)
+        counts = receipt_counts(conn, sender)
+    if p.party.is_admin and (owners := {r.source_party for r in rows if r.source_party}):
+        audit_one(request, p, store, owners)   # the administrator reading parties' receipts
+    return {"counts": counts, "limit": limit,
+            "messages": [{**receipt_json(r), "href": _path(request, f"/messages/{r.id}")} for r in rows]}
 
 
 # --- quarantine ------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""`corridor ingest`, `corridor quarantine list | show | replay`, `corridor alias add | list`."""
+"""`corridor ingest`, `corridor messages list | show`, `corridor quarantine list | show | replay`,
+`corridor alias add | list`."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .common import Exit, JsonOpt, choice, emit_json, err, fail, out
+from .common import Exit, JsonOpt, choice, emit_json, err, fail, out, when
 
 quarantine_app = typer.Typer(help="What could not be parsed, mapped or attributed, with the reason.",
                              no_args_is_help=True)
+messages_app = typer.Typer(help="The raw messages received: who sent what, when, and what became of it.",
+                           no_args_is_help=True)
 alias_app = typer.Typer(help="The registry of outside codes: EDI ids, LOCODEs, ESR codes, spellings.",
                         no_args_is_help=True)
 
@@ -20,6 +23,7 @@ INPUT_FORMATS = {"edifact": "edifact", "edi": "edifact", "dcsa": "dcsa-json", "d
                  "csv": "csv", "positions": "position-json", "position-json": "position-json"}
 ALIAS_KINDS = ("party", "location", "operator")
 QUARANTINE_STATUSES = ("open", "resolved", "replayed", "all")
+MESSAGE_STATUSES = ("processed", "partial", "quarantined", "pending")
 RAW_PREVIEW = 64 * 1024
 
 
@@ -129,6 +133,95 @@ def _print_summary(doc: dict, dry_run: bool) -> None:
             for e in f.get("events", []):
                 out.print(f"  {e['classifier']} {e['code']} {e['event_time']} {e['location'] or '-'} "
                           f"{e['equipment'] or ''}", highlight=False)
+
+
+# --- raw messages ---------------------------------------------------------------------------
+
+def receipt_json(raw, entries=None, total: int | None = None, href=None) -> dict:
+    """The stable JSON of a raw message's receipt (same shape over the API): without its content;
+    with `entries`, its open quarantine entries (`total` of them open; `href(id)` links each)."""
+    d = {"message_id": raw.id, "status": raw.status, "format": raw.format, "filename": raw.filename,
+         "received_at": raw.received_at.isoformat(), "source_party": raw.source_party, "size": raw.size,
+         "stored": raw.stored, "duplicates": None if raw.status == "pending" else raw.duplicates,
+         "rejected": raw.rejected}
+    if entries is not None:
+        d["quarantined"] = total if total is not None else len(entries)
+        d["quarantine"] = [{"id": e.id, "kind": e.kind, "reason": e.reason, "attempts": e.attempts,
+                            "created_at": e.created_at.isoformat(), **({"href": href(e.id)} if href else {})}
+                           for e in entries]
+    return d
+
+
+def m_list(party: str = typer.Option(None, "--party", help="Only messages this party sent."),
+           status: str = typer.Option(None, "--status", help="processed | partial | quarantined | pending"),
+           fmt: str = typer.Option(None, "--format", help="edifact | dcsa | csv | positions"),
+           since: str = typer.Option(None, "--since", help="Received at or after this ISO 8601 date or time."),
+           limit: int = typer.Option(50, help="At most this many (newest first)."),
+           as_json: bool = JsonOpt) -> None:
+    """List received messages, newest first: sender, format, status, events stored, duplicates, held."""
+    from ..store.receipts import receipt_counts, receipts
+    choice(status, MESSAGE_STATUSES, "--status", as_json)
+    choice(fmt, tuple(INPUT_FORMATS), "--format", as_json)
+    t0 = when(since, "--since", as_json)
+    if limit < 1:
+        fail(f"--limit {limit}: give 1 or more", Exit.USAGE, as_json=as_json)
+    store = _store(as_json)
+    with store.read() as conn:
+        rows = receipts(conn, sender=party, status=status, fmt=INPUT_FORMATS.get(fmt) if fmt else None,
+                        since=t0, limit=limit)
+        counts = receipt_counts(conn, party)
+    if as_json:
+        emit_json({"counts": counts, "messages": [receipt_json(r) for r in rows]})
+        return
+    t = Table(title=f"Messages{f' from {party}' if party else ''}: {len(rows)} shown; "
+                    + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none received"))
+    for col in ("message", "received", "party", "format", "file", "status", "stored", "dup", "held"):
+        t.add_column(col, justify="right" if col in ("stored", "dup", "held") else "left")
+    for r in rows:
+        t.add_row(r.id[:12], r.received_at.isoformat(timespec="seconds"), r.source_party or "?", r.format,
+                  r.filename or "", r.status, str(r.stored), "" if r.status == "pending" else str(r.duplicates),
+                  str(r.rejected))
+    out.print(t)
+
+
+def m_show(message_id: str = typer.Argument(..., help="A message id, or its first 8 or more characters."),
+           content: bool = typer.Option(False, "--content", help="Print the message itself too (up to 64 KiB)."),
+           as_json: bool = JsonOpt) -> None:
+    """Show one message: its sender, receipt, outcome and open quarantine entries."""
+    from ..store import ingest as repo
+    from ..store.receipts import open_entries, receipts_by_prefix
+    mid = message_id.strip().lower()
+    if len(mid) < 8 or any(c not in "0123456789abcdef" for c in mid):
+        fail(f"{message_id!r}: give a message id (hex) or at least its first 8 characters", Exit.USAGE,
+             as_json=as_json)
+    store = _store(as_json)
+    with store.read() as conn:
+        found = receipts_by_prefix(conn, mid)
+        if not found:
+            fail(f"no message {message_id}", Exit.NOT_FOUND, as_json=as_json)
+        if len(found) > 1:
+            fail(f"{message_id} names more than one message: give more of its id", Exit.USAGE, as_json=as_json)
+        raw = found[0]
+        entries, total = open_entries(conn, raw.id, limit=100)
+        doc = receipt_json(raw, entries, total)
+        if content:
+            body = repo.get_raw(conn, raw.id).content
+            doc["content"] = bytes(body[:RAW_PREVIEW]).decode("utf-8", "replace")
+            doc["truncated"] = raw.size > RAW_PREVIEW
+    if as_json:
+        emit_json(doc)
+        return
+    out.print(f"[bold]{doc['message_id']}[/bold] {doc['status']}", highlight=False)
+    out.print(f"from {doc['source_party'] or '?'}, {doc['format']}, {doc['size']:,} bytes"
+              f"{', file ' + doc['filename'] if doc['filename'] else ''}; received {doc['received_at']}",
+              highlight=False)
+    dup = "-" if doc["duplicates"] is None else doc["duplicates"]
+    out.print(f"events stored {doc['stored']}, duplicates {dup}, held back {doc['rejected']}; "
+              f"open quarantine entries {doc['quarantined']}", highlight=False)
+    for e in doc["quarantine"]:
+        out.print(f"  #{e['id']} {e['kind']}: {e['reason']}", highlight=False, soft_wrap=True)
+    if content:
+        out.print(doc["content"], highlight=False, markup=False)
 
 
 # --- quarantine -------------------------------------------------------------------------------
@@ -327,6 +420,9 @@ def alias_list(kind: str = typer.Option(None, "--kind", help="party | location |
 
 def register(app: typer.Typer) -> None:
     app.command()(ingest)
+    messages_app.command("list")(m_list)
+    messages_app.command("show")(m_show)
+    app.add_typer(messages_app, name="messages")
     quarantine_app.command("list")(q_list)
     quarantine_app.command("show")(q_show)
     quarantine_app.command("replay")(q_replay)

@@ -39,3 +39,39 @@ def open_entries(conn: Connection, mid: str, sender: str | None = None, limit: i
     if len(rows) < limit:
         return rows, len(rows)
     return rows, conn.execute(select(func.count()).select_from(quarantine).where(*where)).scalar_one()
+
+
+def receipts(conn: Connection, *, sender: str | None = None, status: str | None = None,
+             fmt: str | None = None, since=None, before=None, limit: int = 100) -> list:
+    """Receipts without their content, newest first (then by id), at most `limit`: of `sender`
+    only when given, in `status` / of format `fmt` when given, received at or after `since` and
+    before `before` (a page's last `received_at`) when given. Read down the received-time index."""
+    q = _RECEIPT
+    if sender is not None:
+        q = q.where(raw_messages.c.source_party == sender)
+    if status is not None:
+        q = q.where(raw_messages.c.status == status)
+    if fmt is not None:
+        q = q.where(raw_messages.c.format == fmt)
+    if since is not None:
+        q = q.where(raw_messages.c.received_at >= since)
+    if before is not None:
+        q = q.where(raw_messages.c.received_at < before)
+    return conn.execute(q.order_by(raw_messages.c.received_at.desc(), raw_messages.c.id).limit(limit)).all()
+
+
+def receipt_counts(conn: Connection, sender: str | None = None) -> dict[str, int]:
+    """How many receipts are in each status (of `sender` only when given)."""
+    q = select(raw_messages.c.status, func.count()).group_by(raw_messages.c.status)
+    if sender is not None:
+        q = q.where(raw_messages.c.source_party == sender)
+    return {s: n for s, n in conn.execute(q).all()}
+
+
+def receipts_by_prefix(conn: Connection, prefix: str, sender: str | None = None, limit: int = 2) -> list:
+    """Receipts whose id starts with `prefix` (lower-case hex, as listed), without their content:
+    an id range read of the key (every id is hex: all of them sort below prefix + 'g')."""
+    q = _RECEIPT.where(raw_messages.c.id >= prefix, raw_messages.c.id < prefix + "g")
+    if sender is not None:
+        q = q.where(raw_messages.c.source_party == sender)
+    return conn.execute(q.order_by(raw_messages.c.id).limit(limit)).all()

@@ -173,6 +173,9 @@ raw_messages = Table(
     Column("rejected", Integer, nullable=False, default=0),
     # a post of it was judged by its sender's posting rights (API key, MQTT topic): so is a replay
     Column("checked", Boolean, nullable=False, default=False),
+    # the receipts listed newest first: all of them, or one sender's (corridor messages list)
+    Index("ix_raw_messages_received", "received_at"),
+    Index("ix_raw_messages_party_received", "source_party", "received_at"),
 )
 
 events = Table(
