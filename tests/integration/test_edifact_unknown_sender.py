@@ -60,5 +60,14 @@ def test_a_bay_plan_from_an_unknown_sender_is_held_not_dropped(loaded_store):
               "DTM+137:202603020815:203'TDT+20+V12+++:172:20+++UACT:103::AZERBAIJAN'LOC+5+KZAAU:139:6'"
               "DTM+133:202603021200:203'LOC+147+0010082::5'MEA+WT++KGM:22000'LOC+9+KZAAU:139:6'"
               "LOC+11+AZBAK:139:6'EQD+CN+MSKU1234565+45G1+++5'UNT+14+1'UNZ+1+5502'").encode()
-    o = Ingestor(loaded_store).ingest(baplie, filename="bay.edi")
+    ing = Ingestor(loaded_store)
+    o = ing.ingest(baplie, filename="bay.edi")
     assert o.quarantined == 1 and "unknown sender id 'NEWLINE01'" in o.reasons[0] and "1 stowage" in o.reasons[0]
+    assert o.stowage == 0
+    # once the sender is known its plan is recorded: the outcome says so (a bay plan stores no event)
+    with loaded_store.tx() as conn:
+        upsert_party(conn, Party("ACTL", "Azerbaijan Caspian Shipping", frozenset({Role.FERRY_OPERATOR}), "AZ"))
+        add_alias(conn, "party", "NEWLINE01", "ACTL")
+    done = ing.replay(o.message_id)
+    assert (done.stored, done.quarantined, done.stowage) == (0, 0, 1), done.reasons
+    assert done.as_json()["stowage"] == 1

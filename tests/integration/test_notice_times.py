@@ -63,6 +63,7 @@ def test_a_schedule_change_is_stamped_when_its_message_was_received(loaded_store
     out = ingestor.ingest(_iftsai("SA1", late.voyage, late.arrives_at, late.arrives_at + timedelta(hours=9)),
                           received_at=received)
     assert out.quarantined == 0, out.reasons
+    assert (out.schedule, out.as_json()["schedule_changes"]) == (1, 1)   # the sailing it delayed
     made, said = _stamps(loaded_store, late.id, b_late)
     assert made == [received] and said == [received]
 

@@ -55,7 +55,9 @@ def ingest_json(outcomes: list[dict]) -> dict:
     """The stable JSON of an ingest run (issue 11): totals and one entry per input."""
     return {"inputs": len(outcomes), "stored": sum(o["stored"] for o in outcomes),
             "duplicates": sum(o["duplicates"] for o in outcomes),
-            "quarantined": sum(o["quarantined"] for o in outcomes), "files": outcomes}
+            "quarantined": sum(o["quarantined"] for o in outcomes),
+            "stowage": sum(o.get("stowage", 0) for o in outcomes),
+            "schedule_changes": sum(o.get("schedule_changes", 0) for o in outcomes), "files": outcomes}
 
 
 def ingest(paths: list[Path] = typer.Argument(..., help="Files or folders (walked recursively)."),
@@ -122,6 +124,9 @@ def _print_summary(doc: dict, dry_run: bool) -> None:
     t.add_row("[bold]total[/bold]", f"{doc['inputs']} inputs", str(doc["stored"]), str(doc["duplicates"]),
               str(doc["quarantined"]))
     out.print(t)
+    if doc["stowage"] or doc["schedule_changes"]:   # bay plans and schedules store no events of their own
+        out.print(f"{doc['stowage']} bay-plan positions {'would be ' if dry_run else ''}recorded, "
+                  f"{doc['schedule_changes']} schedule changes applied", highlight=False)
     for f in doc["files"]:
         if f.get("error"):
             err.print(f"[red]✗ {f['path']}[/red]: {f['error']}", highlight=False, soft_wrap=True)

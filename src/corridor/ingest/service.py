@@ -53,6 +53,8 @@ class IngestOutcome:
     stored: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    stowage: int = 0        # bay-plan positions recorded (BAPLIE: which container is on which sailing)
+    schedule: int = 0       # schedule changes applied as operator notices (IFTSAI)
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
@@ -61,7 +63,8 @@ class IngestOutcome:
     def as_json(self) -> dict:
         d = {"path": self.filename, "message_id": self.message_id, "format": self.format,
              "source_party": self.source_party, "stored": self.stored, "duplicates": self.duplicates,
-             "quarantined": self.quarantined, "reasons": self.reasons, "warnings": self.warnings}
+             "quarantined": self.quarantined, "stowage": self.stowage, "schedule_changes": self.schedule,
+             "reasons": self.reasons, "warnings": self.warnings}
         if self.dry_run:
             d["dry_run"] = True
             d["events"] = self.preview
@@ -332,9 +335,12 @@ class Ingestor:
                                        "fix": (f"corridor alias add party {sender} <PARTY> --replay" if sender
                                                else "post with an API key, or give the sending party")})
             result.events = []
+        # a bay plan or schedule stores no event: the counts say what it did
+        out.stowage = sum(1 for s in result.stowage if s.voyage) if party else 0
         if party and not dry_run:
             self._stowage(conn, result, party, received_at)
-            for why in self._schedule(conn, result, party, received_at):
+            refused, out.schedule = self._schedule(conn, result, party, received_at)
+            for why in refused:
                 hold("rejected", why, None)
 
         # the message's places from the registry, then each event is checked and expanded
@@ -583,15 +589,16 @@ class Ingestor:
         trips.sort(key=lambda t: t.starts_at)
         return trip
 
-    def _schedule(self, conn, result: ParseResult, party: str, received_at: datetime) -> list[str]:
+    def _schedule(self, conn, result: ParseResult, party: str, received_at: datetime) -> tuple[list[str], int]:
         """Apply a carrier's schedule changes (IFTSAI: a delayed or cancelled sailing) as operator
-        notices, so ETAs, alerts and open bookings react; returns the reasons of refused changes.
+        notices, so ETAs, alerts and open bookings react; returns the reasons of refused changes
+        and how many were applied.
         The notices and their NOTC alerts are stamped when the message was received (the twin's
         simulated time, a replay's original receipt), not at the wall clock of this run."""
         if not result.schedule:
-            return []
+            return [], 0
         from ..notices.service import NoticeRefused, apply_notice
-        refused, done = [], set()
+        refused, done, applied = [], set(), 0
         for u in result.schedule:
             if u.status not in ("delayed", "cancelled"):
                 continue
@@ -613,7 +620,9 @@ class Ingestor:
                              text=f"IFTSAI {u.message_ref or ''} voyage {u.voyage or '?'} ({u.vessel or 'vessel'})")
             except NoticeRefused as e:
                 refused.append(f"schedule change of voyage {u.voyage} at {u.location}: {e}")
-        return refused
+            else:
+                applied += 1
+        return refused, applied
 
     def _departures(self, conn, events: list[Event], party: str | None) -> list[Event]:
         """Name the timetable departure of each transport call: the one whose id the sender quotes
