@@ -240,3 +240,18 @@ def test_values_wider_than_the_store_are_stored(store):
 def test_fitted_value_has_the_width(width_name):
     width = dcsa._STORED_WIDTHS[width_name]
     assert len(dcsa._fitted("x" * (width + 1), width)) == width
+
+
+def test_a_fitted_voyage_goes_back_out_as_the_sender_wrote_it():
+    """GET /v2/events gave back the stored (fitted) voyage, not the one the carrier sent."""
+    from corridor.tracking.dcsa_out import to_dcsa_22
+    voyage, _booking, e22, _e30 = long_values()
+    [depa] = parse_dcsa([e22], received_at=RECEIVED).events
+    out = to_dcsa_22(depa, "ev-1", RECEIVED)
+    assert out["transportCall"]["exportVoyageNumber"] == voyage
+
+
+def test_a_bare_retraction_is_read_as_dcsa():
+    """A 3.0 retraction sent on its own ({eventID, isRetracted}) was 'unrecognised format'."""
+    from corridor.ingest.detect import detect_format as detect
+    assert detect(b'{"eventID": "ev-30-1", "isRetracted": true}', "retract.json") == "dcsa-json"

@@ -44,8 +44,9 @@ def _json_kind(raw: bytes) -> str:
         return "unknown"
     if {"lat", "lon"} <= first.keys() and ("time" in first or "device" in first):
         return "position-json"
-    if "eventType" in first or "eventClassification" in first:
-        return "dcsa-json"
+    if "eventType" in first or "eventClassification" in first or (first.get("isRetracted") is True
+                                                                   and "eventID" in first):
+        return "dcsa-json"   # (a DCSA 3.0 retraction may carry its eventID alone)
     # an array of other objects is most likely a malformed DCSA page: its reader says what is wrong
     return "dcsa-json" if isinstance(doc, list) else "unknown"
 

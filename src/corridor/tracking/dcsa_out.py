@@ -211,7 +211,8 @@ def _transport_call(tc: TransportCall, event: Event, departure_service: str | No
     out: dict = {"transportCallID": call_id[:100]}
     _put(out, "carrierServiceCode", carrier_service_code(tc, departure_service))
     _given(out, "carrierVoyageNumber", x.get("carrier_voyage"))   # deprecated in 2.2; sent when given
-    _put(out, "exportVoyageNumber", tc.voyage)
+    sent = x.get("voyage_sent")      # as the sender wrote it, where the store keeps it fitted (ingest.dcsa)
+    _put(out, "exportVoyageNumber", sent if sent and len(sent) <= 50 else tc.voyage)
     _put(out, "importVoyageNumber", x.get("import_voyage"))
     _put(out, "transportCallSequenceNumber", x.get("call_sequence"))
     _put(out, "UNLocationCode", place)
