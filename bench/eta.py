@@ -8,7 +8,10 @@ booking, the ETA "known at" a horizon is the latest one Corridor had published f
 to that moment (the simulated time of a published ETA is the latest report it was computed
 from; of one the time-driven sweep laid again, the sweep's simulated time, its `created_at`).
 Its error against the actual arrival at the destination is compared, in the same run, with the
-naive baseline: the booking's planned (promised) arrival.
+naive baseline: the booking's planned (promised) arrival as it stood at that moment — the plan of
+its latest (re-)booking made by then (Corridor's PLN events of the booking, stamped when the plan
+was made). The booking's final promised arrival would be hindsight: a box that missed its ferry is
+re-booked onto the next, and its plan then moves to where the box really goes.
 
 The timetable covers the whole run and the journeys still under way at its end (as bench/twin.py
 and `corridor init` give): with a shorter one the ETA of a box finds no departure to lay its last
@@ -42,7 +45,7 @@ HORIZONS_D = (7, 3, 1)
 
 
 def samples(store: Store) -> dict[int, list[tuple[float, float]]]:
-    """Horizon (days) -> [(|ETA error| h, |planned error| h)] over trips with an actual arrival."""
+    """Horizon (days) -> [(ETA error h (ETA - actual), |planned error| h)] over trips with an actual arrival."""
     with store.read() as conn:
         refs: dict[str, set[str]] = {}
         for r in conn.execute(select(locations.c.id, locations.c.code)).all():
@@ -51,6 +54,14 @@ def samples(store: Store) -> dict[int, list[tuple[float, float]]]:
             select(bookings.c.ref, bookings.c.destination, bookings.c.promised_arrival)).all()}
         trip_bkg = dict(conn.execute(select(trips.c.id, trips.c.booking_ref).where(
             trips.c.booking_ref.is_not(None))).all())
+        # every plan a booking had: its PLN arrival events at the destination, with when each was made
+        plans: dict[str, list[tuple]] = {}
+        for r in conn.execute(select(events.c.booking_ref, events.c.seq, events.c.location, events.c.event_time,
+                                     events.c.created_at)
+                              .where(events.c.classifier == "PLN", events.c.source_party == "CORRIDOR",
+                                     events.c.code.in_(("ARRI", "DISC")), events.c.booking_ref.is_not(None))
+                              .order_by(events.c.seq)).all():
+            plans.setdefault(r.booking_ref, []).append((r.created_at, r.location, r.event_time))
         rows = conn.execute(select(events.c.trip_id, events.c.seq, events.c.code, events.c.classifier,
                                    events.c.event_time, events.c.location, events.c.source_party,
                                    events.c.created_at)
@@ -76,12 +87,16 @@ def samples(store: Store) -> dict[int, list[tuple[float, float]]]:
                 published.append((max(as_of, e.created_at or as_of), e.event_time))
             elif e.classifier == "ACT" and e.source_party != "CORRIDOR":
                 as_of = max(as_of or e.event_time, e.event_time)
+        at_dest = [(made, t) for made, loc, t in plans.get(bkg, ()) if loc in refs.get(dest, ())]
         for h in HORIZONS_D:
             cut = arrived - timedelta(days=h)
             known = [eta for t, eta in published if t <= cut]
             if known:
-                err = abs((known[-1] - arrived).total_seconds()) / 3600
-                out[h].append((err, abs((promised - arrived).total_seconds()) / 3600))
+                err = (known[-1] - arrived).total_seconds() / 3600        # signed: late ETAs above 0
+                # the plan as it stood at the cut (the first one, made at booking, if none was by then)
+                then = [t for made, t in at_dest if made is not None and made <= cut]
+                planned = then[-1] if then else (at_dest[0][1] if at_dest else promised)
+                out[h].append((err, abs((planned - arrived).total_seconds()) / 3600))
     return out
 
 
@@ -110,11 +125,13 @@ def main() -> None:
         if not xs:
             report["horizons"][f"{h}d"] = {"trips": 0}
             continue
-        eta_mae = statistics.fmean(x for x, _ in xs)
+        eta_mae = statistics.fmean(abs(x) for x, _ in xs)
         base_mae = statistics.fmean(y for _, y in xs)
         report["horizons"][f"{h}d"] = {"trips": len(xs), "eta_mae_h": round(eta_mae, 1),
                                        "planned_mae_h": round(base_mae, 1),
-                                       "eta_median_h": round(statistics.median(x for x, _ in xs), 1),
+                                       "eta_median_h": round(statistics.median(abs(x) for x, _ in xs), 1),
+                                       # mean of ETA - actual: above 0, the ETA said later than the box came
+                                       "eta_bias_h": round(statistics.fmean(x for x, _ in xs), 1),
                                        "better_than_planned": eta_mae < base_mae}
     print(json.dumps(report, indent=2))
 
