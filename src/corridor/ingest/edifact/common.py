@@ -107,7 +107,7 @@ class Context:
                 found.setdefault(s.el(0), []).append(s)
         for q in quals:
             if q in found:
-                seg = self.dated(found[q])
+                seg = found[q][0] if len(found[q]) == 1 else self.dated(found[q])
                 if not seg.el(0, 1):
                     self.warn(f"segment {seg.pos}: DTM+{q} has an empty date; ignored")
                     continue
