@@ -205,6 +205,28 @@ def test_replay_a_quarantined_message_after_adding_the_alias(tab, site):
     expect(t.page.locator("#q-list")).not_to_contain_text("KZQQQ")
 
 
+def test_the_messages_received_are_listed_and_one_opens_with_what_became_of_it(tab, site):
+    box = with_check_digit("TGHU770011")
+    when = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=3)
+    ok = {"eventType": "EQUIPMENT", "eventClassifierCode": "ACT", "equipmentEventTypeCode": "GTIN",
+          "eventDateTime": when.isoformat(), "eventCreatedDateTime": when.isoformat(), "equipmentReference": box,
+          "emptyIndicatorCode": "LADEN", "eventLocation": {"UNLocationCode": "KZDOS"}}
+    bad = {**ok, "eventDateTime": (when + timedelta(minutes=5)).isoformat(), "eventLocation": {"UNLocationCode": "KZQQX"}}
+    out = _post(site, "admin", "/api/v1/events", [ok, bad], party="KTZ")
+    assert (out["stored"], out["quarantined"]) == (1, 1), out
+    t = tab("admin")
+    t.page.goto(f"{site.url}/messages")
+    row = t.page.locator(f"tr[data-message='{out['message_id']}']")
+    row.wait_for()
+    assert "KTZ" in row.inner_text() and "partial" in row.inner_text()
+    row.click()
+    t.page.wait_for_selector("#m-detail:not([hidden]) ul.held li")
+    text = t.page.inner_text("#m-detail")
+    assert out["message_id"] in text and "KZQQX" in text
+    t.page.select_option("#m-status", "processed")
+    expect(t.page.locator(f"tr[data-message='{out['message_id']}']")).to_have_count(0)
+
+
 def test_operator_board_and_kpis_render(tab, site):
     t = tab("PORTAKTAU")
     t.page.goto(f"{site.url}/boards")
@@ -216,7 +238,8 @@ def test_operator_board_and_kpis_render(tab, site):
     assert t.page.locator(".tile").count() == 6
 
 
-@pytest.mark.parametrize("path", ["/map", "/find", "/plan", "/boards", "/kpi", "/quarantine", "/subscriptions"])
+@pytest.mark.parametrize("path", ["/map", "/find", "/plan", "/boards", "/kpi", "/messages", "/quarantine",
+                                  "/subscriptions"])
 def test_tablet_width_needs_no_sideways_scrolling(tab, site, path):
     t = tab("admin", TABLET)
     t.page.goto(site.url + path)

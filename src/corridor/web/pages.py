@@ -49,6 +49,7 @@ PAGES: tuple[Page, ...] = (
     Page("/plan", "plan.html", "Plan and book", "Plan & book"),
     Page("/boards", "boards.html", "Operator boards", "Boards"),
     Page("/kpi", "kpi.html", "Corridor KPIs and data quality", "KPIs"),
+    Page("/messages", "messages.html", "Messages received", "Messages"),
     Page("/quarantine", "quarantine.html", "Quarantine", "Quarantine"),
     Page("/subscriptions", "subscriptions.html", "Subscriptions and deliveries", "Subscriptions"),
 )

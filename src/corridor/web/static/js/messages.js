@@ -1,0 +1,46 @@
+/* Messages: the raw messages received (their receipts), newest first; open one to see what became of it. */
+"use strict";
+(function () {
+  const C = window.Corridor, { el } = C;
+
+  async function detail(m) {
+    const box = document.getElementById("m-detail");
+    const d = await C.api(`/api/v1/messages/${m.message_id}`);
+    const held = d.quarantine.map((q) => el("li", {}, el("a", { href: "/quarantine" }, `#${q.id}`), ` ${q.kind}: ${q.reason}`));
+    box.replaceChildren(el("h2", {}, d.filename || `${d.format} message`),
+      el("dl", { class: "kv" }, [["Message", d.message_id], ["Sent by", d.source_party || "—"],
+        ["Received", C.fmtTime(d.received_at)], ["Format", d.format], ["Size", `${C.fmtNum(d.size)} bytes`],
+        ["Status", d.status], ["Events stored", C.fmtNum(d.stored)],
+        ["Duplicates", d.duplicates === null ? "—" : C.fmtNum(d.duplicates)], ["Held back", C.fmtNum(d.rejected)]]
+        .map(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))])),
+      d.quarantined ? el("div", {}, el("h3", {}, `Open quarantine entries (${d.quarantined})`), el("ul", { class: "held" }, held))
+        : el("p", { class: "muted" }, "Nothing of it is held in quarantine."));
+    box.hidden = false;
+  }
+
+  async function load() {
+    const status = document.getElementById("m-status").value, host = document.getElementById("m-list");
+    try {
+      const doc = await C.api("/api/v1/messages?limit=200" + (status ? "&status=" + status : ""));
+      document.getElementById("m-counts").textContent = Object.entries(doc.counts)
+        .map(([k, n]) => `${k} ${C.fmtNum(n)}`).join(" · ") || "No message received yet.";
+      if (!doc.messages.length) { host.replaceChildren(el("p", { class: "card muted" }, "No messages.")); return; }
+      const rows = doc.messages.map((m) => {
+        const tr = el("tr", { class: "clickable", "data-message": m.message_id },
+          el("td", {}, C.fmtTime(m.received_at)), el("td", {}, m.source_party || "—"), el("td", {}, m.format),
+          el("td", {}, m.filename || ""), el("td", { class: "num" }, m.stored),
+          el("td", { class: "num" }, m.duplicates === null ? "—" : m.duplicates), el("td", { class: "num" }, m.rejected),
+          el("td", {}, el("span", { class: `pill ${m.status}` }, m.status)));
+        tr.addEventListener("click", () => detail(m).catch((e) => C.fail(e)));
+        return tr;
+      });
+      host.replaceChildren(el("div", { class: "card" },
+        C.table(["Received", "Sender", "Format", "File", "Stored", "Duplicates", "Held", "Status"], rows)));
+    } catch (e) { C.fail(e, host); }
+  }
+
+  C.page(async () => {
+    document.getElementById("m-status").addEventListener("change", load);
+    await load();
+  });
+})();
