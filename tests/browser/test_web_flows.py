@@ -68,12 +68,18 @@ def _book(site, who="ACME", containers="1x40HC") -> dict:
                                                    "containers": containers, "option": 1})
 
 
-def _gate_in(site, box: str, booking: str, when: datetime) -> None:
+def _gate_in_event(box: str, when: datetime, locode: str, booking: str | None = None) -> dict:
+    """A DCSA 2.2 gate-in of `box` at `locode` (of `booking` when given)."""
     ev = {"eventType": "EQUIPMENT", "eventClassifierCode": "ACT", "equipmentEventTypeCode": "GTIN",
           "eventDateTime": when.isoformat(), "eventCreatedDateTime": when.isoformat(),
-          "equipmentReference": box, "emptyIndicatorCode": "LADEN", "eventLocation": {"UNLocationCode": "CNXIA"},
-          "documentReferences": [{"documentReferenceType": "BKG", "documentReferenceValue": booking}]}
-    out = _post(site, "admin", "/api/v1/events", [ev], party="CRCT")
+          "equipmentReference": box, "emptyIndicatorCode": "LADEN", "eventLocation": {"UNLocationCode": locode}}
+    if booking:
+        ev["documentReferences"] = [{"documentReferenceType": "BKG", "documentReferenceValue": booking}]
+    return ev
+
+
+def _gate_in(site, box: str, booking: str, when: datetime) -> None:
+    out = _post(site, "admin", "/api/v1/events", [_gate_in_event(box, when, "CNXIA", booking)], party="CRCT")
     assert out["stored"] == 1, out
 
 
@@ -185,10 +191,7 @@ def test_the_map_moves_a_container_as_positions_arrive(tab, site):
 
 def test_replay_a_quarantined_message_after_adding_the_alias(tab, site):
     box = with_check_digit("TGHU770004")
-    when = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
-    ev = {"eventType": "EQUIPMENT", "eventClassifierCode": "ACT", "equipmentEventTypeCode": "GTIN",
-          "eventDateTime": when.isoformat(), "eventCreatedDateTime": when.isoformat(), "equipmentReference": box,
-          "emptyIndicatorCode": "LADEN", "eventLocation": {"UNLocationCode": "KZQQQ"}}
+    ev = _gate_in_event(box, datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2), "KZQQQ")
     out = _post(site, "admin", "/api/v1/events", [ev], party="KTZ")
     assert out["quarantined"] == 1 and "KZQQQ" in out["reasons"][0]
     t = tab("admin")
@@ -208,10 +211,7 @@ def test_replay_a_quarantined_message_after_adding_the_alias(tab, site):
 def test_the_messages_received_are_listed_and_one_opens_with_what_became_of_it(tab, site):
     box = with_check_digit("TGHU770011")
     when = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=3)
-    ok = {"eventType": "EQUIPMENT", "eventClassifierCode": "ACT", "equipmentEventTypeCode": "GTIN",
-          "eventDateTime": when.isoformat(), "eventCreatedDateTime": when.isoformat(), "equipmentReference": box,
-          "emptyIndicatorCode": "LADEN", "eventLocation": {"UNLocationCode": "KZDOS"}}
-    bad = {**ok, "eventDateTime": (when + timedelta(minutes=5)).isoformat(), "eventLocation": {"UNLocationCode": "KZQQX"}}
+    ok, bad = _gate_in_event(box, when, "KZDOS"), _gate_in_event(box, when + timedelta(minutes=5), "KZQQX")
     out = _post(site, "admin", "/api/v1/events", [ok, bad], party="KTZ")
     assert (out["stored"], out["quarantined"]) == (1, 1), out
     t = tab("admin")

@@ -10,28 +10,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-import pytest
-import typer
-from typer.testing import CliRunner
-
-from corridor.cli import ingest as cli_ingest
-from corridor.settings import get_settings
-
-from test_ingest_api import ingest_client
-from test_quarantine_receipts import KTZ, PORTBAKU, gate_log
-
-cli = typer.Typer()
-cli_ingest.register(cli)
-runner = CliRunner()
-
-
-@pytest.fixture
-def world(loaded_store, monkeypatch):
-    client = ingest_client(loaded_store, [KTZ, PORTBAKU])
-    monkeypatch.setenv("CORRIDOR_DATABASE_URL", loaded_store.url)   # for the CLI
-    get_settings.cache_clear()
-    yield client
-    get_settings.cache_clear()
+# world: the receipts tests' fixture (an ingest API over the store with KTZ and PORTBAKU, the CLI on it)
+from test_quarantine_receipts import cli, gate_log, runner, world  # noqa: F401
 
 
 def post(world, who: str, body: bytes, name: str) -> dict:
