@@ -443,6 +443,8 @@ def current_places(conn: Connection) -> Places:
 
 
 _HISTORY: dict[str, tuple[float, History]] = {}
+
+
 def _forget(store) -> None:
     """A disposed store's timetable (some 110 MB loaded), places and history go with it."""
     for k in store.cache_keys():
@@ -454,7 +456,8 @@ _db.BEFORE_DISPOSE.append(_forget)
 
 
 def observed(conn: Connection, key: str = "", max_rows: int = 20000) -> History:
-    """Observed arrival delays per link and dwell per location; cached for HISTORY_TTL_S."""
+    """Observed arrival delays per link and dwell per location; kept for the store's
+    `cache_clock(key).history_s` (HISTORY_TTL_S of the wall clock, a week of a twin's fast run)."""
     hit = _HISTORY.get(key)
     clock = cache_clock(key)
     now = clock.now()
