@@ -135,8 +135,8 @@ class Sink:
 SWEEP_EVERY_H = 6.0
 # a fast run reads again the observed history (delays, dwell) the ETA and the alerts lean on, and
 # the space booked on departures the ETA lays boxes by, every this many simulated hours (a server:
-# every 5 min and 30 s of its clock), the same whatever the machine's speed; the history costs
-# about half a second a read
+# every 5 min and 30 s of its clock), the same whatever the machine's speed; a history read costs
+# a quarter of a second or so
 HISTORY_EVERY_H = 7 * 24.0
 RESERVED_EVERY_H = 24.0
 
@@ -357,27 +357,21 @@ def simulate(store=None, scenario: Scenario | None = None, *, days: float = 365,
     aging = (eta.simulated_clock(store.cache_keys(), eta.CacheClock(
         lambda: twin.env.now * 3600, history_s=HISTORY_EVERY_H * 3600, reserved_s=RESERVED_EVERY_H * 3600))
         if eta is not None else contextlib.nullcontext())
+    t = 0.0
     try:
         with aging:
-            _run_windows(twin, sink, sweeper, outbox, edi_ids, end, batch_hours, progress, days)
+            while t < end:
+                t = min(end, t + batch_hours)
+                twin.env.run(until=t)
+                if sink:
+                    sink.window(outbox.drain(edi_ids), twin.t0 + timedelta(hours=t))
+                    sweeper(twin.t0, t)
+                if progress:
+                    progress(t / 24, days)
     finally:
         if sink:
             sink.close()
     return Result(scenario, seed, days, twin, sink.feed if sink else None, time.perf_counter() - wall)
-
-
-def _run_windows(twin, sink, sweeper, outbox, edi_ids, end, batch_hours, progress, days) -> None:
-    """The fast run's windows: the model to the window's end, its messages ingested together
-    (group commit), then the server's sweep at simulated time."""
-    t = 0.0
-    while t < end:
-        t = min(end, t + batch_hours)
-        twin.env.run(until=t)
-        if sink:
-            sink.window(outbox.drain(edi_ids), twin.t0 + timedelta(hours=t))
-            sweeper(twin.t0, t)
-        if progress:
-            progress(t / 24, days)
 
 
 def run_live(store, speed: float = 3600, stop_event: threading.Event | None = None, *,
