@@ -15,7 +15,8 @@ Policies
   means none); unusable ones (separators equal to each other or alphanumeric) reject the file.
   Absent: the defaults `:+.? '`. Release characters are pydifact's: `??`, `?'`, `?+`, `?:`.
 - Line breaks between segments are ignored; a line break inside a data element is kept as text
-  and warned about. A missing final terminator is assumed (warning). Whitespace around a tag
+  and warned about. An empty segment (a terminator doubled, "''") is dropped (warning); a tag that
+  is not three letters or digits (a stray character glued to it) is warned about, its segment unread. A missing final terminator is assumed (warning). Whitespace around a tag
   (CRLF then indentation) and lower-case tags and qualifiers ('eqd+cn', UNOB allows it) are read
   as the capitals they stand for; values keep their case (a lower-case UN/LOCODE is capitalised).
   Control counts are numbers: UNT+000907 counts 907.
@@ -49,9 +50,13 @@ Policies
   piece is the format when Corridor reads that code) and read the same way (warning). A time of
   day without a date, or pieces that make no such date, reject the group with the reason.
 - Containers: EQD+CN ids are checked by ISO 6346. An ISO-shaped id (4 letters, 6-7 digits) that
-  fails -> the container's group is rejected with the reason; an id that is clearly not ISO 6346
-  (e.g. 'CONTAINER', a swap-body code) is kept as sent with a warning; equipment that is not CN
-  (trailers, swap bodies) is kept without the check (warning).
+  fails -> the container's group is rejected with the reason (IFTSTA: that container only; the
+  status of the others, or the vehicle's departure/arrival, is kept); an id that is clearly not
+  ISO 6346 (e.g. 'CONTAINER', a swap-body code) is kept as sent with a warning; equipment that is
+  not CN (trailers, swap bodies) is kept without the check (warning).
+- Modes: TDT 8067 is a one-digit Rec 19 mode. Two digits there are read when the old Rec 19
+  subdivision ('20' rail: first digit) and the Rec 28 means ('25' rail express) agree, '10'/'20'/
+  '30'/'80' by their first digit; air, mail or readings that disagree reject the group, naming them.
 - References: RFF values that are only zeros ('RFF+BM:0' on empties) are placeholders, ignored (warning).
 - Locations are used as sent (UN/LOCODE from LOC); the terminal code (LOC related place) goes to
   TransportCall.facility_code. source_party: the argument, else the UNB sender id.

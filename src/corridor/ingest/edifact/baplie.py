@@ -3,7 +3,7 @@
 The header TDT+20 names the voyage (else RFF+VON) and the vessel (C222: call sign or IMO, and
 name); LOC+5 is the port the plan was made for. Each LOC+147 (stowage cell, BBBRRTT) opens a
 group with the container (EQD), its ports (LOC+9 loading, LOC+11/12 discharge), its weight
-(MEA+WT/VGM in KGM or LBR) and operator (NAD+CA; SMDG BAPLIE 3 sends NAD+CF, container
+(MEA+WT/VGM in KGM, LBR or TNE) and operator (NAD+CA; SMDG BAPLIE 3 sends NAD+CF, container
 operator). Cells without EQD (break-bulk) or with an EQD that names no container (a slot
 reserved for an empty still to come) are skipped. A message that puts each EQD before its
 LOC+147 is grouped from the EQD instead (warned).
@@ -16,6 +16,8 @@ from corridor.ingest.results import Stowage
 from .common import Context, Reject, find, loc
 
 _LB = 0.45359237
+# 6411 measurement units of a weight -> kilograms per unit ('KG' is written by some generators for KGM)
+_KG_PER = {"KGM": 1.0, "KG": 1.0, "": 1.0, "LBR": _LB, "TNE": 1000.0}
 
 
 def map_message(ctx: Context) -> list[Stowage]:
@@ -59,7 +61,7 @@ def map_message(ctx: Context) -> list[Stowage]:
                 equipment=eq, vessel=vessel, vessel_id=vessel_id, voyage=voyage, size_type=size,
                 position=(cell.el(1).strip() or None) if cell is not None else None,
                 port_of_loading=pol, port_of_discharge=pod,
-                port_of_departure=departure, weight_kg=_weight(group), empty=empty,
+                port_of_departure=departure, weight_kg=_weight(ctx, group), empty=empty,
                 operator=operator.el(1) if operator is not None else None, message_ref=ctx.msg.ref))
         except Reject as r:
             ctx.reject(r)
@@ -71,13 +73,21 @@ def map_message(ctx: Context) -> list[Stowage]:
     return out
 
 
-def _weight(group) -> float | None:
-    """Gross weight in kg from MEA+WT / MEA+VGM (KGM or LBR), None when absent or unreadable."""
+def _weight(ctx: Context, group) -> float | None:
+    """Gross weight in kg from MEA+WT / MEA+VGM (KGM, LBR or TNE), None when absent or unreadable.
+
+    SMDG BAPLIE 3 allows tonnes ('MEA+AAE+WT+TNE:12'); a unit not known here leaves the weight out
+    (warned) rather than reading 12 t as 12 kg."""
     for s in group:
         if s.tag == "MEA" and s.el(0) in ("WT", "VGM", "AAE") and s.el(2, 1):
             try:
                 value = float(s.el(2, 1).replace(",", "."))
             except ValueError:
                 return None
-            return round(value * _LB, 1) if s.el(2) == "LBR" else value
+            unit = s.el(2).strip().upper()
+            if unit not in _KG_PER:
+                ctx.warn(f"segment {s.pos}: weight {s.el(2, 1)} in unit {s.el(2)!r} is not KGM, LBR or TNE; "
+                         f"weight left out")
+                return None
+            return value if unit in ("KGM", "KG", "") else round(value * _KG_PER[unit], 1)
     return None

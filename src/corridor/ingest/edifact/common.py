@@ -21,7 +21,12 @@ from .interchange import RawMessage, Seg
 # 8067 mode of transport -> DCSA modeOfTransport
 MODES = {"1": "VESSEL", "2": "RAIL", "3": "TRUCK", "8": "BARGE"}
 # 8179 type of means of transport, when 8067 is absent (UN Rec. 28, the common ones)
-MEANS = {"11": "VESSEL", "13": "VESSEL", "25": "RAIL", "31": "TRUCK", "33": "TRUCK", "150": "BARGE"}
+MEANS = {"8": "VESSEL", "11": "VESSEL", "12": "VESSEL", "13": "VESSEL", "14": "TRUCK", "16": "BARGE", "19": "TRUCK",
+         "21": "RAIL", "22": "RAIL", "23": "RAIL", "24": "RAIL", "25": "RAIL",
+         "31": "TRUCK", "32": "TRUCK", "33": "TRUCK", "35": "TRUCK", "150": "BARGE"}
+# Rec 19 modes Corridor does not carry, named in the reason when a sender gives one
+_OTHER_MODES = {"0": "not specified", "4": "air", "5": "mail", "6": "multimodal", "7": "fixed installation",
+                "9": "not applicable"}
 # RFF qualifiers -> Corridor reference kinds
 REFERENCES = {"BN": "BKG", "BM": "BOL", "MB": "BOL", "BH": "BOL", "CN": "CN", "AAS": "BOL",
               "SMG": "SMGS", "CIM": "CIM", "AJE": "TRN", "AAN": "TRN"}
@@ -157,10 +162,45 @@ class Context:
         """The TransportCall of a TDT segment (voyage, vehicle, mode) at a location."""
         if tdt is None:
             return new_call(mode=default_mode, location=location, facility_code=facility)
-        mode = MODES.get(tdt.el(2)) or MEANS.get(tdt.el(3)) or default_mode
+        mode = self.mode(tdt) or default_mode
         vehicle = tdt.el(7, 3) or tdt.el(7) or None
         return new_call(mode=mode, location=location, facility_code=facility,
                         voyage=tdt.el(1) or None, service=None, vehicle=vehicle)
+
+    def mode(self, tdt: Seg) -> str | None:
+        """The mode of a TDT from 8067 (C220) and 8179 (C228), None when it names neither.
+
+        8067 is one digit (UN/ECE Rec 19). Two digits there are either the old Rec 19 subdivisions
+        ('10' maritime, '20' rail, '30' road: the first digit is the mode) or a Rec 28 type of means
+        put in the wrong element ('31' truck, '25' rail express); both readings must agree, and with
+        the TDT's own 8179 when it has one. A mode Corridor does not carry (air, mail...), a code
+        no table knows or readings that disagree reject the group: a wrong mode would put the box
+        on the wrong leg."""
+        code, means = tdt.el(2).strip(), tdt.el(3).strip()
+        if len(code) <= 1:
+            return MODES.get(code) or MEANS.get(means)
+        expected = "a one-digit UN/ECE Rec 19 mode: 1 sea, 2 rail, 3 road, 8 inland water"
+        where = f"TDT+{tdt.el(0)} mode of transport {code!r}"
+        by_mode = MODES.get(code[0]) if code.isdigit() and len(code) == 2 else None
+        by_means = MEANS.get(code)
+        if code.isdigit() and len(code) == 2 and code[0] in _OTHER_MODES and by_means is None:
+            raise Reject(f"{where} is Rec 19 mode {code[0]} ({_OTHER_MODES[code[0]]}), not a mode Corridor tracks "
+                         f"(sea, rail, road, inland water)", tdt, "TDT/C220/8067", expected)
+        if code.endswith("0") and by_mode:
+            readings = [by_mode]                      # '10', '20', '30', '80': Rec 19 'not specified' subdivisions
+        else:   # a Rec 28 code must be one the table knows: '15' taxi or '17' 'customer determined' say no mode
+            readings = [m for m in (by_mode, by_means) if m] if by_means else []
+        if means and MEANS.get(means):
+            readings.append(MEANS[means])
+        if not readings:
+            raise Reject(f"{where} is neither a Rec 19 mode nor a known Rec 28 type of means of transport",
+                         tdt, "TDT/C220/8067", expected)
+        if len(set(readings)) > 1:
+            raise Reject(f"{where} reads as {' or '.join(sorted(set(readings)))} (Rec 19 mode {code[0]}, Rec 28 "
+                         f"means {code}{f', C228 means {means}' if means else ''}): the mode is not clear",
+                         tdt, "TDT/C220/8067", expected)
+        self.warn(f"{where} has {len(code)} characters (Rec 19 modes have one); read as {readings[0]}")
+        return readings[0]
 
     def references(self, segs: Iterable[Seg]) -> list[tuple[str, str]]:
         """(kind, value) pairs from RFF segments that Corridor tracks by."""

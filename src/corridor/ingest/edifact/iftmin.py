@@ -1,14 +1,15 @@
-"""IFTMIN railway consignment notes (OSJD: BGM 722 = SMGS, 701 = CIM): RECE events, and PLN LOAD.
+"""IFTMIN railway consignment notes (OSJD: BGM 722 = SMGS, 701 = CIM, 720 = either): RECE events, PLN LOAD.
 
 The note number (BGM 1004) is the SMGS/CIM reference; it is also given as BOL, because a note
-without a container is identified by it alone. The acceptance time is DTM+143 (acceptance of
-the goods, as OSJD railways send it), else DTM+137 (date of the note); the acceptance place LOC+88
-(place of receipt), else LOC+5 (departure station), else LOC+9.
-The train is a TDT with mode 2 (rail): its conveyance number is the train number (TRN); wagons
-are EQD+RR (UIC/OSJD numbers; a failed check digit is warned about, the number kept). A
-container is an EQD+CN, or an EQA+CN under a wagon's EQD+RR ('EQA+CN+<number>/<size type>', the
-OSJD layout: the container attached to its wagon). A container's wagon is its EQA+RR, else the
-wagon EQD just before it, else the only wagon.
+without a container is identified by it alone (720, the generic rail note, gives only the BOL).
+The acceptance time is DTM+143 (acceptance of the goods, as OSJD railways send it), else DTM+137
+(date of the note); the acceptance place LOC+88 (place of receipt), else LOC+5 (departure
+station), else LOC+9.
+The train is a TDT whose mode is rail (8067 '2', an old two-digit '20', or means 21-25): its
+conveyance number is the train number (TRN); wagons are EQD+RR (UIC/OSJD numbers; a failed check
+digit is warned about, the number kept). A container is an EQD+CN, or an EQA+CN under a wagon's
+EQD+RR ('EQA+CN+<number>/<size type>', the OSJD layout: the container attached to its wagon). A
+container's wagon is its EQA+RR, else the wagon EQD just before it, else the only wagon.
 One SHIPMENT RECE (ACT) per container (or one for the note when it has no container); when the
 note has a planned departure (DTM+133) there is also an EQUIPMENT LOAD (PLN) per container on
 that train.
@@ -24,6 +25,9 @@ from .common import Context, Reject, cancellation, dedupe, find, loc, new_call, 
 from .interchange import Seg
 
 NOTES = {"722": "SMGS", "701": "CIM"}
+# 1001 code 720, 'rail consignment note (generic term)' (DB Cargo's CIM/SMGS generator sends it): a rail
+# note that does not say whether it is CIM or SMGS, so its number is kept as the B/L reference only
+GENERIC_NOTE = "720"
 WAGON_QUALIFIERS = ("RR", "RW")   # railcar; some railways send RW (railway wagon)
 ACCEPTED = ("143", "137")         # acceptance of the goods (OSJD), else the date of the note
 
@@ -32,10 +36,12 @@ def map_message(ctx: Context) -> list[Event]:
     """Return the events of one IFTMIN railway consignment note."""
     body = ctx.msg.body
     bgm = find(body, "BGM")
-    kind = NOTES.get(bgm.el(0) if bgm else "")
+    doc = bgm.el(0) if bgm else ""
+    kind = NOTES.get(doc) or ("rail consignment note" if doc == GENERIC_NOTE else None)
     if kind is None:
         raise Reject(f"IFTMIN BGM document code {bgm.el(0) if bgm else None!r} is not a railway consignment note",
-                     bgm or ctx.msg.unh, "BGM/1001", "722 (SMGS consignment note) or 701 (CIM consignment note)")
+                     bgm or ctx.msg.unh, "BGM/1001",
+                     "722 (SMGS consignment note), 701 (CIM consignment note) or 720 (rail consignment note)")
     cancellation(bgm)
     number = bgm.el(1)
     if not number:
@@ -48,11 +54,12 @@ def map_message(ctx: Context) -> list[Event]:
     if accepted is None:
         raise Reject(f"{kind} note {number}: no DTM+143 (acceptance of the goods) nor DTM+137 (date of the note)",
                      bgm, "DTM+143", "DTM+143:<CCYYMMDDHHMM>:203 or DTM+137:<CCYYMMDDHHMM>:203")
-    train_tdt = next((s for s in body if s.tag == "TDT" and (s.el(2) == "2" or s.el(3) == "25")), None)
+    train_tdt = next((s for s in body if s.tag == "TDT" and _mode(ctx, s) == "RAIL"), None)
     train = train_tdt.el(1) if train_tdt is not None else ""
     units = _units(ctx, body)
     planned = ctx.first_time(body, ("133",), place)
-    base_refs = [(kind, number), ("BOL", number)] + ctx.references(body) + ([("TRN", train)] if train else [])
+    base_refs = (([(kind, number)] if doc in NOTES else []) + [("BOL", number)] + ctx.references(body)
+                 + ([("TRN", train)] if train else []))
     events = []
     for eq, size, empty, wagon, seg in units or [(None, None, None, None, bgm)]:
         refs = tuple(dict.fromkeys(base_refs + ([("WGN", wagon)] if wagon else [])))
@@ -67,6 +74,15 @@ def map_message(ctx: Context) -> list[Event]:
             events.append(new_event(kind=EventKind.EQUIPMENT, code="LOAD", classifier=Classifier.PLN,
                                     event_time=planned[0], transport_call=call, **common))
     return dedupe(ctx, events)
+
+
+def _mode(ctx: Context, tdt: Seg) -> str | None:
+    """The TDT's mode; a code that names none clearly costs the note its train number, not the note."""
+    try:
+        return ctx.mode(tdt)
+    except Reject as r:
+        ctx.warn(f"segment {tdt.pos}: {r.reason}; this TDT is not read as the train")
+        return None
 
 
 def _units(ctx: Context, body):

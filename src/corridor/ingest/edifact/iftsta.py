@@ -31,12 +31,17 @@ no code list agency or agency 6 (UN/ECE) is given; another agency's numeric code
 
 A code outside the table is read from its description (STS C556 9010) when the text says clearly
 what happened (gate in/out, unloaded/discharged, loaded, departed, arrived), with a warning that
-names the code so the table can grow; otherwise the STS group is rejected. DTM+334 (status
+names the code so the table can grow; otherwise the STS group is rejected. A table code whose own
+description says something else (a parcel carrier's 'I::87:DELIVERED') is rejected too: the
+letters are the sender's list, not the table's. DTM+334 (status
 change, else DTM+7 effective date/time) is the event time (ACT); a group with only DTM+132/133
 becomes an EST event. LOC+175 (else the group's first LOC) is the place of the activity; a group
 with no LOC before its TDT takes the TDT's port of loading (LOAD/DEPA) or discharge (DISC/ARRI),
 warned (LOC+12, port of discharge, counts as LOC+11). EQD (else RFF+EQ) is the container, one
-event per container.
+event per container. A container number that fails ISO 6346 is rejected alone (its EQD segment);
+the status of the group's other containers is kept, and a vehicle status (departure, arrival)
+without any readable container is kept as the vehicle's event. A sender that writes each EQD
+before its STS has each status read with the EQD(s) before it (warned).
 The route LOCs of the TDT group are kept in `extra["route"]`, not turned into events: they may
 belong to another leg (a vessel) than the TDT's own means (a train).
 """
@@ -75,6 +80,8 @@ _TEXT = [
     (re.compile(r"\bdepart", re.I), (TR, "DEPA")),
     (re.compile(r"\barriv", re.I), (TR, "ARRI")),
 ]
+# a delivery to the consignee: no container move Corridor maps, and not a gate-in whatever the code says
+_DELIVERED = re.compile(r"\bdeliver", re.I)
 # times of the status itself, in preference: 334 status change, 7 effective date/time (many carriers)
 _ACTUAL = ("334", "7")
 _TEXT_MODE = [(re.compile(r"\brail", re.I), "RAIL"), (re.compile(r"\b(vessel|ship)", re.I), "VESSEL"),
@@ -83,7 +90,7 @@ _TEXT_MODE = [(re.compile(r"\brail", re.I), "RAIL"), (re.compile(r"\b(vessel|shi
 
 def map_message(ctx: Context) -> list[Event]:
     """Return the events of one IFTSTA message; bad STS groups are rejected one by one."""
-    head, consignments = _structure(ctx.msg.body)
+    head, consignments = _structure(ctx, ctx.msg.body)
     cancellation(find(head, "BGM"))
     if not any(groups for _, groups in consignments):
         raise Reject("IFTSTA without any STS status segment", ctx.msg.unh, "STS", "STS+<category>+<status code>")
@@ -99,26 +106,63 @@ def map_message(ctx: Context) -> list[Event]:
     return events
 
 
-def _structure(body):
-    """(header, [(CNI segments, [STS groups])]) — a message without CNI is one consignment."""
-    head, consignments = [], []
-    current = None
+def _structure(ctx: Context, body):
+    """(header, [(CNI segments, [STS groups])]) — a message without CNI is one consignment.
+
+    The directories put EQD inside the STS group, after the STS. Some senders write the container
+    first ('EQD / STS / DTM / LOC', once per box): read the standard way, each box would be given to
+    the status before it. When a consignment's first EQD comes before its first STS, each status is
+    read with the EQD(s) written before it instead (warned)."""
+    head, parts = [], []
     for s in body:
         if s.tag == "CNI":
-            current = ([s], [])
-            consignments.append(current)
-        elif s.tag == "STS":
-            if current is None:
-                current = ([], [])
-                consignments.append(current)
-            current[1].append([s])
-        elif current is None:
-            head.append(s)
-        elif current[1]:
-            current[1][-1].append(s)
+            parts.append(([s], []))
+        elif parts:
+            parts[-1][1].append(s)
+        elif s.tag in ("STS", "EQD"):
+            parts.append(([], [s]))
         else:
-            current[0].append(s)
+            head.append(s)
+    consignments = []
+    for cni, segs in parts:
+        first_sts = next((i for i, s in enumerate(segs) if s.tag == "STS"), len(segs))
+        first_eqd = next((i for i, s in enumerate(segs) if s.tag == "EQD"), len(segs))
+        if first_eqd < first_sts:
+            ctx.warn(f"message {ctx.msg.ref!r}: EQD written before its STS; each status is read with the EQD(s) "
+                     f"before it")
+            consignments.append((cni + segs[:first_eqd], _eqd_first(ctx, segs[first_eqd:])))
+            continue
+        groups = []
+        for s in segs[first_sts:]:
+            if s.tag == "STS":
+                groups.append([s])
+            else:
+                groups[-1].append(s)
+        consignments.append((cni + segs[:first_sts], groups))
     return head, consignments
+
+
+def _eqd_first(ctx: Context, segs) -> list[list]:
+    """STS groups of a stretch written 'EQD... STS...': a unit runs from an EQD to the next EQD that follows
+    a status; each STS of the unit becomes a group holding it, then the unit's segments before the first
+    STS (its EQDs and their LOC/RFF), then its own segments up to the next STS."""
+    units = []
+    for s in segs:
+        if s.tag == "EQD" and (not units or any(t.tag == "STS" for t in units[-1])):
+            units.append([s])
+        else:
+            units[-1].append(s)
+    groups = []
+    for unit in units:
+        at = [i for i, s in enumerate(unit) if s.tag == "STS"]
+        if not at:
+            boxes = ", ".join(s.el(1) for s in unit if s.tag == "EQD")
+            ctx.warn(f"segment {unit[0].pos}: EQD {boxes} is followed by no STS; nothing says what happened to it")
+            continue
+        prefix = unit[:at[0]]
+        for i, j in zip(at, at[1:] + [len(unit)]):
+            groups.append([unit[i], *prefix, *unit[i + 1:j]])
+    return groups
 
 
 def _status_events(ctx: Context, group, refs_outer, created) -> list[Event]:
@@ -141,9 +185,16 @@ def _status_events(ctx: Context, group, refs_outer, created) -> list[Event]:
     if mode_hint and tdt is not None and call.mode != mode_hint:
         ctx.warn(f"STS {code!r} implies {mode_hint} but the TDT names {call.mode}; TDT kept")
     refs = list(dict.fromkeys(refs_outer + ctx.references(group)))
-    equipment = _equipment(ctx, group)
+    equipment, bad = _equipment(ctx, group)
+    for r in bad:   # a wrong container number costs that container, not the status of the others or the vehicle
+        ctx.reject(r)
+    if bad and (equipment or kind == TR):
+        ctx.warn(f"STS {code!r} ({dcsa}) at segment {sts.pos}: kept without {len(bad)} container(s) whose number is "
+                 f"rejected")
     if not equipment:
         if kind == EQ:
+            if bad:
+                return []
             raise Reject(f"STS {code!r} ({dcsa}) concerns no container: no EQD or RFF+EQ in its group", sts,
                          "EQD", "EQD+CN+<container number>")
         equipment = [(None, None, None)]
@@ -179,6 +230,7 @@ def _route_place(ctx: Context, code: str, dcsa: str, tdt_group) -> tuple[str | N
 def _status(ctx: Context, sts, code: str, agency: str, text: str):
     """(kind, DCSA code, mode hint, empty hint) of an STS, from the table or its description."""
     if code.upper() in STATUS:
+        _agrees(sts, code, agency, text, STATUS[code.upper()][1])
         return STATUS[code.upper()]
     if code.strip() in REC24 and agency.strip() in REC24_AGENCIES:
         return REC24[code.strip()]
@@ -198,13 +250,31 @@ def _status(ctx: Context, sts, code: str, agency: str, text: str):
                  sts, "STS/C556", "a status code from the table in corridor.ingest.edifact.iftsta")
 
 
-def _equipment(ctx: Context, group):
-    """(id, size type, empty) per container of an STS group: its EQDs, else its RFF+EQ."""
-    eqds = [s for s in group if s.tag == "EQD"]
-    if eqds:
-        return [ctx.equipment(s) for s in eqds]
-    out = []
-    for s in group:
-        if s.tag == "RFF" and s.el(0) == "EQ" and s.el(0, 1):
-            out.append(ctx.equipment(Seg("EQD", ["CN", s.el(0, 1)], s.pos)))
-    return out
+def _agrees(sts, code: str, agency: str, text: str, dcsa: str) -> None:
+    """Reject a table code whose own description (C556 9010) says something else happened.
+
+    The letter codes are carriers' own (ANSI 315 in EDIFACT): a parcel carrier's 'I::87:DELIVERED' is
+    no in-gate. A text that fits the table's meaning, or that says nothing the patterns know, passes."""
+    if not text:
+        return
+    said = [d for p, (_, d) in _TEXT if p.search(text)] + (["delivered"] if _DELIVERED.search(text) else [])
+    if not said or dcsa in said:
+        return
+    raise Reject(f"STS code {code!r} (agency {agency or '-'}) is {dcsa} in Corridor's status table but its text "
+                 f"{text!r} says {said[0]}: the sender's code list is not that table", sts, "STS/C556",
+                 "a status code whose description agrees with the table in corridor.ingest.edifact.iftsta")
+
+
+def _equipment(ctx: Context, group) -> tuple[list, list[Reject]]:
+    """([(id, size type, empty)] per readable container of an STS group, [Reject] per unreadable one).
+
+    The containers are its EQDs, else its RFF+EQ."""
+    eqds = [s for s in group if s.tag == "EQD"] or [
+        Seg("EQD", ["CN", s.el(0, 1)], s.pos) for s in group if s.tag == "RFF" and s.el(0) == "EQ" and s.el(0, 1)]
+    good, bad = [], []
+    for s in eqds:
+        try:
+            good.append(ctx.equipment(s))
+        except Reject as r:
+            bad.append(r)
+    return good, bad

@@ -170,6 +170,7 @@ def read_interchange(raw: bytes | str) -> Envelope:
         env.rejections.append(bad)
         return env
     body = _terminated(body, chars, env)
+    body = _without_empty_segments(body, chars, env, offset=1 if una else 0)
     _line_breaks(body, chars, env, offset=1 if una else 0)
     _Walker(env).walk(_segments(body, chars, env, first_pos=2 if una else 1))
     return env
@@ -189,6 +190,37 @@ def _terminated(body: str, chars: Characters, env: Envelope) -> str:
             return stripped
     env.warnings.append("the last segment has no segment terminator; one was assumed")
     return stripped + term
+
+
+def _without_empty_segments(body: str, chars: Characters, env: Envelope, offset: int) -> str:
+    """The text without empty segments: a terminator doubled ("''", also across a line break).
+
+    Generators that end each line with "'" and also write "'" after a value leave them (DB Cargo's
+    CIM/SMGS IFTMIN after each EQA). pydifact reads the second terminator as text of the next
+    segment ("':RFF"), which would lose that segment without a word; the void is dropped (warned)."""
+    t, r = chars.segment_terminator, chars.escape_character
+    if t + t not in body and not re.search(rf"{re.escape(t)}\s+{re.escape(t)}", body):
+        return body
+    cut, voids = [], []
+    for m in re.finditer(rf"{re.escape(t)}(?=(\s*){re.escape(t)})", body):
+        i = m.start() - 1
+        while i >= 0 and body[i] == r:
+            i -= 1
+        if (m.start() - 1 - i) % 2:
+            continue          # a released terminator is text
+        cut.append((m.end(), m.end() + len(m.group(1)) + 1))
+        if not voids:
+            voids.append(_segment_at(body, m.start(), t, r) + offset + 1)
+    if not cut:
+        return body
+    parts, at = [], 0
+    for a, b in cut:
+        parts.append(body[at:a])
+        at = b
+    parts.append(body[at:])
+    env.warnings.append(f"segment {voids[0]}: {len(cut)} empty segment(s) (a segment terminator doubled) "
+                        f"ignored")
+    return "".join(parts)
 
 
 def _line_breaks(body: str, chars: Characters, env: Envelope, offset: int) -> None:
@@ -303,6 +335,9 @@ _QUALIFIED = frozenset({"BGM", "CNI", "CNT", "DTM", "EQD", "FTX", "GID", "LOC", 
                         "TDT", "TMP", "DIM", "HAN", "EQA", "TSR", "DGS", "SGP", "GDS"})
 
 
+_TAG = re.compile(r"^[A-Z0-9]{3}$")
+
+
 def _clean_tag(seg: Seg) -> None:
     """A tag with whitespace around it or in lower case (UNOB allows it) as the three capitals it is."""
     if seg.tag != "\x00ERR":
@@ -353,6 +388,10 @@ class _Walker:
             for seg in segments:
                 if len(seg.tag) != 3 or not seg.tag.isupper():   # ' BGM', 'bgm' (CRLF + indent, UNOB)
                     _clean_tag(seg)
+                    if not _TAG.match(seg.tag) and seg.tag != "\x00ERR":
+                        # a stray character glued to the tag ("5't\nRFF+BN'" from a typo in a generator)
+                        self.warn(f"segment {seg.pos}: {seg.tag!r} is not a segment tag (three letters or "
+                                  f"digits); the segment is not read")
                 if seg.tag in _QUALIFIED:
                     _clean_qualifier(seg)
                 h = handlers.get(seg.tag)
