@@ -223,6 +223,10 @@ def test_the_messages_received_are_listed_and_one_opens_with_what_became_of_it(t
     t.page.wait_for_selector("#m-detail:not([hidden]) ul.held li")
     text = t.page.inner_text("#m-detail")
     assert out["message_id"] in text and "KZQQX" in text
+    # the event it stored is listed, its container a link to the container's timeline
+    link = t.page.locator(f"#m-detail .m-events tr[data-seq] a[href='/find?q={box}']")
+    expect(link).to_have_count(1)
+    assert "GTIN ACT" in t.page.inner_text("#m-detail .m-events")
     t.page.select_option("#m-status", "processed")
     expect(t.page.locator(f"tr[data-message='{out['message_id']}']")).to_have_count(0)
 

@@ -15,6 +15,7 @@ from ..access import callbacks
 from ..access.visibility import event_clause, viewer_for
 from ..store import Store
 from ..store.events import row_to_event, select_events
+from ..store.retractions import visible
 from ..store.tables import events
 from ..store.tracking import departure_services
 from ..tracking import dcsa_query, hooks, outbox  # noqa: F401 - hooks registers the ingest steps
@@ -54,7 +55,7 @@ def get_event(eventID: str, p: Principal = Depends(principal), store: Store = De
     if seq is None:
         raise Problem(404, "Not Found", f"no event {eventID}", reason="notFound")
     with store.read() as conn:
-        q = select_events().where(events.c.seq == seq)
+        q = select_events().where(events.c.seq == seq, visible())   # a retracted event is gone: 404
         vis = event_clause(viewer_for(conn, p.party))
         r = conn.execute(q if vis is None else q.where(vis)).first()
         # the service of its departure when the call names none, as GET /v2/events shows it

@@ -22,7 +22,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ..cli.ingest import ALIAS_KINDS, quarantine_json, receipt_json, resolve_alias_target
 from ..store import ingest as repo
-from ..store.receipts import open_entries, receipt
+from ..store.receipts import message_events, open_entries, receipt
+from ..tracking.timeline import event_json
 from .bodies import StrictBody
 from .deps import Principal, admin, audit_one, get_store, poster, principal
 from .problems import Problem
@@ -216,10 +217,12 @@ def _is_receipt_id(mid: str) -> bool:
                        404: {"description": "No such message, or not the caller's"}})
 def show_message(request: Request, message_id: str = Path(..., max_length=200,
                                                           description="The message_id its post answered"),
-                 limit: int = Query(100, ge=1, le=1000, description="At most this many open quarantine entries"),
+                 limit: int = Query(100, ge=1, le=1000,
+                                    description="At most this many open quarantine entries, and events"),
                  p: Principal = Depends(principal)) -> dict:
-    """Its status (pending | processed | partial | quarantined), the events stored from it, the
-    duplicates of its latest processing (null while pending) and its open quarantine entries.
+    """Its status (pending | processed | partial | quarantined), the events stored from it (how
+    many, and the first `limit` of them in append order), the duplicates of its latest
+    processing (null while pending) and its open quarantine entries.
     Its sender and the administrator see it; for anyone else it does not exist (404)."""
     store = get_store(request)
     sender = None if p.party.is_admin else p.party.id
@@ -228,9 +231,12 @@ def show_message(request: Request, message_id: str = Path(..., max_length=200,
         if raw is None:
             raise Problem(404, "Not Found", "no such message")
         entries, total = open_entries(conn, message_id, sender, limit)
+        stored = message_events(conn, raw, limit)
     if raw.source_party:
         audit_one(request, p, store, {raw.source_party})   # the administrator reading a party's receipt
-    return receipt_json(raw, entries, total, href=lambda i: _path(request, f"/quarantine/{i}"))
+    doc = receipt_json(raw, entries, total, href=lambda i: _path(request, f"/quarantine/{i}"))
+    doc["events"] = [event_json(seq, e, at) for seq, e, at in stored]
+    return doc
 
 
 @router.get("/messages", summary="The messages received, newest first: their receipts")

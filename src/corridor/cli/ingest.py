@@ -57,7 +57,8 @@ def ingest_json(outcomes: list[dict]) -> dict:
             "duplicates": sum(o["duplicates"] for o in outcomes),
             "quarantined": sum(o["quarantined"] for o in outcomes),
             "stowage": sum(o.get("stowage", 0) for o in outcomes),
-            "schedule_changes": sum(o.get("schedule_changes", 0) for o in outcomes), "files": outcomes}
+            "schedule_changes": sum(o.get("schedule_changes", 0) for o in outcomes),
+            "retracted": sum(o.get("retracted", 0) for o in outcomes), "files": outcomes}
 
 
 def ingest(paths: list[Path] = typer.Argument(..., help="Files or folders (walked recursively)."),
@@ -127,6 +128,9 @@ def _print_summary(doc: dict, dry_run: bool) -> None:
     if doc["stowage"] or doc["schedule_changes"]:   # bay plans and schedules store no events of their own
         out.print(f"{doc['stowage']} bay-plan positions {'would be ' if dry_run else ''}recorded, "
                   f"{doc['schedule_changes']} schedule changes applied", highlight=False)
+    if doc["retracted"]:   # a sender's DCSA 3.0 retractions withdraw its events; they store none
+        out.print(f"{doc['retracted']} event(s) {'would be ' if dry_run else ''}retracted by their senders",
+                  highlight=False)
     for f in doc["files"]:
         if f.get("error"):
             err.print(f"[red]✗ {f['path']}[/red]: {f['error']}", highlight=False, soft_wrap=True)
@@ -191,10 +195,13 @@ def m_list(party: str = typer.Option(None, "--party", help="Only messages this p
 
 def m_show(message_id: str = typer.Argument(..., help="A message id, or its first 8 or more characters."),
            content: bool = typer.Option(False, "--content", help="Print the message itself too (up to 64 KiB)."),
+           events: int = typer.Option(50, "--events", min=0, max=1000,
+                                      help="List at most this many of the events it stored (0: none)."),
            as_json: bool = JsonOpt) -> None:
-    """Show one message: its sender, receipt, outcome and open quarantine entries."""
+    """Show one message: its sender, receipt, outcome, the events it stored and its open quarantine entries."""
     from ..store import ingest as repo
-    from ..store.receipts import open_entries, receipts_by_prefix
+    from ..store.receipts import message_events, open_entries, receipts_by_prefix
+    from ..tracking.timeline import event_json
     mid = message_id.strip().lower()
     if len(mid) < 8 or any(c not in "0123456789abcdef" for c in mid):
         fail(f"{message_id!r}: give a message id (hex) or at least its first 8 characters", Exit.USAGE,
@@ -209,6 +216,7 @@ def m_show(message_id: str = typer.Argument(..., help="A message id, or its firs
         raw = found[0]
         entries, total = open_entries(conn, raw.id, limit=100)
         doc = receipt_json(raw, entries, total)
+        doc["events"] = [event_json(seq, e, at) for seq, e, at in (message_events(conn, raw, events) if events else [])]
         if content:
             body = repo.get_raw(conn, raw.id).content
             doc["content"] = bytes(body[:RAW_PREVIEW]).decode("utf-8", "replace")
@@ -225,6 +233,14 @@ def m_show(message_id: str = typer.Argument(..., help="A message id, or its firs
               f"open quarantine entries {doc['quarantined']}", highlight=False)
     for e in doc["quarantine"]:
         out.print(f"  #{e['id']} {e['kind']}: {e['reason']}", highlight=False, soft_wrap=True)
+    if doc["events"]:
+        table = Table("seq", "event", "time", "place", "container / vehicle", "trip", title=(
+            f"events stored ({len(doc['events'])} of {doc['stored']})" if len(doc["events"]) < doc["stored"]
+            else "events stored"), title_justify="left")
+        for e in doc["events"]:
+            table.add_row(str(e["seq"]), f"{e['code']} {e['classifier']}", e["event_time"], e["location"] or "-",
+                          e["equipment"] or e["voyage"] or e["vehicle"] or "-", e["trip_id"] or "-")
+        out.print(table)
     if content:
         out.print(doc["content"], highlight=False, markup=False)
 

@@ -4,7 +4,8 @@ Each event is validated on its own against Pydantic models written from the spec
 (TNT_v2.2.0-resolved.yaml; for 3.0 the conformance draft and the 2026 snapshot, whose enum
 values are full words). A bad event becomes a `Rejection` that names its JSON path and what was
 expected; its good siblings still pass. Valid 3.0 events that Corridor's event model cannot hold
-(reefer readings, door sensors, customs codes) are skipped with a warning, not rejected.
+(reefer readings, door sensors, customs codes) are skipped with a warning, not rejected. A 3.0
+event sent with isRetracted becomes a `Retraction` of its sender's event of that eventID.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pydantic import (BaseModel, ConfigDict, Field, PlainValidator, ValidationEr
 from corridor.domain.equipment import container_number
 from corridor.domain.events import CODES, Classifier, Event, EventKind, TransportCall
 from corridor.ingest.construct import slot_constructor
-from corridor.ingest.results import ParseResult, Rejection
+from corridor.ingest.results import ParseResult, Rejection, Retraction
 
 FORMAT = "dcsa-json"
 CLOCK_SKEW = timedelta(minutes=15)   # senders' clocks drift; beyond this a time is implausible
@@ -766,14 +767,24 @@ def _parse_one(item, path, source_party, parties, received_at, result,
 
 
 def _retraction_30(item: dict, path: str, result: ParseResult) -> None:
-    """A 3.0 event with isRetracted: nothing to store (its data "must be discarded or ignored", and
-    it may carry its eventID alone); a warning says so, or _Reject when it names no eventID."""
+    """A 3.0 event with isRetracted: its data "must be discarded or ignored" (it may carry its
+    eventID alone), so no event comes of it but a `Retraction` of the sender's event of that
+    eventID (store.retractions withdraws it); _Reject when it names no eventID. Its time is
+    eventUpdatedDateTime when that is readable (anything else in it is irrelevant, says 3.0)."""
     event_id = item.get("eventID")
     if type(event_id) is not str or not event_id or len(event_id) > 500:
         raise _Reject(_join(path, "eventID"), "a retracted event (isRetracted true) must name the eventID it "
                       f"retracts, got {event_id!r:.60}", "eventID: text of 1 to 500 characters")
-    result.warnings.append(f"{path or 'event'}: DCSA 3.0 event {event_id!r} is retracted by its sender: not "
-                           "stored (an earlier copy already stored is not withdrawn)")
+    try:
+        at = offset_datetime(item["eventUpdatedDateTime"]) if "eventUpdatedDateTime" in item else None
+    except ValueError:
+        at = None
+    # the key the events table holds it under: a long eventID is stored fitted (_fit_store)
+    stored = _fitted(event_id, _STORED_WIDTHS["event_id"]) if len(event_id) > _STORED_WIDTHS["event_id"] \
+        else event_id
+    result.retractions.append(Retraction(event_id=stored, path=path or None, retracted_at=at))
+    result.warnings.append(f"{path or 'event'}: DCSA 3.0 event {event_id!r} is retracted by its sender: its "
+                           "data is withdrawn, not stored as an event")
     return None
 
 

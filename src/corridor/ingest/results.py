@@ -1,4 +1,5 @@
-"""What every ingest format returns: events, rejections with reasons, schedules and stowage."""
+"""What every ingest format returns: events, rejections with reasons, schedules, stowage and
+retractions."""
 
 from __future__ import annotations
 
@@ -59,6 +60,17 @@ class Stowage:
     message_ref: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Retraction:
+    """A sender withdrawing an event it sent (DCSA 3.0 `isRetracted`): the event's data "must be
+    discarded or ignored". It names the event by the sender's own eventID, so it only ever applies
+    to that sender's events (store.retractions)."""
+
+    event_id: str                           # the sender's eventID, as the events table keeps it
+    path: str | None = None                 # where in the message (JSON path), for the warnings
+    retracted_at: datetime | None = None    # when the sender retracted it (eventUpdatedDateTime), aware
+
+
 @dataclass
 class ParseResult:
     """The outcome of reading one received file: never an exception, always reasons."""
@@ -69,6 +81,7 @@ class ParseResult:
     warnings: list[str] = field(default_factory=list)
     schedule: list[ScheduleUpdate] = field(default_factory=list)
     stowage: list[Stowage] = field(default_factory=list)
+    retractions: list[Retraction] = field(default_factory=list)   # DCSA 3.0 only; the others send none
     meta: dict = field(default_factory=dict)   # sender, recipient, interchange ref, types, charset
 
     @property

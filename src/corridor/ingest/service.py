@@ -25,6 +25,7 @@ from ..domain.trips import Trip, attribute
 from ..store import Store
 from ..store import events as evstore
 from ..store import ingest as repo
+from ..store import retractions
 from .results import ParseResult, Rejection
 
 log = logging.getLogger("corridor.ingest")
@@ -55,6 +56,7 @@ class IngestOutcome:
     quarantined: int = 0
     stowage: int = 0        # bay-plan positions recorded (BAPLIE: which container is on which sailing)
     schedule: int = 0       # schedule changes applied as operator notices (IFTSAI)
+    retracted: int = 0      # events withdrawn by their sender (DCSA 3.0 isRetracted), new retractions
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
@@ -64,7 +66,7 @@ class IngestOutcome:
         d = {"path": self.filename, "message_id": self.message_id, "format": self.format,
              "source_party": self.source_party, "stored": self.stored, "duplicates": self.duplicates,
              "quarantined": self.quarantined, "stowage": self.stowage, "schedule_changes": self.schedule,
-             "reasons": self.reasons, "warnings": self.warnings}
+             "retracted": self.retracted, "reasons": self.reasons, "warnings": self.warnings}
         if self.dry_run:
             d["dry_run"] = True
             d["events"] = self.preview
@@ -342,6 +344,7 @@ class Ingestor:
             refused, out.schedule = self._schedule(conn, result, party, received_at)
             for why in refused:
                 hold("rejected", why, None)
+        out.retracted = retractions.take(conn, result, party, mid, received_at, hold, out.warnings)
 
         # the message's places from the registry, then each event is checked and expanded
         places = registry.locations({e.location for e in result.events if e.location})
@@ -455,8 +458,9 @@ class Ingestor:
         out.stored, out.duplicates = len(stored), len(dups) + len(resent)
         out.quarantined = repo.quarantine_sync(conn, mid, quarantine, fresh=fresh)
         status = "processed" if not quarantine else ("quarantined" if not stored and not out.duplicates else "partial")
+        seqs = (min(n for n, _ in stored), max(n for n, _ in stored)) if stored else None
         repo.finish_raw(conn, mid, status=status, stored=len(stored), duplicates=out.duplicates,
-                        rejected=out.quarantined, source_party=party or None)
+                        rejected=out.quarantined, source_party=party or None, seqs=seqs, fresh=fresh)
         if deferred is not None:
             deferred.extend(stored)
             return out

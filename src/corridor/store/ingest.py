@@ -141,16 +141,48 @@ _KNOWN_PG = ("SELECT e.dedup_key FROM unnest(%s::text[]) AS k(v), "
 
 
 def finish_raw(conn: Connection, mid: str, *, status: str, stored: int, duplicates: int, rejected: int,
-               source_party: str | None = None) -> None:
+               source_party: str | None = None, seqs: tuple[int, int] | None = None, fresh: bool = False) -> None:
     """Record the outcome of processing; `source_party` (e.g. resolved from the EDIFACT UNB via the
-    alias registry) fills in a message kept without a sender, never replaces a known one."""
+    alias registry) fills in a message kept without a sender, never replaces a known one.
+
+    `seqs`: the first and last seq of the events this processing stored, added to the message's
+    seq ranges (`message_events` reads them); `fresh`: the message was first kept in this
+    transaction, so it has no ranges yet to read."""
     sql = "UPDATE raw_messages SET status = ?, stored = stored + ?, duplicates = ?, rejected = ?"
     params: tuple = (status, stored, duplicates, rejected)
+    if seqs is not None:
+        ranges = [list(seqs)] if fresh else add_seq_range(_kept_ranges(conn, mid), seqs)
+        sql += ", seq_ranges = ?"
+        params += (json.dumps(ranges, separators=(",", ":")),)
     if source_party:
         sql += ", source_party = COALESCE(NULLIF(source_party, ''), ?)"
         params += (source_party,)
     sql += " WHERE id = ?"
     _db(conn).execute(sql.replace("?", "%s") if _pg(conn) else sql, params + (mid,))
+
+
+SEQ_RANGES_KEPT = 64   # ranges per message; past that the closest two merge (a wider read, nothing missed)
+
+
+def _kept_ranges(conn: Connection, mid: str) -> list[list[int]]:
+    sql = "SELECT seq_ranges FROM raw_messages WHERE id = ?"
+    row = _db(conn).execute(sql.replace("?", "%s") if _pg(conn) else sql, (mid,)).fetchone()
+    return json.loads(row[0]) if row and row[0] else []
+
+
+def add_seq_range(ranges: list[list[int]], seqs: tuple[int, int]) -> list[list[int]]:
+    """`ranges` (sorted, disjoint [first, last] pairs) with [first, last] of `seqs` added: ranges
+    that overlap or touch become one; past SEQ_RANGES_KEPT the two with the smallest gap merge."""
+    merged: list[list[int]] = []
+    for lo, hi in sorted([*ranges, [min(seqs), max(seqs)]]):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    while len(merged) > SEQ_RANGES_KEPT:
+        i = min(range(len(merged) - 1), key=lambda j: merged[j + 1][0] - merged[j][1])
+        merged[i:i + 2] = [[merged[i][0], merged[i + 1][1]]]
+    return merged
 
 
 def mark_raw(conn: Connection, mid: str, status: str) -> None:

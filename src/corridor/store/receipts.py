@@ -9,9 +9,10 @@ adds one without touching the counts.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, or_, select
 
-from .tables import quarantine, raw_messages
+from . import events as evstore
+from .tables import events, quarantine, raw_messages
 
 # everything but the content, which may be megabytes
 _RECEIPT = select(*[c for c in raw_messages.c if c.name != "content"])
@@ -75,3 +76,17 @@ def receipts_by_prefix(conn: Connection, prefix: str, sender: str | None = None,
     if sender is not None:
         q = q.where(raw_messages.c.source_party == sender)
     return conn.execute(q.order_by(raw_messages.c.id).limit(limit)).all()
+
+
+def message_events(conn: Connection, raw, limit: int = 100) -> list[tuple]:
+    """(seq, Event, received_at) of the events the receipt `raw` stored, in append order, at most `limit`.
+
+    Read down the log's key over the seq ranges its processings recorded (finish_raw), each row
+    checked to be the message's own (another writer's events may lie between). A message
+    processed before the ranges were kept (migration 0014) lists none."""
+    ranges = raw.seq_ranges or []
+    if not ranges:
+        return []
+    q = evstore.select_events().where(events.c.message_id == raw.id,
+                                      or_(*[events.c.seq.between(lo, hi) for lo, hi in ranges]))
+    return [(r.seq, evstore.row_to_event(r), r.received_at) for r in conn.execute(q.limit(limit)).all()]

@@ -173,6 +173,9 @@ raw_messages = Table(
     Column("rejected", Integer, nullable=False, default=0),
     # a post of it was judged by its sender's posting rights (API key, MQTT topic): so is a replay
     Column("checked", Boolean, nullable=False, default=False),
+    # [first, last] seq of the events each processing stored: a message's events are read by
+    # seq (the log's key) without an index of events.message_id on the append path
+    Column("seq_ranges", JSONText),
     # the receipts listed newest first: all of them, or one sender's (corridor messages list)
     Index("ix_raw_messages_received", "received_at"),
     Index("ix_raw_messages_party_received", "source_party", "received_at"),
@@ -218,6 +221,23 @@ events = Table(
     Index("ix_events_booking", "booking_ref"),
     Index("ix_events_location_time", "location", "event_time"),
     Index("ix_events_departure", "departure_id"),
+    # a sender's retraction names its event by eventID alone (store.retractions finds the rows)
+    Index("ix_events_event_id", "event_id", sqlite_where=text("event_id IS NOT NULL"),
+          postgresql_where=text("event_id IS NOT NULL")),
+)
+
+# A sender's withdrawal of an event it sent (DCSA 3.0 isRetracted), kept beside the append-only
+# log: reads leave out the sender's events of that eventID (store.retractions.visible), whether
+# they came before the retraction or come after it. One row per sender and eventID.
+event_retractions = Table(
+    "event_retractions", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("source_party", String(40), nullable=False),  # only this sender's events are withdrawn
+    Column("event_id", String(100), nullable=False),     # as events.event_id holds it
+    Column("message_id", String(64)),                    # the raw message that first carried it
+    Column("retracted_at", UTCDateTime),                 # the sender's time of it (eventUpdatedDateTime)
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("source_party", "event_id"),
 )
 
 quarantine = Table(

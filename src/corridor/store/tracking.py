@@ -15,6 +15,7 @@ from typing import Callable
 from sqlalchemy import Connection, String, delete, func, insert, select, type_coerce, update
 
 from .reads import EVENT_FACTS
+from .retractions import VISIBLE_SQL
 from .tables import (deliveries, departures, events, links, locations, outbox,
                      subscriptions, trip_milestones, trip_status, trip_timelines, trips)
 from .db import BEFORE_DISPOSE
@@ -262,9 +263,10 @@ _FACT_TIMES = (EVENT_FACTS.index("event_time"), EVENT_FACTS.index("created_at"))
 def event_facts(conn: Connection, trip_ids: list[str]) -> dict[str, list]:
     """Trip id -> what a timeline reads of each of its events (`store.reads.EVENT_FACTS`, values as
     the table's types give them), in append order (one query per 500 trips). Plain driver SQL: a
-    re-planned booking's trips are read whole, on the ingest path."""
+    re-planned booking's trips are read whole, on the ingest path. Events their sender retracted
+    are left out (`store.retractions`)."""
     from_db, out = _times_from_db(), {}
-    sql = f"SELECT trip_id, {', '.join(EVENT_FACTS)} FROM events WHERE trip_id IN ({{}}) ORDER BY seq"
+    sql = f"SELECT trip_id, {', '.join(EVENT_FACTS)} FROM events WHERE trip_id IN ({{}}) AND {VISIBLE_SQL} ORDER BY seq"
     for r in _driver_rows(conn, sql, sorted(set(trip_ids))):
         v = list(r[1:])
         for i in _FACT_TIMES:

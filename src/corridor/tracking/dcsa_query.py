@@ -21,6 +21,7 @@ from ..domain.events import EQUIPMENT_CODES, SHIPMENT_CODES, TRANSPORT_CODES
 from ..domain.parties import ADMIN_PARTY
 from ..ingest.dcsa import DOCUMENT_TYPES_22
 from ..store.events import horizon, row_to_event, select_events
+from ..store.retractions import visible
 from ..store.tables import booking_legs, departures, events
 from ..store.tracking import departure_services
 from .dcsa_out import dcsa_22_gap, departures_to_name, place_names, shipment_codes, to_dcsa_22
@@ -185,6 +186,7 @@ def conditions(q: Query, v: Viewer) -> list:
     if vis is not None:
         conds.append(vis)
     conds.append(current_plan_only())
+    conds.append(visible())   # an event its sender retracted is not shown (store.retractions)
     return conds
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 
 from ..domain.events import Classifier, Event, EventKind
 from ..store.events import party_set
+from ..store import retractions
 from ..store import tracking as repo
 from . import timeline
 
@@ -74,6 +75,9 @@ def fold(conn: Connection, stored: list[tuple[int, Event]], known: dict[str, dic
     itself, later in the transaction (`timeline.fold_in(conn, *pending)`): the events are added to
     it instead, so a batch and Corridor's events derived from it are folded in one go."""
     by_trip: dict[str, list[tuple[int, Event]]] = {}
+    gone = retractions.withdrawn_now(conn)
+    if gone:   # stored earlier in this transaction, retracted since (a batch: the steps come at its end)
+        stored = [(seq, e) for seq, e in stored if (e.source_party, e.event_id) not in gone]
     for seq, e in stored:
         if e.trip_id:
             by_trip.setdefault(e.trip_id, []).append((seq, e))
@@ -138,6 +142,34 @@ def fold(conn: Connection, stored: list[tuple[int, Event]], known: dict[str, dic
             pending[0].setdefault(t, []).extend(by_trip[t])
             pending[1].setdefault(t, prior[t])   # what the stored timeline held before the first
     return moved, rows
+
+
+# what a trip's status is before any event (the moving columns a fold sets from the events)
+_UNHEARD = {"state": "planned", "location": None, "vehicle": None, "departure_id": None, "since": None,
+            "last_event_seq": 0, "last_heard_at": None, "lat": None, "lon": None, "position_at": None,
+            "published_eta": None}
+
+
+def refold(conn: Connection, trip_ids: list[str]) -> None:
+    """The status rows of trips that lost events to a retraction (`store.retractions.AFTER_RETRACT`,
+    in the ingest transaction), folded again from the events still standing, and their ETAs laid
+    again (a retracted departure no longer carries the box). Their stored timelines are set
+    aside by the retraction: made again from the standing events."""
+    rows = repo.statuses(conn, trip_ids)
+    if not rows:
+        return
+    standing = retractions.standing_events(conn, list(rows))
+    fresh = {t: {**r, **_UNHEARD} for t, r in rows.items()}   # parties stay: who may see the trip
+    fold(conn, [p for t in fresh for p in standing.get(t, ())], known=fresh, pending=({}, {}))
+    # (a trip none of whose events stands is not folded: it goes back to planned here)
+    repo.save_statuses(conn, [], [r for t, r in fresh.items() if t not in standing], repo.MOVING_COLUMNS)
+    from . import hooks, outbox   # (hooks folds the status itself: imported when first needed)
+    for t in sorted(rows):
+        outbox.fan_out(conn, hooks.refresh(conn, t))
+
+
+if refold not in retractions.AFTER_RETRACT:
+    retractions.AFTER_RETRACT.append(refold)
 
 
 def get(conn: Connection, trip_id: str) -> dict | None:

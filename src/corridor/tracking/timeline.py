@@ -37,6 +37,7 @@ from ..domain.equipment import is_container_number
 from ..domain.events import Event
 from ..store import reads
 from ..store import tracking as repo
+from ..store.retractions import visible
 from ..store.tables import bookings, events, locations, trips
 
 KIND = {"LOAD": "load", "DEPA": "depart", "ARRI": "arrive", "DISC": "discharge", "GTIN": "gate_in",
@@ -402,7 +403,7 @@ def _timeline(conn: Connection, h, v: Viewer) -> tuple[dict | None, bytes | None
     whole = v.sees_all or f'"{v.id}"' in (h.parties or "")   # the trip's own party sees all its events
     zones, places = repo.zones(conn), _places(conn)
     if not whole:
-        q = reads.prepared(conn, ("events", v), lambda: reads.trip_events_query(event_clause(v)))
+        q = reads.prepared(conn, ("events", v), lambda: reads.trip_events_query(_standing(event_clause(v))))
         return _build(h, q.rows(conn, h.id), zones, places), None
     shelf = _shelf(conn)
     k = shelf.get(h.id)
@@ -414,12 +415,17 @@ def _timeline(conn: Connection, h, v: Viewer) -> tuple[dict | None, bytes | None
         tail, dest, spans = _stored(q.rows(conn, h.id), h.tl_alerts)
         body = _json(_head(h, h.destination or dest, spans, zones))[:-1] + b"," + tail.encode("utf-8") + b"}"
     else:
-        q = reads.prepared(conn, ("events", None), reads.trip_events_query)
+        q = reads.prepared(conn, ("events", None), lambda: reads.trip_events_query(visible()))
         plan = _plan_facts(repo.booked_plans(conn, [h.id]).get(h.id, ())) if h.booking_ref else []
         doc = _build(h, plan + list(q.rows(conn, h.id)), zones, places)
         body = _json(doc)
     shelf.put(h.id, _Kept(h, zones, places, body))
     return doc, body
+
+
+def _standing(clause):
+    """A viewer's events clause narrowed to the events no retraction withdrew (store.retractions)."""
+    return visible() if clause is None else and_(clause, visible())
 
 
 def _current(h, zones: dict, places: dict) -> bool:

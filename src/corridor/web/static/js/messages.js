@@ -14,8 +14,22 @@
         ["Duplicates", d.duplicates === null ? "—" : C.fmtNum(d.duplicates)], ["Held back", C.fmtNum(d.rejected)]]
         .map(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))])),
       d.quarantined ? el("div", {}, el("h3", {}, `Open quarantine entries (${d.quarantined})`), el("ul", { class: "held" }, held))
-        : el("p", { class: "muted" }, "Nothing of it is held in quarantine."));
+        : el("p", { class: "muted" }, "Nothing of it is held in quarantine."),
+      stored(d));
     box.hidden = false;
+  }
+
+  // the events the message stored, in the order they were stored (the receipt lists the first 100)
+  function stored(d) {
+    if (!d.events.length) return el("p", { class: "muted" }, d.stored ? "Its events are not listed (stored before the log kept where they lie)." : "It stored no event.");
+    const rows = d.events.map((e) => el("tr", { "data-seq": e.seq },
+      el("td", {}, `${e.code} ${e.classifier}`), el("td", {}, C.fmtAt(e.event_time, e.location)), el("td", {}, e.location || "—"),
+      el("td", {}, e.equipment ? el("a", { href: "/find?q=" + encodeURIComponent(e.equipment) }, e.equipment)
+        : (e.voyage || e.vehicle || "—")),
+      el("td", { class: "small" }, e.trip_id || "—")));
+    const title = d.events.length < d.stored ? `Events stored (first ${d.events.length} of ${C.fmtNum(d.stored)})` : "Events stored";
+    return el("div", { class: "m-events" }, el("h3", {}, title),
+      C.table(["Event", "Time", "Place", "Container / vehicle", "Trip"], rows));
   }
 
   async function load() {
