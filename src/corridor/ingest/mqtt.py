@@ -1,7 +1,9 @@
 """The MQTT positions consumer: QoS 1, a persistent session, acknowledged after commit.
 
 Trackers publish to corridor/v1/positions/{party}/{device} (docs/formats.md). The topic names
-the sender (the broker's ACL lets a party publish under its own id only). Each message runs
+the sender (the broker's ACL lets a party publish under its own id only). The payload may be any
+shape `parse_position` reads (Corridor's, OwnTracks, Traccar, LoRaWAN uplinks, GeoJSON); an empty
+message clears a retained one and is acknowledged without being kept. Each message runs
 through the one ingest path; the PUBACK goes out only after the transaction committed, so a
 crash redelivers it, and a redelivered or re-sent message never duplicates (content-addressed
 raw message, natural event key).
@@ -29,6 +31,7 @@ class ConsumerStats:
     stored: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    cleared: int = 0     # empty messages: a retained fix being cleared, not a fix
     failed: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -91,6 +94,14 @@ class MqttConsumer:
         self.subscribed.set()
 
     def _on_message(self, client, _userdata, msg):
+        if not msg.payload:
+            # a zero-length publish is how MQTT clears a retained message (OwnTracks publishes its
+            # fixes retained): there is no fix in it to store or to hold in quarantine
+            with self._lock:
+                self.stats.cleared += 1
+            if msg.qos > 0:
+                client.ack(msg.mid, msg.qos)
+            return
         try:
             try:
                 party, _device = topic_party(msg.topic)
