@@ -7,6 +7,7 @@ import io
 import json
 
 from corridor.ingest.csvfmt import detect_profile, sniff_delimiter
+from corridor.ingest.positions import looks_like_position
 
 FORMATS = ("edifact", "dcsa-json", "position-json", "csv", "unknown")
 _SNIFF_BYTES = 64 * 1024
@@ -21,12 +22,23 @@ def detect_format(raw: bytes, filename: str | None = None) -> str:
         return "unknown"
     if head[:3] in (b"UNA", b"UNB", b"UNH"):
         return "edifact"
-    if head[:1] in (b"[", b"{") or raw[:2] in (b"\xff\xfe", b"\xfe\xff"):   # UTF-16/32 JSON with its BOM
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):   # UTF-16/32 with its BOM: JSON, or Excel's "Unicode text"
+        text = _utf16_head(raw)
+        if text.lstrip()[:1] in ("[", "{"):
+            return _json_kind(raw)
+        return "csv" if _tabular(text.encode("utf-8")) else "unknown"
+    if head[:1] in (b"[", b"{"):
         return _json_kind(raw)
     name = (filename or "").lower()
     if _tabular(head) or (name.endswith((".csv", ".tsv")) and b"\n" in head):
         return "csv"
     return "unknown"
+
+
+def _utf16_head(raw: bytes) -> str:
+    """The start of a file that opens with a UTF-16 or UTF-32 byte order mark, as text."""
+    codec = "utf-32" if raw[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff") else "utf-16"
+    return bytes(raw[:_SNIFF_BYTES]).decode(codec, errors="ignore")
 
 
 def _json_kind(raw: bytes) -> str:
@@ -47,6 +59,8 @@ def _json_kind(raw: bytes) -> str:
     if "eventType" in first or "eventClassification" in first or (first.get("isRetracted") is True
                                                                    and "eventID" in first):
         return "dcsa-json"   # (a DCSA 3.0 retraction may carry its eventID alone)
+    if looks_like_position(doc):
+        return "position-json"   # a tracker's own shape (OwnTracks, Traccar, TTN, GeoJSON...)
     # an array of other objects is most likely a malformed DCSA page: its reader says what is wrong
     return "dcsa-json" if isinstance(doc, list) else "unknown"
 

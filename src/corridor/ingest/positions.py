@@ -172,6 +172,21 @@ def _fixes(payload) -> tuple[list, str | None, dict]:
                f"{_FIX_EXPECTED} or a list of them")
 
 
+def looks_like_position(doc) -> bool:
+    """Whether parsed JSON is shaped like a tracker's fix or batch of fixes (format detection,
+    once it is known not to be DCSA): a position of its own, nested or GeoJSON, or a batch list
+    whose first member has one; OwnTracks, Traccar, TTN and ChirpStack uplinks included."""
+    if isinstance(doc, list):
+        return bool(doc) and isinstance(doc[0], dict) and looks_like_position(doc[0])
+    if not isinstance(doc, dict):
+        return False
+    if doc.get("type") in ("Feature", "FeatureCollection") or doc.get("_type") == "location":
+        return True
+    if _has_position(doc) or isinstance(doc.get("uplink_message"), dict) or isinstance(doc.get("object"), dict):
+        return True
+    return any(isinstance(doc.get(k), list) and looks_like_position(doc[k]) for k in _BATCH)
+
+
 def _has_position(d: dict) -> bool:
     keys = {k.lower() for k in d if isinstance(k, str)}
     return bool(keys & set(_LAT)) or "geometry" in keys or any(isinstance(d.get(k), dict) for k in _NESTED)

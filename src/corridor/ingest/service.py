@@ -88,7 +88,7 @@ def parse(content: bytes, fmt: str, source_party: str, received_at: datetime, tz
         return parse_dcsa(content, source_party=source_party, received_at=received_at, message_id=message_id)
     if fmt == "csv":
         from .csvfmt import parse_csv
-        return parse_csv(content, source_party=source_party, message_id=message_id)
+        return parse_csv(content, source_party=source_party, message_id=message_id, tz_for=tz_for)
     if fmt == "position-json":
         from .positions import parse_position
         topic = filename if filename and filename.startswith("corridor/") else None
