@@ -3,6 +3,7 @@
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -70,7 +71,7 @@ def test_railway_profile_detected_from_russian_header():
 
 
 def test_gate_log_profile_tabs_and_split_date_time():
-    r = parse_csv(read("terminal_gate_log.tsv"))
+    r = parse_csv(read("terminal_gate_log.tsv"), tz_for=lambda code: ZoneInfo("Asia/Baku") if code == "AZALA" else None)
     assert r.meta["profile"] == "terminal_gate_log" and r.meta["delimiter"] == "\t"
     gin, gout = r.events
     assert (gin.code, gin.equipment, gin.empty, gin.transport_call.vehicle, gin.transport_call.mode) == (
@@ -79,6 +80,13 @@ def test_gate_log_profile_tabs_and_split_date_time():
     assert (gout.code, gout.empty, gout.references) == ("GTOT", True, ())
     [bad] = r.rejections
     assert (bad.segment, bad.element) == (4, "F/E") and "'X' is neither empty nor laden" in bad.reason
+    # the terminal's own zone: the same log from Aktau reads at +05:00, never at Alat's +04:00
+    aktau = parse_csv(read("terminal_gate_log.tsv").replace(b"AZALA", b"KZAAU"),
+                      tz_for=lambda code: ZoneInfo("Asia/Aqtau") if code == "KZAAU" else None)
+    assert aktau.events[0].event_time == datetime(2025, 3, 12, 9, 55, tzinfo=UTC5)
+    # and without a zone for the place the move is held, never read at a guessed offset
+    assert "no time zone is known for AZALA" in parse_csv(read("terminal_gate_log.tsv"), tz_for=lambda code: None
+                                                          ).rejections[0].reason
 
 
 def test_named_profile_and_header_errors():
