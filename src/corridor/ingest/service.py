@@ -359,10 +359,7 @@ class Ingestor:
             if e.classifier == _ACT and e.event_time > late:
                 # what happened cannot have happened after it was reported (every format; DCSA's
                 # reader words it already)
-                hold("rejected", f"{e.code} {e.equipment or ''} at {e.location or '?'}: actual time "
-                                 f"{e.event_time.isoformat()} is after the message was received "
-                                 f"({received_at.isoformat(timespec='seconds')}): an actual event cannot be in the "
-                                 "future (send it as an estimate)", {"event": _event_json(e, party)})
+                hold("rejected", _future(e, received_at), {"event": _event_json(e, party)})
                 continue
             loc = loc or e.location
             if e.message_id != mid or e.source_party != party or e.location != loc:
@@ -751,6 +748,19 @@ def _reason(r: Rejection) -> str:
     if r.expected:
         text += f" (expected {r.expected})"
     return (", ".join(where) + ": " + text) if where else text
+
+
+def _future(e: Event, received_at: datetime) -> str:
+    """Why an actual event timed after its own receipt is refused, in the words of its kind."""
+    got = f"is after the message was received ({received_at.isoformat(timespec='seconds')})"
+    if e.kind is EventKind.IOT:
+        # a tracker's fix: its clock is wrong (or its time in another unit), there is no estimate to send
+        device = (e.extra or {}).get("device") or (e.transport_call.vehicle if e.transport_call else None)
+        where = f"{e.lat:.5f},{e.lon:.5f}" if e.lat is not None and e.lon is not None else "?"
+        return (f"position fix of {e.equipment or 'device ' + (device or '?')} at {where}: its time "
+                f"{e.event_time.isoformat()} {got}: check the tracker's clock and the time's unit and offset")
+    return (f"{e.code} {e.equipment or ''} at {e.location or '?'}: actual time {e.event_time.isoformat()} {got}: "
+            "an actual event cannot be in the future (send it as an estimate)")
 
 
 def _event_json(e: Event, source_party: str | None = None) -> dict:
