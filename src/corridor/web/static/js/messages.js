@@ -5,7 +5,8 @@
 
   async function detail(m) {
     const box = document.getElementById("m-detail");
-    const d = await C.api(`/api/v1/messages/${m.message_id}`);
+    // the network names each place's zone: the events' times are shown in their places' local time
+    const [d, net] = await Promise.all([C.api(`/api/v1/messages/${m.message_id}`), C.network().catch(() => null)]);
     const held = d.quarantine.map((q) => el("li", {}, el("a", { href: "/quarantine" }, `#${q.id}`), ` ${q.kind}: ${q.reason}`));
     box.replaceChildren(el("h2", {}, d.filename || `${d.format} message`),
       el("dl", { class: "kv" }, [["Message", d.message_id], ["Sent by", d.source_party || "—"],
@@ -15,15 +16,16 @@
         .map(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))])),
       d.quarantined ? el("div", {}, el("h3", {}, `Open quarantine entries (${d.quarantined})`), el("ul", { class: "held" }, held))
         : el("p", { class: "muted" }, "Nothing of it is held in quarantine."),
-      stored(d));
+      stored(d, net));
     box.hidden = false;
   }
 
   // the events the message stored, in the order they were stored (the receipt lists the first 100)
-  function stored(d) {
+  function stored(d, net) {
+    const place = (ref) => { const p = ref && net && net.byRef[ref]; return p ? el("span", { title: ref }, p.name) : (ref || "—"); };
     if (!d.events.length) return el("p", { class: "muted" }, d.stored ? "Its events are not listed (stored before the log kept where they lie)." : "It stored no event.");
     const rows = d.events.map((e) => el("tr", { "data-seq": e.seq },
-      el("td", {}, `${e.code} ${e.classifier}`), el("td", {}, C.fmtAt(e.event_time, e.location)), el("td", {}, e.location || "—"),
+      el("td", {}, `${e.code} ${e.classifier}`), el("td", {}, C.fmtAt(e.event_time, e.location)), el("td", {}, place(e.location)),
       el("td", {}, e.equipment ? el("a", { href: "/find?q=" + encodeURIComponent(e.equipment) }, e.equipment)
         : (e.voyage || e.vehicle || "—")),
       el("td", { class: "small" }, e.trip_id || "—")));
