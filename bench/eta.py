@@ -1,6 +1,6 @@
 """Bench: ETA accuracy on simulated journeys, 7, 3 and 1 days before the actual arrival.
 
-    python bench/eta.py [--days 90] [--seed 1] [--start 2025-01-01]
+    python bench/eta.py [--days 90] [--seed 1] [--start 2025-01-01] [--by-leg] [--db FILE]
 
 The twin runs through the real ingest path with the tracking hooks on, so Corridor publishes its
 ETA (EST discharge events) exactly as it would live. For each delivered container trip of a
@@ -17,6 +17,11 @@ The timetable covers the whole run and the journeys still under way at its end (
 and `corridor init` give): with a shorter one the ETA of a box finds no departure to lay its last
 legs on and the stale ETA stays published. The run starts on a fixed day (the scenario's start
 unless --start says), so figures of two runs compare: the Caspian storms depend on the month.
+
+`--by-leg` adds where the error arises: per horizon, the samples grouped by what the box was last
+reported doing at that moment (the report's code and place, e.g. "DISC KZAAU": on the quay at
+Aktau), each with the ETA's and the plan's mean signed and absolute error. `--db FILE` keeps the
+store the run filled (SQLite) for a closer look.
 """
 
 from __future__ import annotations
@@ -44,8 +49,12 @@ from corridor.twin.scenario import load_scenario  # noqa: E402
 HORIZONS_D = (7, 3, 1)
 
 
-def samples(store: Store) -> dict[int, list[tuple[float, float]]]:
-    """Horizon (days) -> [(ETA error h (ETA - actual), |planned error| h)] over trips with an actual arrival."""
+def samples(store: Store, where: dict[int, list[tuple[str, float]]] | None = None
+            ) -> dict[int, list[tuple[float, float]]]:
+    """Horizon (days) -> [(ETA error h (ETA - actual), |planned error| h)] over trips with an actual arrival.
+
+    `where`, when given, is filled alike: horizon -> [(the box's last report by then, "CODE PLACE",
+    the plan's signed error h)], in the order of the samples."""
     with store.read() as conn:
         refs: dict[str, set[str]] = {}
         for r in conn.execute(select(locations.c.id, locations.c.code)).all():
@@ -81,12 +90,15 @@ def samples(store: Store) -> dict[int, list[tuple[float, float]]]:
         if arrived is None:
             continue
         as_of, published = None, []     # (simulated time it was known, ETA)
+        reports = []                    # (time, "CODE PLACE") of the box's reports, for --by-leg
         for e in evs:
             if e.source_party == "CORRIDOR" and e.classifier == "EST" and as_of is not None:
                 # laid by the sweep: known from its time, later than the last report
                 published.append((max(as_of, e.created_at or as_of), e.event_time))
             elif e.classifier == "ACT" and e.source_party != "CORRIDOR":
                 as_of = max(as_of or e.event_time, e.event_time)
+                if e.code != "POSI":
+                    reports.append((e.event_time, f"{e.code} {e.location}"))
         at_dest = [(made, t) for made, loc, t in plans.get(bkg, ()) if loc in refs.get(dest, ())]
         for h in HORIZONS_D:
             cut = arrived - timedelta(days=h)
@@ -97,6 +109,29 @@ def samples(store: Store) -> dict[int, list[tuple[float, float]]]:
                 then = [t for made, t in at_dest if made is not None and made <= cut]
                 planned = then[-1] if then else (at_dest[0][1] if at_dest else promised)
                 out[h].append((err, abs((planned - arrived).total_seconds()) / 3600))
+                if where is not None:
+                    last = max((r for r in reports if r[0] <= cut), default=(None, "none yet"))
+                    where[h].append((last[1], (planned - arrived).total_seconds() / 3600))
+    return out
+
+
+def by_leg(got: dict[int, list[tuple[float, float]]], where: dict[int, list[tuple[str, float]]],
+           least: int = 10) -> dict:
+    """Per horizon, per last report ("CODE PLACE", groups of at least `least` samples, the rest as
+    "other"): samples, ETA and plan mean signed error and MAE (h), largest total ETA error first."""
+    out = {}
+    for h, xs in got.items():
+        groups: dict[str, list[tuple[float, float]]] = {}
+        for (err, _), (at, plan_err) in zip(xs, where[h]):
+            groups.setdefault(at, []).append((err, plan_err))
+        rows: dict[str, list] = {}
+        for at, g in groups.items():
+            rows.setdefault(at if len(g) >= least else "other", []).extend(g)
+        out[f"{h}d"] = {at: {"n": len(g), "eta_bias_h": round(statistics.fmean(e for e, _ in g), 1),
+                             "eta_mae_h": round(statistics.fmean(abs(e) for e, _ in g), 1),
+                             "plan_bias_h": round(statistics.fmean(p for _, p in g), 1),
+                             "plan_mae_h": round(statistics.fmean(abs(p) for _, p in g), 1)}
+                        for at, g in sorted(rows.items(), key=lambda kv: -sum(abs(e) for e, _ in kv[1]))}
     return out
 
 
@@ -106,17 +141,21 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--start", type=date.fromisoformat, default=None,
                     help="first simulated day (default: the scenario's start)")
+    ap.add_argument("--by-leg", action="store_true",
+                    help="also break the error down by what the box was last reported doing at each horizon")
+    ap.add_argument("--db", type=Path, default=None, help="fill this SQLite file (new) and keep it")
     args = ap.parse_args()
     start = args.start or load_scenario().start
     with tempfile.TemporaryDirectory() as d:
-        store = Store(f"sqlite:///{Path(d) / 'eta.db'}")
+        store = Store(f"sqlite:///{args.db or Path(d) / 'eta.db'}")
         store.upgrade()
         # from the day before the start: the run begins on `start` only when the timetable covers it
         load_default_network(store, days=int(args.days) + 60, start=start - timedelta(days=1))
         t = time.perf_counter()
         r = simulate(store, days=args.days, seed=args.seed)
         sim_s = time.perf_counter() - t
-        got = samples(store)
+        where: dict[int, list[tuple[str, float]]] = {h: [] for h in HORIZONS_D}
+        got = samples(store, where)
         store.dispose()
     report = {"simulated_days": args.days, "seed": args.seed, "start": r.twin.t0.date().isoformat(),
               "simulation_seconds": round(sim_s, 1),
@@ -133,6 +172,8 @@ def main() -> None:
                                        # mean of ETA - actual: above 0, the ETA said later than the box came
                                        "eta_bias_h": round(statistics.fmean(x for x, _ in xs), 1),
                                        "better_than_planned": eta_mae < base_mae}
+    if args.by_leg:
+        report["by_last_report"] = by_leg(got, where)
     print(json.dumps(report, indent=2))
 
 

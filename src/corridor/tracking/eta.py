@@ -6,8 +6,12 @@ link (from actual events against the timetable) widen or shift the range where h
 
 What the box is seen doing comes before what it was booked on: a box aboard a vehicle that reports
 no timetable departure rides it (its departure plus the links' running and stop times) to where it
-must change vehicle, and a box seen ahead of its booking is laid on the departures it can still
-take, not held to booked ones it has evidently not been waiting for.
+must change vehicle or its booking names the departure its train runs on as, and a box seen
+leaving ahead of its booking is laid on the departures it can still take, not held to booked ones
+it has evidently not been waiting for. Without such evidence the booking stands: a box that is in
+time for its booked departure leaves on it, not on an earlier one it is not booked on (being here
+early is no evidence: the booking may have been moved after the box set out), and only a box that
+missed it is laid on the next one with room.
 """
 
 from __future__ import annotations
@@ -71,12 +75,15 @@ class LaidLeg:
 @dataclass(frozen=True, slots=True)
 class Ride:
     """The vehicle the box is aboard, known by its moves alone: when it leaves (left) `hops[0].origin`,
-    how many of the remaining hops it carries the box, their running and stop hours, and its link."""
+    how many of the remaining hops it carries the box, their running and stop hours, and its link.
+    `runs_on`: the box stays aboard where the ride ends, the train running on as the departure the
+    box is booked on there (its timetabled stop, not a transfer, before it)."""
 
     departs_at: datetime
     hops: int
     hours: float
     link_id: str
+    runs_on: bool = False
 
 
 @dataclass(frozen=True)
@@ -178,7 +185,7 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
                 mid_legs.append(LaidLeg(hops[0].origin, hops[first - 1].destination, None, ride.departs_at, t,
                                         hops[0].booked))
         for i, h in enumerate(hops[first:], first):
-            if i or aboard is not None or set_down:
+            if (i or aboard is not None or set_down) and not (i == first and ride is not None and ride.runs_on):
                 tr = transfers.get((h.origin, h.destination, not i))
                 if tr is None:
                     tr = transfers[(h.origin, h.destination, not i)] = transfer_h(h.origin, "" if i else "first",
@@ -620,14 +627,18 @@ def _trip_eta(status: dict, hops: list[Hop], dest: str | None, promised: datetim
     if aboard is None and remaining and status.get("state") in ABOARD:
         heard = status.get("last_heard_at")
         left = heard if heard is not None and heard > as_of else None   # heard from on the way
-        if idx is not None and _ahead(hops, idx, as_of, left, src):
+        if idx is not None and _ahead(hops, idx, left, src):
             remaining = [Hop(h.origin, h.destination) for h in remaining]
-        ride = _ride(remaining, idx is not None and idx > 0 and _rides_on(places, hops[idx - 1], hops[idx]),
-                     status["state"], as_of, left, src, places,
-                     reported=left is not None and left != status.get("position_at"))
-        set_down = ride is None
-    elif idx is not None and _ahead(hops, idx, as_of, None, src):
-        remaining = [Hop(h.origin, h.destination) for h in remaining]
+        through = idx is not None and idx > 0 and _rides_on(places, hops[idx - 1], hops[idx])
+        reported = left is not None and left != status.get("position_at")
+        if through and not reported and _booked(src, remaining[0]):
+            # a train at a stop on its way, the box aboard, leaves as the departure the box is booked
+            # on from here (its timetabled stop, not the link's nominal one), or the next it can make
+            # if that left: laid on the timetable from its arrival, no transfer (nothing is set down)
+            ride, set_down = None, False
+        else:
+            ride = _ride(remaining, through, status["state"], as_of, left, src, places, reported=reported)
+            set_down = ride is None
     eta = batch.lay(remaining, as_of, aboard, late_h, ride, set_down)
     if eta is None and not remaining and aboard is None:
         eta = Eta(as_of, as_of, as_of)
@@ -643,13 +654,11 @@ LEAVES_WITHIN_H = {"on_rail": 8.0, "at_sea": 3.0}
 _SEA = ("ferry", "feeder", "deep_sea")
 
 
-def _ahead(hops: list[Hop], idx: int, at: datetime, left: datetime | None, src: DepartureSource) -> bool:
-    """Whether the box at hops[idx].origin (since `at`; its vehicle heard on the way at `left`) runs
-    ahead of its booking: it got here before the departure booked into here arrives, or its vehicle
-    left before the booked departure from here. Its booked departures after that are not its own."""
-    prev = src.departure(hops[idx - 1].booked) if idx and hops[idx - 1].booked else None
-    if prev is not None and at < prev.arrives_at - AHEAD_SLACK:
-        return True
+def _ahead(hops: list[Hop], idx: int, left: datetime | None, src: DepartureSource) -> bool:
+    """Whether the box at hops[idx].origin (its vehicle heard on the way at `left`) runs ahead of its
+    booking: its vehicle left before the booked departure from here. Its booked departures after
+    that are not its own. A box that got here before the departure booked into here arrives is not:
+    its booking may have been moved after it set out, and it waits here for its booked departure."""
     nxt = src.departure(hops[idx].booked) if left is not None and hops[idx].booked else None
     return nxt is not None and left < nxt.departs_at - AHEAD_SLACK
 
@@ -693,11 +702,19 @@ def _ride(hops: list[Hop], through: bool, state: str, at: datetime, left: dateti
         departs = (b.departs_at if b is not None and b.status != "cancelled" and b.departs_at >= at
                    else at + timedelta(hours=LEAVES_AFTER_H[state]))
     n, hours = 1, float(first.get("running_hours") or 0.0)
-    while n < len(hops) and _rides_on(places, hops[n - 1], hops[n]):
+    # ridden through its stops up to one the box is booked out of: the train leaves there as that
+    # departure, on its timetable (a stop of hours the link's nominal dwell does not know), or the
+    # box rolls to the next one if the train comes in after it left
+    while n < len(hops) and _rides_on(places, hops[n - 1], hops[n]) and not _booked(src, hops[n]):
         stop = places.link_of[(hops[n].origin, hops[n].destination)]   # its dwell: the train's stop there
         hours += float(stop.get("dwell_hours") or 0.0) + float(stop.get("running_hours") or 0.0)
         n += 1
-    return Ride(departs, n, hours, first["id"])
+    return Ride(departs, n, hours, first["id"], runs_on=n < len(hops) and _rides_on(places, hops[n - 1], hops[n]))
+
+
+def _booked(src: DepartureSource, hop: Hop) -> bool:
+    """Whether the hop is booked on a departure the timetable knows."""
+    return hop.booked is not None and src.departure(hop.booked) is not None
 
 
 def _runs_through(aboard: Departure, hops: list[Hop], places: Places) -> bool:
