@@ -24,6 +24,10 @@ class NoticeIn(StrictBody):
     ends_at: datetime | None = None
     delay_hours: float | None = Field(None, gt=0, le=24 * 30)
     text: str = ""
+    modes: list[str] | None = Field(None, max_length=8, description=(
+        "A place's notice (closure, queue, works) holds for these modes only: sea (every vessel mode), "
+        "ferry, feeder, deep_sea, rail, truck. A storm closes a port to ships, not the railway through it. "
+        "Every mode when not given."))
 
 
 @router.post("/notices", status_code=201, summary="Publish a disruption notice (operators)")
@@ -33,7 +37,7 @@ def post_notice(body: NoticeIn, request: Request, p: Principal = Depends(poster)
     loc = request.app.state.network().resolve(body.location).id if body.location else None
     out = publish(store, operator=p.party.id, kind=body.kind, starts_at=body.starts_at, ends_at=body.ends_at,
                   location=loc, departure_id=body.departure_id, delay_hours=body.delay_hours, text=body.text,
-                  facilities=p.party.facilities, is_admin=p.party.is_admin)
+                  facilities=p.party.facilities, is_admin=p.party.is_admin, modes=body.modes)
     return out.as_json()
 
 

@@ -25,31 +25,39 @@ def list_notices(conn: Connection, *, active_at: datetime | None = None, locatio
     return conn.execute(q).all()
 
 
-def closures(conn: Connection) -> dict[str, list[tuple[datetime, datetime]]]:
-    """Location id -> (starts, ends) of the closures with an announced end, in time order."""
-    out: dict[str, list[tuple[datetime, datetime]]] = {}
-    for loc, start, end in conn.execute(
-            select(notices.c.location, notices.c.starts_at, notices.c.ends_at)
+def closures(conn: Connection) -> dict[str, list[tuple[datetime, datetime, frozenset | None]]]:
+    """Location id -> (starts, ends, modes or None for every mode) of the closures with an
+    announced end, in time order."""
+    out: dict[str, list[tuple[datetime, datetime, frozenset | None]]] = {}
+    for loc, start, end, modes in conn.execute(
+            select(notices.c.location, notices.c.starts_at, notices.c.ends_at, notices.c.modes)
             .where(notices.c.kind == "closure", notices.c.location.is_not(None), notices.c.ends_at.is_not(None))
             .order_by(notices.c.starts_at)):
-        out.setdefault(loc, []).append((start, end))
+        out.setdefault(loc, []).append((start, end, frozenset(modes) if modes else None))
     return out
 
 
-def departures_from(conn: Connection, location_id: str, start: datetime, end: datetime | None) -> list[str]:
-    """Ids of the scheduled departures leaving a location in [start, end)."""
+def departures_from(conn: Connection, location_id: str, start: datetime, end: datetime | None,
+                    modes: list[str] | None = None) -> list[str]:
+    """Ids of the scheduled departures leaving a location in [start, end) (of `modes` only, when given)."""
     cond = [departures.c.origin == location_id, departures.c.departs_at >= start, departures.c.status != "cancelled"]
     if end:
         cond.append(departures.c.departs_at < end)
+    if modes:
+        cond.append(departures.c.mode.in_(modes))
     return list(conn.execute(select(departures.c.id).where(and_(*cond))).scalars())
 
 
-def departures_into(conn: Connection, location_id: str, start: datetime, end: datetime | None) -> list[str]:
-    """Ids of the departures not cancelled that are due to arrive at a location in [start, end)."""
+def departures_into(conn: Connection, location_id: str, start: datetime, end: datetime | None,
+                    modes: list[str] | None = None) -> list[str]:
+    """Ids of the departures not cancelled that are due to arrive at a location in [start, end)
+    (of `modes` only, when given)."""
     cond = [departures.c.destination == location_id, departures.c.arrives_at >= start,
             departures.c.status != "cancelled"]
     if end:
         cond.append(departures.c.arrives_at < end)
+    if modes:
+        cond.append(departures.c.mode.in_(modes))
     return list(conn.execute(select(departures.c.id).where(and_(*cond))).scalars())
 
 

@@ -292,6 +292,8 @@ notices = Table(
     Column("delay_hours", Float),
     Column("text", Text, nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
+    # the modes a place's notice holds for (a storm closes the sea, not the railway); null: every mode
+    Column("modes", JSONText),
 )
 
 subscriptions = Table(

@@ -143,7 +143,7 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
         mode_of: Callable[[str], str], transfer_h: Callable[..., Spread],
         aboard: Departure | None = None, aboard_late_h: float = 0.0, ride: Ride | None = None,
         set_down: bool = False, not_before: datetime | None = None,
-        reopens: Callable[[str, datetime], datetime] | None = None) -> Eta | None:
+        reopens: Callable[..., datetime] | None = None) -> Eta | None:
     """Lay the remaining hops on the timetable in three scenarios; None when no departure fits.
 
     `aboard` is the departure the box is on now (late by `aboard_late_h` hours at its departure);
@@ -153,8 +153,9 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
     `set_down`: the box arrived at hops[0].origin aboard and is still to be set down (discharged,
     transshipped) there, so the first hop too waits for the place's transfer time.
     `not_before`: no departure before this is laid on (they left without the box: the sweep's now).
-    `reopens(place, t)`: when a vehicle due at `place` at `t` can arrive (a port closed by storm:
-    ships wait at anchor until it opens); departures from a closed place are cancelled already.
+    `reopens(place, t, mode)`: when a vehicle of `mode` due at `place` at `t` can arrive (a port
+    closed by storm: ships wait at anchor until it opens); departures from a closed place are
+    cancelled already.
     """
     results: dict[str, datetime] = {}
     mid_legs: list[LaidLeg] = []
@@ -177,10 +178,10 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
             # its lateness at departure is in aboard_late_h: only the run's own delay is added
             run = (history.running.get(aboard.link_id) or delay(aboard.link_id)).pick(sc)
             t = max(ready_at, aboard.arrives_at + timedelta(hours=aboard_late_h + run))
-            t = reopens(aboard.destination, t)
+            t = reopens(aboard.destination, t, _mode(aboard))
         elif ride is not None:
             t = max(ready_at, ride.departs_at + timedelta(hours=ride.hours + delay(ride.link_id).pick(sc)))
-            t = reopens(hops[first - 1].destination, t)
+            t = reopens(hops[first - 1].destination, t, None)
             if sc == "mid":     # no timetable departure: the vehicle is known by its moves alone
                 mid_legs.append(LaidLeg(hops[0].origin, hops[first - 1].destination, None, ride.departs_at, t,
                                         hops[0].booked))
@@ -208,7 +209,7 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
                     missed.append((h.booked, dep.id))
                     missed_as.append((b.status, b.departs_at) if b is not None else None)
             t = max(dep.arrives_at + timedelta(hours=delay(dep.link_id).pick(sc)), dep.departs_at)
-            t = reopens(h.destination, t)
+            t = reopens(h.destination, t, _mode(dep))
             if sc == "mid":
                 mid_legs.append(LaidLeg(h.origin, h.destination, dep.id, dep.departs_at, t, h.booked))
         results[sc] = t
@@ -217,8 +218,14 @@ def lay(hops: list[Hop], ready_at: datetime, source: DepartureSource, *, history
                legs=tuple(mid_legs), missed=tuple(missed), missed_as=tuple(missed_as))
 
 
-def _always_open(place: str, t: datetime) -> datetime:
+def _always_open(place: str, t: datetime, mode: str | None = None) -> datetime:
     return t
+
+
+def _mode(dep) -> str | None:
+    """A departure's mode as notices name it (Mode's value)."""
+    m = getattr(dep, "mode", None)
+    return getattr(m, "value", m)
 
 
 _DEFAULT_SPREAD = {m: Spread(*v) for m, v in DEFAULT_DELAY_H.items()}
@@ -564,13 +571,14 @@ class _Batch:
         self._closed: dict[str, list[tuple[datetime, datetime]]] | None = None
         self._laid: dict[tuple, Eta | None] = {}
 
-    def reopens(self, place: str, t: datetime) -> datetime:
-        """When a vehicle due at `place` at `t` can arrive: after each closure announced over `t`."""
+    def reopens(self, place: str, t: datetime, mode: str | None = None) -> datetime:
+        """When a vehicle (of `mode`) due at `place` at `t` can arrive: after each closure announced
+        over `t` that holds for its mode (a storm holds ships, not the trains into the same place)."""
         if self._closed is None:
             from ..store.notices import closures
             self._closed = closures(self.conn)
-        for start, end in self._closed.get(place, ()):
-            if start <= t < end:
+        for start, end, modes in self._closed.get(place, ()):
+            if start <= t < end and (modes is None or mode is None or mode in modes):
                 t = end
         return t
 

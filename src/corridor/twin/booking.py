@@ -167,13 +167,15 @@ class Booker:
             self.free[d.id] -= teu
         return {(d.origin, d.destination): d for d in deps}
 
-    def cancel_from(self, location: str, start: datetime, end: datetime) -> list[str]:
-        """Forget departures a closure notice cancelled, so later bookings avoid them; their ids."""
+    def cancel_from(self, location: str, start: datetime, end: datetime,
+                    modes: list[str] | None = None) -> list[str]:
+        """Forget departures a closure notice cancelled (of its `modes`, when it names them), so
+        later bookings avoid them; their ids."""
         out = []
         for (a, _b), deps in self.deps.items():
             if a == location:
                 for d in deps:
-                    if start <= d.departs_at < end:
+                    if start <= d.departs_at < end and (not modes or getattr(d.mode, "value", d.mode) in modes):
                         self.free[d.id] = -1
                         out.append(d.id)
         return out

@@ -263,13 +263,14 @@ def connect(twin: Twin, store, days: float) -> Booker:
         a, b = twin.t0 + timedelta(hours=start_h), twin.t0 + timedelta(hours=end_h)
         until = twin.at(end_h, loc).isoformat(timespec="minutes")
         try:
+            # a storm closes the port to ships: the trains through the same place run on
             out = publish(store, operator=port, kind="closure", location=loc, starts_at=a, ends_at=b,
                           text=f"port closed by storm until {until}", facilities=facilities(port),
-                          now=twin.t0 + timedelta(hours=twin.env.now))
+                          now=twin.t0 + timedelta(hours=twin.env.now), modes=["sea"])
         except Exception:                     # a notice refused must not stop the corridor
             log.exception("closure notice of %s could not be published", port)
             return
-        twin._cancelled.update(booker.cancel_from(loc, a, b))
+        twin._cancelled.update(booker.cancel_from(loc, a, b, out.modes))
         twin.stats.notices.append((port, out.id, len(out.departures), len(out.bookings)))
 
     twin.book, twin.notify = book, notify
