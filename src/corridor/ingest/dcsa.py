@@ -95,6 +95,19 @@ def _uuid(value: Any) -> str:
     return value
 
 
+# Carriers mint their own eventIDs (Maersk "6832920321", MSC "1075525830" or
+# "ACT2022-11-17T04:00:00:00+09:00", HMM "CTP201116000556832011"): an id of letters, digits and
+# - _ . : + / with at least one digit is kept as the sender's. A word ("incorrect", DCSA's own
+# example of a wrong eventID) is still refused as not a UUID.
+_CARRIER_ID = re.compile(r"(?=[^0-9]*[0-9])[A-Za-z0-9][A-Za-z0-9._:+/-]{0,499}\Z")
+
+
+def _event_id_22(value: Any) -> str:
+    if isinstance(value, str) and _CARRIER_ID.match(value):
+        return value
+    return _uuid(value)
+
+
 def _container(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"must be a string, got {type(value).__name__}")
@@ -210,7 +223,7 @@ class Seal22(_Strict):
 
 
 class Event22(_Strict):
-    eventID: UUIDStr | None = None
+    eventID: Annotated[str, PlainValidator(_event_id_22)] | None = None
     eventCreatedDateTime: DateTime
     eventType: Literal[EVENT_TYPES_22]
     eventClassifierCode: Literal["ACT", "PLN", "EST"]
@@ -513,13 +526,15 @@ def _parse(raw, source_party: str, received_at: datetime | None, *, fast: bool,
     parties = frozenset({source_party}) if source_party else frozenset()
     seen_ids: dict[str, str] = {}
     versions: set[str] = set()
+    once: dict[str, list] = {}   # tolerated deviations, warned once per message (_ONCE)
+    one = isinstance(prefix, _One)
     for i, item in enumerate(items):
-        path = f"{prefix}[{i}]" if prefix is not None else ""
+        path = prefix if one else f"{prefix}[{i}]" if prefix is not None else ""
         ref = item.get("eventID") if isinstance(item, dict) else None
         ref = ref if isinstance(ref, str) else None
         try:
             version, event = _parse_one(item, path, source_party, parties, received_at, result,
-                                        fast, message_id)
+                                        fast, message_id, once)
             versions.add(version)
             if event is None:
                 continue
@@ -537,9 +552,42 @@ def _parse(raw, source_party: str, received_at: datetime | None, *, fast: bool,
         except Exception as exc:  # never raise on input: an unforeseen shape is still a rejection
             result.rejections.append(Rejection(reason=f"{path or 'event'}: unreadable ({exc})",
                                                segment=i, element=path or None, message_ref=ref))
+    for key, seen in once.items():
+        result.warnings.append(_once_warning(key, seen))
     result.meta.update(dcsa_versions=sorted(versions), received=len(items),
                        accepted=len(result.events))
     return result
+
+
+# Deviations a tolerant reading takes without doubt, each warned once per message, not per event
+# (a feed of 1,000 events with carrier-minted ids would otherwise give 1,000 warnings)
+_ONCE = {
+    "unknown": "fields DCSA does not define, kept in each event's extra unknown_fields",
+    "event_id": "eventIDs that are the sender's own ids, not the UUIDs 2.2 requires: kept as sent",
+    "event_id_key": "eventId read as eventID (2.2's spelling)",
+    "time": "date-times without seconds, with a space for T or with an offset without a colon "
+            "(+0000) read as RFC 3339",
+    "locode": "UN/LOCODEs written with a space read without it",
+    "empty": "empty strings for coded fields read as absent",
+    "imo": "vesselIMONumber given as a JSON number read as its 7 digits",
+}
+
+
+def _note_once(once: dict | None, key: str, path: str, what: str) -> None:
+    if once is not None:
+        once.setdefault(key, []).append((path or "event", what))
+
+
+def _once_warning(key: str, seen: list) -> str:
+    """One warning for every event of the message that had the deviation `key`."""
+    whats = list(dict.fromkeys(what for _, what in seen))
+    shown = ", ".join(whats[:8]) + (f" and {len(whats) - 8} more" if len(whats) > 8 else "")
+    events = len(dict.fromkeys(p for p, _ in seen))
+    return f"{_ONCE[key]}: {shown} ({events} event{'s' if events != 1 else ''}, first at {seen[0][0]})"
+
+
+class _One(str):
+    """The JSON path of the one event a wrapper holds (not an index into an array)."""
 
 
 # Widths of the events table's columns (store/tables.py) that a spec-valid DCSA value can exceed:
@@ -638,6 +686,12 @@ def _unwrap(raw, notes: list[str] | None = None) -> tuple[list, str | None]:
     if isinstance(raw, dict):
         if isinstance(raw.get("events"), list):
             return raw["events"], "events"
+        wrapped = _wrapped(raw)
+        if wrapped is not None:
+            key, items, prefix = wrapped
+            notes.append(f"events read from the notification's {key!r} (a wrapper DCSA does not define); "
+                         f"its other keys ({', '.join(k for k in list(raw)[:6] if k != key) or 'none'}) are not kept")
+            return items, prefix
         if "eventType" in raw or "eventClassification" in raw or raw.get("isRetracted") is True:
             return [raw], None
         if "events" in raw:
@@ -653,6 +707,33 @@ def _unwrap(raw, notes: list[str] | None = None) -> tuple[list, str | None]:
         raise _Reject("", f"not a DCSA event payload: a JSON object with keys {keys}, and no eventType "
                       "(2.2), eventClassification (3.0) or events array", _PAYLOAD_EXPECTED)
     raise _Reject("", f"not a DCSA event payload: {_json_kind(raw)}", _PAYLOAD_EXPECTED)
+
+
+_WRAPPER_KEYS = ("data", "payload", "notification", "body", "content")
+_OWN_EVENT_KEYS = ("eventDateTime", "eventClassifierCode", "eventClassification", "eventCreatedDateTime")
+
+
+def _is_event(value: Any) -> bool:
+    return type(value) is dict and ("eventClassification" in value or (
+        type(value.get("eventType")) is str and value["eventType"].upper() in MODELS_22))
+
+
+def _wrapped(raw: dict) -> tuple[str, list, str] | None:
+    """(key, events, path prefix) of a webhook notification that wraps DCSA events under one of
+    _WRAPPER_KEYS (a list of events, {"events": [...]} or one event), as platforms' callbacks do;
+    None when `raw` is itself an event or wraps none (its reader says what it is)."""
+    if any(k in raw for k in _OWN_EVENT_KEYS):
+        return None
+    found = []
+    for key in _WRAPPER_KEYS:
+        v = raw.get(key)
+        if type(v) is list and v and any(_is_event(x) for x in v):
+            found.append((key, v, key))
+        elif type(v) is dict and type(v.get("events")) is list:
+            found.append((key, v["events"], f"{key}.events"))
+        elif _is_event(v):
+            found.append((key, [v], _One(key)))
+    return found[0] if len(found) == 1 else None   # two candidates: which one is meant is not guessed
 
 
 def _json_kind(value: Any) -> str:
@@ -703,7 +784,13 @@ def _message(error: dict) -> str:
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
     got = error.get("input")
-    return f"{msg[0].lower()}{msg[1:]} (got {got!r})" if not isinstance(got, (dict, list)) else msg
+    if isinstance(got, (dict, list)):
+        return msg
+    hint = ""
+    if kind == "literal_error" and isinstance(got, str) and got != got.upper() and \
+            f"'{got.upper()}'" in str((error.get("ctx") or {}).get("expected", "")):
+        hint = f"; the codes are upper case: {got.upper()}"   # "act", "Truck": a code is not guessed
+    return f"{msg[0].lower()}{msg[1:]} (got {got!r}{hint})"
 
 
 def _expected(error: dict) -> str | None:
@@ -731,16 +818,21 @@ def _expected(error: dict) -> str | None:
 
 
 def _parse_one(item, path, source_party, parties, received_at, result,
-               fast: bool = False, message_id: str | None = None) -> tuple[str, Event | None]:
-    """Return ("2.2"|"3.0", Event or None when skipped) or raise _Reject."""
+               fast: bool = False, message_id: str | None = None,
+               once: dict | None = None) -> tuple[str, Event | None]:
+    """Return ("2.2"|"3.0", Event or None when skipped) or raise _Reject; `once` collects the
+    tolerated deviations warned once per message."""
     if not isinstance(item, dict):
         raise _Reject(path, f"{path or 'event'} is a JSON {type(item).__name__}, not an event object",
                       "a DCSA event object")
     if item.get("isRetracted") is True and "eventType" not in item:
         return "3.0", _retraction_30(item, path, result)
     if "eventClassification" in item:
-        return "3.0", _event_30(_validate(Event30, item, path), path, source_party, parties,
-                                received_at, result)
+        m = _validate(Event30, _repair_30(item, path, once), path)
+        event = _event_30(m, path, source_party, parties, received_at, result)
+        if event is not None:
+            _keep_unknown(event, m, path, once)
+        return "3.0", event
     event_type = item.get("eventType")
     if event_type is None and _is_beta_event(item):
         _reject_beta(path)
@@ -760,10 +852,107 @@ def _parse_one(item, path, source_party, parties, received_at, result,
         if event is not None:
             return "2.2", event
     # the fast path takes no item _repair_22 would change, so both ways give the same result
-    item, notes = _repair_22(item, path)
-    event = _event_22(_validate(model, item, path), path, source_party, parties, received_at)
+    item, notes = _repair_22(item, path, once)
+    m = _validate(model, item, path)
+    event = _event_22(m, path, source_party, parties, received_at)
+    if m.eventID is not None and not _UUID_TEXT.match(m.eventID):
+        _note_once(once, "event_id", path, repr(m.eventID))
+    _keep_unknown(event, m, path, once)
     result.warnings.extend(notes)
     return "2.2", event
+
+
+def _unknown_fields(m: BaseModel, where: str = "") -> dict:
+    """{dotted path: value} of the keys a validated event (and its parts) has that the spec does
+    not define: vendor fields such as _links, carrierCode, description or metadata; nulls carry
+    nothing and are left out."""
+    out = {_join(where, k): v for k, v in (m.model_extra or {}).items() if v is not None}
+    for name in type(m).model_fields:
+        value = getattr(m, name)
+        if isinstance(value, BaseModel):
+            out.update(_unknown_fields(value, _join(where, name)))
+        elif type(value) is list:
+            for i, part in enumerate(value):
+                if isinstance(part, BaseModel):
+                    out.update(_unknown_fields(part, _join(where, name, i)))
+    return out
+
+
+def _keep_unknown(event: Event, m: BaseModel, path: str, once: dict | None) -> None:
+    """Keep the vendor fields of the event in its extra["unknown_fields"] (warned once per message)."""
+    unknown = _unknown_fields(m)
+    if unknown:
+        event.extra["unknown_fields"] = unknown
+        for name in unknown:
+            _note_once(once, "unknown", path, name)
+
+
+# a date-time RFC 3339 does not write but whose instant is certain: no seconds, a space for T,
+# an offset without its colon (+0000) or of hours alone (+05). Without an offset it stays refused.
+_LOOSE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2})(:\d{2}(?:\.\d+)?)?([Zz]|[+-]\d{2}(?::?\d{2})?)\Z")
+_SPACED_LOCODE = re.compile(r"[A-Z]{2} [A-Z2-9]{3}\Z")
+
+
+def _loose_time(value: Any) -> str | None:
+    """The RFC 3339 spelling of a date-time in a _LOOSE_TIME form, else None."""
+    if type(value) is not str or _RFC3339.match(value):
+        return None
+    m = _LOOSE_TIME.match(value)
+    if m is None:
+        return None
+    day, hours_minutes, seconds, offset = m.groups()
+    if offset not in ("Z", "z"):
+        offset = f"{offset[:3]}:{offset[-2:] if len(offset) > 3 else '00'}"
+    return f"{day}T{hours_minutes}{seconds or ':00'}{offset}"
+
+
+# Fields whose "" would be refused (a code, a UN/LOCODE, a container or IMO number, degrees, an
+# eventID): "" is read as the field's absence. Free texts keep their "" as sent (both paths alike).
+_EMPTY_AS_ABSENT = frozenset((
+    "eventID", "eventClassifierCode", "transportEventTypeCode", "shipmentEventTypeCode", "equipmentEventTypeCode",
+    "documentTypeCode", "emptyIndicatorCode", "equipmentReference", "UNLocationCode", "unLocationCode",
+    "facilityCodeListProvider", "facilityTypeCode", "modeOfTransport", "vesselIMONumber",
+    "vesselOperatorCarrierCodeListProvider", "latitude", "longitude", "sealSource", "sealType",
+    "documentReferenceType", "referenceType"))
+
+
+def _without_empties(value: Any, where: str, found: list[str]) -> Any:
+    """`value` without the _EMPTY_AS_ABSENT fields of its objects that are "" (a copy when
+    changed); `found` gets their paths."""
+    if type(value) is dict:
+        out = None
+        for k, v in value.items():
+            if v == "" and k in _EMPTY_AS_ABSENT:   # left out: a required field is then "required"
+                found.append(_join(where, k))
+                out = dict(value) if out is None else out
+                del out[k]
+                continue
+            new = _without_empties(v, _join(where, k), found) if type(v) in (dict, list) else v
+            if new is not v:
+                out = dict(value) if out is None else out
+                out[k] = new
+        return value if out is None else out
+    if type(value) is list:
+        parts = [_without_empties(v, _join(where, i), found) if type(v) is dict else v for i, v in enumerate(value)]
+        return value if all(a is b for a, b in zip(parts, value)) else parts
+    return value
+
+
+def _repair_30(item: dict, path: str, once: dict | None) -> dict:
+    """Return the 3.0 event with loose date-times and a spaced UN/LOCODE read (noted once)."""
+    out = item
+    for key in ("eventDateTime", "eventUpdatedDateTime"):
+        fixed = _loose_time(item.get(key))
+        if fixed is not None:
+            out = dict(out) if out is item else out
+            out[key] = fixed
+            _note_once(once, "time", path, f"{key} {item[key]!r}")
+    where = item.get("eventLocation")
+    if type(where) is dict and type(where.get("UNLocationCode")) is str and _SPACED_LOCODE.match(where["UNLocationCode"]):
+        out = dict(out) if out is item else out
+        out["eventLocation"] = {**where, "UNLocationCode": where["UNLocationCode"].replace(" ", "")}
+        _note_once(once, "locode", path, repr(where["UNLocationCode"]))
+    return out
 
 
 def _retraction_30(item: dict, path: str, result: ParseResult) -> None:
@@ -794,7 +983,7 @@ def _retraction_30(item: dict, path: str, result: ParseResult) -> None:
 _KEY_ALIASES = {"unLocationCode": "UNLocationCode", "transportCallId": "transportCallID"}
 
 
-def _repair_22(item: dict, path: str) -> tuple[dict, list[str]]:
+def _repair_22(item: dict, path: str, once: dict | None = None) -> tuple[dict, list[str]]:
     """Return the event with the known real-world deviations of 2.2 repaired, and one warning each.
 
     - `unLocationCode`, `transportCallId` for `UNLocationCode`, `transportCallID` (else the place
@@ -805,9 +994,16 @@ def _repair_22(item: dict, path: str) -> tuple[dict, list[str]]:
     - a seal without `sealType`: left out (the raw message keeps it), the event is kept;
     - an `eventID` that is a SHA-1 or SHA-256 hex digest (CMA CGM): kept as the UUID of its first
       128 bits (the same digest, the same id).
+    Read without doubt, and noted once per message (`once`, see _ONCE):
+    - "" for a field: as absent (a required field is then refused as missing);
+    - `eventId` for `eventID`;
+    - a date-time without seconds, with a space for T or an offset without its colon (+0000);
+    - a UN/LOCODE written with a space ("CN SHA");
+    - a vesselIMONumber sent as a 7-digit JSON number.
     The input is not changed: what is repaired is copied.
     """
     notes: list[str] = []
+    item = _repair_22_loose(item, path, once)
     out = item
     tc = item.get("transportCall")
     where = item.get("eventLocation")
@@ -883,6 +1079,47 @@ def _repair_22(item: dict, path: str) -> tuple[dict, list[str]]:
 
 
 _HASH_ID = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+
+
+def _repair_22_loose(item: dict, path: str, once: dict | None) -> dict:
+    """The tolerant readings _repair_22 notes once per message (a copy when any applies)."""
+    empties: list[str] = []
+    item = _without_empties(item, "", empties)
+    for name in empties:
+        _note_once(once, "empty", path, name)
+    if item.get("eventID") is None and "eventId" in item:
+        item = {("eventID" if k == "eventId" else k): v for k, v in item.items() if k != "eventID"}
+        if item["eventID"] is not None:
+            _note_once(once, "event_id_key", path, repr(item["eventID"]))
+    for key in ("eventDateTime", "eventCreatedDateTime"):
+        fixed = _loose_time(item.get(key))
+        if fixed is not None:
+            _note_once(once, "time", path, f"{key} {item[key]!r}")
+            item = {**item, key: fixed}
+    for obj_path in (("transportCall",), ("transportCall", "location"), ("eventLocation",)):
+        parent, obj = None, item
+        for key in obj_path:
+            parent, obj = obj, obj.get(key) if type(obj) is dict else None
+        if type(obj) is not dict:
+            continue
+        for key in ("UNLocationCode", "unLocationCode"):
+            code = obj.get(key)
+            if type(code) is str and _SPACED_LOCODE.match(code):
+                _note_once(once, "locode", path, repr(code))
+                item = _replaced(item, obj_path + (key,), code.replace(" ", ""))
+    tc = item.get("transportCall")
+    vessel = tc.get("vessel") if type(tc) is dict else None
+    imo = vessel.get("vesselIMONumber") if type(vessel) is dict else None
+    if type(imo) is int and 1_000_000 <= imo <= 9_999_999:
+        _note_once(once, "imo", path, str(imo))
+        item = _replaced(item, ("transportCall", "vessel", "vesselIMONumber"), str(imo))
+    return item
+
+
+def _replaced(obj: dict, keys: tuple, value: Any) -> dict:
+    """A copy of `obj` with the value at `keys` (a path of object keys) replaced."""
+    head, *rest = keys
+    return {**obj, head: _replaced(obj[head], tuple(rest), value) if rest else value}
 
 
 def _aliased(obj: dict, where: str, notes: list[str]) -> dict:

@@ -49,6 +49,8 @@ def _json_kind(raw: bytes) -> str:
     if isinstance(doc, dict) and ("events" in doc or "feedbackElements" in doc
                                   or (isinstance(doc.get("metadata"), dict) and "eventType" in doc["metadata"])):
         return "dcsa-json"   # a page (its reader says what is wrong with it), or a 3.0.0-Beta-1 event
+    if isinstance(doc, dict) and any(_wraps_dcsa(doc.get(key)) for key in _WRAPPER_KEYS):
+        return "dcsa-json"   # a webhook notification that wraps DCSA events (the reader unwraps it)
     first = (doc[0] if doc else None) if isinstance(doc, list) else doc
     if isinstance(doc, list) and not doc:
         return "dcsa-json"   # an empty GET /v2/events page
@@ -63,6 +65,18 @@ def _json_kind(raw: bytes) -> str:
         return "position-json"   # a tracker's own shape (OwnTracks, Traccar, TTN, GeoJSON...)
     # an array of other objects is most likely a malformed DCSA page: its reader says what is wrong
     return "dcsa-json" if isinstance(doc, list) else "unknown"
+
+
+_WRAPPER_KEYS = ("data", "payload", "notification", "body", "content")   # as dcsa._WRAPPER_KEYS
+
+
+def _wraps_dcsa(value) -> bool:
+    """True for what a notification wraps DCSA events in: a list of events, {"events": [...]}, one event."""
+    def event(v) -> bool:
+        return isinstance(v, dict) and ("eventClassification" in v or isinstance(v.get("eventType"), str))
+    if isinstance(value, list):
+        return any(event(v) for v in value)
+    return isinstance(value, dict) and (isinstance(value.get("events"), list) or event(value))
 
 
 def _tabular(head: bytes) -> bool:
