@@ -16,6 +16,7 @@ from ..access.visibility import Viewer, booking_clause, event_clause
 from ..domain.equipment import teu_of
 from ..domain.network import Location, Network
 from ..store.network import load_network
+from ..store.retractions import visible_if
 from ..store.tables import bookings, events, trips
 
 # a trip that started in the period may finish after it, and last year's trips are the growth base
@@ -99,6 +100,12 @@ def _where(viewer: Viewer | None, *conds):
     return and_(*conds, *([vis] if vis is not None else []))
 
 
+def _standing(conn: Connection) -> tuple:
+    """Leaves out the events a retraction withdrew (none kept: no condition, the query of before)."""
+    vis = visible_if(conn)
+    return () if vis is None else (vis,)
+
+
 def load_facts(conn: Connection, viewer: Viewer | None, start: datetime, end: datetime) -> Facts:
     """The trips, bookings and train runs behind the KPIs of [start, end) and the year before it."""
     network = load_network(conn)
@@ -107,12 +114,13 @@ def load_facts(conn: Connection, viewer: Viewer | None, start: datetime, end: da
         places[loc.id] = loc
         places[loc.ref] = loc
     lo, hi = start - YEAR, end + LOOK_AHEAD
+    standing = _standing(conn)
     q = (select(events.c.trip_id, events.c.kind, events.c.code, events.c.event_time, events.c.location,
                 events.c.mode, events.c.voyage, events.c.departure_id, events.c.source_party,
                 trips.c.equipment, trips.c.size_type, trips.c.booking_ref, trips.c.ends_at)
          .join(trips, trips.c.id == events.c.trip_id)
          .where(_where(viewer, events.c.classifier == "ACT", events.c.kind.in_(("TRANSPORT", "EQUIPMENT")),
-                       events.c.event_time >= lo, events.c.event_time < hi))
+                       events.c.event_time >= lo, events.c.event_time < hi, *standing))
          .order_by(events.c.trip_id, events.c.event_time, events.c.seq))
     by_trip: dict[str, TripFacts] = {}
     for r in conn.execute(q):
@@ -141,7 +149,7 @@ def load_facts(conn: Connection, viewer: Viewer | None, start: datetime, end: da
     tq = (select(events.c.voyage, events.c.event_time).distinct()
           .where(_where(viewer, events.c.classifier == "ACT", events.c.kind == "TRANSPORT",
                         events.c.code == "DEPA", events.c.mode == "RAIL", events.c.voyage.is_not(None),
-                        events.c.event_time >= lo, events.c.event_time < end)))
+                        events.c.event_time >= lo, events.c.event_time < end, *standing)))
     return Facts(start, end, network, places, kept, booked, train_runs(conn.execute(tq).all()))
 
 

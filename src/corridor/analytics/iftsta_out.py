@@ -28,6 +28,7 @@ from ..domain.events import Event
 from ..domain.network import Location
 from ..store.events import row_to_event, select_events
 from ..store.network import load_network
+from ..store.retractions import visible_if
 from ..store.tables import events, trips
 
 MODE_8067 = {"VESSEL": "1", "RAIL": "2", "TRUCK": "3", "BARGE": "8"}
@@ -104,6 +105,9 @@ def party_events(conn: Connection, viewer: Viewer, since: datetime | None = None
     vis = event_clause(viewer)
     if vis is not None:
         conds.append(vis)
+    standing = visible_if(conn)   # a withdrawn event is not reported on (none kept: no condition)
+    if standing is not None:
+        conds.append(standing)
     rows = conn.execute(select_events().where(and_(*conds))).all()
     by_trip: dict[str, list[Event]] = {}
     for r in rows:

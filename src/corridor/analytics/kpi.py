@@ -45,6 +45,7 @@ from sqlalchemy import Connection, and_, func, select
 from ..access.visibility import Viewer
 from ..domain.network import Corridor, Link, Location, Network
 from ..planning.emissions import NET_TONNES_PER_TEU, handlings, leg_co2e_per_teu
+from ..store.retractions import visible_if
 from ..store.tables import departures, events
 from .facts import ARRIVALS, DEPARTURES, Facts, TripFacts, load_facts
 from .stats import growth_pct, month_key, ratio, summary, year_before
@@ -545,9 +546,11 @@ def default_period(conn: Connection, now: datetime | None = None) -> tuple[datet
     """The span of actual moves reported (TRANSPORT, EQUIPMENT; not alerts nor Corridor's own
     events), from the first of its first month to just after the last, and never after now."""
     now = now or datetime.now(timezone.utc)
+    vis = visible_if(conn)   # a withdrawn event is no move (none kept: no condition)
     lo, hi = conn.execute(select(func.min(events.c.event_time), func.max(events.c.event_time))
                           .where(events.c.classifier == "ACT", events.c.kind.in_(("TRANSPORT", "EQUIPMENT")),
-                                 events.c.source_party != CORRIDOR_PARTY, events.c.event_time < now)).one()
+                                 events.c.source_party != CORRIDOR_PARTY, events.c.event_time < now,
+                                 *(() if vis is None else (vis,)))).one()
     if lo is None:
         now = now.replace(microsecond=0)
         return now.replace(day=1, hour=0, minute=0, second=0), now

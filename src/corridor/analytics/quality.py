@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, and_, func, select
 
 from ..access.visibility import Viewer, event_clause
+from ..store.retractions import visible_if
 from ..store.tables import events, quarantine, raw_messages
 from .stats import ratio, summary
 
@@ -86,6 +87,9 @@ def data_quality(conn: Connection, viewer: Viewer | None, start: datetime, end: 
              events.c.event_time < end]
     if own:
         conds.append(events.c.source_party == own)
+    standing = visible_if(conn)   # a withdrawn event is not scored (none kept: no condition)
+    if standing is not None:
+        conds.append(standing)
     vis = event_clause(viewer) if viewer is not None else None
     if vis is not None:
         conds.append(vis)
@@ -142,9 +146,12 @@ def data_quality(conn: Connection, viewer: Viewer | None, start: datetime, end: 
 def _others(conn: Connection, trip_ids: set[str], own: str, start: datetime, end: datetime) -> list:
     """Other senders' moves of those trips, as pair rows attributed to a placeholder party."""
     out, ids = [], sorted(trip_ids)
+    vis = visible_if(conn) if ids else None
+    standing = () if vis is None else (vis,)
     for i in range(0, len(ids), 500):
         q = select(events.c.trip_id, events.c.event_time, events.c.location).where(and_(
             events.c.trip_id.in_(ids[i:i + 500]), events.c.classifier == "ACT",
-            events.c.source_party != own, events.c.event_time >= start, events.c.event_time < end + TIMELY * 30))
+            events.c.source_party != own, events.c.event_time >= start, events.c.event_time < end + TIMELY * 30,
+            *standing))
         out += [(r.trip_id, "\x00other", "", r.event_time, r.location, None) for r in conn.execute(q)]
     return out

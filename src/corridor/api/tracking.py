@@ -10,6 +10,7 @@ import time
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from ..access.keycache import verified
@@ -19,8 +20,9 @@ from ..domain.parties import Party, Role
 from ..store import Store
 from ..store import tracking as tracking_store
 from ..store import events as evstore
+from ..store import retractions
 from ..store.events import row_to_event, select_events
-from ..store.tables import events
+from ..store.tables import event_retractions, events
 from ..tracking import hooks, outbox, timeline  # noqa: F401 - hooks registers the ingest steps
 from .deps import (Principal, audit_one, authenticate, bearer, bearer_key, get_store, on_store, principal,
                    writer)
@@ -155,6 +157,21 @@ def _place(request: Request, store: Store, text: str) -> str:
     return net.resolve(text).ref   # a name or a unique prefix of one; else UnknownPlace/AmbiguousPlace
 
 
+def _retraction_head(conn, start: int | None) -> int:
+    """The id of the last retraction a stream need not announce: for a new stream (or one from
+    the start of the log), the newest kept; for a resume after event `start`, the newest received
+    before that event was (a client that saw `start` was connected then; a retraction since may
+    name an event it was shown)."""
+    r = event_retractions.c
+    q = select(func.coalesce(func.max(r.id), 0))
+    if start:   # (after 0: nothing shown yet, and what is withdrawn is left out of what comes)
+        at = conn.execute(select(events.c.received_at).where(events.c.seq == start)).scalar()
+        if at is None:   # not an event of this store (or none yet): every retraction may matter
+            return 0
+        q = q.where(r.received_at < at)
+    return conn.execute(q).scalar_one()
+
+
 @router.get("/stream", summary="Live events as Server-Sent Events, filtered and visibility-checked")
 async def stream(request: Request, booking: str | None = None, container: str | None = None,
                  facility: str | None = Query(None, description="UN/LOCODE, corridor id, name or alias of a place"),
@@ -164,41 +181,84 @@ async def stream(request: Request, booking: str | None = None, container: str | 
                  store: Store = Depends(get_store)):
     """Each event is `id: <seq>` + `event: <kind>` + `data: <json>`, in seq order; reconnect with
     Last-Event-ID to resume. Only seqs below the store's horizon are sent (store.events.horizon): an
-    event still being written with a lower seq is never skipped. docs/api.md, "Live stream"."""
+    event still being written with a lower seq is never skipped. An event its sender retracted is
+    not sent, and a retraction of an event sent already (or before the stream's start) comes as
+    `event: retraction` without an id, so the client's Last-Event-ID stays its last event's.
+    docs/api.md, "Live stream"."""
     start = _resume_after(request, after)
     place = await run_in_threadpool(_place, request, store, facility) if facility else None
     key = bearer_key(creds)
 
-    def head() -> int:
+    def head() -> tuple[int, int]:
         with store.read() as conn:
-            return evstore.head(conn)
+            return evstore.head(conn), _retraction_head(conn, None)
 
-    def fetch(last: int, party: Party, recheck: bool) -> tuple[list, Party, str | None]:
-        """(events after `last` up to the horizon, the caller's party, why the stream must end)."""
+    def since(at: int) -> int:
+        with store.read() as conn:
+            return _retraction_head(conn, at)
+
+    def narrowed(q, conn, party: Party):
+        """`q` over the events table with the stream's filters and the caller's visibility."""
+        if booking:
+            q = q.where(events.c.booking_ref == booking)
+        if container:
+            q = q.where(events.c.equipment == container.upper())
+        if place:
+            q = q.where(events.c.location == place)
+        vis = event_clause(_viewer(conn, party))
+        return q if vis is None else q.where(vis)
+
+    def withdrawn(conn, party: Party, last: int, after_r: int) -> tuple[list[dict], int]:
+        """(the retractions kept after id `after_r` that withdraw events up to seq `last` this
+        stream shows, the id read up to): one read of the primary key when none is new."""
+        r = event_retractions.c
+        new = conn.execute(select(r.id, r.source_party, r.event_id, r.retracted_at, r.received_at)
+                           .where(r.id > after_r).order_by(r.id).limit(500)).all()
+        if not new:
+            return [], after_r
+        out = []
+        for x in new:
+            hit = conn.execute(narrowed(select(events.c.seq, events.c.trip_id).where(
+                events.c.source_party == x.source_party, events.c.event_id == x.event_id, events.c.seq <= last),
+                conn, party).order_by(events.c.seq)).all()
+            if hit:
+                out.append({"event_id": x.event_id, "source_party": x.source_party,
+                            "seqs": [h.seq for h in hit], "trips": sorted({h.trip_id for h in hit if h.trip_id}),
+                            "retracted_at": x.retracted_at.isoformat() if x.retracted_at else None,
+                            "received_at": x.received_at.isoformat()})
+        return out, new[-1].id
+
+    def fetch(last: int, after_r: int, party: Party, recheck: bool
+              ) -> tuple[list, list[dict], int, Party, str | None]:
+        """(events after `last` up to the horizon, the retractions of events up to the last of
+        them, the retraction id read up to, the caller's party, why the stream must end)."""
         with store.read() as conn:
             if recheck:
                 try:
                     _info, party = verified(conn, key)
                 except KeyRejected as e:
-                    return [], party, str(e)
+                    return [], [], after_r, party, str(e)
                 if party is None:
-                    return [], party, "the key's party no longer exists"
+                    return [], [], after_r, party, "the key's party no longer exists"
             hz = evstore.horizon(conn)   # before the rows: what is below it is committed by now
             q = select_events().where(events.c.seq > last)
             if hz is not None:
                 q = q.where(events.c.seq <= hz)
-            if booking:
-                q = q.where(events.c.booking_ref == booking)
-            if container:
-                q = q.where(events.c.equipment == container.upper())
-            if place:
-                q = q.where(events.c.location == place)
-            vis = event_clause(_viewer(conn, party))
-            rows = conn.execute((q if vis is None else q.where(vis)).limit(500)).all()
-            return [(r.seq, timeline.event_json(r.seq, row_to_event(r), r.received_at)) for r in rows], party, None
+            vis = retractions.visible_if(conn)   # none kept: the query of before
+            if vis is not None:
+                q = q.where(vis)
+            rows = conn.execute(narrowed(q, conn, party).limit(500)).all()
+            upto = rows[-1].seq if rows else last
+            # read after the events: a retraction of one of them is announced now, not missed
+            gone, after_r = withdrawn(conn, party, upto, after_r)
+            return ([(r.seq, timeline.event_json(r.seq, row_to_event(r), r.received_at)) for r in rows],
+                    gone, after_r, party, None)
 
     async def gen():
-        last = start if start is not None else await run_in_threadpool(head)
+        if start is None:
+            last, after_r = await run_in_threadpool(head)
+        else:
+            last, after_r = start, await run_in_threadpool(since, start)
         now = time.monotonic()
         t_end = now + max_seconds if max_seconds else None
         recheck_at = now + KEY_RECHECK_SECONDS
@@ -212,7 +272,7 @@ async def stream(request: Request, booking: str | None = None, container: str | 
             recheck = time.monotonic() >= recheck_at
             if recheck:
                 recheck_at = time.monotonic() + KEY_RECHECK_SECONDS
-            batch, party, ended = await run_in_threadpool(fetch, last, party, recheck)
+            batch, gone, after_r, party, ended = await run_in_threadpool(fetch, last, after_r, party, recheck)
             if ended:
                 # a comment, which clients ignore; their reconnect is answered 401 with the reason
                 yield f": closed: {ended}\n\n"
@@ -220,7 +280,9 @@ async def stream(request: Request, booking: str | None = None, container: str | 
             for seq, doc in batch:
                 last = seq
                 yield f"id: {seq}\nevent: {doc['kind'].lower()}\ndata: {json.dumps(doc, separators=(',', ':'))}\n\n"
-            if not batch:
+            for doc in gone:   # no id: the resume point stays the last event's
+                yield f"event: retraction\ndata: {json.dumps(doc, separators=(',', ':'))}\n\n"
+            if not batch and not gone:
                 idle += _POLL_SECONDS
                 if idle >= 15:
                     idle = 0.0

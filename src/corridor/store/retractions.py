@@ -7,6 +7,12 @@ names the event by the sender's own eventID, so it withdraws only that sender's 
 party's eventID is never touched. Out of order is normal: a retraction that comes before its event
 is kept, and the event is not stored when it comes (its raw message keeps it, as every message).
 
+The readers of the whole log (the KPIs' facts, data quality, the IFTSTA export, the ETA's observed
+history, a subscription's replay, the live stream) take `visible_if`: no condition while no
+retraction is kept, so they cost what they did before. The live stream announces a retraction of
+an event it may have shown; a webhook row still queued for a withdrawn event is held back
+(`AFTER_WITHDRAW`).
+
 `take` runs in the ingest transaction. The trips that lose an event have their status folded again
 from the events still standing and their stored timeline set aside (`AFTER_RETRACT`: tracking
 registers the status step; the timeline is made from the events at its next read or event).
@@ -29,6 +35,9 @@ if TYPE_CHECKING:
 # Called in the ingest transaction with the trips whose events a retraction withdrew (sorted):
 # tracking.status registers the fold of their status rows from the events still standing.
 AFTER_RETRACT: list[Callable[[Connection, list[str]], None]] = []
+# Called in the ingest transaction with the sender and the (seq, eventID, trip) of the stored events
+# its retractions withdrew: tracking.hooks registers the webhooks' (their rows still queued held back).
+AFTER_WITHDRAW: list[Callable[[Connection, str, list[tuple[int, str, str | None]]], None]] = []
 
 # the stored timeline of a trip that lost an event: a row no read takes as current and no fold
 # builds on (the trip is folded again from its events at its next one); its last_seq is minus the
@@ -47,6 +56,23 @@ def visible(ev=events):
 # `visible` for plain SQL over the events table (store.tracking.event_facts)
 VISIBLE_SQL = ("NOT EXISTS (SELECT 1 FROM event_retractions r "
                "WHERE r.source_party = events.source_party AND r.event_id = events.event_id)")
+
+
+def any_kept(conn: Connection) -> bool:
+    """Whether any retraction is kept (one probe of the primary key)."""
+    return conn.execute(select(event_retractions.c.id).limit(1)).first() is not None
+
+
+def visible_if(conn: Connection, ev=events):
+    """`visible(ev)` when a retraction is kept, else None: the readers of the whole log (KPIs, the
+    ETA's history) then run the query they ran before retractions, at its cost."""
+    return visible(ev) if any_kept(conn) else None
+
+
+def visible_sql_if(conn: Connection, table: str = "events") -> str:
+    """`VISIBLE_SQL` over `table` (a name or alias of the events table) when a retraction is kept,
+    else a condition that is always true."""
+    return VISIBLE_SQL.replace("events.", f"{table}.") if any_kept(conn) else "1 = 1"
 
 
 def _ph(conn: Connection) -> str:
@@ -166,6 +192,10 @@ def _record(conn: Connection, result: ParseResult, party: str, message_id: str, 
             notes.append(f"{where}retraction of event {r.event_id!r} recorded: {party} has sent no event "
                          "of that eventID yet; should it come, it is not stored (a retraction withdraws "
                          "only its own sender's events)")
+    if stored:
+        gone = sorted((seq, event_id, trip) for event_id, hit in stored.items() for seq, trip in hit)
+        for hook in AFTER_WITHDRAW:
+            hook(conn, party, gone)
     trips = sorted({t for hit in stored.values() for _, t in hit if t})
     if trips:
         _set_aside(conn, party, trips, wanted)

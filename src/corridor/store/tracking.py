@@ -15,7 +15,7 @@ from typing import Callable
 from sqlalchemy import Connection, String, delete, func, insert, select, type_coerce, update
 
 from .reads import EVENT_FACTS
-from .retractions import VISIBLE_SQL
+from .retractions import VISIBLE_SQL, visible_if, visible_sql_if
 from .tables import (deliveries, departures, events, links, locations, outbox,
                      subscriptions, trip_milestones, trip_status, trip_timelines, trips)
 from .db import BEFORE_DISPOSE
@@ -470,7 +470,7 @@ def planned_places(conn: Connection, trip_ids: list[str]) -> dict[str, str]:
         return {}
     rows = conn.execute(select(events.c.trip_id, events.c.location).where(
         events.c.trip_id.in_(sorted(set(trip_ids))), events.c.classifier.in_(("PLN", "EST")),
-        events.c.location.is_not(None), events.c.source_party != "CORRIDOR")
+        events.c.location.is_not(None), events.c.source_party != "CORRIDOR", *_standing(conn))
         .order_by(events.c.event_time, events.c.seq)).all()
     return {r.trip_id: r.location for r in rows}   # ascending time: the latest wins
 
@@ -480,7 +480,8 @@ def last_published(conn: Connection, trip_ids: list[str], publisher: str) -> dic
     (one query per 500 trips; Corridor's own is kept on the status rows: `published_etas`)."""
     ph = _ph(conn)
     sql = ("SELECT e.trip_id, e.event_time FROM events e JOIN (SELECT MAX(seq) AS seq FROM events "
-           f"WHERE trip_id IN ({{}}) AND source_party = {ph} AND classifier = 'EST' GROUP BY trip_id) m "
+           f"WHERE trip_id IN ({{}}) AND source_party = {ph} AND classifier = 'EST' "
+           f"AND {visible_sql_if(conn)} GROUP BY trip_id) m "
            "ON e.seq = m.seq")
     return {t: _from_db(at) for t, at in _in_chunks(conn, sql, sorted(set(trip_ids)), publisher)}
 
@@ -539,6 +540,13 @@ def departure_rows(conn: Connection, ids: list[str] | None = None) -> list:
             for r in conn.execute(select(departures).where(departures.c.id.in_(ids[i:i + _CHUNK]))).all()]
 
 
+def _standing(conn: Connection) -> tuple:
+    """The condition that leaves out events withdrawn by a retraction, when any is kept (none: no
+    condition, the query of before at its cost)."""
+    vis = visible_if(conn)
+    return () if vis is None else (vis,)
+
+
 Arrival = namedtuple("Arrival", "link_id departure_id event_time arrives_at departs_at")
 
 
@@ -553,7 +561,7 @@ def arrivals_against_timetable(conn: Connection, max_rows: int) -> list[Arrival]
         .join(departures, departures.c.id == events.c.departure_id)
         .join(locations, locations.c.id == departures.c.destination)
         .where(events.c.classifier == "ACT", events.c.code.in_(("ARRI", "DISC")),
-               (events.c.location == locations.c.code) | (events.c.location == locations.c.id))
+               (events.c.location == locations.c.code) | (events.c.location == locations.c.id), *_standing(conn))
         .order_by(events.c.seq.desc()).limit(max_rows)).all()
     seen: set[str] = set()
     out: list[Arrival] = []
@@ -570,6 +578,7 @@ def departures_heard_leaving(conn: Connection, dep_ids) -> dict[str, datetime]:
     reports (few are DEPAs of a departure: such a scan read the whole log)."""
     ids = sorted(dep_ids)
     out: dict[str, datetime] = {}
+    standing = _standing(conn) if ids else ()
     for i in range(0, len(ids), _CHUNK):
         for dep, t in conn.execute(
                 select(events.c.departure_id, events.c.event_time)
@@ -577,7 +586,8 @@ def departures_heard_leaving(conn: Connection, dep_ids) -> dict[str, datetime]:
                 .join(locations, locations.c.id == departures.c.origin)
                 .where(events.c.departure_id.in_(ids[i:i + _CHUNK]), events.c.classifier == "ACT",
                        events.c.code == "DEPA",
-                       (events.c.location == locations.c.code) | (events.c.location == locations.c.id))).all():
+                       (events.c.location == locations.c.code) | (events.c.location == locations.c.id),
+                       *standing)).all():
             if dep not in out or t < out[dep]:
                 out[dep] = t
     return out
@@ -591,7 +601,8 @@ def discharges_and_loads(conn: Connection, max_rows: int) -> list[Stay]:
     from_db = _times_from_db()      # a train's boxes share their times: each converted once
     return [Stay(trip, code, loc, from_db(t)) for trip, code, loc, t in conn.execute(
         select(events.c.trip_id, events.c.code, events.c.location, type_coerce(events.c.event_time, String))
-        .where(events.c.classifier == "ACT", events.c.code.in_(("DISC", "LOAD")), events.c.trip_id.is_not(None))
+        .where(events.c.classifier == "ACT", events.c.code.in_(("DISC", "LOAD")), events.c.trip_id.is_not(None),
+               *_standing(conn))
         .order_by(events.c.seq.desc()).limit(max_rows)).all()]
 
 
@@ -624,6 +635,16 @@ def queue(conn: Connection, pending: list[tuple[str, int]], now: datetime) -> No
         conn.exec_driver_sql("INSERT INTO outbox (subscription_id, event_seq, status, attempts, next_attempt_at, "
                              f"created_at) VALUES ({ph}, {ph}, 'pending', 0, {ph}, {ph})",
                              [(sid, seq, at, at) for sid, seq in pending])
+
+
+def hold_back(conn: Connection, seqs: list[int], status: str) -> int:
+    """Mark the outbox rows of events `seqs` still pending with `status` (the worker delivers only
+    pending rows); returns how many (one update per 500)."""
+    n, ids = 0, sorted(set(seqs))
+    for i in range(0, len(ids), _CHUNK):
+        n += conn.execute(update(outbox).where(outbox.c.event_seq.in_(ids[i:i + _CHUNK]), outbox.c.status == "pending")
+                          .values(status=status)).rowcount
+    return n
 
 
 def advance_cursors(conn: Connection, cursors: dict[str, int]) -> None:
@@ -668,9 +689,11 @@ def unqueue_after(conn: Connection, sid: str, after_seq: int) -> None:
 
 
 def event_rows_between(conn: Connection, after_seq: int, upto_seq: int) -> list:
-    """Full event rows with after_seq < seq <= upto_seq, in append order (store.events.row_to_event reads them)."""
+    """Full event rows with after_seq < seq <= upto_seq, in append order (store.events.row_to_event
+    reads them), but those a retraction withdrew."""
     from .events import select_events
-    return conn.execute(select_events().where(events.c.seq > after_seq, events.c.seq <= upto_seq)).all()
+    return conn.execute(select_events().where(events.c.seq > after_seq, events.c.seq <= upto_seq,
+                                              *_standing(conn))).all()
 
 
 def zones(conn: Connection) -> dict[str, str]:

@@ -18,6 +18,7 @@ from ..ingest import service
 from ..store import db as _db
 from ..store import events as evstore
 from ..store import ingest as ingest_store
+from ..store import retractions
 from ..store import tracking as repo
 from . import alerts, outbox, status, timeline
 from .eta import Places, current_places, trip_etas
@@ -42,6 +43,9 @@ def after_append(conn: Connection, stored: list[tuple[int, Event]]) -> None:
         sts = [rows[t] for t in sorted(moved)]
         derived = store_derived(conn, _refresh(conn, sts, current_places(conn), _noticed_at(stored)), rows, pending)
     timeline.fold_in(conn, *pending, replan=_replanned(conn, stored))
+    gone = retractions.withdrawn_now(conn)
+    if gone:   # stored earlier in this batch, retracted by a later message of it: no subscriber is told
+        stored = [(seq, e) for seq, e in stored if (e.source_party, e.event_id) not in gone]
     outbox.fan_out(conn, stored + derived)
 
 
@@ -207,6 +211,8 @@ def install() -> None:
     """Register the hook once (idempotent)."""
     if after_append not in service.AFTER_APPEND:
         service.AFTER_APPEND.append(after_append)
+    if outbox.withdraw not in retractions.AFTER_WITHDRAW:
+        retractions.AFTER_WITHDRAW.append(outbox.withdraw)
 
 
 install()

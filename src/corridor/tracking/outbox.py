@@ -23,6 +23,9 @@ VALUE_FILTERS = {"carrierBookingReference", "bookingReference", "transportDocume
                  "transportCallID", "vesselIMONumber", "carrierVoyageNumber", "exportVoyageNumber",
                  "carrierServiceCode", "UNLocationCode", "equipmentReference", "scheduleID"}
 CORRIDOR_FILTERS = {"format", "alerts", "booking", "container"}   # Corridor-format subscriptions
+# the outbox status of a queued event its sender retracted before it went out: never delivered
+# (the worker takes only pending rows; the column holds 10 characters, no migration needed)
+WITHDRAWN = "withdrawn"
 
 
 def event_uuid(seq: int) -> str:
@@ -136,6 +139,13 @@ def fan_out(conn: Connection, stored: list[tuple[int, Event]], now: datetime | N
     repo.queue(conn, rows, now)
     repo.advance_cursors(conn, cursors)
     return len(rows)
+
+
+def withdraw(conn: Connection, party: str, gone: list[tuple[int, str, str | None]]) -> int:
+    """The retraction hook (`store.retractions.AFTER_WITHDRAW`), in the ingest transaction: the
+    outbox rows of the withdrawn events (seq, eventID, trip) not yet delivered are held back as
+    WITHDRAWN; returns how many."""
+    return repo.hold_back(conn, [seq for seq, _, _ in gone], WITHDRAWN)
 
 
 # --- subscriptions --------------------------------------------------------------------------
