@@ -4,12 +4,15 @@ event subscriptions with signed callbacks. Visibility applies exactly as everywh
 from __future__ import annotations
 
 import base64
+import inspect
+import re
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 import httpx
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from ..access import callbacks
 from ..access.visibility import event_clause, viewer_for
@@ -23,10 +26,45 @@ from ..tracking.dcsa_out import dcsa_22_gap, departures_to_name, place_names, to
 from .deps import Principal, get_store, principal, writer
 from .problems import Problem
 
-router = APIRouter(prefix="/v2", tags=["DCSA Track & Trace 2.2"])
 API_VERSION = "2.2.0"
 V = {"API-Version": API_VERSION}
 SUB_FIELDS = {"callbackUrl", "transportDocumentTypeCode"} | set(dcsa_query.LISTS) | set(dcsa_query.VALUES)
+TRANSPORT_DOCUMENT_TYPES = {"BOL", "SWB"}    # 2.2 transportDocumentType (deprecated filter, still valid)
+# a request's API-Version "MUST only contain MAJOR version" aligned with /v2; the DCSA conformance
+# tool sends the full 2.2.0, so a 2.x version is taken too
+_REQUEST_VERSION = re.compile(r"2(\.\d+){0,2}")
+
+
+class _Dcsa22Route(APIRoute):
+    """A /v2 route: the request's API-Version checked, and every answer carrying API-Version,
+    the errors too (2.2's `default` response declares it, and a client checks it on a 400 as on a
+    200): what the view, its dependencies (the key check) or body validation raise is answered
+    here by the app's own handler, then stamped."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                asked = request.headers.get("API-Version")
+                if asked is not None and not _REQUEST_VERSION.fullmatch(asked.strip()):
+                    raise Problem(400, "Bad Request", f"API-Version {asked!r} does not match /v2: send 2 (the "
+                                  "major version) or leave the header out", reason="invalidInput")
+                response = await handler(request)
+            except Exception as exc:
+                answer = next((request.app.exception_handlers[k] for k in type(exc).__mro__
+                               if k in request.app.exception_handlers), None)
+                if answer is None:
+                    raise
+                response = answer(request, exc)
+                if inspect.isawaitable(response):
+                    response = await response
+            response.headers.setdefault("API-Version", API_VERSION)
+            return response
+        return route
+
+
+router = APIRouter(prefix="/v2", tags=["DCSA Track & Trace 2.2"], route_class=_Dcsa22Route)
 
 
 def _pages(request: Request, tokens: dict) -> dict:
@@ -102,12 +140,18 @@ def _check_body(body: dict, *, with_secret: bool, allow_private: bool = False) -
     for k, v in body.items():
         if k in ("callbackUrl", "secret", "subscriptionID") or v in (None, [], ""):
             continue
-        if k in dcsa_query.LISTS or k == "eventType":
-            if not isinstance(v, list) or any(x not in dcsa_query.LISTS[k] for x in v):
-                raise Problem(400, "Bad Request", f"{k} must be a list of {', '.join(sorted(dcsa_query.LISTS[k]))}",
+        if k in dcsa_query.LISTS or k == "transportDocumentTypeCode":
+            allowed = dcsa_query.LISTS.get(k, TRANSPORT_DOCUMENT_TYPES)
+            if not isinstance(v, list) or any(not isinstance(x, str) or x not in allowed for x in v):
+                raise Problem(400, "Bad Request", f"{k} must be a list of {', '.join(sorted(allowed))}",
                               reason="invalidInput")
-        elif not isinstance(v, (str, list)):
-            raise Problem(400, "Bad Request", f"{k} must be a string", reason="invalidInput")
+        else:
+            # the same schema as the query parameter: a list or an over-long value would be stored
+            # and then match no event, silently
+            try:
+                dcsa_query.check_value(k, v)
+            except ValueError as e:
+                raise Problem(400, "Bad Request", str(e), reason="invalidInput")
         filters[k] = v
     if not allow_private:   # last: it looks the host up
         try:
@@ -138,8 +182,9 @@ def _own(conn, sid: str, p: Principal):
 def list_subscriptions(request: Request, limit: int = 100, cursor: str | None = None,
                        p: Principal = Depends(principal), store: Store = Depends(get_store)):
     """Subscriptions of the caller's party (all for the administrator), paged by cursor."""
-    if limit < 1 or limit > 1000:
-        raise Problem(400, "Bad Request", "limit must be between 1 and 1000", reason="invalidQuery")
+    if limit < 1:
+        raise Problem(400, "Bad Request", "limit must be 1 or more", reason="invalidQuery")
+    limit = min(limit, 1000)   # 2.2 sets no maximum: `limit` is the most a page holds
     try:
         start = int(base64.urlsafe_b64decode(cursor + "==").decode()) if cursor else 0
     except Exception:

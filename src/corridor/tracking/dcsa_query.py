@@ -93,33 +93,46 @@ def parse(params: list[tuple[str, str]]) -> tuple[Query, dict]:
             if not items or bad:
                 raise ValueError(f"{base}: {', '.join(bad) or 'empty value'} is not one of "
                                  f"{', '.join(sorted(LISTS[base]))}")
-            q.filters[base] = items
+            # given twice (eventType=SHIPMENT&eventType=EQUIPMENT): one list, OR-ed as the comma form
+            q.filters[base] = list(dict.fromkeys(q.filters.get(base, []) + items))
         elif base in VALUES:
-            if not value or len(value) > VALUES[base]:
-                raise ValueError(f"{base}: must be 1 to {VALUES[base]} characters")
-            if base == "UNLocationCode" and not re.fullmatch(r"[A-Z]{2}[A-Z2-9]{3}", value):
-                raise ValueError("UNLocationCode: must be a UN/LOCODE such as KZAAU (2 letters, 3 letters/digits)")
-            if base == "vesselIMONumber" and not re.fullmatch(r"\d{7}", value):
-                raise ValueError("vesselIMONumber: must be 7 digits")
-            if base in ("transportDocumentID", "scheduleID"):
-                try:
-                    uuid.UUID(value)
-                except ValueError:
-                    raise ValueError(f"{base}: must be a UUID")
+            check_value(base, value)
+            if q.filters.get(base, value) != value:   # no value both is and is not: say so, not last-wins
+                raise ValueError(f"{base}: given twice with different values ({q.filters[base]!r}, {value!r})")
             q.filters[base] = value
         else:
             raise ValueError(f"unknown query parameter {name!r}")
     return q, {}
 
 
+def check_value(name: str, value) -> None:
+    """ValueError unless `value` is one the 2.2 schema allows for the single-valued filter `name`
+    (a query parameter or a subscription body field: both carry the same schema)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name}: must be a string")
+    if not value or len(value) > VALUES[name]:
+        raise ValueError(f"{name}: must be 1 to {VALUES[name]} characters")
+    if name == "UNLocationCode" and not re.fullmatch(r"[A-Z]{2}[A-Z2-9]{3}", value):
+        raise ValueError("UNLocationCode: must be a UN/LOCODE such as KZAAU (2 letters, 3 letters/digits)")
+    if name == "vesselIMONumber" and not re.fullmatch(r"\d{7}", value):
+        raise ValueError("vesselIMONumber: must be 7 digits")
+    if name in ("transportDocumentID", "scheduleID"):
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            raise ValueError(f"{name}: must be a UUID")
+
+
 def _limit(value: str) -> int:
+    """The page size: 2.2 sets a minimum of 1 and no maximum, and `limit` is the most items a page
+    may hold, so a larger one is answered with pages of MAX_LIMIT (Next-Page for the rest)."""
     try:
         n = int(value)
     except ValueError:
         raise ValueError(f"limit: {value!r} is not an integer")
-    if not 1 <= n <= MAX_LIMIT:
-        raise ValueError(f"limit: must be between 1 and {MAX_LIMIT}")
-    return n
+    if n < 1:
+        raise ValueError("limit: must be 1 or more")
+    return min(n, MAX_LIMIT)
 
 
 def _sort(value: str) -> tuple[str, bool]:
@@ -134,14 +147,22 @@ def _sort(value: str) -> tuple[str, bool]:
     return SORTABLE[name], direction.upper() == "DESC"
 
 
+# RFC 3339 date-time, the `format: date-time` of eventCreatedDateTime (the offset is required)
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
 def _when(name: str, value: str) -> datetime:
+    # the spec's own example (eventCreatedDateTime:gte=2021-04-01T14:12:56+01:00) sent unencoded
+    # arrives with its "+" decoded to a space: that space can only be the offset's sign
+    value = re.sub(r"(?<=\d) (?=\d{2}:\d{2}$)", "+", value)
+    if not _DATE_TIME.fullmatch(value):
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?", value):
+            raise ValueError(f"{name}: {value!r} needs a UTC offset (e.g. +05:00 or Z)")
+        raise ValueError(f"{name}: {value!r} is not an ISO 8601 date-time such as 2021-04-01T14:12:56+01:00")
     try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"{name}: {value!r} is not an ISO 8601 date-time")
-    if t.tzinfo is None:
-        raise ValueError(f"{name}: {value!r} needs a UTC offset (e.g. +05:00 or Z)")
-    return t
+        raise ValueError(f"{name}: {value!r} is not a date-time (month 1-12, day of the month, 24-hour clock)")
 
 
 def conditions(q: Query, v: Viewer) -> list:
