@@ -7,24 +7,9 @@ on the append path; a replay adds its own range — on both stores.
 
 from __future__ import annotations
 
-import json
-
 from corridor.store.ingest import SEQ_RANGES_KEPT, add_seq_range
 # world: the receipts tests' fixture (an ingest API over the store with KTZ and PORTBAKU, the CLI on it)
-from test_quarantine_receipts import M1, cli, gate_log, runner, world  # noqa: F401
-
-
-def post(world, who: str, body: bytes, party: str | None = None) -> dict:
-    r = world.post("/api/v1/messages?format=csv" + (f"&party={party}" if party else ""), content=body,
-                   headers=world.keys[who])
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def run(*args: str) -> dict:
-    r = runner.invoke(cli, [*args, "--json"])
-    assert r.exit_code == 0, r.output
-    return json.loads(r.stdout)
+from test_quarantine_receipts import M1, cli, gate_log, post, run, runner, world  # noqa: F401
 
 
 def boxes(doc: dict) -> list[tuple[str, str]]:

@@ -26,7 +26,7 @@ from corridor.access.visibility import viewer_for
 from corridor.analytics.facts import load_facts
 from corridor.analytics.iftsta_out import party_events
 from corridor.analytics.quality import data_quality
-from corridor.domain.parties import Party, Role
+from corridor.domain.parties import Role
 from corridor.ingest.service import Incoming, Ingestor
 from corridor.store import tracking as repo
 from corridor.store.tables import events, outbox
@@ -34,35 +34,8 @@ from corridor.tracking.delivery import Deliverer
 
 from tracking_helpers import app_for, party
 
-BOX = "MSCU1234566"
-CARRIER = "CASPLINE"
-ADMIN = Party("ADM", "admin", frozenset({Role.ADMIN}))
-T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=3)
-
-
-def _at(t: datetime) -> str:
-    return t.astimezone(timezone(timedelta(hours=5))).isoformat()
-
-
-def _gate_in(eid: str, when: datetime = T0) -> dict:
-    """A 3.0 gate-in of BOX at Aktau."""
-    return {"eventID": eid, "eventDateTime": _at(when),
-            "eventClassification": {"eventTypeCode": "EQUIPMENT", "eventClassifierCode": "ACT",
-                                    "equipmentEventTypeCode": "GTIN"},
-            "eventLocation": {"UNLocationCode": "KZAAU"},
-            "equipmentDetails": {"equipmentReference": BOX, "emptyIndicatorCode": "LADEN"}}
-
-
-def _load(eid: str, voyage: str = "CL101", when: datetime = T0 + timedelta(hours=5)) -> dict:
-    """A 3.0 load of BOX at Aktau onto a sailing of `voyage`."""
-    return {"eventID": eid, "eventDateTime": _at(when),
-            "eventClassification": {"eventTypeCode": "EQUIPMENT", "eventClassifierCode": "ACT",
-                                    "equipmentEventTypeCode": "LOAD"},
-            "eventLocation": {"UNLocationCode": "KZAAU"},
-            "equipmentDetails": {"equipmentReference": BOX, "emptyIndicatorCode": "LADEN"},
-            "transportDetails": {"transportCall": {
-                "modeOfTransport": "VESSEL", "exportVoyageNumberOrReference": {"carrierVoyageNumber": voyage},
-                "vesselTransport": {"vesselName": "AKTAU STAR"}}}}
+# the carrier, its box and its 3.0 events at Aktau: as the retraction tests send them
+from test_dcsa_retractions import ADMIN, BOX, CARRIER, T0, _at, _gate_in, _load  # noqa: E402
 
 
 def _retraction(eid: str) -> dict:
