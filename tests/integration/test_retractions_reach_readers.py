@@ -11,15 +11,9 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
-import threading
-import time
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
-import uvicorn
 from sqlalchemy import select
 
 from corridor.access.visibility import viewer_for
@@ -36,6 +30,8 @@ from tracking_helpers import app_for, party
 
 # the carrier, its box and its 3.0 events at Aktau: as the retraction tests send them
 from test_dcsa_retractions import ADMIN, BOX, CARRIER, T0, _at, _gate_in, _load  # noqa: E402
+from test_stream import free_port, serving  # noqa: E402 - the app on a localhost port
+from test_webhooks import Receiver  # noqa: E402 - a callback receiver on localhost
 
 
 def _retraction(eid: str) -> dict:
@@ -108,37 +104,12 @@ def test_a_resumed_stream_leaves_out_the_withdrawn_event_and_announces_its_retra
     assert [i for i, _, _ in _stream(c, admin, last_id=g2)] == []
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def _serving(store):
-    """The full Corridor app on a free localhost port, in a thread; yields its base URL."""
-    from corridor.api.app import create_app
-    from corridor.settings import Settings
-    port = _free_port()
-    app = create_app(Settings(database_url=store.url, rate_limit_per_minute=100000), store=store)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    th = threading.Thread(target=server.run, daemon=True)
-    th.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        th.join(timeout=10)
 
 
 def test_a_live_stream_hears_the_retraction_of_an_event_it_showed(loaded_store):
     admin = party(loaded_store, "ADM", Role.ADMIN)
     party(loaded_store, CARRIER, Role.FERRY_OPERATOR)
-    with _serving(loaded_store) as base, httpx.Client(timeout=30) as client:
+    with serving(loaded_store) as base, httpx.Client(timeout=30) as client:
         with client.stream("GET", f"{base}/api/v1/stream", params={"max_seconds": 20},
                            headers={"Authorization": f"Bearer {admin}"}) as resp:
             lines = resp.iter_lines()
@@ -162,29 +133,6 @@ def test_a_live_stream_hears_the_retraction_of_an_event_it_showed(loaded_store):
 
 # --- webhooks ------------------------------------------------------------------------------------
 
-class _Receiver:
-    """A tiny HTTP callback receiver on localhost: answers 204 and records the bodies."""
-
-    def __init__(self, port: int):
-        self.got: list[list] = []
-        me = self
-
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self):
-                me.got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), H)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _subscribe(store, key: str, port: int, **filters) -> str:
@@ -204,7 +152,7 @@ def _outbox(store, sid: str) -> dict[int, str]:
 def test_a_queued_webhook_of_a_withdrawn_event_is_never_delivered(loaded_store):
     admin = party(loaded_store, "ADM", Role.ADMIN)
     party(loaded_store, CARRIER, Role.FERRY_OPERATOR)
-    port = _free_port()
+    port = free_port()
     sid = _subscribe(loaded_store, admin, port)
     _send(loaded_store, [_gate_in("g-1"), _load("l-1")])
     ids = _logged(loaded_store)
@@ -212,12 +160,12 @@ def test_a_queued_webhook_of_a_withdrawn_event_is_never_delivered(loaded_store):
     assert _outbox(loaded_store, sid) == {g: "pending", l: "pending"}
     _send(loaded_store, [_retraction("l-1")])
     assert _outbox(loaded_store, sid) == {g: "pending", l: "withdrawn"}
-    rx = _Receiver(port)
+    rx = Receiver(port, [])
     try:
         assert Deliverer(loaded_store, allow_private=True).run_once() == 1
     finally:
         rx.close()
-    assert [[x["equipmentEventTypeCode"] for x in body] for body in rx.got] == [["GTIN"]]
+    assert [[x["equipmentEventTypeCode"] for x in json.loads(body)] for _, body in rx.got] == [["GTIN"]]
     assert _outbox(loaded_store, sid) == {g: "delivered", l: "withdrawn"}
     # a replay from before both queues the gate-in alone
     r = app_for(loaded_store).post(f"/api/v1/subscriptions/{sid}/replay?cursor=0",
@@ -228,7 +176,7 @@ def test_a_queued_webhook_of_a_withdrawn_event_is_never_delivered(loaded_store):
 def test_an_event_a_batch_stores_and_retracts_is_queued_for_no_subscriber(loaded_store):
     admin = party(loaded_store, "ADM", Role.ADMIN)
     party(loaded_store, CARRIER, Role.FERRY_OPERATOR)
-    sid = _subscribe(loaded_store, admin, _free_port())
+    sid = _subscribe(loaded_store, admin, free_port())
     outs = Ingestor(loaded_store).ingest_many([
         Incoming(_body([_gate_in("g-1"), _load("l-1")]), source_party=CARRIER, fmt="dcsa-json"),
         Incoming(_body([_retraction("l-1")]), source_party=CARRIER, fmt="dcsa-json")])
