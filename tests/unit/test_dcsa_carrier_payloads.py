@@ -11,30 +11,24 @@ Each test failed on the reader before this round.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from corridor.ingest import dcsa
 from corridor.ingest.dcsa import parse_dcsa
 from corridor.ingest.detect import detect_format
 from corridor.ingest.service import Ingestor, parse
 from corridor.store.tables import events as events_table
 
+from test_dcsa_payloads_seen import both_paths as seen_paths  # noqa: E402 - the two-path check
+
 RECEIVED = datetime(2026, 6, 1, tzinfo=timezone.utc)
 
 
 def both_paths(raw):
-    """Parse on the fast and the slow path; assert they agree; return the result."""
-    fast = dcsa._parse(copy.deepcopy(raw), "MSCU", RECEIVED, fast=True)
-    slow = dcsa._parse(copy.deepcopy(raw), "MSCU", RECEIVED, fast=False)
-    seen = lambda r: ([(tuple(getattr(e, f.name) for f in dataclasses.fields(e)), e.extra) for e in r.events],
-                      r.rejections, r.warnings)
-    assert seen(fast) == seen(slow)
-    return fast
+    """Parse on the fast and the slow path as MSCU; assert they agree; return the result."""
+    return seen_paths(raw, "MSCU")
 
 
 def call(**kw):

@@ -20,10 +20,10 @@ from corridor.store.tables import events as events_table
 RECEIVED = datetime(2026, 6, 1, tzinfo=timezone.utc)
 
 
-def both_paths(raw):
+def both_paths(raw, sender: str = "carrier"):
     """Parse on the fast and the slow path; assert they agree; return the result."""
-    fast = dcsa._parse(copy.deepcopy(raw), "carrier", RECEIVED, fast=True)
-    slow = dcsa._parse(copy.deepcopy(raw), "carrier", RECEIVED, fast=False)
+    fast = dcsa._parse(copy.deepcopy(raw), sender, RECEIVED, fast=True)
+    slow = dcsa._parse(copy.deepcopy(raw), sender, RECEIVED, fast=False)
     seen = lambda r: ([(tuple(getattr(e, f.name) for f in dataclasses.fields(e)), e.extra) for e in r.events],
                       r.rejections, r.warnings)
     assert seen(fast) == seen(slow)
